@@ -1,0 +1,53 @@
+# meshkv: the two commands are `make run` and `make test`; the rest is for developers.
+#   deps    install the Debian packages the build and tests need (only what is missing)
+#   build   release build in build/ (binaries in build/bin/)
+#   test    deps + build + every unit and integration test under ASan+UBSan (build-asan/),
+#           then the Docker end-to-end tests (run in CI; skipped with a message without Docker)
+#   run     a local cluster: three nodes joined through meshkv-lb on port 8080 (no Docker)
+#   bench   the figures in docs/benchmarks.md (wrk against nginx, HAProxy, Redis)
+#   images  the Docker images, built offline from host binaries (no registry needed)
+#   fmt / lint  clang-format the tree / check formatting
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: deps build build-asan test unit e2e run bench images fmt lint clean
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMESHKV_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+unit: build-asan
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+e2e: build
+	@scripts/e2e.sh
+
+test: build unit e2e
+
+run: build
+	@scripts/run-local.sh
+
+bench: build
+	@scripts/deps.sh bench
+	@bench/run.sh
+
+images: build
+	@scripts/images.sh
+
+fmt:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+lint:
+	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,42 @@
+// See cli.h. CLI11's own messages are multi-line on some errors; we squeeze them into the one
+// line a user or an orchestrator's log shows, prefixed with the program name.
+#include "common/config/cli.h"
+
+#include <cstdio>
+
+#include "common/http/url.h"
+
+namespace common {
+
+std::optional<int> parseCli(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    for (char& c : msg) {
+      if (c == '\n') c = ' ';
+    }
+    std::fprintf(stderr, "%s: invalid configuration: %s\n", app.get_name().c_str(), msg.c_str());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+CLI::Validator httpUrlValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (value.empty()) return {};
+        auto parsed = parseHttpUrl(value);
+        if (!parsed.ok()) return "not an http URL (" + parsed.error().message + "): " + value;
+        return {};
+      },
+      "URL");
+}
+
+}  // namespace common

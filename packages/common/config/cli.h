@@ -1,0 +1,21 @@
+// Command-line and environment configuration shared by the binaries. Every setting is a CLI11
+// option that also reads an environment variable (the seeds' names); an invalid value ends the
+// program with exit status 2 and one line naming the setting and the reason.
+// Runs at start-up only, before any loop exists, so it may throw internally.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace common {
+
+// Parses argv (and the environment, through each option's envname). Returns an exit code when
+// the program must stop now (0 after --help/--version, 2 on an invalid setting), else nullopt.
+std::optional<int> parseCli(CLI::App& app, int argc, char** argv);
+
+// A CLI11 validator for "http://host[:port][/path]" URLs (empty allowed).
+CLI::Validator httpUrlValidator();
+
+}  // namespace common

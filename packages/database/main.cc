@@ -1,0 +1,2 @@
+// meshkv-node entry point (placeholder until the node lands).
+int main() { return 0; }
