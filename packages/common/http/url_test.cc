@@ -46,16 +46,16 @@ TEST(ParseQuery, InvalidUtf8AfterDecodingIsInvalidEncoding) {
 TEST(Utf8, AcceptsWellFormedRejectsTheRest) {
   EXPECT_TRUE(isValidUtf8(""));
   EXPECT_TRUE(isValidUtf8("plain"));
-  EXPECT_TRUE(isValidUtf8("\xC2\x80"));          // U+0080
-  EXPECT_TRUE(isValidUtf8("\xED\x9F\xBF"));      // U+D7FF
-  EXPECT_TRUE(isValidUtf8("\xF0\xA4\xAD\xA2"));  // U+24B62, astral
-  EXPECT_TRUE(isValidUtf8("\xF4\x8F\xBF\xBF"));  // U+10FFFF
-  EXPECT_FALSE(isValidUtf8("\xC0\xAF"));         // overlong '/'
-  EXPECT_FALSE(isValidUtf8("\xE0\x80\xAF"));     // overlong
-  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));     // surrogate U+D800
+  EXPECT_TRUE(isValidUtf8("\xC2\x80"));           // U+0080
+  EXPECT_TRUE(isValidUtf8("\xED\x9F\xBF"));       // U+D7FF
+  EXPECT_TRUE(isValidUtf8("\xF0\xA4\xAD\xA2"));   // U+24B62, astral
+  EXPECT_TRUE(isValidUtf8("\xF4\x8F\xBF\xBF"));   // U+10FFFF
+  EXPECT_FALSE(isValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(isValidUtf8("\xE0\x80\xAF"));      // overlong
+  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // surrogate U+D800
   EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
-  EXPECT_FALSE(isValidUtf8("\x80"));             // lone continuation
-  EXPECT_FALSE(isValidUtf8("\xF0\xA4\xAD"));     // truncated
+  EXPECT_FALSE(isValidUtf8("\x80"));              // lone continuation
+  EXPECT_FALSE(isValidUtf8("\xF0\xA4\xAD"));      // truncated
   EXPECT_FALSE(isValidUtf8("\xFF"));
 }
 

@@ -1,0 +1,103 @@
+// common::http::Server: an HTTP/1.0 and 1.1 server on a libuv loop, for the node's API and the
+// balancer's admin port. Keep-alive, pipelining (answers in request order), any method served
+// like GET, exact-path routes. It survives every client: limits on URL, headers and body,
+// header and keep-alive timeouts, watermarked output, MAX_CONNECTIONS (accepting pauses, it does
+// not fail), EMFILE (libuv's reserve-fd trick), SIGPIPE ignored.
+// The server owns its connections; close() stops accepting, lets answered-but-unsent responses
+// go out, closes every handle and then calls `done` (the loop can then exit cleanly).
+// Loop thread only; handlers must not block the loop.
+#pragma once
+
+#include <uv.h>
+
+#include <absl/container/flat_hash_map.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/http/request.h"
+#include "common/http/request_parser.h"
+
+namespace common::http {
+
+class Connection;
+
+struct ServerOptions {
+  size_t maxConnections = 10000;
+  uint64_t headerTimeoutMs = 10000;     // from a request's first byte to its end
+  uint64_t keepAliveTimeoutMs = 60000;  // idle between requests; also a stalled reader
+  size_t maxHeaderBytes = 8192;
+  size_t maxUrlBytes = 8192;
+  size_t maxBodyBytes = 64u << 20;
+  size_t highWatermark = 1u << 20;  // pending output above which reading pauses
+  uint64_t closeTimeoutMs = 4000;   // close(): force-close what is still open after this
+};
+
+struct ServerStats {
+  size_t openConnections = 0;
+  uint64_t totalConnections = 0;
+  uint64_t totalRequests = 0;
+};
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, ServerOptions opts);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void route(std::string path, Handler handler);  // exact path match
+  void fallback(Handler handler);                 // everything else (default: 404 JSON)
+  void addObserver(ServerObserver* observer);     // not owned; must outlive the server
+
+  // Binds and listens. Returns 0 or a negative libuv error. Port 0 picks a free port.
+  int listen(const std::string& host, int port);
+  int port() const { return port_; }
+  const ServerStats& stats() const { return stats_; }
+  const ServerOptions& options() const { return opts_; }
+  uv_loop_t* loop() const { return loop_; }
+
+  // Stops accepting, finishes what was asked, closes all handles, then calls done.
+  void close(std::function<void()> done);
+
+ private:
+  friend class Connection;
+  friend class Responder;
+
+  static void onConnection(uv_stream_t* listener, int status) noexcept;
+  static void onSweep(uv_timer_t* t) noexcept;
+  static void onForceClose(uv_timer_t* t) noexcept;
+  static void onHandleClosed(uv_handle_t* h) noexcept;
+
+  void acceptOne();
+  void connectionClosed(Connection* c);  // from Connection's close callback
+  void maybeFinishClose();
+  Connection* find(uint64_t id) const;
+  const Handler& handlerFor(std::string_view path) const;
+
+  uv_loop_t* loop_;
+  ServerOptions opts_;
+  ParserLimits limits_;
+  uv_tcp_t listener_;
+  uv_timer_t sweep_;
+  uv_timer_t forceClose_;
+  bool listening_ = false;
+  bool acceptPaused_ = false;
+  bool closing_ = false;
+  int handlesOpen_ = 0;
+  int port_ = 0;
+  uint64_t nextConnectionId_ = 1;
+  uint64_t nextRequestId_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  absl::flat_hash_map<std::string, Handler> routes_;
+  Handler fallback_;
+  std::vector<ServerObserver*> observers_;
+  std::function<void()> onClosed_;
+  ServerStats stats_;
+  char readBuffer_[64 * 1024];  // shared by all connections: reads are consumed synchronously
+};
+
+}  // namespace common::http
