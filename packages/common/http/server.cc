@@ -73,6 +73,7 @@ int Server::listen(const std::string& host, int port) {
   uv_timer_init(loop_, &sweep_);
   uv_timer_init(loop_, &forceClose_);
   handlesOpen_ += 2;
+  timersOpen_ = true;
   uint64_t interval = std::min(opts_.headerTimeoutMs, opts_.keepAliveTimeoutMs) / 4;
   interval = std::clamp<uint64_t>(interval, 10, 1000);
   uv_timer_start(&sweep_, &Server::onSweep, interval, interval);
@@ -132,16 +133,17 @@ void Server::onSweep(uv_timer_t* t) noexcept {
 
 void Server::close(std::function<void()> done) {
   onClosed_ = std::move(done);
-  if (closing_) return;
+  if (closing_) {
+    maybeFinishClose();
+    return;
+  }
   closing_ = true;
   if (listening_) {
     listening_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), &Server::onHandleClosed);
     for (ServerObserver* o : observers_) o->onDisconnect("closed");
   }
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&sweep_)) || handlesOpen_ > 1) {
-    uv_timer_start(&forceClose_, &Server::onForceClose, opts_.closeTimeoutMs, 0);
-  }
+  if (timersOpen_) uv_timer_start(&forceClose_, &Server::onForceClose, opts_.closeTimeoutMs, 0);
   for (auto& [id, conn] : connections_) conn->drain();
   maybeFinishClose();
 }
@@ -155,11 +157,10 @@ void Server::onForceClose(uv_timer_t* t) noexcept {
 
 void Server::maybeFinishClose() {
   if (!closing_ || !connections_.empty()) return;
-  for (uv_timer_t* t : {&sweep_, &forceClose_}) {
-    auto* h = reinterpret_cast<uv_handle_t*>(t);
-    if (t->type == UV_TIMER && !uv_is_closing(h) && t->loop == loop_) {
-      uv_close(h, &Server::onHandleClosed);
-    }
+  if (timersOpen_) {
+    timersOpen_ = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), &Server::onHandleClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&forceClose_), &Server::onHandleClosed);
   }
   if (handlesOpen_ == 0 && onClosed_) {
     auto done = std::move(onClosed_);

@@ -87,6 +87,7 @@ class Server {
   bool listening_ = false;
   bool acceptPaused_ = false;
   bool closing_ = false;
+  bool timersOpen_ = false;
   int handlesOpen_ = 0;
   int port_ = 0;
   uint64_t nextConnectionId_ = 1;

@@ -1,0 +1,73 @@
+// See node_config.h. Ranges are checked here so nothing downstream sees a nonsense value: a
+// key limit must fit the store's 16-bit length fields at 4 bytes per code point.
+#include "database/config/node_config.h"
+
+#include <unistd.h>
+
+#include "common/config/cli.h"
+#include "common/log/log.h"
+
+namespace db {
+namespace {
+
+std::string machineHostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "meshkv-node";
+  return buf;
+}
+
+}  // namespace
+
+ParsedConfig parseNodeConfig(int argc, char** argv) {
+  ParsedConfig out;
+  NodeConfig& c = out.config;
+  CLI::App app{"meshkv-node: an HTTP key-value database node (replicated over a full mesh)",
+               "meshkv-node"};
+  app.set_version_flag("--version", std::string("meshkv-node ") + MESHKV_VERSION);
+  app.add_option("-p,--port", c.port, "HTTP port; 0 picks a free one")
+      ->envname("PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--bind", c.bind, "address to listen on")
+      ->envname("BIND_ADDRESS")
+      ->check(CLI::ValidIPV4 | CLI::IsMember({"::", "::1"}))
+      ->capture_default_str();
+  app.add_option("--hostname", c.hostname, "node id, unique per node (default: host name)")
+      ->envname("HOSTNAME");
+  app.add_option("--mesh-network-url", c.meshNetworkUrl,
+                 "where to join the mesh: a node or the load balancer (unset: run alone)")
+      ->envname("MESH_NETWORK_URL")
+      ->check(common::httpUrlValidator());
+  app.add_option("--max-key-length", c.maxKeyLength, "longest key, in code points")
+      ->envname("MAX_KEY_LENGTH")
+      ->check(CLI::Range(1, 16383))
+      ->capture_default_str();
+  app.add_option("--max-value-length", c.maxValueLength, "longest value, in code points")
+      ->envname("MAX_VALUE_LENGTH")
+      ->check(CLI::Range(0, 16383))
+      ->capture_default_str();
+  app.add_option("--max-connections", c.maxConnections, "open client connections at most")
+      ->envname("MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--header-timeout-ms", c.headerTimeoutMs, "a request must arrive within this")
+      ->envname("HEADER_TIMEOUT_MS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3600000}))
+      ->capture_default_str();
+  app.add_option("--keepalive-timeout-ms", c.keepAliveTimeoutMs, "idle connections close after")
+      ->envname("KEEPALIVE_TIMEOUT_MS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{86400000}))
+      ->capture_default_str();
+  app.add_option("--log-level", c.logLevel, "trace, debug, info, warn, error, critical, off")
+      ->envname("LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option("--port-file", c.portFile, "write the bound port to this file once listening");
+  app.add_flag("--healthcheck", c.healthcheck,
+               "probe the node on PORT at 127.0.0.1 and exit 0 when healthy (for Docker)");
+  out.exitCode = common::parseCli(app, argc, argv);
+  if (c.hostname.empty() || c.hostname == "undefined") c.hostname = machineHostname();
+  return out;
+}
+
+}  // namespace db

@@ -1,0 +1,35 @@
+// NodeConfig: every setting of meshkv-node, read from flags and environment variables (the
+// seeds' names: PORT, HOSTNAME, MESH_NETWORK_URL, MAX_KEY_LENGTH, MAX_VALUE_LENGTH,
+// MAX_CONNECTIONS, LOG_LEVEL, plus the mesh's). Parsed once in main before the loop starts;
+// an invalid value ends the program with exit status 2 and one line naming the setting.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace db {
+
+struct NodeConfig {
+  int port = 8080;
+  std::string bind = "0.0.0.0";
+  std::string hostname;        // node id; default: the machine's host name
+  std::string meshNetworkUrl;  // empty: the node runs alone
+  int maxKeyLength = 64;       // code points, inclusive
+  int maxValueLength = 256;    // code points, inclusive
+  int maxConnections = 10000;
+  uint64_t headerTimeoutMs = 10000;
+  uint64_t keepAliveTimeoutMs = 60000;
+  std::string logLevel = "info";
+  std::string portFile;      // write the bound port here once listening (tests, scripts)
+  bool healthcheck = false;  // --healthcheck: probe the local node and exit 0 (healthy) or 1
+};
+
+// Parses argv and the environment. Returns the config, or the exit code to stop with.
+struct ParsedConfig {
+  NodeConfig config;
+  std::optional<int> exitCode;
+};
+ParsedConfig parseNodeConfig(int argc, char** argv);
+
+}  // namespace db

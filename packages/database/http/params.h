@@ -1,0 +1,41 @@
+// Validation of the API's query parameters, in the original's order with meshkv's fixes:
+// INVALID_ENCODING (the query cannot be read) -> DUPLICATE_PARAM (a repeated k or v) ->
+// MISSING_KEY_PARAM -> EMPTY_KEY -> MAXIMUM_KEY_LENGTH_REACHED -> (writes) MISSING_VALUE_PARAM
+// -> MAXIMUM_VALUE_LENGTH_REACHED. Limits count Unicode code points and are inclusive.
+// Pure functions over the raw query string; called by the routes on the loop thread.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/core/result.h"
+
+namespace db {
+
+struct Limits {
+  size_t maxKeyLength = 64;
+  size_t maxValueLength = 256;
+};
+
+struct KeyParams {
+  std::string key;
+  std::string value;  // only for routes that take one
+  std::string w;      // write concern as sent ("", "1", "local", "quorum", "all")
+};
+
+enum class Need { kKey, kKeyAndValue };
+
+common::Result<KeyParams> parseKeyParams(std::string_view query, Need need, const Limits& limits);
+
+struct ListParams {
+  std::string prefix;
+  size_t limit = 0;  // 0: no limit (the whole list, streamed)
+  std::string cursor;
+};
+
+// prefix=, limit= (1..10000 per page), cursor= (from a previous page's X-Cursor).
+common::Result<ListParams> parseListParams(std::string_view query);
+
+}  // namespace db

@@ -1,0 +1,95 @@
+// Unit tests for the API's parameter validation: the order of the checks (the contract clients
+// see when a request has several problems) and the inclusive code-point limits at every
+// boundary, with 1-, 3- and 4-byte characters.
+#include "database/http/params.h"
+
+#include <gtest/gtest.h>
+
+namespace db {
+namespace {
+
+std::string repeat(std::string_view unit, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s.append(unit);
+  return s;
+}
+
+std::string encoded(std::string_view raw) {
+  std::string out;
+  common::urlEncode(raw, out);
+  return out;
+}
+
+std::string codeOf(const common::Result<KeyParams>& r) {
+  return r.ok() ? "OK" : r.error().code;
+}
+
+const Limits kLimits{64, 256};
+
+TEST(KeyParams, OriginalOrderForWrites) {
+  EXPECT_EQ(codeOf(parseKeyParams("", Need::kKeyAndValue, kLimits)), "MISSING_KEY_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("v=1", Need::kKeyAndValue, kLimits)), "MISSING_KEY_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("k=&v=1", Need::kKeyAndValue, kLimits)), "EMPTY_KEY");
+  EXPECT_EQ(codeOf(parseKeyParams("k", Need::kKeyAndValue, kLimits)), "EMPTY_KEY");
+  // key too long wins over a missing value
+  EXPECT_EQ(codeOf(parseKeyParams("k=" + repeat("a", 65), Need::kKeyAndValue, kLimits)),
+            "MAXIMUM_KEY_LENGTH_REACHED");
+  EXPECT_EQ(codeOf(parseKeyParams("k=a", Need::kKeyAndValue, kLimits)), "MISSING_VALUE_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&v=" + repeat("b", 257), Need::kKeyAndValue, kLimits)),
+            "MAXIMUM_VALUE_LENGTH_REACHED");
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&v=", Need::kKeyAndValue, kLimits)), "OK");
+}
+
+TEST(KeyParams, EncodingThenDuplicatesComeFirst) {
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&k=b&v=%zz", Need::kKeyAndValue, kLimits)),
+            "INVALID_ENCODING");
+  EXPECT_EQ(codeOf(parseKeyParams("v=1&v=2", Need::kKeyAndValue, kLimits)), "DUPLICATE_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&k=b", Need::kKey, kLimits)), "DUPLICATE_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("k=&k=", Need::kKey, kLimits)), "DUPLICATE_PARAM");
+  // reads ignore v entirely, repeated or not
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&v=1&v=2", Need::kKey, kLimits)), "OK");
+  EXPECT_EQ(codeOf(parseKeyParams("k=%FF", Need::kKey, kLimits)), "INVALID_ENCODING");
+}
+
+TEST(KeyParams, LimitsAreInclusiveCodePoints) {
+  for (std::string_view unit : {"a", "\xE2\x9C\x93", "\xF0\xA4\xAD\xA2"}) {
+    SCOPED_TRACE(std::string(unit));
+    EXPECT_EQ(codeOf(parseKeyParams("k=" + encoded(repeat(unit, 63)), Need::kKey, kLimits)), "OK");
+    EXPECT_EQ(codeOf(parseKeyParams("k=" + encoded(repeat(unit, 64)), Need::kKey, kLimits)), "OK");
+    EXPECT_EQ(codeOf(parseKeyParams("k=" + encoded(repeat(unit, 65)), Need::kKey, kLimits)),
+              "MAXIMUM_KEY_LENGTH_REACHED");
+    std::string kv = "k=x&v=";
+    EXPECT_EQ(codeOf(parseKeyParams(kv + encoded(repeat(unit, 256)), Need::kKeyAndValue, kLimits)),
+              "OK");
+    EXPECT_EQ(codeOf(parseKeyParams(kv + encoded(repeat(unit, 257)), Need::kKeyAndValue, kLimits)),
+              "MAXIMUM_VALUE_LENGTH_REACHED");
+  }
+}
+
+TEST(KeyParams, DecodesFormEncoding) {
+  auto r = parseKeyParams("k=a+b%2Bc&v=%F0%A4%AD%A2&w=all", Need::kKeyAndValue, kLimits);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->key, "a b+c");
+  EXPECT_EQ(r->value, "\xF0\xA4\xAD\xA2");
+  EXPECT_EQ(r->w, "all");
+  r = parseKeyParams("k=%00", Need::kKey, kLimits);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->key, std::string(1, '\0'));
+}
+
+TEST(ListParams, PrefixLimitCursor) {
+  auto r = parseListParams("prefix=user%3A&limit=20&cursor=abc");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->prefix, "user:");
+  EXPECT_EQ(r->limit, 20u);
+  EXPECT_EQ(r->cursor, "abc");
+  EXPECT_EQ(parseListParams("limit=0").error().code, "INVALID_LIMIT");
+  EXPECT_EQ(parseListParams("limit=-1").error().code, "INVALID_LIMIT");
+  EXPECT_EQ(parseListParams("limit=x").error().code, "INVALID_LIMIT");
+  EXPECT_EQ(parseListParams("prefix=a&prefix=b").error().code, "DUPLICATE_PARAM");
+  EXPECT_EQ(parseListParams("limit=999999")->limit, 10000u);
+  EXPECT_EQ(parseListParams("")->limit, 0u);
+}
+
+}  // namespace
+}  // namespace db
