@@ -1,4 +1,36 @@
 #!/usr/bin/env bash
-# Local cluster without Docker (filled in as the node, mesh and balancer land).
+# `make run`: the local version of the compose stack, no Docker. meshkv-lb in static mode on
+# port 8080 in front of three meshkv-node processes, which join the mesh through the balancer
+# (as the compose nodes do through the proxy). Ctrl-C stops everything cleanly.
+# Settings: PORT (balancer, 8080), NODES (3), NODE_BASE_PORT (8081), BIN (build/bin), LOG_LEVEL.
 set -euo pipefail
-exec build/bin/meshkv-node "$@"
+cd "$(dirname "$0")/.."
+BIN=${BIN:-build/bin}
+PORT=${PORT:-8080}
+NODES=${NODES:-3}
+BASE=${NODE_BASE_PORT:-8081}
+export LOG_LEVEL=${LOG_LEVEL:-info}
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "meshkv: stopping ${#pids[@]} processes"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop INT TERM EXIT
+
+backends=()
+for i in $(seq 1 "$NODES"); do
+  port=$((BASE + i - 1))
+  backends+=("127.0.0.1:${port}")
+  PORT=$port HOSTNAME=node$i ADVERTISE_URL=http://127.0.0.1:$port \
+    MESH_NETWORK_URL=http://127.0.0.1:$PORT "$BIN/meshkv-node" &
+  pids+=($!)
+done
+SERVICE_PORT=$PORT BACKENDS=$(IFS=,; echo "${backends[*]}") "$BIN/meshkv-lb" &
+pids+=($!)
+
+echo "meshkv: ${NODES} nodes behind the balancer; point a client at http://127.0.0.1:${PORT}" \
+  "(e.g. curl 'http://127.0.0.1:${PORT}/set?k=hello&v=world'); Ctrl-C stops the cluster"
+wait -n "${pids[@]}" || true

@@ -30,7 +30,7 @@ class Connection {
   // Initialises the socket handle and accepts from the listener. 0 or -errno (then close()).
   int accept(uv_stream_t* listener);
 
-  void respond(uint64_t seq, int status, std::string body, std::string_view contentType,
+  void respond(uint64_t seq, int status, std::string_view body, std::string_view contentType,
                ExtraHeaders extra);
   void stream(uint64_t seq, int status, std::unique_ptr<BodyProducer> producer,
               std::string_view contentType, ExtraHeaders extra);

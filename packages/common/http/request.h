@@ -55,7 +55,7 @@ class Responder {
       : server_(server), connectionId_(connectionId), slot_(slot) {}
 
   // Sends a complete response with Content-Length. Only the first answer of a request counts.
-  void respond(int status, std::string body, std::string_view contentType = "application/json",
+  void respond(int status, std::string_view body, std::string_view contentType = "application/json",
                std::vector<std::pair<std::string, std::string>> extraHeaders = {});
   // Starts a streamed (chunked) response.
   void stream(int status, std::unique_ptr<BodyProducer> producer,

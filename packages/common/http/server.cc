@@ -179,11 +179,11 @@ void Server::onHandleClosed(uv_handle_t* h) noexcept {
   }
 }
 
-void Responder::respond(int status, std::string body, std::string_view contentType,
+void Responder::respond(int status, std::string_view body, std::string_view contentType,
                         std::vector<std::pair<std::string, std::string>> extraHeaders) {
   if (server_ == nullptr) return;
   if (Connection* c = server_->find(connectionId_)) {
-    c->respond(slot_, status, std::move(body), contentType, std::move(extraHeaders));
+    c->respond(slot_, status, body, contentType, std::move(extraHeaders));
   }
 }
 
