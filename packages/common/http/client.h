@@ -83,6 +83,8 @@ class Client {
 
   uint64_t start(std::unique_ptr<Transfer> t);
   void socketAction(int fd, int flags);
+  void afterCurl();
+  void teardown();
   void drainMessages();
   void finish(Transfer* t, int curlCode);
   void removeTransfer(uint64_t id);
@@ -94,6 +96,7 @@ class Client {
   uv_timer_t timer_;
   bool timerOpen_ = false;
   bool closing_ = false;
+  bool tearingDown_ = false;
   int inCurl_ = 0;  // > 0 while libcurl is running one of our calls (no removal then)
   int handlesOpen_ = 0;
   uint64_t nextId_ = 1;
