@@ -1,0 +1,95 @@
+// Membership: the SWIM member table as pure logic, with the clock passed in (no I/O, no loop),
+// so every rule is unit-tested with exact times. MeshCluster owns one, feeds it gossip, probe
+// results and ticks, and turns its answers (who to probe, who changed) into network calls.
+// Rules (SWIM / memberlist): alive(i) beats any state with incarnation < i; suspect(i) beats
+// alive(j<=i); dead(i)/left(i) beat alive/suspect(j<=i). A node told it is suspect or dead
+// refutes with incarnation+1. Incarnations start at the boot time in ms, so a restarted node
+// (same id, empty store) outranks everything said about its previous life.
+// The one thing to get right: unknown members learnt as dead/left are NOT added (otherwise two
+// nodes re-teach each other a forgotten dead member forever).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <map>
+
+#include "database/mesh/mesh_options.h"
+
+namespace db {
+
+enum class MemberState : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3 };
+std::string_view memberStateName(MemberState s);
+std::optional<MemberState> parseMemberState(std::string_view s);
+
+struct MemberUpdate {  // one entry of a gossiped member list
+  std::string id;
+  std::string url;
+  MemberState state = MemberState::kAlive;
+  uint64_t incarnation = 0;
+};
+
+struct Member {
+  std::string id;
+  std::string url;
+  MemberState state = MemberState::kAlive;
+  uint64_t incarnation = 0;
+  uint64_t stateSinceMs = 0;   // local clock: when it entered `state`
+  uint64_t lastContactMs = 0;  // local clock: last successful exchange (0 = never)
+  bool live() const { return state == MemberState::kAlive || state == MemberState::kSuspect; }
+};
+
+class Membership {
+ public:
+  // Called after a member's state or incarnation changed (not for self refutations).
+  using ChangeFn = std::function<void(const Member& m, MemberState before, bool isNew)>;
+
+  Membership(std::string selfId, std::string selfUrl, uint64_t incarnation, MeshOptions opts,
+             uint64_t seed = 1);
+
+  void onChange(ChangeFn fn) { onChange_ = std::move(fn); }
+
+  // Merges one gossiped entry. Returns true when anything changed (self refutation included).
+  bool apply(const MemberUpdate& u, uint64_t nowMs);
+  // A successful exchange with `id` (probe answered, request from it): refreshes lastContact.
+  void contact(std::string_view id, uint64_t nowMs);
+  // Direct and indirect probes of `id` all failed: alive -> suspect.
+  void probeFailed(std::string_view id, uint64_t nowMs);
+  // Suspects past the suspicion timeout become dead; old dead/left members are forgotten.
+  void tick(uint64_t nowMs);
+  // Marks this node as leaving (announced to peers by MeshCluster).
+  void leave(uint64_t nowMs);
+
+  // The next member to probe: live members in a shuffled round robin; every 4th pick a dead
+  // member (so a healed partition or a returned node is noticed). nullopt when nobody.
+  std::optional<std::string> nextProbeTarget();
+  // Up to k live members other than `target`, chosen at random, to probe `target` indirectly.
+  std::vector<std::string> indirectHelpers(std::string_view target, int k);
+
+  const Member& self() const { return self_; }
+  const Member* find(std::string_view id) const;
+  const std::map<std::string, Member, std::less<>>& members() const { return members_; }
+  std::vector<const Member*> liveMembers() const;  // self excluded
+  std::vector<MemberUpdate> gossip() const;        // self included
+  size_t liveCount() const;                        // self included
+
+ private:
+  void setState(Member& m, MemberState s, uint64_t inc, uint64_t nowMs, bool isNew);
+
+  Member self_;
+  MeshOptions opts_;
+  std::map<std::string, Member, std::less<>> members_;  // self excluded
+  std::vector<std::string> probeOrder_;
+  size_t probeIndex_ = 0;
+  uint64_t picks_ = 0;
+  size_t deadCursor_ = 0;
+  std::mt19937_64 rng_;
+  ChangeFn onChange_;
+};
+
+}  // namespace db

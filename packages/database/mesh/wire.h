@@ -1,0 +1,78 @@
+// The mesh's binary wire format: one framed, versioned, checksummed container for replication
+// batches (POST /_mesh/replicate), snapshot pages (GET /_mesh/snapshot) and anti-entropy record
+// exchanges. Pure functions, no I/O, safe from any thread; MeshCluster and the tests call them.
+// Frame layout (little endian):
+//   "MKV1" | type u8 | flags u8 | reserved u16 | seq u64 | count u32 | payloadLen u32 |
+//   payload[payloadLen] | xxh3_64(everything before it) u64
+//   payload = extraLen varint, extra bytes, then `count` records:
+//   kind u8 | hlc u64 | originLen varint, origin | keyLen varint, key | valueLen varint, value
+// The one thing to get right: decodeFrame() validates the WHOLE frame (lengths, checksum, every
+// record) before returning anything, so a truncated or corrupt frame is refused with nothing
+// applied half-way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/result.h"
+#include "database/storage/mutation.h"
+
+namespace db::wire {
+
+enum class FrameType : uint8_t {
+  kBatch = 1,     // live replication: seq = sender's batch number
+  kSnapshot = 2,  // snapshot page: extra = next cursor (empty when done)
+  kRecords = 3,   // anti-entropy repair: records of the segments that differ
+};
+
+inline constexpr size_t kHeaderBytes = 24;
+inline constexpr size_t kTrailerBytes = 8;
+inline constexpr size_t kMaxOriginBytes = 255;
+inline constexpr size_t kMaxKeyBytes = 1u << 16;
+inline constexpr size_t kMaxValueBytes = 1u << 20;
+inline constexpr size_t kMaxExtraBytes = 1u << 16;
+
+// Builds a frame incrementally: add records, then finish(). Reusable after finish().
+class FrameWriter {
+ public:
+  explicit FrameWriter(FrameType type);
+  void setSeq(uint64_t seq) { seq_ = seq; }
+  void setExtra(std::string_view extra) { extra_.assign(extra); }
+  void add(const Mutation& m);
+  void add(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
+           std::string_view origin);
+  size_t count() const { return count_; }
+  size_t bytes() const { return records_.size(); }  // record bytes so far
+  bool empty() const { return count_ == 0; }
+  // Returns the complete frame and resets the writer (type kept, seq/extra cleared).
+  std::string finish();
+
+ private:
+  FrameType type_;
+  uint64_t seq_ = 0;
+  uint32_t count_ = 0;
+  std::string extra_;
+  std::string records_;
+};
+
+struct Frame {
+  FrameType type;
+  uint64_t seq = 0;
+  std::string extra;
+  std::vector<Mutation> records;
+};
+
+// Validates and decodes a whole frame. Error codes: TRUNCATED, BAD_MAGIC, BAD_VERSION,
+// BAD_TYPE, BAD_CHECKSUM, BAD_RECORD, TRAILING_BYTES.
+common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected);
+
+// LEB128 helpers (exposed for tests and the digest codec).
+void putVarint(std::string& out, uint64_t v);
+// Reads a varint at p (advancing it); false when it runs past end or exceeds 10 bytes.
+bool getVarint(const char*& p, const char* end, uint64_t& v);
+void putU64(std::string& out, uint64_t v);
+uint64_t getU64(const char* p);
+
+}  // namespace db::wire
