@@ -1,0 +1,268 @@
+// meshkv-stress: the load generator (the original's `npm run stress`, in C++ on libuv). Reads
+// SERVICE_URL and STRESS_* (each also a flag), resolves the target once, runs a stress::Runner
+// on one loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
+// report (or --json) on stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when
+// errors exceed --max-errors or the run was cut short, 2 on an invalid setting.
+// It only ever targets the one address it is given, and stops by itself (count and --max-time).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "common/config/cli.h"
+#include "common/http/url.h"
+#include "common/log/log.h"
+#include "tests/stress/report.h"
+#include "tests/stress/runner.h"
+
+namespace {
+
+struct Settings {
+  std::string url = "http://127.0.0.1:8080";
+  uint64_t amount = 100000;
+  uint32_t clusters = 50;
+  uint32_t workers = 20;
+  std::string mix = "set=100";
+  uint64_t keySpace = 100000;
+  bool sequentialKeys = false;
+  std::string keyPrefix = "stress:";
+  uint32_t valueSize = 32;
+  bool newConnection = false;
+  bool noRetry = false;
+  uint64_t timeoutMs = 10000;
+  double maxTimeSec = 600;
+  uint64_t maxErrors = 0;
+  bool json = false;
+  std::string plot, ackLog;
+  std::string progress = "auto";
+  uint64_t seed = 0;
+  std::string logLevel = "warn";
+};
+
+void raiseFileLimit(uint64_t wanted) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= wanted) return;
+  rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, wanted);
+  setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+bool writeFile(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  return static_cast<bool>(f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"meshkv-stress: HTTP load generator for meshkv (and any server with the same API)",
+               "meshkv-stress"};
+  app.set_version_flag("--version", std::string("meshkv-stress ") + MESHKV_VERSION);
+  app.add_option("--url", s.url, "Target base URL")
+      ->envname("SERVICE_URL")
+      ->check(common::httpUrlValidator())
+      ->capture_default_str();
+  app.add_option("-n,--amount", s.amount, "Total requests to send")
+      ->envname("STRESS_AMOUNT")
+      ->capture_default_str();
+  app.add_option("-c,--clusters", s.clusters,
+                 "Concurrent groups (concurrency = clusters x workers)")
+      ->envname("STRESS_CLUSTERS")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  app.add_option("-w,--workers", s.workers, "Connections per cluster")
+      ->envname("STRESS_WORKERS")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  app.add_option("--mix", s.mix, "Operation weights, e.g. set=80,get=20 (set, get, rm, is)")
+      ->envname("STRESS_MIX")
+      ->capture_default_str();
+  app.add_option("--keys", s.keySpace, "Key space: keys are PREFIX0 .. PREFIX<keys-1>")
+      ->envname("STRESS_KEYS")
+      ->check(CLI::Range(uint64_t{1}, UINT64_MAX))
+      ->capture_default_str();
+  app.add_flag("--sequential-keys", s.sequentialKeys,
+               "A new key for every request (PREFIX0, PREFIX1, ...)")
+      ->envname("STRESS_SEQUENTIAL_KEYS");
+  app.add_option("--key-prefix", s.keyPrefix, "Prefix of every key")
+      ->envname("STRESS_KEY_PREFIX")
+      ->capture_default_str();
+  app.add_option("--value-size", s.valueSize, "Bytes per value sent by set")
+      ->envname("STRESS_VALUE_SIZE")
+      ->check(CLI::Range(0u, 1u << 20))
+      ->capture_default_str();
+  app.add_flag("--new-connection", s.newConnection,
+               "A new TCP connection per request (no keep-alive)")
+      ->envname("STRESS_NEW_CONNECTION");
+  app.add_flag("--no-retry", s.noRetry,
+               "Do not resend a request whose reused keep-alive connection closed before any reply")
+      ->envname("STRESS_NO_RETRY");
+  app.add_option("--timeout-ms", s.timeoutMs, "Per-request timeout, connect included")
+      ->envname("STRESS_TIMEOUT_MS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3600000}))
+      ->capture_default_str();
+  app.add_option("--max-time", s.maxTimeSec, "Stop the run after this many seconds")
+      ->envname("STRESS_MAX_TIME")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  app.add_option("--max-errors", s.maxErrors, "Exit 1 when errors exceed this")
+      ->envname("STRESS_MAX_ERRORS")
+      ->capture_default_str();
+  app.add_flag("--json", s.json, "Print the report as one JSON object")->envname("STRESS_JSON");
+  app.add_option("--plot", s.plot, "Write a latency and throughput chart (SVG) to FILE")
+      ->envname("STRESS_PLOT");
+  app.add_option("--ack-log", s.ackLog, "Write 'key value' for every acknowledged set to FILE")
+      ->envname("STRESS_ACK_LOG");
+  app.add_option("--progress", s.progress,
+                 "auto (bar on a terminal, lines otherwise), bar, lines, none")
+      ->envname("STRESS_PROGRESS")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
+      ->capture_default_str();
+  app.add_option("--seed", s.seed, "Random seed (0: from the clock)")->envname("STRESS_SEED");
+  app.add_option("--log-level", s.logLevel, "trace, debug, info, warn, error, critical, off")
+      ->envname("LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  if (auto code = common::parseCli(app, argc, argv)) return *code;
+  common::initLogging(s.logLevel, "meshkv-stress");
+
+  auto mix = stress::parseMix(s.mix);
+  if (!mix.ok()) {
+    std::fprintf(stderr, "meshkv-stress: invalid configuration: --mix: %s\n",
+                 mix.error().message.c_str());
+    return 2;
+  }
+  auto url = common::parseHttpUrl(s.url);
+  if (!url.ok()) {
+    std::fprintf(stderr, "meshkv-stress: invalid configuration: --url: %s\n",
+                 url.error().message.c_str());
+    return 2;
+  }
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  uv_getaddrinfo_t resolver;
+  std::string host = url->host;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int rc = uv_getaddrinfo(&loop, &resolver, nullptr, host.c_str(),
+                          std::to_string(url->port).c_str(), &hints);
+  if (rc != 0 || resolver.addrinfo == nullptr) {
+    std::fprintf(stderr, "meshkv-stress: cannot resolve %s: %s\n", url->host.c_str(),
+                 uv_strerror(rc));
+    uv_loop_close(&loop);
+    return 1;
+  }
+  stress::RunOptions opt;
+  const addrinfo* chosen = resolver.addrinfo;
+  for (const addrinfo* ai = resolver.addrinfo; ai; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {  // prefer IPv4: compose networks are IPv4
+      chosen = ai;
+      break;
+    }
+  }
+  std::memcpy(&opt.address, chosen->ai_addr, chosen->ai_addrlen);
+  uv_freeaddrinfo(resolver.addrinfo);
+
+  uint64_t connections = uint64_t{s.clusters} * s.workers;
+  opt.hostHeader = url->host + ":" + std::to_string(url->port);
+  opt.basePath = url->path == "/" ? "" : url->path;
+  while (!opt.basePath.empty() && opt.basePath.back() == '/') opt.basePath.pop_back();
+  opt.amount = s.amount;
+  opt.connections = static_cast<uint32_t>(std::min<uint64_t>(connections, 1000000));
+  opt.mix = *mix;
+  opt.keySpace = s.keySpace;
+  opt.sequentialKeys = s.sequentialKeys;
+  opt.keyPrefix = s.keyPrefix;
+  opt.valueSize = s.valueSize;
+  opt.keepAlive = !s.newConnection;
+  opt.retryStale = !s.noRetry;
+  opt.timeoutMs = s.timeoutMs;
+  opt.maxTimeMs = static_cast<uint64_t>(s.maxTimeSec * 1000);
+  opt.seed = s.seed ? s.seed : uv_hrtime();
+  raiseFileLimit(std::min<uint64_t>(connections, s.amount) + 64);
+
+  stress::ReportInfo info;
+  info.target = s.url;
+  info.mix = mix->describe();
+  info.clusters = s.clusters;
+  info.workers = s.workers;
+  info.connections = static_cast<uint32_t>(std::min<uint64_t>(connections, s.amount));
+  info.keepAlive = opt.keepAlive;
+  info.valueSize = s.valueSize;
+  info.keySpace = s.keySpace;
+  info.sequentialKeys = s.sequentialKeys;
+  info.maxErrors = s.maxErrors;
+
+  std::ofstream ackLog;
+  if (!s.ackLog.empty()) {
+    ackLog.open(s.ackLog, std::ios::trunc);
+    if (!ackLog) {
+      std::fprintf(stderr, "meshkv-stress: cannot write --ack-log %s\n", s.ackLog.c_str());
+      uv_loop_close(&loop);
+      return 2;
+    }
+  }
+
+  bool tty = isatty(STDERR_FILENO);
+  std::string mode = s.progress == "auto" ? (tty ? "bar" : "lines") : s.progress;
+  if (!s.json)
+    std::cout << stress::header(info, s.amount) << "\n==================\n\n" << std::flush;
+  if (mode == "lines") std::cerr << "[<] Left Requests / [!] Errors / [^] Success\n";
+
+  stress::Runner runner(&loop, opt);
+  double lastLine = 0;
+  runner.onProgress([&](const stress::Progress& p) {
+    if (mode == "bar") {
+      std::cerr << "\r" << stress::progressBar(p, 30) << "\033[K" << std::flush;
+    } else if (mode == "lines" && (p.elapsedSec - lastLine >= 1.0 || p.completed == p.amount)) {
+      lastLine = p.elapsedSec;
+      std::cerr << stress::progressLine(p) << "\n";
+    }
+  });
+  if (ackLog.is_open()) {
+    runner.onAck([&](std::string_view key, std::string_view value) {
+      ackLog << key << ' ' << value << '\n';
+    });
+  }
+  uv_signal_t sigint, sigterm;
+  uv_signal_init(&loop, &sigint);
+  uv_signal_init(&loop, &sigterm);
+  sigint.data = sigterm.data = &runner;
+  auto onSignal = [](uv_signal_t* h, int signum) {
+    static_cast<stress::Runner*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
+  };
+  uv_signal_start(&sigint, onSignal, SIGINT);
+  uv_signal_start(&sigterm, onSignal, SIGTERM);
+  runner.start([&] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+  });
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (mode == "bar") std::cerr << "\n";
+
+  const stress::Results& r = runner.results();
+  if (s.json) {
+    std::cout << stress::jsonReport(r, info);
+  } else {
+    std::cout << "\n==================\n\n" << stress::textReport(r, info);
+  }
+  std::cout << std::flush;
+  if (ackLog.is_open()) ackLog.close();
+  if (!s.plot.empty() && !writeFile(s.plot, stress::svgPlot(r, info))) {
+    std::fprintf(stderr, "meshkv-stress: cannot write --plot %s\n", s.plot.c_str());
+    return 1;
+  }
+  if (!r.stopReason.empty()) return 1;
+  return r.errors > s.maxErrors ? 1 : 0;
+}
