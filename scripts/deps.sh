@@ -8,7 +8,7 @@ build_pkgs=(
   cmake make g++ pkg-config ninja-build
   libuv1-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libhttp-parser-dev libcli11-dev libabsl-dev
-  prometheus-cpp-dev libxxhash-dev
+  prometheus-cpp-dev libxxhash-dev libssl-dev
   clang-format iproute2 procps curl debootstrap
 )
 bench_pkgs=(wrk nginx-light haproxy redis-server)
