@@ -63,8 +63,13 @@ build_image() {
     echo "WORKDIR /data"
     printf '%s\n' "$tail"
   } > "$dir/Dockerfile"
-  local size
-  docker build -q -t "meshkv/$name:$TAG" "$dir" >/dev/null
+  local size out
+  # The legacy builder (no buildx here) warns on every build: show its output only on failure.
+  if ! out=$(docker build -q -t "meshkv/$name:$TAG" "$dir" 2>&1); then
+    echo "$out" >&2
+    echo "images: building meshkv/$name:$TAG failed" >&2
+    exit 1
+  fi
   size=$(docker image inspect -f '{{.Size}}' "meshkv/$name:$TAG")
   echo "images: meshkv/$name:$TAG ($(( size / 1024 / 1024 )) MB; $(printf '%s ' "${@##*/}"))"
 }
