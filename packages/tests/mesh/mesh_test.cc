@@ -1,0 +1,301 @@
+// Black-box tests of the mesh: real meshkv-node processes on loopback, joined in chains, written
+// to on different nodes, killed with SIGKILL and restarted, partitioned through test proxies,
+// and compared by /getAll and /status digests. Each test polls with deadlines, never sleeps.
+// Under sanitizers (slower binaries) the write counts are scaled down (see kScale), never the
+// assertions.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "tests/mesh/harness.h"
+
+namespace meshtest {
+namespace {
+
+int scaled(int n) {
+  return sanitized() ? std::max(1, n / 5) : n;
+}
+int deadline(int ms) {
+  return sanitized() ? ms * 3 : ms;
+}
+
+std::string k(int i) {
+  return "key" + std::to_string(i);
+}
+
+bool allKnowAll(Cluster& c, int n) {
+  for (int i = 0; i < c.size(); ++i) {
+    if (!c.node(i).running()) continue;
+    if (membersIn(c.node(i).get("/status"), "alive") != n) return false;
+  }
+  return true;
+}
+
+// True when every running node answers the same non-empty digest and is ready.
+bool converged(Cluster& c, std::vector<int> nodes = {}) {
+  if (nodes.empty()) {
+    for (int i = 0; i < c.size(); ++i) nodes.push_back(i);
+  }
+  std::set<std::string> digests;
+  for (int i : nodes) {
+    auto s = c.node(i).get("/status");
+    if (!statusReady(s)) return false;
+    std::string d = statusDigest(s);
+    if (d.empty()) return false;
+    digests.insert(d);
+  }
+  return digests.size() == 1;
+}
+
+std::vector<std::string> pairsOf(Cluster& c, int i) {
+  bool ok = false;
+  auto r = c.node(i).get("/getAll", 60000);
+  auto p = allPairs(r, &ok);
+  EXPECT_TRUE(ok) << "node " << i << " /getAll: " << r.status << " " << r.body.substr(0, 200);
+  return p;
+}
+
+void expectSameData(Cluster& c, std::vector<int> nodes = {}) {
+  if (nodes.empty()) {
+    for (int i = 0; i < c.size(); ++i) nodes.push_back(i);
+  }
+  auto ref = pairsOf(c, nodes[0]);
+  for (size_t j = 1; j < nodes.size(); ++j) {
+    EXPECT_EQ(pairsOf(c, nodes[j]), ref) << "node " << nodes[j] << " differs from " << nodes[0];
+  }
+}
+
+TEST(Mesh, ChainJoinsEndInAFullMesh) {
+  Cluster c("chain");
+  ASSERT_EQ(c.addNode(-1), 0);
+  ASSERT_EQ(c.addNode(0), 1);  // n2 joins n1
+  ASSERT_EQ(c.addNode(1), 2);  // n3 joins n2
+  ASSERT_EQ(c.addNode(2), 3);  // n4 joins n3
+  EXPECT_TRUE(waitFor([&] { return allKnowAll(c, 4); }, deadline(10000)));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(waitFor([&] { return statusReady(c.node(i).get("/status")); }, deadline(10000)));
+    EXPECT_EQ(c.node(i).get("/healthcheck").status, 200);
+  }
+  // The original's public /ping keeps working and lists every node.
+  auto p = c.node(3).get("/ping");
+  EXPECT_EQ(p.status, 200);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NE(p.body.find("\"port\":" + std::to_string(c.node(i).port())), std::string::npos)
+        << p.body;
+  }
+}
+
+TEST(Mesh, PublicPingMergesTheListItReceives) {
+  Cluster c("ping");
+  ASSERT_EQ(c.addNode(-1), 0);
+  ASSERT_EQ(c.addNode(-1), 1);  // two separate one-node clusters
+  ASSERT_TRUE(waitFor([&] { return statusReady(c.node(1).get("/status")); }, deadline(10000)));
+  EXPECT_EQ(membersIn(c.node(0).get("/status"), "alive"), 1);
+  auto r = c.node(0).get("/ping?nodes=127.0.0.1:" + std::to_string(c.node(1).port()));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(waitFor([&] { return allKnowAll(c, 2); }, deadline(10000)));
+}
+
+TEST(Mesh, WritesOnDifferentNodesConverge) {
+  Cluster c("converge");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  int n = scaled(600);
+  for (int i = 0; i < n; ++i) {
+    auto r = c.node(i % 3).get("/set?k=" + k(i % 200) + "&v=" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  ASSERT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+  expectSameData(c);
+  EXPECT_EQ(pairsOf(c, 0).size(), 200u);
+  // A value written on one node is readable on the others (eventually, quickly).
+  ASSERT_EQ(c.node(0).get("/set?k=fresh&v=yes").status, 200);
+  EXPECT_TRUE(waitFor([&] { return c.node(2).get("/get?k=fresh").body == "\"yes\""; }, 5000));
+}
+
+TEST(Mesh, RemoveAndClearRacingSetEndIdenticalEverywhere) {
+  Cluster c("race");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  std::atomic<bool> failed{false};
+  int n = scaled(400);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < n; ++i) {
+        std::string key = k((i * 7 + t) % 50);
+        HttpResult r;
+        if (i % 97 == 96) {
+          r = c.node(t).get("/clear");
+        } else if (i % 5 == 4) {
+          r = c.node(t).get("/rm?k=" + key);
+          if (r.status == 404) continue;
+        } else {
+          r = c.node(t).get("/set?k=" + key + "&v=" + std::to_string(t) + "-" + std::to_string(i));
+        }
+        if (r.status != 200) failed = true;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_FALSE(failed);
+  ASSERT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+  expectSameData(c);
+  // A write after a clear survives on every node.
+  ASSERT_EQ(c.node(1).get("/clear").status, 200);
+  ASSERT_EQ(c.node(2).get("/set?k=after&v=clear").status, 200);
+  ASSERT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(pairsOf(c, i), std::vector<std::string>{"after=clear"}) << "node " << i;
+  }
+}
+
+TEST(Mesh, KilledNodeRestartsCatchesUpAndTheClusterConverges) {
+  Cluster c("kill9");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop && i < 100000; ++i) {
+      if (c.node(i % 2).get("/set?k=" + k(i % 3000) + "&v=" + std::to_string(i)).status == 200) {
+        ++written;
+      }
+    }
+  });
+  ASSERT_TRUE(waitFor([&] { return written > scaled(500); }, deadline(20000)));
+  c.node(2).kill9();
+  int before = written;
+  ASSERT_TRUE(waitFor([&] { return written > before + scaled(500); }, deadline(20000)));
+  // The survivors see it die.
+  EXPECT_TRUE(
+      waitFor([&] { return membersIn(c.node(0).get("/status"), "dead") == 1; }, deadline(10000)));
+  ASSERT_TRUE(c.restart(2, 0));
+  EXPECT_TRUE(waitFor([&] { return statusReady(c.node(2).get("/status")); }, deadline(20000)));
+  before = written;
+  ASSERT_TRUE(waitFor([&] { return written > before + scaled(300); }, deadline(20000)));
+  stop = true;
+  writer.join();
+  EXPECT_TRUE(waitFor([&] { return converged(c); }, deadline(15000)));
+  expectSameData(c);
+  EXPECT_TRUE(waitFor([&] { return allKnowAll(c, 3); }, deadline(10000)));
+}
+
+TEST(Mesh, NodeAddedAfterManyWritesHasThemAllWhenReady) {
+  Cluster c("catchup");
+  ASSERT_EQ(c.addNode(-1), 0);
+  ASSERT_EQ(c.addNode(0), 1);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 2) && converged(c); }, deadline(10000)));
+  // Many writes, fast: pipelined through several client threads.
+  int n = sanitized() ? 20000 : 100000;
+  std::vector<std::thread> ts;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = t; i < n; i += 4) {
+        if (c.node(i % 2).get("/set?k=" + k(i) + "&v=v" + std::to_string(i)).status != 200) ++bad;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  ASSERT_EQ(bad, 0);
+  ASSERT_EQ(c.addNode(0), 2);
+  // Not ready (503) until it has everything; when it says ready it holds all n records.
+  EXPECT_TRUE(waitFor([&] { return statusReady(c.node(2).get("/status")); }, deadline(30000)));
+  auto pairs = pairsOf(c, 2);
+  EXPECT_EQ(pairs.size(), static_cast<size_t>(n));
+  EXPECT_EQ(c.node(2).get("/healthcheck").status, 200);
+  EXPECT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+}
+
+TEST(Mesh, PartitionDivergesThenConvergesAfterHealingWithNothingAckedLost) {
+  Cluster c("partition");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1, {}, /*withProxy=*/true), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  c.partition({{0, 1}, {2}});
+  std::set<std::string> acked;
+  for (int i = 0; i < scaled(200); ++i) {
+    int node = i % 3;
+    std::string key = "p" + std::to_string(i % 60);
+    std::string v = std::to_string(node) + "-" + std::to_string(i);
+    if (c.node(node).get("/set?k=" + key + "&v=" + v).status == 200) acked.insert(key);
+  }
+  // Each side sees the other as unreachable, and the data differs.
+  EXPECT_TRUE(
+      waitFor([&] { return membersIn(c.node(2).get("/status"), "alive") == 1; }, deadline(10000)));
+  EXPECT_NE(pairsOf(c, 0), pairsOf(c, 2));
+  c.heal();
+  EXPECT_TRUE(waitFor([&] { return allKnowAll(c, 3); }, deadline(15000)));
+  EXPECT_TRUE(waitFor([&] { return converged(c); }, deadline(15000)));
+  expectSameData(c);
+  auto pairs = pairsOf(c, 0);
+  std::set<std::string> keys;
+  for (const auto& p : pairs) keys.insert(p.substr(0, p.find('=')));
+  for (const auto& key : acked) EXPECT_TRUE(keys.count(key)) << key << " was acknowledged, lost";
+}
+
+TEST(Mesh, WriteConcernAllTimesOutWhenAPeerIsUnreachable) {
+  Cluster c("wall");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        c.addNode(i - 1, {{"REPLICATION_TIMEOUT_MS", "300"}, {"SUSPICION_TIMEOUT_MS", "60000"}},
+                  true),
+        i);
+  }
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  EXPECT_EQ(c.node(0).get("/set?k=a&v=1&w=all").status, 200);
+  EXPECT_EQ(c.node(1).get("/set?k=b&v=1&w=quorum").status, 200);
+  c.partition({{0, 1}, {2}});
+  auto r = c.node(0).get("/set?k=a&v=2&w=all");
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_NE(r.body.find("\"error\":\"REPLICATION_TIMEOUT\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"acked\":2"), std::string::npos) << r.body;
+  // The write is still applied locally, and a quorum is still reachable.
+  EXPECT_EQ(c.node(0).get("/get?k=a").body, "\"2\"");
+  EXPECT_EQ(c.node(0).get("/set?k=q&v=1&w=quorum").status, 200);
+  c.heal();
+  EXPECT_TRUE(waitFor([&] { return c.node(2).get("/get?k=a").body == "\"2\""; }, deadline(15000)));
+}
+
+TEST(Mesh, WrongSecretIsRefused) {
+  Cluster c("secret");
+  c.commonEnv["MESH_SECRET"] = "right";
+  ASSERT_EQ(c.addNode(-1), 0);
+  ASSERT_EQ(c.addNode(0, {{"MESH_SECRET", "wrong"}}), 1);
+  ASSERT_EQ(c.addNode(0), 2);
+  EXPECT_TRUE(
+      waitFor([&] { return membersIn(c.node(2).get("/status"), "alive") == 2; }, deadline(10000)));
+  ASSERT_EQ(c.node(0).get("/set?k=s&v=1").status, 200);
+  EXPECT_TRUE(waitFor([&] { return c.node(2).get("/get?k=s").body == "\"1\""; }, 5000));
+  // The node with the wrong secret never gets in, and never gets data.
+  EXPECT_EQ(c.node(1).get("/get?k=s").status, 404);
+  auto s0 = c.node(0).get("/status");
+  EXPECT_EQ(membersIn(s0, "alive"), 2) << s0.body;
+  // Unsigned internal requests are refused.
+  auto r = httpPost(c.node(0).url() + "/_mesh/replicate", "garbage", {});
+  EXPECT_EQ(r.status, 401);
+}
+
+TEST(Mesh, CorruptBatchIsRefusedAndNothingApplied) {
+  Cluster c("corrupt");
+  ASSERT_EQ(c.addNode(-1), 0);
+  ASSERT_TRUE(waitFor([&] { return statusReady(c.node(0).get("/status")); }, deadline(10000)));
+  auto r = httpPost(c.node(0).url() + "/_mesh/replicate", std::string("MKV1\x01\x01", 6), {});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(c.node(0).get("/getAll").body, "[]");
+}
+
+TEST(Mesh, GracefulLeaveIsAnnounced) {
+  Cluster c("leave");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3); }, deadline(10000)));
+  EXPECT_EQ(c.node(2).terminate(), 0);
+  // Left right away (announced), not dead after a suspicion timeout.
+  EXPECT_TRUE(waitFor([&] { return membersIn(c.node(0).get("/status"), "left") == 1; }, 3000));
+  EXPECT_EQ(membersIn(c.node(1).get("/status"), "alive"), 2);
+}
+
+}  // namespace
+}  // namespace meshtest
