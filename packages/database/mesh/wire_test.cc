@@ -1,0 +1,185 @@
+// Unit tests of the mesh wire format: round trips of every record kind and of
+// the extra field, and refusal of every truncation, every single-bit
+// corruption, wrong type/version, trailing bytes and hand-built frames whose
+// checksum is right but whose records lie about lengths.
+#include "database/mesh/wire.h"
+
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include <random>
+
+namespace db::wire {
+namespace {
+
+Mutation put(std::string k, std::string v, uint64_t hlc, std::string origin = "n1") {
+  Mutation m;
+  m.kind = Mutation::Kind::kPut;
+  m.key = std::move(k);
+  m.value = std::move(v);
+  m.hlc = hlc;
+  m.origin = std::move(origin);
+  return m;
+}
+
+std::string sampleBatch(uint64_t seq = 7) {
+  FrameWriter w(FrameType::kBatch);
+  w.setSeq(seq);
+  w.add(put("k1", "v1", 100));
+  w.add(put("utf:✓", std::string("\0\xff binary", 9), 101, "node-2"));
+  w.add(Mutation::Kind::kDelete, "k1", "", 102, "n1");
+  w.add(Mutation::Kind::kClear, "", "", 103, "n3");
+  w.add(put("empty", "", 104));
+  return w.finish();
+}
+
+// Re-seals a frame whose payload was edited so the checksum matches again.
+std::string reseal(std::string f) {
+  f.resize(f.size() - kTrailerBytes);
+  putU64(f, XXH3_64bits(f.data(), f.size()));
+  return f;
+}
+
+TEST(Wire, RoundTripsEveryRecordKind) {
+  std::string f = sampleBatch(7);
+  auto d = decodeFrame(f, FrameType::kBatch);
+  ASSERT_TRUE(d.ok()) << d.error().code;
+  EXPECT_EQ(d->seq, 7u);
+  ASSERT_EQ(d->records.size(), 5u);
+  EXPECT_EQ(d->records[0].key, "k1");
+  EXPECT_EQ(d->records[0].value, "v1");
+  EXPECT_EQ(d->records[0].hlc, 100u);
+  EXPECT_EQ(d->records[0].origin, "n1");
+  EXPECT_EQ(d->records[1].key, "utf:✓");
+  EXPECT_EQ(d->records[1].value, std::string("\0\xff binary", 9));
+  EXPECT_EQ(d->records[1].origin, "node-2");
+  EXPECT_EQ(d->records[2].kind, Mutation::Kind::kDelete);
+  EXPECT_EQ(d->records[3].kind, Mutation::Kind::kClear);
+  EXPECT_EQ(d->records[3].hlc, 103u);
+  EXPECT_EQ(d->records[4].value, "");
+}
+
+TEST(Wire, ExtraFieldAndEmptyFrame) {
+  FrameWriter w(FrameType::kSnapshot);
+  w.setExtra("cursor-42");
+  std::string f = w.finish();
+  auto d = decodeFrame(f, FrameType::kSnapshot);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->extra, "cursor-42");
+  EXPECT_TRUE(d->records.empty());
+  // The writer is reusable and starts clean.
+  w.add(put("a", "b", 1));
+  auto d2 = decodeFrame(w.finish(), FrameType::kSnapshot);
+  ASSERT_TRUE(d2.ok());
+  EXPECT_EQ(d2->extra, "");
+  EXPECT_EQ(d2->records.size(), 1u);
+}
+
+TEST(Wire, RefusesEveryTruncation) {
+  std::string f = sampleBatch();
+  for (size_t n = 0; n < f.size(); ++n) {
+    auto d = decodeFrame(std::string_view(f).substr(0, n), FrameType::kBatch);
+    EXPECT_FALSE(d.ok()) << "prefix of " << n << " bytes accepted";
+  }
+}
+
+TEST(Wire, RefusesEverySingleBitFlip) {
+  std::string f = sampleBatch();
+  for (size_t i = 0; i < f.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string g = f;
+      g[i] = static_cast<char>(g[i] ^ (1 << bit));
+      EXPECT_FALSE(decodeFrame(g, FrameType::kBatch).ok()) << "byte " << i << " bit " << bit;
+    }
+  }
+}
+
+TEST(Wire, RefusesTrailingBytesWrongTypeAndVersion) {
+  std::string f = sampleBatch();
+  auto d = decodeFrame(f + "x", FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "TRAILING_BYTES");
+  d = decodeFrame(f, FrameType::kSnapshot);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "BAD_TYPE");
+  std::string v = f;
+  v[4] = 2;
+  d = decodeFrame(reseal(v), FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "BAD_VERSION");
+  d = decodeFrame("", FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "TRUNCATED");
+}
+
+TEST(Wire, RefusesLyingRecordsEvenWithAValidChecksum) {
+  // One record whose key length points past the payload.
+  FrameWriter w(FrameType::kBatch);
+  w.add(put("abc", "v", 1));
+  std::string f = w.finish();
+  // Layout: header 24, extraLen 1 byte (0), kind 1, hlc 8, originLen 1, "n1",
+  // keyLen at 24+1+1+8+1+2.
+  size_t keyLenAt = kHeaderBytes + 1 + 1 + 8 + 1 + 2;
+  ASSERT_EQ(f[keyLenAt], 3);
+  f[keyLenAt] = 100;
+  auto d = decodeFrame(reseal(f), FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "BAD_RECORD");
+
+  // A count larger than the records present.
+  FrameWriter w2(FrameType::kBatch);
+  w2.add(put("abc", "v", 1));
+  std::string g = w2.finish();
+  g[16] = 2;
+  d = decodeFrame(reseal(g), FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "BAD_RECORD");
+
+  // An unknown kind; a delete carrying a value; a put without a key.
+  for (auto [kind, key, value] : {std::tuple<uint8_t, std::string, std::string>{9, "k", ""},
+                                  {1, "k", "value"},
+                                  {0, "", "v"},
+                                  {2, "k", ""}}) {
+    FrameWriter w3(FrameType::kBatch);
+    w3.add(static_cast<Mutation::Kind>(kind), key, value, 5, "n");
+    EXPECT_FALSE(decodeFrame(w3.finish(), FrameType::kBatch).ok()) << int(kind) << key << value;
+  }
+}
+
+TEST(Wire, RandomGarbageNeverDecodes) {
+  std::mt19937_64 rng(1);
+  std::string f = sampleBatch();
+  for (int i = 0; i < 2000; ++i) {
+    std::string g = f;
+    size_t at = rng() % g.size();
+    size_t len = 1 + rng() % 16;
+    for (size_t j = at; j < std::min(g.size(), at + len); ++j) g[j] = static_cast<char>(rng());
+    if (g == f) continue;
+    EXPECT_FALSE(decodeFrame(g, FrameType::kBatch).ok());
+  }
+}
+
+TEST(Wire, VarintsRoundTripAndRefuseOverflow) {
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 1ull << 35, ~0ull}) {
+    std::string s;
+    putVarint(s, v);
+    const char* p = s.data();
+    uint64_t got = 0;
+    ASSERT_TRUE(getVarint(p, s.data() + s.size(), got));
+    EXPECT_EQ(got, v);
+    EXPECT_EQ(p, s.data() + s.size());
+    // Any truncation fails.
+    const char* q = s.data();
+    if (s.size() > 1) {
+      EXPECT_FALSE(getVarint(q, s.data() + s.size() - 1, got));
+    }
+  }
+  std::string over(10, '\xff');
+  over.push_back(1);
+  const char* p = over.data();
+  uint64_t got = 0;
+  EXPECT_FALSE(getVarint(p, over.data() + over.size(), got));
+}
+
+}  // namespace
+}  // namespace db::wire
