@@ -4,9 +4,28 @@
 # the dynamic loader, and minimal /etc files with a non-root user (uid 10001). The tags are the
 # ones docker-compose.yaml names, so `docker compose up` then uses them without building.
 # Users with a registry build the same images from docker/Dockerfile instead (docker compose build).
+# `scripts/images.sh --from-source` is the other offline way: a Debian bookworm base made with
+# debootstrap and `docker import` (meshkv/bookworm-base:local), then the real multi-stage
+# docker/Dockerfile through `docker-compose build` (apt-get inside the build must reach Debian).
 # Settings: BIN (binaries, default build/bin), TAG (default local), IMAGES (default "node lb tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--from-source" ]; then
+  base=meshkv/bookworm-base:local
+  if ! docker image inspect "$base" >/dev/null 2>&1; then
+    command -v debootstrap >/dev/null || { echo "images: debootstrap is not installed (scripts/deps.sh)" >&2; exit 1; }
+    root=$(mktemp -d /tmp/meshkv-bookworm.XXXXXX)
+    trap 'rm -rf "$root"' EXIT
+    echo "images: making $base with debootstrap (a few minutes)"
+    debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
+    tar -C "$root" -c . | docker import - "$base" >/dev/null
+  fi
+  compose=(docker compose)
+  docker compose version >/dev/null 2>&1 || compose=(docker-compose)
+  MESHKV_BUILD_BASE=$base MESHKV_RUNTIME_BASE=$base "${compose[@]}" build
+  exit 0
+fi
 BIN=${BIN:-build/bin}
 TAG=${TAG:-local}
 IMAGES=${IMAGES:-node lb tests}
