@@ -1,0 +1,104 @@
+// db::StorageAdapter: the engine interface under the Keyspace. An engine stores records (key,
+// value, HLC, origin node id, tombstone flag) and knows nothing of replication: the Keyspace
+// decides what to write (last-write-wins, clear marks, digests) through upsert()'s predicate.
+// Implementations: MemoryAdapter (slab arena + compact hash index); a persistent engine later.
+// Single-threaded: the node's loop thread owns the Keyspace, which owns its adapter.
+// The one thing a newcomer gets wrong: every string_view an adapter hands out (get, scan,
+// upsert's `previous`) points into the engine and is valid only until its next mutating call.
+#pragma once
+
+#include <absl/functional/function_ref.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "common/core/result.h"
+
+namespace db {
+
+// A record as the engine holds it. Views, never owned.
+struct RecordView {
+  std::string_view key;
+  std::string_view value;  // empty for tombstones
+  uint64_t hlc = 0;
+  std::string_view origin;
+  bool tombstone = false;
+};
+
+// What upsert() found before writing. `origin` stays valid until the next mutating call.
+struct PreviousRecord {
+  uint64_t hlc = 0;
+  std::string_view origin;
+  bool tombstone = false;
+  size_t valueSize = 0;
+};
+
+struct UpsertResult {
+  bool existed = false;     // a record (live or tombstone) was there
+  bool written = false;     // the new record was stored
+  PreviousRecord previous;  // meaningful when existed
+};
+
+struct ScanOptions {
+  bool includeTombstones = false;  // true for snapshots and digests, false for client lists
+  std::string_view prefix;         // only keys starting with it (still an O(n) walk)
+  size_t limit = SIZE_MAX;         // stop after this many records were visited
+  size_t maxExamined = SIZE_MAX;   // stop after examining this many blocks (bounds a slice)
+};
+
+struct ScanResult {
+  uint64_t next = 0;    // cursor for the next call; meaningful when !done
+  bool done = true;     // the walk reached the end
+  size_t visited = 0;   // records handed to the visitor
+  size_t examined = 0;  // records looked at (incl. filtered ones)
+};
+
+class StorageAdapter {
+ public:
+  virtual ~StorageAdapter() = default;
+
+  // Largest key / value an engine accepts; bigger writes are refused with an error.
+  virtual size_t maxKeyBytes() const = 0;
+  virtual size_t maxValueBytes() const = 0;
+
+  // One lookup. Tombstones are returned too (the caller filters).
+  virtual std::optional<RecordView> get(std::string_view key) const = 0;
+
+  // Writes `rec` when no record has its key, or when `replace(existing)` returns true; one
+  // lookup either way. Errors: KEY_TOO_LARGE, VALUE_TOO_LARGE, ORIGIN_TOO_LARGE, STORE_FULL.
+  // `replace` must not touch the adapter. `rec`'s views may point anywhere except into this
+  // adapter.
+  using ReplacePredicate = absl::FunctionRef<bool(const RecordView& existing)>;
+  virtual common::Result<UpsertResult> upsert(const RecordView& rec, ReplacePredicate replace) = 0;
+
+  // Unconditional write (upsert that always replaces).
+  common::Result<UpsertResult> put(const RecordView& rec) {
+    return upsert(rec, [](const RecordView&) { return true; });
+  }
+
+  // Removes the record (live or tombstone). False when there was none.
+  virtual bool erase(std::string_view key) = 0;
+
+  // Removes every record for which pred is true, in one walk (O(n)). Returns how many. `pred`
+  // sees each record while it still exists and must not touch the adapter.
+  virtual size_t removeIf(absl::FunctionRef<bool(const RecordView&)> pred) = 0;
+
+  // Removes everything and gives the memory back.
+  virtual void clear() = 0;
+
+  // Unordered walk from `cursor` (0 = start). A record present (and not resized) for the whole
+  // walk is visited exactly once across pages even when others are written or erased between
+  // calls; records written meanwhile may or may not be visited. A cursor is only meaningful to
+  // the adapter that produced it. `visit` must not touch the adapter; it returns false to stop
+  // early (the record it saw counts as visited, the walk resumes after it).
+  virtual ScanResult scan(uint64_t cursor, const ScanOptions& opts,
+                          absl::FunctionRef<bool(const RecordView&)> visit) const = 0;
+
+  virtual size_t size() const = 0;            // records including tombstones
+  virtual size_t tombstoneCount() const = 0;  // tombstones among them
+  virtual size_t memoryUsed() const = 0;      // bytes the engine holds (data + index)
+};
+
+}  // namespace db

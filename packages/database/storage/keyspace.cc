@@ -1,0 +1,417 @@
+// See keyspace.h. Versions are ordered by (hlc, origin bytes), then (only for the degenerate
+// case of two different mutations sharing both, which correct nodes never produce) tombstone
+// over value and larger value bytes, so the order is total and merging stays a pure max.
+#include "database/storage/keyspace.h"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include "database/storage/memory_adapter.h"
+
+namespace db {
+namespace {
+
+constexpr size_t kMaxOriginBytes = 255;  // as on the wire
+constexpr uint64_t kTombstoneSalt = 0x9E3779B97F4A7C15ull;
+constexpr char kDigestMagic[4] = {'M', 'K', 'D', '1'};
+
+uint64_t mix64(uint64_t x) {  // splitmix64 finaliser: a bijection that spreads every bit
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return x;
+}
+
+uint64_t keyHash(std::string_view key) {
+  return XXH3_64bits(key.data(), key.size());
+}
+
+// True when version a is newer than version b (see the file comment).
+bool newer(uint64_t aHlc, std::string_view aOrigin, bool aTomb, std::string_view aValue,
+           uint64_t bHlc, std::string_view bOrigin, bool bTomb, std::string_view bValue) {
+  if (aHlc != bHlc) return aHlc > bHlc;
+  int c = aOrigin.compare(bOrigin);
+  if (c != 0) return c > 0;
+  if (aTomb != bTomb) return aTomb;
+  return aValue > bValue;
+}
+
+void putU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+uint64_t getU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+}  // namespace
+
+KeyspaceOptions makeDefaultKeyspaceOptions(std::string nodeId) {
+  KeyspaceOptions o;
+  o.nodeId = std::move(nodeId);
+  return o;
+}
+
+const char* toString(ApplyResult r) {
+  switch (r) {
+    case ApplyResult::kApplied:
+      return "applied";
+    case ApplyResult::kStale:
+      return "stale";
+    case ApplyResult::kRefusedClock:
+      return "refused-clock";
+    case ApplyResult::kRefusedInvalid:
+      return "refused-invalid";
+  }
+  return "?";
+}
+
+Keyspace::Keyspace(KeyspaceOptions opts, std::unique_ptr<StorageAdapter> engine)
+    : opts_(std::move(opts)),
+      hlc_(opts_.maxClockDriftMs, opts_.wallClock),
+      engine_(engine ? std::move(engine) : std::make_unique<MemoryAdapter>()) {
+  std::random_device rd;
+  cursorSecret_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+Keyspace::~Keyspace() = default;
+
+size_t Keyspace::maxKeyBytes() const {
+  return engine_->maxKeyBytes();
+}
+size_t Keyspace::maxValueBytes() const {
+  return engine_->maxValueBytes();
+}
+
+// ---- client operations ----
+
+Mutation Keyspace::set(std::string_view key, std::string_view value) {
+  Mutation m{Mutation::Kind::kPut, std::string(key), std::string(value), hlc_.now(), opts_.nodeId};
+  ApplyResult r = write(key, value, m.hlc, opts_.nodeId, false);
+  if (r != ApplyResult::kApplied) {
+    spdlog::error("local set of a {}-byte key / {}-byte value not stored: {}", key.size(),
+                  value.size(), toString(r));
+  }
+  return m;
+}
+
+std::optional<Mutation> Keyspace::remove(std::string_view key) {
+  auto cur = engine_->get(key);
+  if (!cur || cur->tombstone) return std::nullopt;
+  Mutation m{Mutation::Kind::kDelete, std::string(key), {}, hlc_.now(), opts_.nodeId};
+  write(key, {}, m.hlc, opts_.nodeId, true);
+  return m;
+}
+
+Mutation Keyspace::clear() {
+  Mutation m{Mutation::Kind::kClear, {}, {}, hlc_.now(), opts_.nodeId};
+  applyClearMark(m.hlc, opts_.nodeId);
+  return m;
+}
+
+std::optional<std::string_view> Keyspace::get(std::string_view key) const {
+  auto r = engine_->get(key);
+  if (!r || r->tombstone) return std::nullopt;
+  return r->value;
+}
+
+bool Keyspace::contains(std::string_view key) const {
+  auto r = engine_->get(key);
+  return r && !r->tombstone;
+}
+
+size_t Keyspace::size() const {
+  return engine_->size() - engine_->tombstoneCount();
+}
+
+size_t Keyspace::memoryUsed() const {
+  return engine_->memoryUsed() + sizeof(segments_);
+}
+
+// ---- cursors ----
+
+std::string Keyspace::encodeCursor(uint64_t pos) const {
+  uint64_t check = XXH3_64bits_withSeed(&pos, sizeof pos, cursorSecret_) & 0xFFFFFFFFu;
+  char buf[25];
+  std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(pos),
+                static_cast<unsigned long long>(check));
+  return std::string(buf, 24);
+}
+
+common::Result<uint64_t> Keyspace::decodeCursor(std::string_view cursor) const {
+  if (cursor.empty()) return uint64_t{0};
+  if (cursor.size() != 24) return common::Error{"INVALID_CURSOR", "bad length"};
+  uint64_t pos = 0, check = 0;
+  for (size_t i = 0; i < 24; ++i) {
+    char ch = cursor[i];
+    uint64_t d;
+    if (ch >= '0' && ch <= '9') {
+      d = static_cast<uint64_t>(ch - '0');
+    } else if (ch >= 'a' && ch <= 'f') {
+      d = static_cast<uint64_t>(ch - 'a' + 10);
+    } else {
+      return common::Error{"INVALID_CURSOR", "not hex"};
+    }
+    if (i < 16) {
+      pos = (pos << 4) | d;
+    } else {
+      check = (check << 4) | d;
+    }
+  }
+  uint64_t want = XXH3_64bits_withSeed(&pos, sizeof pos, cursorSecret_) & 0xFFFFFFFFu;
+  if (check != want || pos == 0) return common::Error{"INVALID_CURSOR", "not issued here"};
+  return pos;
+}
+
+common::Result<ScanPage> Keyspace::scan(
+    std::string_view cursor, size_t limit, std::string_view prefix,
+    absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit,
+    size_t maxExamined) const {
+  auto pos = decodeCursor(cursor);
+  if (!pos.ok()) return pos.error();
+  ScanOptions o;
+  o.includeTombstones = false;
+  o.prefix = prefix;
+  o.limit = limit;
+  o.maxExamined = maxExamined;
+  ScanResult r =
+      engine_->scan(*pos, o, [&](const RecordView& rec) { return visit(rec.key, rec.value); });
+  return ScanPage{r.done ? std::string() : encodeCursor(r.next), r.visited};
+}
+
+common::Result<ScanPage> Keyspace::scanAll(std::string_view cursor, size_t limit,
+                                           absl::FunctionRef<bool(const RecordView&)> visit,
+                                           size_t maxExamined) const {
+  auto pos = decodeCursor(cursor);
+  if (!pos.ok()) return pos.error();
+  ScanOptions o;
+  o.includeTombstones = true;
+  o.limit = limit;
+  o.maxExamined = maxExamined;
+  ScanResult r = engine_->scan(*pos, o, visit);
+  return ScanPage{r.done ? std::string() : encodeCursor(r.next), r.visited};
+}
+
+common::Result<ScanPage> Keyspace::scanSegments(const SegmentSet& which, std::string_view cursor,
+                                                size_t limit,
+                                                absl::FunctionRef<bool(const RecordView&)> visit,
+                                                size_t maxExamined) const {
+  auto pos = decodeCursor(cursor);
+  if (!pos.ok()) return pos.error();
+  ScanOptions o;
+  o.includeTombstones = true;
+  o.maxExamined = maxExamined;
+  // The segment filter is applied here, so `limit` is enforced here too.
+  size_t visited = 0;
+  ScanResult r = engine_->scan(*pos, o, [&](const RecordView& rec) {
+    if (!which.test(segmentOf(rec.key))) return true;
+    ++visited;
+    return visit(rec) && visited < limit;
+  });
+  uint64_t next = r.next;
+  bool done = r.done;
+  return ScanPage{done ? std::string() : encodeCursor(next), visited};
+}
+
+Mutation Keyspace::toMutation(const RecordView& r) {
+  return Mutation{r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, std::string(r.key),
+                  r.tombstone ? std::string() : std::string(r.value), r.hlc, std::string(r.origin)};
+}
+
+// ---- replication ----
+
+ApplyResult Keyspace::apply(const Mutation& m) {
+  return apply(m.kind, m.key, m.value, m.hlc, m.origin);
+}
+
+ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::string_view value,
+                            uint64_t hlc, std::string_view origin) {
+  if (origin.empty() || origin.size() > kMaxOriginBytes) return ApplyResult::kRefusedInvalid;
+  switch (kind) {
+    case Mutation::Kind::kPut:
+    case Mutation::Kind::kDelete:
+      if (key.empty() || key.size() > engine_->maxKeyBytes() ||
+          value.size() > engine_->maxValueBytes()) {
+        return ApplyResult::kRefusedInvalid;
+      }
+      break;
+    case Mutation::Kind::kClear:
+      break;
+    default:
+      return ApplyResult::kRefusedInvalid;
+  }
+  auto seen = hlc_.observe(hlc);
+  if (!seen.ok()) return ApplyResult::kRefusedClock;
+  if (kind == Mutation::Kind::kClear) {
+    if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
+      return ApplyResult::kStale;
+    }
+    applyClearMark(hlc, origin);
+    return ApplyResult::kApplied;
+  }
+  bool tomb = kind == Mutation::Kind::kDelete;
+  return write(key, tomb ? std::string_view() : value, hlc, origin, tomb);
+}
+
+ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64_t hlc,
+                            std::string_view origin, bool tombstone) {
+  // At or below the clear mark: already wiped by a clear this node knows about.
+  if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
+    return ApplyResult::kStale;
+  }
+  RecordView rec{key, value, hlc, origin, tombstone};
+  auto r = engine_->upsert(rec, [&](const RecordView& ex) {
+    return newer(hlc, origin, tombstone, value, ex.hlc, ex.origin, ex.tombstone, ex.value);
+  });
+  if (!r.ok()) {
+    spdlog::warn("storage refused a write: {} {}", r.error().code, r.error().message);
+    return ApplyResult::kRefusedInvalid;
+  }
+  if (!r->written) return ApplyResult::kStale;
+  if (r->existed) xorRecord(key, r->previous.hlc, r->previous.origin, r->previous.tombstone);
+  xorRecord(key, hlc, origin, tombstone);
+  maxStoredHlc_ = std::max(maxStoredHlc_, hlc);
+  return ApplyResult::kApplied;
+}
+
+void Keyspace::applyClearMark(uint64_t hlc, std::string_view origin) {
+  clearHlc_ = hlc;
+  clearOrigin_.assign(origin);
+  rootDirty_ = true;
+  if (engine_->size() == 0) {
+    maxStoredHlc_ = 0;
+    return;
+  }
+  if (hlc > maxStoredHlc_) {  // every stored record is older: drop them all at once
+    engine_->clear();
+    segments_.fill(0);
+    maxStoredHlc_ = 0;
+    return;
+  }
+  engine_->removeIf([&](const RecordView& r) {
+    if (newer(r.hlc, r.origin, false, {}, hlc, origin, false, {})) return false;
+    xorRecord(r.key, r.hlc, r.origin, r.tombstone);
+    return true;
+  });
+  if (engine_->size() == 0) maxStoredHlc_ = 0;
+}
+
+std::optional<Mutation> Keyspace::clearMarkMutation() const {
+  if (clearHlc_ == 0 && clearOrigin_.empty()) return std::nullopt;
+  return Mutation{Mutation::Kind::kClear, {}, {}, clearHlc_, clearOrigin_};
+}
+
+// ---- tombstones ----
+
+size_t Keyspace::tombstoneCount() const {
+  return engine_->tombstoneCount();
+}
+
+size_t Keyspace::collectTombstones(uint64_t olderThanHlc) {
+  if (engine_->tombstoneCount() == 0) return 0;
+  return engine_->removeIf([&](const RecordView& r) {
+    if (!r.tombstone || r.hlc >= olderThanHlc) return false;
+    xorRecord(r.key, r.hlc, r.origin, true);
+    return true;
+  });
+}
+
+// ---- digest ----
+
+uint32_t Keyspace::segmentOf(std::string_view key) {
+  return static_cast<uint32_t>(keyHash(key) >> (64 - kSegmentBits));
+}
+
+uint64_t Keyspace::recordHash(std::string_view key, uint64_t hlc, std::string_view origin,
+                              bool tombstone) {
+  uint64_t h = keyHash(key) ^ XXH3_64bits_withSeed(origin.data(), origin.size(), hlc);
+  return mix64(h ^ (tombstone ? kTombstoneSalt : 0));
+}
+
+void Keyspace::xorRecord(std::string_view key, uint64_t hlc, std::string_view origin,
+                         bool tombstone) {
+  uint64_t kh = keyHash(key);
+  uint64_t h = mix64(kh ^ XXH3_64bits_withSeed(origin.data(), origin.size(), hlc) ^
+                     (tombstone ? kTombstoneSalt : 0));
+  segments_[kh >> (64 - kSegmentBits)] ^= h;
+  rootDirty_ = true;
+}
+
+uint64_t Keyspace::rootHash() const {
+  if (rootDirty_) {
+    uint64_t seed = mix64(clearHlc_) ^ XXH3_64bits(clearOrigin_.data(), clearOrigin_.size());
+    root_ = XXH3_64bits_withSeed(segments_.data(), sizeof(segments_), seed);
+    rootDirty_ = false;
+  }
+  return root_;
+}
+
+Keyspace::Digest Keyspace::digest() const {
+  Digest d;
+  d.clearHlc = clearHlc_;
+  d.clearOrigin = clearOrigin_;
+  d.root = rootHash();
+  d.segments = segments_;
+  return d;
+}
+
+// "MKD1" | clearHlc u64 | originLen u8 | origin | root u64 | bitmap of non-zero segments
+// (kSegments/8 bytes) | each non-zero segment u64, in index order. Little endian.
+std::string Keyspace::encodeDigest() const {
+  std::string out(kDigestMagic, 4);
+  putU64(out, clearHlc_);
+  out.push_back(static_cast<char>(clearOrigin_.size()));
+  out.append(clearOrigin_);
+  putU64(out, rootHash());
+  size_t bitmapAt = out.size();
+  out.append(kSegments / 8, '\0');
+  for (size_t i = 0; i < kSegments; ++i) {
+    if (segments_[i] == 0) continue;
+    out[bitmapAt + i / 8] = static_cast<char>(out[bitmapAt + i / 8] | (1 << (i % 8)));
+    putU64(out, segments_[i]);
+  }
+  return out;
+}
+
+common::Result<Keyspace::Digest> Keyspace::decodeDigest(std::string_view b) {
+  auto bad = [](const char* why) { return common::Error{"BAD_DIGEST", why}; };
+  if (b.size() < 4 + 8 + 1 || std::memcmp(b.data(), kDigestMagic, 4) != 0) return bad("magic");
+  Digest d;
+  const char* p = b.data() + 4;
+  const char* end = b.data() + b.size();
+  d.clearHlc = getU64(p);
+  p += 8;
+  size_t olen = static_cast<unsigned char>(*p++);
+  if (static_cast<size_t>(end - p) < olen + 8 + kSegments / 8) return bad("truncated");
+  d.clearOrigin.assign(p, olen);
+  p += olen;
+  d.root = getU64(p);
+  p += 8;
+  const char* bitmap = p;
+  p += kSegments / 8;
+  for (size_t i = 0; i < kSegments; ++i) {
+    if ((static_cast<unsigned char>(bitmap[i / 8]) >> (i % 8) & 1) == 0) continue;
+    if (end - p < 8) return bad("truncated segments");
+    d.segments[i] = getU64(p);
+    p += 8;
+  }
+  if (p != end) return bad("trailing bytes");
+  return d;
+}
+
+Keyspace::SegmentSet Keyspace::diffSegments(const Segments& a, const Segments& b) {
+  SegmentSet s;
+  for (size_t i = 0; i < kSegments; ++i) {
+    if (a[i] != b[i]) s.set(i);
+  }
+  return s;
+}
+
+}  // namespace db
