@@ -39,24 +39,16 @@ bool formDecode(std::string_view in, std::string& out) {
 
 Result<std::vector<QueryParam>> parseQuery(std::string_view query) {
   std::vector<QueryParam> params;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
+  bool ok = true;
+  forEachRawParam(query, [&](std::string_view rawName, std::string_view rawValue, bool hasValue) {
     QueryParam p;
-    p.hasValue = eq != std::string_view::npos;
-    std::string_view rawName = pair.substr(0, eq);
-    std::string_view rawValue = p.hasValue ? pair.substr(eq + 1) : std::string_view{};
-    if (!formDecode(rawName, p.name) || !formDecode(rawValue, p.value)) {
-      return Error{"INVALID_ENCODING", "broken % escape"};
-    }
-    if (!isValidUtf8(p.name) || !isValidUtf8(p.value)) {
-      return Error{"INVALID_ENCODING", "not UTF-8 after decoding"};
-    }
-    params.push_back(std::move(p));
-  }
+    p.hasValue = hasValue;
+    ok = formDecode(rawName, p.name) && formDecode(rawValue, p.value) && isValidUtf8(p.name) &&
+         isValidUtf8(p.value);
+    if (ok) params.push_back(std::move(p));
+    return ok;
+  });
+  if (!ok) return Error{"INVALID_ENCODING", "broken % escape or not UTF-8 after decoding"};
   return params;
 }
 

@@ -22,6 +22,23 @@ struct QueryParam {
   bool hasValue;  // "k" alone has no value; "k=" has an empty one
 };
 
+// Calls f(rawName, rawValue, hasValue) for each non-empty "name[=value]" of a raw query, in
+// order, without decoding or allocating. Stops early when f returns false.
+template <typename F>
+void forEachRawParam(std::string_view query, F&& f) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    bool hasValue = eq != std::string_view::npos;
+    if (!f(pair.substr(0, eq), hasValue ? pair.substr(eq + 1) : std::string_view{}, hasValue)) {
+      return;
+    }
+  }
+}
+
 // Splits "a=1&b=2" into decoded pairs. Error code INVALID_ENCODING on a broken escape or bytes
 // that are not UTF-8 after decoding.
 Result<std::vector<QueryParam>> parseQuery(std::string_view query);

@@ -9,37 +9,58 @@ namespace db {
 
 using common::Error;
 
-common::Result<KeyParams> parseKeyParams(std::string_view query, Need need, const Limits& limits) {
-  auto parsed = common::parseQuery(query);
-  if (!parsed.ok()) return parsed.error();
-  const common::QueryParam* k = nullptr;
-  const common::QueryParam* v = nullptr;
-  const common::QueryParam* w = nullptr;
-  for (const auto& p : *parsed) {
-    const common::QueryParam** slot = p.name == "k"   ? &k
-                                      : p.name == "v" ? (need == Need::kKeyAndValue ? &v : nullptr)
-                                      : p.name == "w" ? &w
-                                                      : nullptr;
-    if (slot == nullptr) continue;
-    if (*slot != nullptr) return Error{"DUPLICATE_PARAM", "repeated " + p.name};
-    *slot = &p;
-  }
-  if (k == nullptr) return Error{"MISSING_KEY_PARAM", ""};
-  if (k->value.empty()) return Error{"EMPTY_KEY", ""};
-  if (common::countCodePoints(k->value) > limits.maxKeyLength) {
+common::Status parseKeyParams(std::string_view query, Need need, const Limits& limits,
+                              KeyParams& out) {
+  thread_local std::string scratch;
+  out.key.clear();
+  out.value.clear();
+  out.w.clear();
+  bool seenK = false, seenV = false, seenW = false;
+  const char* duplicate = nullptr;
+  bool encodingOk = true;
+  // Every parameter is decoded and checked, so INVALID_ENCODING comes first whatever its place.
+  common::forEachRawParam(query, [&](std::string_view rawName, std::string_view rawValue, bool) {
+    if (!common::formDecode(rawName, scratch) || !common::isValidUtf8(scratch)) {
+      encodingOk = false;
+      return false;
+    }
+    std::string* target = &scratch;
+    bool* seen = nullptr;
+    if (scratch == "k") {
+      seen = &seenK;
+      target = &out.key;
+    } else if (scratch == "v" && need == Need::kKeyAndValue) {
+      seen = &seenV;
+      target = &out.value;
+    } else if (scratch == "w") {
+      seen = &seenW;
+      target = &out.w;
+    }
+    if (seen != nullptr) {
+      if (*seen && duplicate == nullptr)
+        duplicate = seen == &seenK ? "k" : seen == &seenV ? "v" : "w";
+      *seen = true;
+    }
+    if (!common::formDecode(rawValue, *target) || !common::isValidUtf8(*target)) {
+      encodingOk = false;
+      return false;
+    }
+    return true;
+  });
+  if (!encodingOk) return Error{"INVALID_ENCODING", ""};
+  if (duplicate != nullptr) return Error{"DUPLICATE_PARAM", std::string("repeated ") + duplicate};
+  if (!seenK) return Error{"MISSING_KEY_PARAM", ""};
+  if (out.key.empty()) return Error{"EMPTY_KEY", ""};
+  if (common::countCodePoints(out.key) > limits.maxKeyLength) {
     return Error{"MAXIMUM_KEY_LENGTH_REACHED", ""};
   }
-  KeyParams out;
-  out.key = k->value;
   if (need == Need::kKeyAndValue) {
-    if (v == nullptr) return Error{"MISSING_VALUE_PARAM", ""};
-    if (common::countCodePoints(v->value) > limits.maxValueLength) {
+    if (!seenV) return Error{"MISSING_VALUE_PARAM", ""};
+    if (common::countCodePoints(out.value) > limits.maxValueLength) {
       return Error{"MAXIMUM_VALUE_LENGTH_REACHED", ""};
     }
-    out.value = v->value;
   }
-  if (w != nullptr) out.w = w->value;
-  return out;
+  return common::okStatus();
 }
 
 common::Result<ListParams> parseListParams(std::string_view query) {

@@ -27,7 +27,9 @@ struct KeyParams {
 
 enum class Need { kKey, kKeyAndValue };
 
-common::Result<KeyParams> parseKeyParams(std::string_view query, Need need, const Limits& limits);
+// Fills `out` (whose buffers are reused: no allocation in steady state) or returns the error.
+common::Status parseKeyParams(std::string_view query, Need need, const Limits& limits,
+                              KeyParams& out);
 
 struct ListParams {
   std::string prefix;

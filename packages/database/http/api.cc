@@ -1,0 +1,185 @@
+// See api.h. Bodies are built in one reused buffer and handed to the server as views; the
+// server copies them into the connection's output, so the hot path allocates nothing.
+#include "database/http/api.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/http/json.h"
+#include "common/http/response.h"
+#include "common/http/url.h"
+#include "database/http/list_stream.h"
+
+namespace db {
+namespace {
+
+constexpr std::string_view kSuccess = "{\"success\":true}";
+namespace json = common::json;
+
+std::optional<WriteConcern> parseWriteConcern(std::string_view w) {
+  if (w.empty() || w == "1" || w == "local") return WriteConcern::kLocal;
+  if (w == "quorum") return WriteConcern::kQuorum;
+  if (w == "all") return WriteConcern::kAll;
+  return std::nullopt;
+}
+
+uint64_t residentBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+int statusForError(std::string_view code) {
+  if (code == "MISSING_RECORD" || code == "UNKNOWN_ROUTE") return 404;
+  if (code == "REPLICATION_TIMEOUT") return 504;
+  if (code == "NOT_READY") return 503;
+  return 400;
+}
+
+Api::Api(Keyspace& keyspace, Cluster& cluster, common::http::Server& server, NodeInfo info)
+    : keyspace_(keyspace), cluster_(cluster), server_(server), info_(std::move(info)) {}
+
+void Api::registerRoutes() {
+  auto bind = [this](void (Api::*fn)(const Request&, Responder)) {
+    return [this, fn](const Request& req, Responder r) { (this->*fn)(req, r); };
+  };
+  server_.route("/set", bind(&Api::set));
+  server_.route("/get", bind(&Api::get));
+  server_.route("/rm", bind(&Api::rm));
+  server_.route("/is", bind(&Api::is));
+  server_.route("/clear", bind(&Api::clear));
+  server_.route("/getKeys", [this](const Request& req, Responder r) { list(req, r, kListKeys); });
+  server_.route("/getValues",
+                [this](const Request& req, Responder r) { list(req, r, kListValues); });
+  server_.route("/getAll", [this](const Request& req, Responder r) { list(req, r, kListAll); });
+  server_.route("/healthcheck", bind(&Api::healthcheck));
+  server_.route("/status", bind(&Api::status));
+  server_.route("/settings", bind(&Api::status));
+  server_.fallback(
+      [](const Request&, Responder r) { r.respond(404, json::errorBody("UNKNOWN_ROUTE")); });
+}
+
+static void respondError(common::http::Responder& r, const common::Error& e) {
+  r.respond(statusForError(e.code), json::errorBody(e.code));
+}
+
+void Api::set(const Request& req, Responder r) {
+  auto st = parseKeyParams(req.query, Need::kKeyAndValue, info_.limits, params_);
+  if (!st.ok()) return respondError(r, st.error());
+  auto w = parseWriteConcern(params_.w);
+  if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
+  finishWrite(keyspace_.set(params_.key, params_.value), *w, r);
+}
+
+void Api::rm(const Request& req, Responder r) {
+  auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
+  if (!st.ok()) return respondError(r, st.error());
+  auto w = parseWriteConcern(params_.w);
+  if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
+  auto m = keyspace_.remove(params_.key);
+  if (!m) return respondError(r, {"MISSING_RECORD", ""});
+  finishWrite(*m, *w, r);
+}
+
+void Api::clear(const Request& req, Responder r) {
+  auto parsed = common::parseQuery(req.query);
+  if (!parsed.ok()) return respondError(r, parsed.error());
+  std::string_view wText;
+  for (const auto& q : *parsed) {
+    if (q.name == "w") wText = q.value;
+  }
+  auto w = parseWriteConcern(wText);
+  if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
+  finishWrite(keyspace_.clear(), *w, r);
+}
+
+void Api::finishWrite(const Mutation& m, WriteConcern w, Responder r) {
+  cluster_.onLocalWrite(m);
+  if (w == WriteConcern::kLocal) return r.respond(200, kSuccess);
+  cluster_.awaitReplication(m, w, [r](bool ok, int acked) mutable {
+    if (ok) return r.respond(200, kSuccess);
+    std::string body = "{\"error\":\"REPLICATION_TIMEOUT\",\"acked\":";
+    json::appendInt(body, acked);
+    body.push_back('}');
+    r.respond(504, body);
+  });
+}
+
+void Api::get(const Request& req, Responder r) {
+  auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
+  if (!st.ok()) return respondError(r, st.error());
+  auto value = keyspace_.get(params_.key);
+  if (!value) return respondError(r, {"MISSING_RECORD", ""});
+  scratch_.clear();
+  json::appendString(scratch_, *value);
+  r.respond(200, scratch_);
+}
+
+void Api::is(const Request& req, Responder r) {
+  auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
+  if (!st.ok()) return respondError(r, st.error());
+  if (!keyspace_.contains(params_.key)) return respondError(r, {"MISSING_RECORD", ""});
+  r.respond(200, kSuccess);
+}
+
+void Api::list(const Request& req, Responder r, int kind) {
+  auto p = parseListParams(req.query);
+  if (!p.ok()) return respondError(r, p.error());
+  if (p->limit == 0) {
+    auto stream = makeListStream(keyspace_, static_cast<ListKind>(kind), p->prefix, p->cursor);
+    if (!stream.ok()) return respondError(r, stream.error());
+    r.stream(200, std::move(*stream));
+    return;
+  }
+  std::string next;
+  scratch_.clear();
+  auto page = listPage(keyspace_, static_cast<ListKind>(kind), *p, scratch_, next);
+  if (!page.ok()) return respondError(r, page.error());
+  r.respond(
+      200, scratch_, "application/json",
+      next.empty() ? common::http::ExtraHeaders{} : common::http::ExtraHeaders{{"X-Cursor", next}});
+}
+
+void Api::healthcheck(const Request&, Responder r) {
+  if (!cluster_.ready()) return r.respond(503, "{\"status\":\"catching-up\"}");
+  r.respond(200, "{\"status\":\"ok\"}");
+}
+
+void Api::status(const Request&, Responder r) {
+  std::string& s = scratch_;
+  s.clear();
+  s.append("{\"version\":");
+  json::appendString(s, MESHKV_VERSION);
+  s.append(",\"hostname\":");
+  json::appendString(s, info_.hostname);
+  s.append(",\"port\":");
+  json::appendInt(s, server_.port());
+  s.append(",\"maxKeyLength\":");
+  json::appendUint(s, info_.limits.maxKeyLength);
+  s.append(",\"maxValueLength\":");
+  json::appendUint(s, info_.limits.maxValueLength);
+  s.append(",\"availableRecords\":");
+  json::appendUint(s, keyspace_.size());
+  s.append(",\"uptimeSeconds\":");
+  json::appendUint(s, (uv_now(server_.loop()) - info_.startedAtMs) / 1000);
+  s.append(",\"openConnections\":");
+  json::appendUint(s, server_.stats().openConnections);
+  s.append(",\"totalRequests\":");
+  json::appendUint(s, server_.stats().totalRequests);
+  s.append(",\"memory\":{\"residentBytes\":");
+  json::appendUint(s, residentBytes());
+  s.append(",\"storeBytes\":");
+  json::appendUint(s, keyspace_.memoryUsed());
+  s.append("}");
+  cluster_.appendStatus(s);
+  s.push_back('}');
+  r.respond(200, s);
+}
+
+}  // namespace db

@@ -1,0 +1,114 @@
+// See node.h.
+#include "database/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "database/standalone_cluster.h"
+
+namespace db {
+namespace {
+
+constexpr uint64_t kShutdownGuardMs = 4800;
+
+class AccessLog : public common::http::ServerObserver {
+ public:
+  void onConnect(std::string_view host, int port) override {
+    spdlog::info("listening on {}:{}", host, port);
+  }
+  void onDisconnect(std::string_view why) override { spdlog::info("server stopped: {}", why); }
+  void onRequestStart(const common::http::Request& req) override {
+    spdlog::debug("#{} {} {}{}{}", req.id, req.method, req.path, req.query.empty() ? "" : "?",
+                  req.query);
+  }
+  void onRequestComplete(uint64_t id, int status) override {
+    spdlog::debug("#{} -> {}", id, status);
+  }
+};
+
+}  // namespace
+
+Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(config)) {
+  common::http::ServerOptions opts;
+  opts.maxConnections = static_cast<size_t>(config_.maxConnections);
+  opts.headerTimeoutMs = config_.headerTimeoutMs;
+  opts.keepAliveTimeoutMs = config_.keepAliveTimeoutMs;
+  server_ = std::make_unique<common::http::Server>(loop_, opts);
+  keyspace_ = std::make_unique<Keyspace>(makeDefaultKeyspaceOptions(config_.hostname));
+  cluster_ = std::make_unique<StandaloneCluster>();
+  NodeInfo info;
+  info.hostname = config_.hostname;
+  info.limits = Limits{static_cast<size_t>(config_.maxKeyLength),
+                       static_cast<size_t>(config_.maxValueLength)};
+  info.startedAtMs = uv_now(loop_);
+  api_ = std::make_unique<Api>(*keyspace_, *cluster_, *server_, info);
+  accessLog_ = std::make_unique<AccessLog>();
+  server_->addObserver(accessLog_.get());
+}
+
+Node::~Node() = default;
+
+int Node::start() {
+  api_->registerRoutes();
+  cluster_->registerRoutes(*server_);
+  uv_signal_init(loop_, &sigterm_);
+  uv_signal_init(loop_, &sigint_);
+  sigterm_.data = sigint_.data = this;
+  uv_signal_start(&sigterm_, &Node::onSignal, SIGTERM);
+  uv_signal_start(&sigint_, &Node::onSignal, SIGINT);
+  int rc = server_->listen(config_.bind, config_.port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen on {}:{}: {}", config_.bind, config_.port, uv_strerror(rc));
+    shutdown();
+    return rc;
+  }
+  spdlog::info("node {} ready on port {} ({})", config_.hostname, server_->port(),
+               config_.meshNetworkUrl.empty() ? "alone" : "mesh via " + config_.meshNetworkUrl);
+  writePortFile();
+  cluster_->start();
+  return 0;
+}
+
+void Node::writePortFile() {
+  if (config_.portFile.empty()) return;
+  std::string tmp = config_.portFile + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    spdlog::error("cannot write port file {}", config_.portFile);
+    return;
+  }
+  std::fprintf(f, "%d\n", server_->port());
+  std::fclose(f);
+  std::rename(tmp.c_str(), config_.portFile.c_str());
+}
+
+void Node::onSignal(uv_signal_t* s, int signum) noexcept {
+  auto* self = static_cast<Node*>(s->data);
+  spdlog::info("signal {}: shutting down", signum);
+  self->shutdown();
+}
+
+void Node::onGuard(uv_timer_t*) noexcept {
+  spdlog::error("graceful shutdown did not finish in {} ms; exiting", kShutdownGuardMs);
+  std::fflush(nullptr);
+  std::_Exit(0);
+}
+
+void Node::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  uv_timer_init(loop_, &guard_);
+  uv_timer_start(&guard_, &Node::onGuard, kShutdownGuardMs, 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&guard_));
+  cluster_->leave([this] {
+    server_->close([this] {
+      uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&guard_), nullptr);
+    });
+  });
+}
+
+}  // namespace db

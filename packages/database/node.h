@@ -1,0 +1,51 @@
+// Node: one meshkv database node: the HTTP server, the keyspace, the cluster (alone or mesh)
+// and the public API, wired on one libuv loop. main() builds it from the parsed config, calls
+// start(), runs the loop, and the loop ends once a SIGTERM/SIGINT shutdown has closed every
+// handle: announce the leave, finish in-flight requests, close. Loop thread only.
+// The one thing to get right: the node must exit 0 within 5 s of SIGTERM even if a peer or a
+// client stalls, so a guard timer ends the process if the graceful path is stuck.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+
+#include "common/http/server.h"
+#include "database/cluster.h"
+#include "database/config/node_config.h"
+#include "database/http/api.h"
+#include "database/storage/keyspace.h"
+
+namespace db {
+
+class Node {
+ public:
+  Node(uv_loop_t* loop, NodeConfig config);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Listens and starts the cluster. 0, or a negative libuv error (the caller exits 1).
+  int start();
+  // Graceful stop (also what the signals trigger); the loop ends when it is complete.
+  void shutdown();
+
+ private:
+  static void onSignal(uv_signal_t* s, int signum) noexcept;
+  static void onGuard(uv_timer_t* t) noexcept;
+  void writePortFile();
+
+  uv_loop_t* loop_;
+  NodeConfig config_;
+  std::unique_ptr<Keyspace> keyspace_;
+  std::unique_ptr<common::http::Server> server_;
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<common::http::ServerObserver> accessLog_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  uv_timer_t guard_;
+  bool stopping_ = false;
+};
+
+}  // namespace db
