@@ -16,6 +16,91 @@ std::string machineHostname() {
   return buf;
 }
 
+void addMeshOptions(CLI::App& app, MeshOptions& m) {
+  const std::string g = "Mesh";
+  auto ms = CLI::Range(uint64_t{1}, uint64_t{86400000});
+  app.add_option("--advertise-url", m.advertiseUrl,
+                 "how peers reach this node (default http://HOSTNAME:PORT)")
+      ->envname("ADVERTISE_URL")
+      ->check(common::httpUrlValidator())
+      ->group(g);
+  app.add_option("--mesh-secret", m.secret, "shared secret for internal requests (unset: open)")
+      ->envname("MESH_SECRET")
+      ->group(g);
+  app.add_option("--probe-interval-ms", m.probeIntervalMs,
+                 "one failure-detection probe per interval")
+      ->envname("PROBE_INTERVAL_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--probe-timeout-ms", m.probeTimeoutMs, "direct probe deadline")
+      ->envname("PROBE_TIMEOUT_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--indirect-probes", m.indirectProbes, "peers asked to probe a silent peer")
+      ->envname("INDIRECT_PROBES")
+      ->check(CLI::Range(0, 16))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--suspicion-timeout-ms", m.suspicionTimeoutMs, "suspect -> dead after this")
+      ->envname("SUSPICION_TIMEOUT_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--dead-retention-ms", m.deadRetentionMs, "dead/left members kept this long")
+      ->envname("DEAD_RETENTION_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--join-retry-ms", m.joinRetryMs, "first join retry delay (doubles, 8x max)")
+      ->envname("JOIN_RETRY_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--replication-timeout-ms", m.replicationTimeoutMs, "w=quorum/all deadline")
+      ->envname("REPLICATION_TIMEOUT_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-batch-bytes", m.maxBatchBytes, "a replication batch is sealed above this")
+      ->envname("MAX_BATCH_BYTES")
+      ->check(CLI::Range(size_t{4096}, size_t{64} << 20))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--replication-window-bytes", m.windowBytes, "un-acked bytes per peer")
+      ->envname("REPLICATION_WINDOW_BYTES")
+      ->check(CLI::Range(size_t{1} << 20, size_t{4} << 30))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--max-clock-drift-ms", m.maxClockDriftMs, "remote clocks ahead of this: logged")
+      ->envname("MAX_CLOCK_DRIFT_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--anti-entropy-interval-ms", m.antiEntropyIntervalMs,
+                 "one digest round per interval")
+      ->envname("ANTI_ENTROPY_INTERVAL_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--snapshot-page-bytes", m.snapshotPageBytes, "catch-up snapshot page size")
+      ->envname("SNAPSHOT_PAGE_BYTES")
+      ->check(CLI::Range(size_t{4096}, size_t{256} << 20))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--tombstone-grace-ms", m.tombstoneGraceMs, "deletes are kept at least this long")
+      ->envname("TOMBSTONE_GRACE_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--mesh-auth-window-ms", m.authWindowMs, "accepted age of a signed request")
+      ->envname("MESH_AUTH_WINDOW_MS")
+      ->check(ms)
+      ->capture_default_str()
+      ->group(g);
+}
+
 }  // namespace
 
 ParsedConfig parseNodeConfig(int argc, char** argv) {
@@ -65,8 +150,11 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
   app.add_option("--port-file", c.portFile, "write the bound port to this file once listening");
   app.add_flag("--healthcheck", c.healthcheck,
                "probe the node on PORT at 127.0.0.1 and exit 0 when healthy (for Docker)");
+  addMeshOptions(app, c.mesh);
   out.exitCode = common::parseCli(app, argc, argv);
   if (c.hostname.empty() || c.hostname == "undefined") c.hostname = machineHostname();
+  c.mesh.nodeId = c.hostname;
+  c.mesh.meshNetworkUrl = c.meshNetworkUrl;
   return out;
 }
 

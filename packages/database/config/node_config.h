@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "database/mesh/mesh_options.h"
+
 namespace db {
 
 struct NodeConfig {
@@ -23,6 +25,7 @@ struct NodeConfig {
   std::string logLevel = "info";
   std::string portFile;      // write the bound port here once listening (tests, scripts)
   bool healthcheck = false;  // --healthcheck: probe the local node and exit 0 (healthy) or 1
+  MeshOptions mesh;          // nodeId and meshNetworkUrl are copied from the fields above
 };
 
 // Parses argv and the environment. Returns the config, or the exit code to stop with.
