@@ -62,6 +62,8 @@ class Membership {
   void probeFailed(std::string_view id, uint64_t nowMs);
   // Suspects past the suspicion timeout become dead; old dead/left members are forgotten.
   void tick(uint64_t nowMs);
+  // The URL peers reach us at (known only once the server listens when the port is 0).
+  void setSelfUrl(std::string url) { self_.url = std::move(url); }
   // Marks this node as leaving (announced to peers by MeshCluster).
   void leave(uint64_t nowMs);
 

@@ -1,0 +1,209 @@
+// MeshCluster: the db::Cluster of a node in a mesh. It joins through MESH_NETWORK_URL, keeps the
+// SWIM member table (Membership) fresh with probes, streams every local write to every live peer
+// (one PeerLink + Outbox per peer; a loop turn's writes flushed as one batch from a uv_check_t),
+// applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
+// pages, then one anti-entropy round, then ready), runs periodic anti-entropy, collects
+// tombstones, and serves /_mesh/... and the original's /ping.
+// main.cc (Node) owns it; it lives on the node's loop thread. leave() is its shutdown: it
+// announces the leave, flushes, closes every handle it owns, then calls done (the loop may close).
+// The one thing to get right: every write reaches peers through the Outbox only, so a reconnect,
+// a slow peer or a dead one never loses or blocks a write; anything missed (overflow, a peer that
+// was away) is healed by anti-entropy, which is safe because merging is LWW (order-free).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/http/client.h"
+#include "common/http/server.h"
+#include "database/cluster.h"
+#include "database/mesh/auth.h"
+#include "database/mesh/membership.h"
+#include "database/mesh/mesh_options.h"
+#include "database/mesh/outbox.h"
+#include "database/mesh/peer_link.h"
+#include "database/mesh/store_bridge.h"
+#include "database/mesh/wire.h"
+
+namespace db {
+
+class MeshCluster final : public Cluster, private PeerLink::Delegate {
+ public:
+  MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts);
+  ~MeshCluster() override;
+  MeshCluster(const MeshCluster&) = delete;
+  MeshCluster& operator=(const MeshCluster&) = delete;
+
+  void registerRoutes(common::http::Server& server) override;
+  void start() override;
+  void onLocalWrite(const Mutation& m) override;
+  void awaitReplication(const Mutation& m, WriteConcern w,
+                        std::function<void(bool ok, int acked)> done) override;
+  bool ready() const override { return ready_; }
+  void appendStatus(std::string& json) const override;
+  void leave(std::function<void()> done) override;
+
+  // For tests: the member table and a few counters.
+  const Membership& membership() const { return membership_; }
+  uint64_t batchesSent() const { return batchesSent_; }
+  uint64_t batchesRefused() const { return batchesRefused_; }
+  uint64_t antiEntropyRounds() const { return aeRounds_; }
+  uint64_t antiEntropyBytes() const { return aeBytes_; }  // last round, both directions
+  // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
+  void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
+
+ private:
+  struct Peer {
+    std::string id;
+    std::string url;
+    std::string host;
+    uint16_t port = 0;
+    Outbox outbox;
+    PeerLink* link = nullptr;  // owned; destroyed with PeerLink::destroy()
+    uint64_t oldestUnackedSinceMs = 0;
+    uint64_t lastAckMs = 0;
+    // What the peer told us about itself (piggybacked on pings).
+    bool ready = false;
+    uint64_t deliveredHlc = 0;  // every write of the peer's up to this reached all its peers
+    std::string digest;
+    explicit Peer(size_t window) : outbox(window) {}
+  };
+  struct Waiter {
+    uint64_t seq;
+    int needed;
+    int acked;
+    std::vector<std::string> waitingFor;
+    uint64_t deadlineMs;
+    std::function<void(bool, int)> done;
+  };
+  enum class Phase {
+    kIdle,
+    kJoining,
+    kSubscribing,
+    kSnapshot,
+    kVerifying,
+    kReady,
+    kLeaving,
+    kClosed
+  };
+
+  // libuv trampolines.
+  static void onCheck(uv_check_t* h) noexcept;
+  static void onProbeTimer(uv_timer_t* t) noexcept;
+  static void onAeTimer(uv_timer_t* t) noexcept;
+  static void onWaiterTimer(uv_timer_t* t) noexcept;
+  static void onJoinTimer(uv_timer_t* t) noexcept;
+  static void onLeaveTimer(uv_timer_t* t) noexcept;
+  static void onHandleClosed(uv_handle_t* h) noexcept;
+
+  // PeerLink::Delegate
+  void onLinkConnected(PeerLink& link) override;
+  void onLinkAck(PeerLink& link, uint64_t seq) override;
+  void onLinkWritable(PeerLink& link) override;
+  void onLinkDown(PeerLink& link, const std::string& why) override;
+
+  // Replication.
+  void flushBatch();
+  void pump(Peer& p);
+  void settleWaiters(const std::string& peerId, uint64_t seq);
+  void peerGone(const std::string& peerId);
+  void armWaiterTimer();
+  void onMemberChange(const Member& m, MemberState before, bool isNew);
+  Peer* peer(const std::string& id);
+
+  // Membership traffic.
+  void attemptJoin();
+  void joinDone(bool ok, bool reachedSelf);
+  void subscribeAll();
+  void probeTick();
+  void probe(const std::string& id);
+  void sendPing(const std::string& url, uint64_t timeoutMs, std::function<void(bool ok)> done);
+  void contactSeed(const std::string& url);
+  std::string gossipJson(bool withInfo) const;
+  bool mergeGossip(std::string_view body, std::string* fromId);
+
+  // Catch-up and anti-entropy.
+  void startSnapshot(const std::string& peerId);
+  void fetchPage(const std::string& peerId, std::string cursor);
+  void becomeReady(const char* why);
+  void aeTick();
+  void collectTombstones();
+
+  // Internal HTTP.
+  void post(const std::string& url, std::string path, std::string query, std::string body,
+            uint64_t timeoutMs, std::function<void(common::http::ClientResponse&&)> done);
+  bool authorized(const common::http::Request& req, common::http::Responder& r);
+  uint64_t nowMs() const;   // loop clock (monotonic)
+  uint64_t wallMs() const;  // for signatures
+
+  // Route handlers.
+  void handleReplicate(const common::http::Request& req, common::http::Responder r);
+  void handlePing(const common::http::Request& req, common::http::Responder r, bool join);
+  void handlePingReq(const common::http::Request& req, common::http::Responder r);
+  void handleLeave(const common::http::Request& req, common::http::Responder r);
+  void handleSnapshot(const common::http::Request& req, common::http::Responder r);
+  void handleDigest(const common::http::Request& req, common::http::Responder r);
+  void handleRepair(const common::http::Request& req, common::http::Responder r);
+  void handlePublicPing(const common::http::Request& req, common::http::Responder r);
+
+  void finishClose();
+
+  uv_loop_t* loop_;
+  Keyspace& keyspace_;
+  MeshOptions opts_;
+  MeshAuth auth_;
+  Membership membership_;
+  std::unique_ptr<common::http::Client> client_;
+  std::unique_ptr<StoreBridge> store_;
+  common::http::Server* server_ = nullptr;              // not owned; set by registerRoutes
+  std::map<std::string, std::unique_ptr<Peer>> peers_;  // live members only
+  Phase phase_ = Phase::kIdle;
+  bool ready_ = false;
+  bool started_ = false;
+
+  uv_check_t check_;
+  uv_timer_t probeTimer_;
+  uv_timer_t aeTimer_;
+  uv_timer_t waiterTimer_;
+  uv_timer_t joinTimer_;
+  uv_timer_t leaveTimer_;
+  int handlesOpen_ = 0;
+  bool checkActive_ = false;
+
+  wire::FrameWriter batch_{wire::FrameType::kBatch};
+  uint64_t batchMaxHlc_ = 0;
+  uint64_t batchSeq_ = 0;
+  uint64_t lastLocalHlc_ = 0;
+  std::deque<Waiter> waiters_;
+
+  int joinAttempts_ = 0;
+  uint64_t joinBackoffMs_ = 0;
+  std::string snapshotPeer_;
+  uint64_t snapshotRecords_ = 0;
+  uint64_t catchUpStartedMs_ = 0;
+  uint64_t readyAtMs_ = 0;
+  size_t aeCursor_ = 0;
+  bool aeRunning_ = false;
+  uint64_t lastPeerContactMs_ = 0;
+
+  uint64_t batchesSent_ = 0;
+  uint64_t batchesRefused_ = 0;
+  uint64_t batchesApplied_ = 0;
+  uint64_t aeRounds_ = 0;
+  uint64_t aeBytes_ = 0;
+  uint64_t clockRefusals_ = 0;
+  uint64_t lastGcHorizon_ = 0;
+  uint64_t tombstonesDropped_ = 0;
+
+  std::function<void()> leaveDone_;
+  int leavePending_ = 0;
+};
+
+}  // namespace db

@@ -1,0 +1,396 @@
+// In-process tests of MeshCluster: several nodes (Keyspace + Server + MeshCluster) on ONE libuv
+// loop driven by the test thread, talking over real loopback sockets. They cover joining,
+// streaming (one batch per loop turn), write concerns, snapshot catch-up, anti-entropy repair,
+// refusal of corrupt or unsigned batches, and a property test: the same batches, snapshot pages
+// and repairs applied in random orders, repeated, give identical stores. Every test ends with
+// every node left, every server closed and the loop closing cleanly.
+#include "database/mesh/mesh_cluster.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "common/http/client.h"
+#include "database/mesh/store_bridge.h"
+#include "database/mesh/wire.h"
+
+namespace db {
+namespace {
+
+struct TestNode {
+  std::string id;
+  std::unique_ptr<Keyspace> keyspace;
+  std::unique_ptr<common::http::Server> server;
+  std::unique_ptr<MeshCluster> mesh;
+  bool closed = false;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+};
+
+class MeshClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(uv_loop_init(&loop_), 0);
+    uv_timer_init(&loop_, &tick_);
+    // Bounds how long one loop iteration may block, so runUntil re-checks its condition.
+    uv_timer_start(
+        &tick_, [](uv_timer_t*) {}, 5, 5);
+  }
+
+  void TearDown() override {
+    for (auto& n : nodes_) closeNode(*n);
+    runUntil(
+        [&] {
+          return std::all_of(nodes_.begin(), nodes_.end(), [](auto& n) { return n->closed; });
+        },
+        10000);
+    nodes_.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
+  }
+
+  MeshOptions options(const std::string& id, const std::string& join) {
+    MeshOptions o;
+    o.nodeId = id;
+    o.advertiseUrl = "http://127.0.0.1:0";
+    o.meshNetworkUrl = join;
+    o.secret = secret_;
+    o.probeIntervalMs = 100;
+    o.probeTimeoutMs = 80;
+    o.suspicionTimeoutMs = 500;
+    o.joinRetryMs = 10;
+    o.antiEntropyIntervalMs = 200;
+    o.replicationTimeoutMs = 300;
+    return o;
+  }
+
+  TestNode& addNode(const std::string& join, MeshOptions* custom = nullptr) {
+    auto n = std::make_unique<TestNode>();
+    n->id = "n" + std::to_string(nodes_.size() + 1);
+    n->keyspace = std::make_unique<Keyspace>(makeDefaultKeyspaceOptions(n->id));
+    n->server = std::make_unique<common::http::Server>(&loop_, common::http::ServerOptions{});
+    MeshOptions o = custom != nullptr ? *custom : options(n->id, join);
+    o.nodeId = n->id;
+    n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
+    n->mesh->registerRoutes(*n->server);
+    EXPECT_EQ(n->server->listen("127.0.0.1", 0), 0);
+    n->mesh->start();
+    nodes_.push_back(std::move(n));
+    return *nodes_.back();
+  }
+
+  void closeNode(TestNode& n) {
+    if (n.mesh == nullptr || n.closed) return;
+    TestNode* p = &n;
+    n.mesh->leave([p] { p->server->close([p] { p->closed = true; }); });
+  }
+
+  bool runUntil(const std::function<bool()>& cond, int timeoutMs) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      uv_run(&loop_, UV_RUN_ONCE);
+    }
+    return true;
+  }
+
+  void write(TestNode& n, const std::string& k, const std::string& v) {
+    n.mesh->onLocalWrite(n.keyspace->set(k, v));
+  }
+
+  bool allAlive(size_t n) {
+    for (auto& node : nodes_) {
+      if (node->mesh->membership().liveCount() != n || !node->mesh->ready()) return false;
+    }
+    return true;
+  }
+
+  bool sameRoots() {
+    uint64_t r = nodes_[0]->keyspace->rootHash();
+    for (auto& n : nodes_) {
+      if (n->keyspace->rootHash() != r) return false;
+    }
+    return true;
+  }
+
+  uv_loop_t loop_;
+  uv_timer_t tick_;
+  std::string secret_ = "test-secret";
+  std::vector<std::unique_ptr<TestNode>> nodes_;
+};
+
+TEST_F(MeshClusterTest, ChainJoinStreamsWritesAndConverges) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  auto& n2 = addNode(n1.url());
+  auto& n3 = addNode(n2.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
+  for (int i = 0; i < 300; ++i)
+    write(*nodes_[i % 3], "k" + std::to_string(i % 100), "v" + std::to_string(i));
+  ASSERT_TRUE(runUntil([&] { return sameRoots(); }, 5000));
+  EXPECT_EQ(n1.keyspace->size(), 100u);
+  EXPECT_EQ(n3.keyspace->size(), 100u);
+  // Deletes and a clear replicate too.
+  n2.mesh->onLocalWrite(*n2.keyspace->remove("k1"));
+  ASSERT_TRUE(runUntil([&] { return !n3.keyspace->contains("k1"); }, 5000));
+  Mutation clear = n3.keyspace->clear();
+  n3.mesh->onLocalWrite(clear);
+  // A write made on n1 after n1 saw the clear (causally later) survives it everywhere.
+  ASSERT_TRUE(runUntil([&] { return n1.keyspace->clearMarkHlc() == clear.hlc; }, 5000));
+  write(n1, "after", "clear");
+  ASSERT_TRUE(runUntil([&] { return sameRoots() && n2.keyspace->size() <= 1; }, 5000));
+  EXPECT_TRUE(n2.keyspace->contains("after"));
+}
+
+TEST_F(MeshClusterTest, OneLoopTurnIsOneBatch) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  auto& n2 = addNode(n1.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
+  uint64_t before = n1.mesh->batchesSent();
+  for (int i = 0; i < 5000; ++i) write(n1, "key" + std::to_string(i), std::string(32, 'x'));
+  ASSERT_TRUE(runUntil([&] { return n2.keyspace->size() == 5000; }, 5000));
+  EXPECT_EQ(n1.mesh->batchesSent() - before, 1u) << "5000 writes in one turn: one batch";
+  EXPECT_TRUE(sameRoots());
+}
+
+TEST_F(MeshClusterTest, WriteConcernAllWaitsForEveryLiveNode) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  addNode(n1.url());
+  addNode(n1.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
+  Mutation m = n1.keyspace->set("w", "all");
+  n1.mesh->onLocalWrite(m);
+  int calls = 0;
+  bool ok = false;
+  int acked = 0;
+  n1.mesh->awaitReplication(m, WriteConcern::kAll, [&](bool o, int a) {
+    ++calls;
+    ok = o;
+    acked = a;
+  });
+  ASSERT_TRUE(runUntil([&] { return calls > 0; }, 5000));
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(acked, 3);
+  EXPECT_TRUE(nodes_[1]->keyspace->contains("w"));
+  EXPECT_TRUE(nodes_[2]->keyspace->contains("w"));
+  // Quorum succeeds once 2 of 3 have it.
+  Mutation q = n1.keyspace->set("w", "quorum");
+  n1.mesh->onLocalWrite(q);
+  calls = 0;
+  n1.mesh->awaitReplication(q, WriteConcern::kQuorum, [&](bool o, int a) {
+    ++calls;
+    ok = o;
+    acked = a;
+  });
+  ASSERT_TRUE(runUntil([&] { return calls > 0; }, 5000));
+  EXPECT_TRUE(ok);
+  EXPECT_GE(acked, 2);
+  runUntil([] { return false; }, 50);
+  EXPECT_EQ(calls, 1) << "done runs exactly once";
+}
+
+TEST_F(MeshClusterTest, WriteConcernTimesOutWhenAPeerStopsAnswering) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  auto& n2 = addNode(n1.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
+  // n2 stops: its server closes (connections refused), the mesh keeps the peer alive until
+  // the suspicion timeout, so w=all must time out with acked=1.
+  bool n2closed = false;
+  n2.server->close([&] { n2closed = true; });
+  ASSERT_TRUE(runUntil([&] { return n2closed; }, 5000));
+  Mutation m = n1.keyspace->set("x", "1");
+  n1.mesh->onLocalWrite(m);
+  int calls = 0;
+  bool ok = true;
+  int acked = 0;
+  n1.mesh->awaitReplication(m, WriteConcern::kAll, [&](bool o, int a) {
+    ++calls;
+    ok = o;
+    acked = a;
+  });
+  ASSERT_TRUE(runUntil([&] { return calls > 0; }, 5000));
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(acked, 1);
+  EXPECT_TRUE(n1.keyspace->contains("x")) << "still applied locally";
+  // (n2 still reaches n1 and refutes every suspicion, so it stays a member: SWIM's answer to a
+  // one-way failure. The black-box tests kill nodes for real.)
+  n2.mesh->leave([&] { n2.closed = true; });
+}
+
+TEST_F(MeshClusterTest, NewNodeCopiesASnapshotBeforeItIsReady) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  for (int i = 0; i < 20000; ++i)
+    n1.keyspace->set("key" + std::to_string(i), std::string(100, 'v'));
+  n1.keyspace->remove("key7");  // a tombstone travels too
+  MeshOptions o = options("n2", n1.url());
+  o.snapshotPageBytes = 64 * 1024;  // many pages
+  auto& n2 = addNode(n1.url(), &o);
+  size_t sizeWhenReady = 0;
+  ASSERT_TRUE(runUntil(
+      [&] {
+        if (n2.mesh->ready()) sizeWhenReady = n2.keyspace->size();
+        return n2.mesh->ready();
+      },
+      10000));
+  EXPECT_EQ(sizeWhenReady, 19999u);
+  EXPECT_EQ(n2.keyspace->tombstoneCount(), 1u);
+  EXPECT_EQ(n2.keyspace->rootHash(), n1.keyspace->rootHash());
+}
+
+TEST_F(MeshClusterTest, AntiEntropyRepairsWhatTheStreamMissedAndCostsLittleWhenEqual) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  auto& n2 = addNode(n1.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
+  // Writes that never went through the stream (as if a batch was lost), on both sides.
+  for (int i = 0; i < 500; ++i) n1.keyspace->set("a" + std::to_string(i), "1");
+  for (int i = 0; i < 500; ++i) n2.keyspace->set("b" + std::to_string(i), "2");
+  n2.keyspace->set("a1", "newer on n2");
+  ASSERT_NE(n1.keyspace->rootHash(), n2.keyspace->rootHash());
+  bool done = false, ok = false;
+  n1.mesh->antiEntropyWith("n2", [&](bool o) {
+    done = true;
+    ok = o;
+  });
+  ASSERT_TRUE(runUntil([&] { return done; }, 5000));
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(n1.keyspace->rootHash(), n2.keyspace->rootHash());
+  EXPECT_EQ(n1.keyspace->size(), 1000u);
+  EXPECT_EQ(n1.keyspace->get("a1").value_or(""), "newer on n2");
+  // A round between equal nodes sends a few bytes.
+  done = false;
+  n1.mesh->antiEntropyWith("n2", [&](bool o) {
+    done = true;
+    ok = o;
+  });
+  ASSERT_TRUE(runUntil([&] { return done; }, 5000));
+  EXPECT_TRUE(ok);
+  EXPECT_LT(n1.mesh->antiEntropyBytes(), 64u);
+}
+
+TEST_F(MeshClusterTest, CorruptAndUnsignedBatchesAreRefusedWithNothingApplied) {
+  auto& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  common::http::Client client(&loop_);
+  wire::FrameWriter w(wire::FrameType::kBatch);
+  w.setSeq(1);
+  w.add(Mutation::Kind::kPut, "evil", "1", Hlc::pack(1, 0), "x");
+  w.add(Mutation::Kind::kPut, "evil2", "1", Hlc::pack(1, 0), "x");
+  std::string good = w.finish();
+  std::string truncated = good.substr(0, good.size() - 3);
+  MeshAuth auth(secret_, 60000);
+  auto send = [&](std::string body, bool sign) {
+    common::http::ClientRequest req;
+    req.method = "POST";
+    req.url = n1.url() + "/_mesh/replicate";
+    uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    if (sign)
+      req.headers.push_back("X-Mesh-Auth: " + auth.sign("POST", "/_mesh/replicate", "", body, now));
+    req.body = std::move(body);
+    long status = -1;
+    client.send(std::move(req), [&](common::http::ClientResponse&& r) { status = r.status; });
+    EXPECT_TRUE(runUntil([&] { return status != -1; }, 5000));
+    return status;
+  };
+  EXPECT_EQ(send(truncated, true), 400);
+  std::string flipped = good;
+  flipped[30] ^= 1;
+  EXPECT_EQ(send(flipped, true), 400);
+  EXPECT_EQ(send(good, false), 401);
+  EXPECT_EQ(n1.keyspace->size(), 0u);
+  EXPECT_EQ(send(good, true), 200);
+  EXPECT_EQ(n1.keyspace->size(), 2u);
+  bool closed = false;
+  client.close([&] { closed = true; });
+  ASSERT_TRUE(runUntil([&] { return closed; }, 5000));
+}
+
+// The merge at the level of the mesh's units (batches, snapshot pages, repair frames): the same
+// frames applied in random orders, some twice, give identical stores.
+TEST(MeshMerge, BatchesSnapshotsAndRepairsCommuteAndAreIdempotent) {
+  std::mt19937_64 rng(7);
+  // Three writers produce interleaved mutations with their own clocks.
+  std::vector<std::unique_ptr<Keyspace>> writers;
+  for (int i = 0; i < 3; ++i) {
+    writers.push_back(
+        std::make_unique<Keyspace>(makeDefaultKeyspaceOptions("w" + std::to_string(i))));
+  }
+  std::vector<std::string> frames;
+  for (int b = 0; b < 60; ++b) {
+    Keyspace& ks = *writers[rng() % 3];
+    wire::FrameWriter w(wire::FrameType::kBatch);
+    w.setSeq(b + 1);
+    for (int j = 0; j < 20; ++j) {
+      std::string key = "k" + std::to_string(rng() % 40);
+      uint64_t op = rng() % 20;
+      if (op == 0) {
+        w.add(ks.clear());
+      } else if (op < 5) {
+        if (auto m = ks.remove(key)) w.add(*m);
+      } else {
+        w.add(ks.set(key, "v" + std::to_string(rng())));
+      }
+    }
+    frames.push_back(w.finish());
+  }
+  // A snapshot of writer 0 and a repair frame of writer 1 join the mix.
+  StoreBridge b0(*writers[0]);
+  std::string cursor;
+  do {
+    auto page = b0.snapshotPage(cursor, 300);
+    ASSERT_TRUE(page.ok());
+    auto f = wire::decodeFrame(*page, wire::FrameType::kSnapshot);
+    ASSERT_TRUE(f.ok());
+    cursor = f->extra;
+    frames.push_back(std::move(page.value()));
+  } while (!cursor.empty());
+  StoreBridge b1(*writers[1]);
+  Keyspace::SegmentSet all;
+  all.set();
+  frames.push_back(b1.segmentRecords(all));
+
+  auto applyAll = [&](Keyspace& ks, const std::vector<size_t>& order) {
+    for (size_t i : order) {
+      const std::string& f = frames[i];
+      wire::FrameType t = static_cast<wire::FrameType>(f[5]);
+      auto d = wire::decodeFrame(f, t);
+      ASSERT_TRUE(d.ok());
+      for (const auto& m : d->records) ks.apply(m);
+    }
+  };
+  uint64_t reference = 0;
+  std::vector<std::string> referenceKeys;
+  for (int trial = 0; trial < 8; ++trial) {
+    std::vector<size_t> order(frames.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int rep = 0; rep < 10; ++rep) order.push_back(order[rng() % frames.size()]);  // repeats
+    Keyspace ks(makeDefaultKeyspaceOptions("r" + std::to_string(trial)));
+    applyAll(ks, order);
+    std::vector<std::string> keys;
+    auto page = ks.scan("", SIZE_MAX, "", [&](std::string_view k, std::string_view v) {
+      keys.push_back(std::string(k) + "=" + std::string(v));
+      return true;
+    });
+    ASSERT_TRUE(page.ok());
+    std::sort(keys.begin(), keys.end());
+    if (trial == 0) {
+      reference = ks.rootHash();
+      referenceKeys = keys;
+    } else {
+      EXPECT_EQ(ks.rootHash(), reference) << "trial " << trial;
+      EXPECT_EQ(keys, referenceKeys) << "trial " << trial;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace db

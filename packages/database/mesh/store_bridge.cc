@@ -1,0 +1,104 @@
+// See store_bridge.h.
+#include "database/mesh/store_bridge.h"
+
+#include <algorithm>
+
+#include "database/mesh/wire.h"
+
+namespace db {
+namespace {
+
+void addRecord(wire::FrameWriter& w, const RecordView& r) {
+  w.add(r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, r.key,
+        r.tombstone ? std::string_view() : r.value, r.hlc, r.origin);
+}
+
+}  // namespace
+
+common::Result<std::string> StoreBridge::snapshotPage(const std::string& cursor, size_t budget) {
+  wire::FrameWriter w(wire::FrameType::kSnapshot);
+  if (cursor.empty()) {
+    if (auto mark = keyspace_.clearMarkMutation()) w.add(*mark);
+  }
+  auto page = keyspace_.scanAll(cursor, SIZE_MAX, [&](const RecordView& r) {
+    addRecord(w, r);
+    return w.bytes() < budget;
+  });
+  if (!page.ok()) return page.error();
+  w.setExtra(page->next);
+  return w.finish();
+}
+
+std::string StoreBridge::digestSummary() const {
+  std::string s;
+  wire::putU64(s, keyspace_.rootHash());
+  return s;
+}
+
+common::Result<std::string> StoreBridge::answerDigest(std::string_view summary) const {
+  if (summary.size() != 8) return common::Error{"BAD_DIGEST", "summary must be 8 bytes"};
+  if (wire::getU64(summary.data()) == keyspace_.rootHash()) return std::string("=");
+  return keyspace_.encodeDigest();
+}
+
+common::Result<StoreBridge::RepairPlan> StoreBridge::repairPlan(std::string_view answer) const {
+  RepairPlan plan;
+  if (answer == "=") return plan;
+  auto theirs = Keyspace::decodeDigest(answer);
+  if (!theirs.ok()) return theirs.error();
+  plan.equal = theirs->root == keyspace_.rootHash();
+  Keyspace::SegmentSet diff = Keyspace::diffSegments(keyspace_.segments(), theirs->segments);
+  plan.differing = diff.count();
+  // Repair a bounded share per round, starting at a rotating offset so every segment gets its
+  // turn even when many differ.
+  size_t perSegment = keyspace_.engine().size() / Keyspace::kSegments + 1;
+  size_t cap =
+      std::clamp(kRepairRecordBudget / perSegment, kMinRepairSegments, Keyspace::kSegments);
+  size_t offset = plan.differing > cap ? keyspace_.rootHash() % Keyspace::kSegments : 0;
+  size_t taken = 0;
+  for (size_t n = 0; n < Keyspace::kSegments && taken < cap; ++n) {
+    size_t i = (offset + n) % Keyspace::kSegments;
+    if (diff.test(i)) {
+      plan.segments.set(i);
+      ++taken;
+    }
+  }
+  return plan;
+}
+
+std::string StoreBridge::segmentRecords(const Keyspace::SegmentSet& segments) const {
+  wire::FrameWriter w(wire::FrameType::kRecords);
+  std::string extra(Keyspace::kSegments / 8, '\0');
+  for (size_t i = 0; i < Keyspace::kSegments; ++i) {
+    if (segments.test(i)) extra[i / 8] = static_cast<char>(extra[i / 8] | (1 << (i % 8)));
+  }
+  w.setExtra(extra);
+  if (auto mark = keyspace_.clearMarkMutation()) w.add(*mark);
+  if (segments.any()) {
+    auto page = keyspace_.scanSegments(segments, "", SIZE_MAX, [&](const RecordView& r) {
+      addRecord(w, r);
+      return true;
+    });
+    (void)page;  // a fresh walk from "" cannot have a bad cursor
+  }
+  return w.finish();
+}
+
+common::Result<Keyspace::SegmentSet> StoreBridge::segmentsFromExtra(std::string_view extra) {
+  Keyspace::SegmentSet s;
+  if (extra.size() != Keyspace::kSegments / 8) return common::Error{"BAD_SEGMENTS", ""};
+  for (size_t i = 0; i < Keyspace::kSegments; ++i) {
+    if (static_cast<uint8_t>(extra[i / 8]) & (1 << (i % 8))) s.set(i);
+  }
+  return s;
+}
+
+size_t StoreBridge::collectTombstones(uint64_t horizonHlc, uint64_t graceMs) {
+  if (keyspace_.tombstoneCount() == 0) return 0;
+  uint64_t now = keyspace_.clock().wallMs();
+  if (now <= graceMs) return 0;
+  uint64_t graceHlc = Hlc::pack(now - graceMs, 0);
+  return keyspace_.collectTombstones(std::min(horizonHlc, graceHlc));
+}
+
+}  // namespace db

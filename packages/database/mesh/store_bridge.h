@@ -1,0 +1,63 @@
+// StoreBridge: everything the mesh needs from the local keyspace, in the mesh's own terms: merge
+// a remote record (LWW), cut a snapshot page, summarise and compare digests, list the records of
+// digest segments, collect tombstones. It is the only mesh file that knows db::Keyspace's API.
+// Owned by MeshCluster; loop thread only. Snapshot pages are bounded by bytes; a repair round is
+// bounded by kRepairRecordBudget records, so no call holds the loop for long.
+// The one thing to get right: a repair frame always carries the clear mark too, because two
+// stores can differ only by their clear marks (the root hash covers it, the segments do not).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/result.h"
+#include "database/storage/keyspace.h"
+
+namespace db {
+
+class StoreBridge {
+ public:
+  // A round repairs at most about this many records' worth of segments (at least 256 of the
+  // 4096 segments), so a large divergence is healed over several rounds, never in one huge one.
+  static constexpr size_t kRepairRecordBudget = 50000;
+  static constexpr size_t kMinRepairSegments = 256;
+
+  explicit StoreBridge(Keyspace& keyspace) : keyspace_(keyspace) {}
+
+  ApplyResult applyRemote(const Mutation& m) { return keyspace_.apply(m); }
+  uint64_t lastHlc() { return keyspace_.clock().last(); }
+  uint64_t wallMs() { return keyspace_.clock().wallMs(); }
+
+  // A kSnapshot frame of about `budget` bytes from `cursor` ("" = start, which also carries the
+  // clear mark); its extra field is the next cursor, "" after the last page.
+  common::Result<std::string> snapshotPage(const std::string& cursor, size_t budget);
+
+  // Digest exchange: we send digestSummary() (8 bytes: the root hash); the peer answers with
+  // answerDigest(): "=" when equal, else its full encoded digest; repairPlan() on that answer
+  // gives the segments to exchange (bounded by kRepairRecordBudget).
+  uint64_t rootDigest() const { return keyspace_.rootHash(); }
+  std::string digestSummary() const;
+  common::Result<std::string> answerDigest(std::string_view summary) const;
+  struct RepairPlan {
+    bool equal = true;
+    Keyspace::SegmentSet segments;
+    size_t differing = 0;  // segments that differ in all (may exceed what this round repairs)
+  };
+  common::Result<RepairPlan> repairPlan(std::string_view answer) const;
+
+  // A kRecords frame: the clear mark plus our records of `segments`; the set travels in the
+  // frame's extra field (so the peer answers with its records of the same segments).
+  std::string segmentRecords(const Keyspace::SegmentSet& segments) const;
+  static common::Result<Keyspace::SegmentSet> segmentsFromExtra(std::string_view extra);
+
+  // Drops tombstones older than both `horizonHlc` and now - grace. Returns how many.
+  size_t collectTombstones(uint64_t horizonHlc, uint64_t graceMs);
+  size_t tombstoneCount() const { return keyspace_.tombstoneCount(); }
+
+ private:
+  Keyspace& keyspace_;
+};
+
+}  // namespace db
