@@ -153,11 +153,10 @@ uint64_t Client::start(std::unique_ptr<Transfer> t) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
       }
     }
-    CURLMcode mc = curl_multi_add_handle(asMulti(multi_), e);
-    if (mc != CURLM_OK) {
-      raw->startError = static_cast<int>(mc) + 1000;
-      curl_easy_cleanup(e);
-      raw->easy = nullptr;
+    if (inCurl_ > 0) {
+      pendingAdds_.push_back(raw->id);  // libcurl refuses re-entrant calls: add once it returns
+    } else {
+      addToMulti(raw);
     }
   }
   if (raw->startError != 0) {
@@ -165,6 +164,18 @@ uint64_t Client::start(std::unique_ptr<Transfer> t) {
     uv_timer_start(&timer_, &Client::onTimeout, 0, 0);  // report it from the loop, not now
   }
   return raw->id;
+}
+
+void Client::addToMulti(Transfer* t) {
+  CURLMcode mc = curl_multi_add_handle(asMulti(multi_), t->easy);
+  if (mc != CURLM_OK) {
+    spdlog::warn("http client: cannot start {} {}: {}", t->request.method, t->request.url,
+                 curl_multi_strerror(mc));
+    t->startError = static_cast<int>(mc) + 1000;
+    curl_easy_cleanup(t->easy);
+    t->easy = nullptr;
+    uv_timer_start(&timer_, &Client::onTimeout, 0, 0);
+  }
 }
 
 void Client::cancel(uint64_t id) {
@@ -191,6 +202,16 @@ void Client::close(std::function<void()> done) {
 
 void Client::afterCurl() {
   if (inCurl_ > 0) return;
+  if (!pendingAdds_.empty() && !closing_) {
+    std::vector<uint64_t> ids;
+    ids.swap(pendingAdds_);
+    for (uint64_t id : ids) {
+      auto it = transfers_.find(id);
+      if (it != transfers_.end() && !it->second->cancelled && it->second->easy != nullptr) {
+        addToMulti(it->second.get());
+      }
+    }
+  }
   if (!deferredRemovals_.empty()) {
     std::vector<uint64_t> ids;
     ids.swap(deferredRemovals_);

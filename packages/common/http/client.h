@@ -88,6 +88,7 @@ class Client {
   void drainMessages();
   void finish(Transfer* t, int curlCode);
   void removeTransfer(uint64_t id);
+  void addToMulti(Transfer* t);
   void closePoll(Socket* s);
   void maybeFinishClose();
 
@@ -102,6 +103,7 @@ class Client {
   uint64_t nextId_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Transfer>> transfers_;
   std::vector<uint64_t> deferredRemovals_;
+  std::vector<uint64_t> pendingAdds_;  // started from inside a libcurl callback
   std::vector<Socket*> sockets_;
   std::function<void()> onClosed_;
 };

@@ -437,5 +437,27 @@ TEST_F(ClientTest, CloseFromACallbackCancelsTheRest) {
   EXPECT_FALSE(otherCalled);
 }
 
+TEST_F(ClientTest, RequestsStartedFromInsideCallbacksRun) {
+  int port = server_->listenTcp();
+  ClientRequest r = get(port, "/stream");
+  r.timeoutMs = 0;
+  std::vector<std::string> got;
+  client_->stream(
+      r,
+      [&](long) {  // from inside libcurl's header callback
+        client_->send(get(port, "/hello"),
+                      [&](ClientResponse&& resp) { got.push_back(resp.body); });
+      },
+      [&](std::string_view) {  // and from inside its write callback
+        client_->send(get(port, "/echo"), [&](ClientResponse&& resp) { got.push_back(resp.body); });
+      },
+      [](std::string) {});
+  ASSERT_TRUE(runUntil([&] { return got.size() == 1 && server_->openStreams() == 1; }));
+  EXPECT_EQ("hello", got[0]);
+  server_->push("x");
+  ASSERT_TRUE(runUntil([&] { return got.size() == 2; }));
+  EXPECT_EQ("GET ", got[1]);
+}
+
 }  // namespace
 }  // namespace common::http

@@ -448,36 +448,39 @@ void DockerWatcher::handleEvent(ContainerEvent&& e) {
   status_.lastEventName = e.attribute("name");
   status_.lastEventTimeNano = e.timeNano;
   if (e.type != "container") return;
-  if (!matchesGroup(e.attributes)) return;  // the filter should have done it; be sure
-  spdlog::debug("docker: {} {}", e.action, e.attribute("name"));
-
   const std::string& a = e.action;
-  const uint64_t seq = ++eventSeq_;
-  auto it = containers_.find(e.id);
-  if (it == containers_.end()) {
-    if (a == "destroy" || a == "die" || a == "stop" || a == "kill" || a == "oom" || a == "pause") {
-      return;  // nothing routed for it: nothing to take out
+  const bool known = containers_.count(e.id) > 0;
+  // The filter should have done it; be sure (a known container is trusted by id: the labels of
+  // some events, e.g. from old daemons, are incomplete).
+  if (!known && !matchesGroup(e.attributes)) return;
+  spdlog::debug("docker: {} {}", a, e.attribute("name"));
+
+  const bool isStart = a == "start" || a == "unpause" || a == "restart";
+  const bool isHealth = a.rfind("health_status", 0) == 0;
+  const bool isStop =
+      a == "kill" || a == "die" || a == "stop" || a == "oom" || a == "pause" || a == "destroy";
+  if (!isStart && !isHealth && !isStop) {
+    static const char* kIgnored[] = {"create",       "rename",         "attach", "detach", "resize",
+                                     "commit",       "copy",           "export", "top",    "update",
+                                     "archive-path", "extract-to-dir", "mount",  "unmount"};
+    bool ignored = a.rfind("exec_", 0) == 0 || std::any_of(std::begin(kIgnored), std::end(kIgnored),
+                                                           [&](const char* k) { return a == k; });
+    if (!ignored && unknownActions_.insert(a).second) {
+      spdlog::info("docker: ignoring unknown container action '{}'", a);
     }
-    if (a != "start" && a != "unpause" && a != "restart" && a.rfind("health_status", 0) != 0) {
-      if (a != "create" && a != "rename" && a.rfind("exec_", 0) != 0 && a != "attach" &&
-          a != "detach" && a != "resize" && a != "commit" && a != "copy" && a != "export" &&
-          a != "top" && a != "update" && a != "archive-path" && a != "extract-to-dir" &&
-          a != "mount" && a != "unmount" && unknownActions_.insert(a).second) {
-        spdlog::info("docker: ignoring unknown container action '{}'", a);
-      }
-      return;
-    }
-    it = containers_.emplace(e.id, Container{}).first;
-    it->second.name = e.attribute("name");
+    return;
   }
-  Container& c = it->second;
+  if (!known && isStop) return;  // nothing routed for it: nothing to take out
+  if (a == "kill" && nonTerminatingSignal(e.attribute("signal"))) return;
+  const uint64_t seq = ++eventSeq_;
+  Container& c = containers_[e.id];
+  if (c.name.empty()) c.name = e.attribute("name");
   c.seq = seq;
-  if (a == "start" || a == "unpause" || a == "restart") {
+  if (isStart) {
     if (a == "start" || a == "restart") c.killed = false;
     if (a == "unpause") c.paused = false;
     inspect(e.id, seq, nullptr);  // address and health: only the container named
   } else if (a == "kill") {
-    if (nonTerminatingSignal(e.attribute("signal"))) return;
     c.killed = true;
     publish(e.id);
   } else if (a == "die" || a == "stop" || a == "oom") {
@@ -488,7 +491,7 @@ void DockerWatcher::handleEvent(ContainerEvent&& e) {
     publish(e.id);
   } else if (a == "destroy") {
     forget(e.id);
-  } else if (a.rfind("health_status", 0) == 0) {
+  } else {  // health_status: healthy | unhealthy | starting
     auto colon = a.find(':');
     std::string h = colon == std::string::npos ? "" : a.substr(colon + 1);
     while (!h.empty() && h.front() == ' ') h.erase(0, 1);
@@ -499,9 +502,6 @@ void DockerWatcher::handleEvent(ContainerEvent&& e) {
     } else {
       publish(e.id);
     }
-  } else if (a != "create" && a != "rename" && a.rfind("exec_", 0) != 0 &&
-             unknownActions_.insert(a).second) {
-    spdlog::info("docker: ignoring unknown container action '{}'", a);
   }
 }
 

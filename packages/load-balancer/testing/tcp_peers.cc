@@ -87,11 +87,15 @@ void TestBackend::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
     self->write(c, "bye\n");
     auto* req = new uv_shutdown_t;
     req->data = c;
-    uv_shutdown(req, s, [](uv_shutdown_t* r, int) {
+    int rc = uv_shutdown(req, s, [](uv_shutdown_t* r, int) {
       auto* conn = static_cast<Conn*>(r->data);
       delete r;
       conn->owner->closeConn(conn);
     });
+    if (rc != 0) {  // already shut down (flood mode): just close
+      delete req;
+      self->closeConn(c);
+    }
     return;
   }
   if (n < 0) self->closeConn(c);
@@ -107,19 +111,23 @@ void TestBackend::flood(Conn* c) {
     auto* req = new WriteReq{{}, std::string(n, 'x')};
     req->w.data = c;
     uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(n));
-    uv_write(&req->w, stream, &buf, 1, [](uv_write_t* w, int status) {
+    int rc = uv_write(&req->w, stream, &buf, 1, [](uv_write_t* w, int status) {
       auto* r = reinterpret_cast<WriteReq*>(w);
       auto* conn = static_cast<Conn*>(w->data);
       delete r;
       if (status == 0) conn->owner->flood(conn);
     });
+    if (rc != 0) {
+      delete req;
+      return;
+    }
   }
   size_t q = uv_stream_get_write_queue_size(stream);
   maxWriteQueue = std::max(maxWriteQueue, q);
   floodBlocked = q >= 256 * 1024;
   if (!c->closing && flooded >= floodBytes_ && q == 0) {
     auto* req = new uv_shutdown_t;
-    uv_shutdown(req, stream, [](uv_shutdown_t* r, int) { delete r; });
+    if (uv_shutdown(req, stream, [](uv_shutdown_t* r, int) { delete r; }) != 0) delete req;
     flooded += 1;  // shut down once
   }
 }
@@ -128,8 +136,9 @@ void TestBackend::write(Conn* c, std::string data) {
   if (c->closing) return;
   auto* req = new WriteReq{{}, std::move(data)};
   uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-  uv_write(&req->w, reinterpret_cast<uv_stream_t*>(c->tcp), &buf, 1,
-           [](uv_write_t* w, int) { delete reinterpret_cast<WriteReq*>(w); });
+  int rc = uv_write(&req->w, reinterpret_cast<uv_stream_t*>(c->tcp), &buf, 1,
+                    [](uv_write_t* w, int) { delete reinterpret_cast<WriteReq*>(w); });
+  if (rc != 0) delete req;
 }
 
 void TestBackend::closeConn(Conn* c) {
@@ -210,8 +219,10 @@ void TestClient::pauseReading() {
 void TestClient::send(const std::string& data) {
   auto* req = new WriteReq{{}, data};
   uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-  uv_write(&req->w, reinterpret_cast<uv_stream_t*>(st_->tcp), &buf, 1,
-           [](uv_write_t* w, int) { delete reinterpret_cast<WriteReq*>(w); });
+  if (uv_write(&req->w, reinterpret_cast<uv_stream_t*>(st_->tcp), &buf, 1,
+               [](uv_write_t* w, int) { delete reinterpret_cast<WriteReq*>(w); }) != 0) {
+    delete req;
+  }
 }
 
 void TestClient::shutdown() {

@@ -1,0 +1,272 @@
+// See fake_docker.h. JSON is written by hand (the shapes are fixed and small); labels, names and
+// addresses in tests are plain ASCII, so no escaping is needed beyond what is done here.
+#include "load-balancer/testing/fake_docker.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace lb::testing {
+
+namespace {
+void freePipe(uv_handle_t* h) {
+  delete reinterpret_cast<uv_pipe_t*>(h);
+}
+std::string jsonMap(const std::map<std::string, std::string>& m) {
+  std::string out = "{";
+  for (auto& [k, v] : m) {
+    if (out.size() > 1) out += ',';
+    out += "\"" + k + "\":\"" + v + "\"";
+  }
+  return out + "}";
+}
+}  // namespace
+
+struct FakeDocker::Conn {
+  FakeDocker* owner;
+  uv_pipe_t* pipe;
+  std::string in;
+  bool streaming = false;
+  bool closing = false;
+};
+
+FakeDocker::FakeDocker(uv_loop_t* loop, std::string socketPath)
+    : loop_(loop), path_(std::move(socketPath)) {}
+
+FakeDocker::~FakeDocker() {
+  ::unlink(path_.c_str());
+}
+
+void FakeDocker::listen() {
+  ::unlink(path_.c_str());
+  server_ = new uv_pipe_t;
+  uv_pipe_init(loop_, server_, 0);
+  server_->data = this;
+  uv_pipe_bind(server_, path_.c_str());
+  uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, &FakeDocker::onConnection);
+}
+
+void FakeDocker::close() {
+  if (server_ != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(server_), freePipe);
+  server_ = nullptr;
+  for (auto& c : conns_) closeConn(c.get());
+}
+
+void FakeDocker::stop() {
+  close();
+  ::unlink(path_.c_str());
+}
+
+void FakeDocker::restart() {
+  stop();
+  listen();
+}
+
+FakeContainer& FakeDocker::add(const std::string& id, const std::string& service,
+                               const std::string& ip, const std::string& health) {
+  FakeContainer c;
+  c.id = id;
+  c.name = "proj_" + service + "_" + id;
+  c.labels = {{"com.docker.compose.project", "proj"},
+              {"com.docker.compose.service", service},
+              {"com.docker.compose.oneoff", "False"}};
+  c.health = health;
+  if (!ip.empty()) c.networks["proj_default"] = ip;
+  return containers_[id] = c;
+}
+
+FakeContainer* FakeDocker::find(const std::string& id) {
+  auto it = containers_.find(id);
+  return it == containers_.end() ? nullptr : &it->second;
+}
+
+void FakeDocker::erase(const std::string& id) {
+  containers_.erase(id);
+}
+
+std::string FakeDocker::event(const std::string& id, const std::string& action,
+                              const std::string& extra) {
+  std::map<std::string, std::string> attrs;
+  if (auto* c = find(id)) {
+    attrs = c->labels;
+    attrs["name"] = c->name;
+  }
+  lastTimeNano += 1000;
+  char times[96];
+  std::snprintf(times, sizeof times, "\"time\":%lld,\"timeNano\":%lld",
+                static_cast<long long>(lastTimeNano / 1000000000LL),
+                static_cast<long long>(lastTimeNano));
+  std::string attributes = jsonMap(attrs);
+  if (!extra.empty()) attributes = attributes.substr(0, attributes.size() - 1) + "," + extra + "}";
+  return "{\"status\":\"" + action + "\",\"id\":\"" + id +
+         "\",\"from\":\"img\",\"Type\":\"container\",\"Action\":\"" + action +
+         "\",\"Actor\":{\"ID\":\"" + id + "\",\"Attributes\":" + attributes +
+         "},\"scope\":\"local\"," + times + "}\n";
+}
+
+void FakeDocker::push(const std::string& bytes) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+  for (auto& c : conns_) {
+    if (c->streaming && !c->closing) write(c.get(), size + bytes + "\r\n");
+  }
+}
+
+void FakeDocker::cutStreams() {
+  for (auto& c : conns_) {
+    if (c->streaming) closeConn(c.get());
+  }
+}
+
+int FakeDocker::openStreams() const {
+  int n = 0;
+  for (auto& c : conns_) n += c->streaming && !c->closing;
+  return n;
+}
+
+void FakeDocker::onConnection(uv_stream_t* s, int status) {
+  auto* self = static_cast<FakeDocker*>(s->data);
+  if (status < 0) return;
+  auto conn = std::make_unique<Conn>(Conn{self, new uv_pipe_t, {}});
+  Conn* c = conn.get();
+  self->conns_.push_back(std::move(conn));
+  uv_pipe_init(self->loop_, c->pipe, 0);
+  c->pipe->data = c;
+  uv_accept(s, reinterpret_cast<uv_stream_t*>(c->pipe));
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(c->pipe),
+      [](uv_handle_t*, size_t, uv_buf_t* b) {
+        static char buf[65536];
+        *b = uv_buf_init(buf, sizeof buf);
+      },
+      &FakeDocker::onRead);
+}
+
+void FakeDocker::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+  auto* c = static_cast<Conn*>(s->data);
+  if (n < 0) {
+    c->owner->closeConn(c);
+    return;
+  }
+  c->in.append(b->base, static_cast<size_t>(n));
+  c->owner->process(c);
+}
+
+void FakeDocker::process(Conn* c) {
+  for (;;) {
+    auto end = c->in.find("\r\n\r\n");
+    if (end == std::string::npos || c->closing) return;
+    std::string head = c->in.substr(0, end);
+    c->in.erase(0, end + 4);  // GET only: no bodies
+    auto sp1 = head.find(' ');
+    auto sp2 = head.find(' ', sp1 + 1);
+    handle(c, head.substr(sp1 + 1, sp2 - sp1 - 1));
+  }
+}
+
+void FakeDocker::handle(Conn* c, const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  std::string query =
+      target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+  if (path == "/_ping") {
+    ++pings;
+    write(c, "HTTP/1.1 200 OK\r\nApi-Version: " + apiVersion +
+                 "\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK");
+    return;
+  }
+  if (path.rfind("/v", 0) != 0) return respond(c, 404, "{\"message\":\"page not found\"}");
+  auto slash = path.find('/', 1);
+  std::string version = path.substr(2, slash - 2);
+  path = path.substr(slash);
+  auto num = [](const std::string& v) { return std::stod(v); };
+  if (path == "/events" && rejectEvents > 0) {
+    --rejectEvents;
+    badVersionPaths.push_back(path);
+    return respond(c, 400, "{\"message\":\"client version " + version + " is too new\"}");
+  }
+  if (num(version) > num(apiVersion) + 1e-9) {
+    badVersionPaths.push_back(path);
+    return respond(c, 400,
+                   "{\"message\":\"client version " + version +
+                       " is too new. Maximum supported API version is " + apiVersion + "\"}");
+  }
+  if (path == "/events") {
+    eventQueries.push_back(query);
+    c->streaming = true;
+    write(
+        c,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    return;
+  }
+  if (path == "/containers/json") {
+    ++lists;
+    return respond(c, 200, listJson());
+  }
+  if (path.rfind("/containers/", 0) == 0 && path.size() > 17 &&
+      path.substr(path.size() - 5) == "/json") {
+    ++inspects;
+    std::string id = path.substr(12, path.size() - 12 - 5);
+    auto* fc = find(id);
+    if (fc == nullptr) return respond(c, 404, "{\"message\":\"No such container: " + id + "\"}");
+    if (fc->garbageInspect) return respond(c, 200, "<html>surprise</html>");
+    return respond(c, 200, inspectJson(*fc));
+  }
+  respond(c, 404, "{\"message\":\"page not found\"}");
+}
+
+std::string FakeDocker::inspectJson(const FakeContainer& c) const {
+  std::string nets = "{";
+  for (auto& [name, ip] : c.networks) {
+    if (nets.size() > 1) nets += ',';
+    nets += "\"" + name + "\":{\"IPAddress\":\"" + ip + "\",\"Gateway\":\"\"}";
+  }
+  nets += "}";
+  std::string health =
+      c.health.empty() ? "null" : "{\"Status\":\"" + c.health + "\",\"FailingStreak\":0}";
+  return "{\"Id\":\"" + c.id + "\",\"Name\":\"/" + c.name + "\",\"State\":{\"Status\":\"" +
+         (c.running ? (c.paused ? "paused" : "running") : "exited") +
+         "\",\"Running\":" + (c.running ? "true" : "false") +
+         ",\"Paused\":" + (c.paused ? "true" : "false") + ",\"Health\":" + health +
+         "},\"Config\":{\"Labels\":" + jsonMap(c.labels) +
+         "},\"NetworkSettings\":{\"Networks\":" + nets + "}}";
+}
+
+std::string FakeDocker::listJson() const {
+  std::string out = "[";
+  for (auto& [id, c] : containers_) {
+    if (!c.running || c.paused) continue;
+    if (out.size() > 1) out += ',';
+    out += "{\"Id\":\"" + id + "\",\"Names\":[\"/" + c.name +
+           "\"],\"Labels\":" + jsonMap(c.labels) + ",\"State\":\"running\"}";
+  }
+  return out + "]";
+}
+
+void FakeDocker::respond(Conn* c, int status, const std::string& body) {
+  write(c, "HTTP/1.1 " + std::to_string(status) +
+               " X\r\nContent-Type: application/json\r\nApi-Version: " + apiVersion +
+               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+void FakeDocker::write(Conn* c, const std::string& data) {
+  if (c->closing) return;
+  struct Req {
+    uv_write_t w;
+    std::string data;
+  };
+  auto* r = new Req{{}, data};
+  uv_buf_t b = uv_buf_init(r->data.data(), static_cast<unsigned>(r->data.size()));
+  if (uv_write(&r->w, reinterpret_cast<uv_stream_t*>(c->pipe), &b, 1,
+               [](uv_write_t* w, int) { delete reinterpret_cast<Req*>(w); }) != 0) {
+    delete r;
+  }
+}
+
+void FakeDocker::closeConn(Conn* c) {
+  if (c->closing) return;
+  c->closing = true;
+  c->streaming = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(c->pipe), freePipe);
+}
+
+}  // namespace lb::testing
