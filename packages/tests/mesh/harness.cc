@@ -120,7 +120,7 @@ bool NodeProcess::start(const std::map<std::string, std::string>& env, int timeo
   for (const char* k : {"PORT", "MESH_NETWORK_URL", "ADVERTISE_URL", "MESH_SECRET"}) all.erase(k);
   all["PORT"] = "0";
   all["HOSTNAME"] = id_;
-  all["BIND_ADDRESS"] = "127.0.0.1";
+  all["BIND_ADDRESS"] = id_;
   if (all.count("LOG_LEVEL") == 0) all["LOG_LEVEL"] = "info";
   for (const auto& [k, v] : env) all[k] = v;
   std::vector<std::string> envStrings;
@@ -250,6 +250,7 @@ void TestProxy::run() {
       fds.push_back({p->client, POLLIN, 0});
       fds.push_back({p->server, POLLIN, 0});
     }
+    size_t polled = pairs.size();  // pairs accepted below have no entry in fds yet
     int n = poll(fds.data(), fds.size(), 20);
     if (n <= 0) continue;
     if (fds[0].revents & POLLIN) {
@@ -259,7 +260,7 @@ void TestProxy::run() {
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_addr.s_addr = targetHost_.load();
         a.sin_port = htons(static_cast<uint16_t>(target));
         if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
           int one = 1;
@@ -277,7 +278,7 @@ void TestProxy::run() {
         ::close(c);
       }
     }
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    for (size_t i = 0; i < polled; ++i) {
       Pair& p = *pairs[i];
       const pollfd& fc = fds[1 + 2 * i];
       const pollfd& fs = fds[2 + 2 * i];
@@ -355,7 +356,7 @@ Cluster::Cluster(std::string name)
   commonEnv["PROBE_TIMEOUT_MS"] = "150";
   commonEnv["SUSPICION_TIMEOUT_MS"] = "1000";
   commonEnv["ANTI_ENTROPY_INTERVAL_MS"] = "500";
-  commonEnv["JOIN_RETRY_MS"] = "100";
+  commonEnv["JOIN_RETRY_MS"] = "20";
 }
 
 Cluster::~Cluster() {
@@ -371,7 +372,7 @@ std::string Cluster::meshUrl(int i) const {
 int Cluster::addNode(int joinVia, const std::map<std::string, std::string>& extraEnv,
                      bool withProxy) {
   int i = size();
-  std::string id = "n" + std::to_string(i + 1);
+  std::string id = "127.0.0." + std::to_string(11 + i);
   nodes_.push_back(std::make_unique<NodeProcess>(id, dir_));
   proxies_.push_back(withProxy ? std::make_unique<TestProxy>(id, groups_, groupsMu_) : nullptr);
   std::map<std::string, std::string> env = commonEnv;
@@ -383,11 +384,11 @@ int Cluster::addNode(int joinVia, const std::map<std::string, std::string>& extr
 
 bool Cluster::restart(int i, int joinVia) {
   std::map<std::string, std::string> env = envs_[i];
-  // Port 0 in ADVERTISE_URL means "the port bound"; behind a proxy the proxy's port is known.
-  env["ADVERTISE_URL"] = proxies_[i] ? meshUrl(i) : "http://127.0.0.1:0";
+  // Without a proxy the default ADVERTISE_URL (http://HOSTNAME:bound port) is right.
+  if (proxies_[i]) env["ADVERTISE_URL"] = meshUrl(i);
   env["MESH_NETWORK_URL"] = joinVia >= 0 ? meshUrl(joinVia) : "http://127.0.0.1:1";
   if (!nodes_[i]->start(env)) return false;
-  if (proxies_[i]) proxies_[i]->setTarget(nodes_[i]->port());
+  if (proxies_[i]) proxies_[i]->setTarget(nodes_[i]->id(), nodes_[i]->port());
   return true;
 }
 

@@ -7,6 +7,7 @@
 // Processes are killed (SIGKILL) in the destructor if a test left them running.
 #pragma once
 
+#include <arpa/inet.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -42,7 +43,9 @@ class TestProxy;
 
 class NodeProcess {
  public:
-  NodeProcess(std::string id, std::string dir) : id_(std::move(id)), dir_(std::move(dir)) {}
+  // `host` is a loopback address of its own (127.0.0.X): it is both the node id (HOSTNAME) and
+  // the address it binds, so the default ADVERTISE_URL (http://HOSTNAME:PORT) reaches it.
+  NodeProcess(std::string host, std::string dir) : id_(std::move(host)), dir_(std::move(dir)) {}
   ~NodeProcess();
   // Starts the node with these extra environment variables (PORT=0, HOSTNAME=id are set).
   // Waits until it listens. Returns false if it died or never wrote its port.
@@ -54,7 +57,7 @@ class NodeProcess {
 
   const std::string& id() const { return id_; }
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + id_ + ":" + std::to_string(port_); }
   HttpResult get(const std::string& pathAndQuery, long timeoutMs = 5000) const {
     return httpGet(url() + pathAndQuery, timeoutMs);
   }
@@ -76,7 +79,10 @@ class TestProxy {
             std::shared_ptr<std::mutex> groupsMu);
   ~TestProxy();
   int port() const { return listenPort_; }
-  void setTarget(int port) { targetPort_ = port; }
+  void setTarget(const std::string& host, int port) {
+    targetHost_ = inet_addr(host.c_str());
+    targetPort_ = port;
+  }
   // Closes forwarded connections that the current groups no longer allow.
   void enforce() { enforce_ = true; }
 
@@ -97,6 +103,7 @@ class TestProxy {
   int listenFd_ = -1;
   int listenPort_ = 0;
   std::atomic<int> targetPort_{0};
+  std::atomic<uint32_t> targetHost_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> enforce_{false};
   std::thread thread_;

@@ -93,7 +93,7 @@ TEST(Mesh, PublicPingMergesTheListItReceives) {
   ASSERT_EQ(c.addNode(-1), 1);  // two separate one-node clusters
   ASSERT_TRUE(waitFor([&] { return statusReady(c.node(1).get("/status")); }, deadline(10000)));
   EXPECT_EQ(membersIn(c.node(0).get("/status"), "alive"), 1);
-  auto r = c.node(0).get("/ping?nodes=127.0.0.1:" + std::to_string(c.node(1).port()));
+  auto r = c.node(0).get("/ping?nodes=" + c.node(1).id() + ":" + std::to_string(c.node(1).port()));
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(waitFor([&] { return allKnowAll(c, 2); }, deadline(10000)));
 }
