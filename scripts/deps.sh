@@ -10,6 +10,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libhttp-parser-dev libcli11-dev libabsl-dev
   prometheus-cpp-dev libxxhash-dev libssl-dev
   clang-format iproute2 procps curl debootstrap
+  busybox-static  # meshkv-lb Docker e2e: the FROM-scratch test backend image
 )
 bench_pkgs=(wrk nginx-light haproxy redis-server)
 
