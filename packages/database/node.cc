@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "database/mesh/mesh_cluster.h"
 #include "database/standalone_cluster.h"
 
 namespace db {
@@ -36,8 +37,15 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   opts.headerTimeoutMs = config_.headerTimeoutMs;
   opts.keepAliveTimeoutMs = config_.keepAliveTimeoutMs;
   server_ = std::make_unique<common::http::Server>(loop_, opts);
-  keyspace_ = std::make_unique<Keyspace>(makeDefaultKeyspaceOptions(config_.hostname));
-  cluster_ = std::make_unique<StandaloneCluster>();
+  KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.hostname);
+  ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;
+  ks.tombstoneGraceMs = config_.mesh.tombstoneGraceMs;
+  keyspace_ = std::make_unique<Keyspace>(std::move(ks));
+  if (config_.meshNetworkUrl.empty()) {
+    cluster_ = std::make_unique<StandaloneCluster>();
+  } else {
+    cluster_ = std::make_unique<MeshCluster>(loop_, *keyspace_, config_.mesh);
+  }
   NodeInfo info;
   info.hostname = config_.hostname;
   info.limits = Limits{static_cast<size_t>(config_.maxKeyLength),
