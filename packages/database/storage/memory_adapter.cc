@@ -1,106 +1,477 @@
-// See memory_adapter.h. TEMPORARY std::map implementation so the headers can be used; the arena
-// implementation replaces it.
+// See memory_adapter.h. Block layouts (little endian, every block 8-byte aligned):
+//   live: [0..8) hlc | [8..10) origin index | [10..12) key length | [12..15) value length (24
+//         bits) | [15] flags (bit 0 free = 0, bit 1 tombstone, bits 2..7 slack units) | key | value
+//   free: [0..4) size in 8-byte units | [4..8) next free | [8..12) prev free | [15] flags = 1
+// A live block's size is 16 + key + value rounded up to 8, plus its slack (kept when a smaller
+// value was written in place). Free blocks are never merged: splitting only ever adds block
+// boundaries, so a scan cursor (a block boundary) stays a boundary while its chunk lives;
+// a chunk that empties is reset (generation bumped) or unmapped.
 #include "database/storage/memory_adapter.h"
 
-#include <map>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+#include <cassert>
+#include <cstring>
 
 namespace db {
+namespace {
 
-struct MemoryAdapter::Impl {
-  struct Rec {
-    std::string value;
-    uint64_t hlc;
-    std::string origin;
-    bool tombstone;
-  };
-  std::map<std::string, Rec, std::less<>> map;
-};
+constexpr uint32_t kHeader = 16;
+constexpr uint8_t kFlagFree = 1;
+constexpr uint8_t kFlagTombstone = 2;
 
-MemoryAdapter::MemoryAdapter() : impl_(std::make_unique<Impl>()) {}
-MemoryAdapter::~MemoryAdapter() = default;
+template <typename T>
+T load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T>
+void store(char* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+uint8_t flagsOf(const char* b) {
+  return static_cast<uint8_t>(b[15]);
+}
+bool isFree(const char* b) {
+  return (flagsOf(b) & kFlagFree) != 0;
+}
+uint32_t keyLen(const char* b) {
+  return load<uint16_t>(b + 10);
+}
+uint32_t valueLen(const char* b) {
+  auto* u = reinterpret_cast<const unsigned char*>(b + 12);
+  return uint32_t{u[0]} | uint32_t{u[1]} << 8 | uint32_t{u[2]} << 16;
+}
+uint32_t needUnits(size_t key, size_t value) {
+  return static_cast<uint32_t>((kHeader + key + value + 7) / 8);
+}
+// Size in 8-byte units of any block, live or free.
+uint32_t blockUnits(const char* b) {
+  if (isFree(b)) return load<uint32_t>(b);
+  return needUnits(keyLen(b), valueLen(b)) + (flagsOf(b) >> 2);
+}
+uint32_t freeNext(const char* b) {
+  return load<uint32_t>(b + 4);
+}
+uint32_t freePrev(const char* b) {
+  return load<uint32_t>(b + 8);
+}
+
+}  // namespace
+
+MemoryAdapter::MemoryAdapter()
+    : index_(0, IndexHash{this}, IndexEq{this}),
+      smallHeads_(kSmallClasses + 1, kNil),
+      smallBits_((kSmallClasses + 1 + 63) / 64, 0) {}
+
+MemoryAdapter::~MemoryAdapter() {
+  for (auto& c : chunks_) {
+    if (c.base != nullptr) munmap(c.base, kChunkBytes);
+  }
+}
+
+// ---- references and views ----
+
+char* MemoryAdapter::at(uint32_t ref) const {
+  return chunks_[ref >> kOffsetBits].base + (size_t{ref & ((1u << kOffsetBits) - 1)} << 3);
+}
+
+std::string_view MemoryAdapter::keyOf(uint32_t ref) const {
+  const char* b = at(ref);
+  return {b + kHeader, keyLen(b)};
+}
+
+RecordView MemoryAdapter::view(uint32_t ref) const {
+  const char* b = at(ref);
+  uint32_t k = keyLen(b);
+  RecordView v;
+  v.key = {b + kHeader, k};
+  v.value = {b + kHeader + k, valueLen(b)};
+  v.hlc = load<uint64_t>(b);
+  v.origin = origins_[load<uint16_t>(b + 8)];
+  v.tombstone = (flagsOf(b) & kFlagTombstone) != 0;
+  return v;
+}
+
+size_t MemoryAdapter::IndexHash::operator()(uint32_t ref) const {
+  return (*this)(self->keyOf(ref));
+}
+size_t MemoryAdapter::IndexHash::operator()(std::string_view key) const {
+  return static_cast<size_t>(XXH3_64bits(key.data(), key.size()));
+}
+bool MemoryAdapter::IndexEq::operator()(uint32_t ref, std::string_view key) const {
+  return self->keyOf(ref) == key;
+}
+
+common::Result<uint16_t> MemoryAdapter::internOrigin(std::string_view origin) {
+  if (!lastOrigin_.empty() && origin == lastOrigin_) return lastOriginId_;
+  auto it = originIds_.find(origin);
+  if (it == originIds_.end()) {
+    if (origins_.size() >= kMaxOrigins) {
+      return common::Error{"ORIGIN_TABLE_FULL", "too many distinct node ids"};
+    }
+    origins_.emplace_back(origin);
+    it = originIds_.emplace(origins_.back(), static_cast<uint16_t>(origins_.size() - 1)).first;
+  }
+  lastOrigin_ = it->first;
+  lastOriginId_ = it->second;
+  return it->second;
+}
+
+// ---- free lists ----
+
+void MemoryAdapter::pushFree(uint32_t ref, uint32_t units) {
+  char* b = at(ref);
+  store<uint32_t>(b, units);
+  b[15] = static_cast<char>(kFlagFree);
+  uint32_t* head = &largeHead_;
+  if (units <= kSmallClasses) {
+    head = &smallHeads_[units];
+    smallBits_[units / 64] |= uint64_t{1} << (units % 64);
+  }
+  store<uint32_t>(b + 4, *head);
+  store<uint32_t>(b + 8, kNil);
+  if (*head != kNil) store<uint32_t>(at(*head) + 8, ref);
+  *head = ref;
+}
+
+void MemoryAdapter::unlinkFree(uint32_t ref) {
+  char* b = at(ref);
+  uint32_t units = load<uint32_t>(b);
+  uint32_t next = freeNext(b);
+  uint32_t prev = freePrev(b);
+  if (next != kNil) store<uint32_t>(at(next) + 8, prev);
+  if (prev != kNil) {
+    store<uint32_t>(at(prev) + 4, next);
+  } else if (units <= kSmallClasses) {
+    smallHeads_[units] = next;
+    if (next == kNil) smallBits_[units / 64] &= ~(uint64_t{1} << (units % 64));
+  } else {
+    largeHead_ = next;
+  }
+}
+
+// A free block with more than `units` units (so it can be split), or kNil.
+uint32_t MemoryAdapter::findLarger(uint32_t units) const {
+  for (uint32_t c = units + 1; c <= kSmallClasses;) {
+    uint64_t word = smallBits_[c / 64] >> (c % 64);
+    if (word != 0) return smallHeads_[c + static_cast<uint32_t>(__builtin_ctzll(word))];
+    c = (c / 64 + 1) * 64;
+  }
+  for (uint32_t r = largeHead_; r != kNil; r = freeNext(at(r))) {
+    if (load<uint32_t>(at(r)) >= units) return r;
+  }
+  return kNil;
+}
+
+// ---- chunks ----
+
+// A chunk aligned to 2 MiB and advised as huge pages where the kernel allows (THP "madvise"
+// mode): a lookup touches a random block, and huge pages save most of the TLB misses.
+void* MemoryAdapter::mapChunk() {
+  constexpr size_t kAlign = size_t{2} << 20;
+  size_t len = kChunkBytes + kAlign;
+  void* raw = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  auto addr = reinterpret_cast<uintptr_t>(raw);
+  uintptr_t aligned = (addr + kAlign - 1) & ~(uintptr_t{kAlign} - 1);
+  if (aligned > addr) munmap(raw, aligned - addr);
+  size_t tail = (addr + len) - (aligned + kChunkBytes);
+  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + kChunkBytes), tail);
+#ifdef MADV_HUGEPAGE
+  madvise(reinterpret_cast<void*>(aligned), kChunkBytes, MADV_HUGEPAGE);
+#endif
+  return reinterpret_cast<void*>(aligned);
+}
+
+bool MemoryAdapter::newChunk() {
+  uint32_t ci;
+  if (spare_ != kNil) {
+    ci = spare_;
+    spare_ = kNil;
+  } else {
+    if (freeChunkSlots_.empty() && chunks_.size() >= kMaxChunks) return false;
+    void* mem = mapChunk();
+    if (mem == nullptr) return false;
+    if (!freeChunkSlots_.empty()) {
+      ci = freeChunkSlots_.back();
+      freeChunkSlots_.pop_back();
+    } else {
+      ci = static_cast<uint32_t>(chunks_.size());
+      chunks_.emplace_back();
+    }
+    chunks_[ci].base = static_cast<char*>(mem);
+    chunks_[ci].end = 0;
+    chunks_[ci].live = 0;
+  }
+  retireCurrent();
+  current_ = ci;
+  return true;
+}
+
+// The current chunk stops being bumped from: its tail becomes a free block.
+void MemoryAdapter::retireCurrent() {
+  if (current_ == kNil) return;
+  Chunk& c = chunks_[current_];
+  uint32_t tail = static_cast<uint32_t>(kChunkBytes) - c.end;
+  if (tail >= kHeader) {
+    uint32_t ref = (current_ << kOffsetBits) | (c.end >> 3);
+    c.end = static_cast<uint32_t>(kChunkBytes);
+    pushFree(ref, tail / 8);
+  }
+  current_ = kNil;
+}
+
+// Every block of chunk ci is free: take them off the free lists and reset or unmap the chunk.
+void MemoryAdapter::chunkEmptied(uint32_t ci) {
+  Chunk& c = chunks_[ci];
+  for (uint32_t off = 0; off < c.end;) {
+    const char* b = c.base + off;
+    assert(isFree(b));
+    uint32_t units = load<uint32_t>(b);
+    unlinkFree((ci << kOffsetBits) | (off >> 3));
+    off += units * 8;
+  }
+  c.end = 0;
+  ++c.generation;
+  if (ci == current_) return;  // keep bumping from its start
+  if (spare_ == kNil) {
+    spare_ = ci;
+    return;
+  }
+  releaseChunk(ci);
+}
+
+void MemoryAdapter::releaseChunk(uint32_t ci) {
+  Chunk& c = chunks_[ci];
+  munmap(c.base, kChunkBytes);
+  c.base = nullptr;
+  c.end = 0;
+  c.live = 0;
+  ++c.generation;
+  freeChunkSlots_.push_back(ci);
+}
+
+// ---- allocation ----
+
+bool MemoryAdapter::ensureRoom(uint32_t units) {
+  if (units <= kSmallClasses && smallHeads_[units] != kNil) return true;
+  if (current_ != kNil && kChunkBytes - chunks_[current_].end >= size_t{units} * 8) return true;
+  if (findLarger(units) != kNil) return true;
+  return newChunk();
+}
+
+// Takes free block `ref` (of `have` units) for `need` units, splitting off the rest when it
+// can hold a block. Sets units to what the caller got (need, or need + 1 when unsplittable).
+uint32_t MemoryAdapter::takeFree(uint32_t ref, uint32_t need, uint32_t& units) {
+  uint32_t have = load<uint32_t>(at(ref));
+  unlinkFree(ref);
+  if (have - need >= 2) {
+    pushFree(ref + need, have - need);  // same chunk: offsets add
+    units = need;
+  } else {
+    units = have;
+  }
+  return ref;
+}
+
+// Returns a block for `need` units; `units` says how big it really is (at most kMaxSlack more).
+// Its contents are garbage until writeBlock.
+uint32_t MemoryAdapter::allocate(uint32_t need, uint32_t& units) {
+  units = need;
+  if (need <= kSmallClasses && smallHeads_[need] != kNil) {
+    uint32_t ref = smallHeads_[need];
+    unlinkFree(ref);
+    return ref;
+  }
+  if (current_ != kNil && kChunkBytes - chunks_[current_].end >= size_t{need} * 8) {
+    Chunk& c = chunks_[current_];
+    uint32_t ref = (current_ << kOffsetBits) | (c.end >> 3);
+    c.end += need * 8;
+    return ref;
+  }
+  uint32_t ref = findLarger(need);
+  assert(ref != kNil);  // ensureRoom(need) guaranteed one of the three
+  return takeFree(ref, need, units);
+}
+
+void MemoryAdapter::writeBlock(uint32_t ref, uint32_t units, uint32_t need, const RecordView& rec,
+                               uint16_t origin) {
+  char* b = at(ref);
+  store<uint64_t>(b, rec.hlc);
+  store<uint16_t>(b + 8, origin);
+  store<uint16_t>(b + 10, static_cast<uint16_t>(rec.key.size()));
+  auto v = static_cast<uint32_t>(rec.value.size());
+  b[12] = static_cast<char>(v & 0xFF);
+  b[13] = static_cast<char>((v >> 8) & 0xFF);
+  b[14] = static_cast<char>((v >> 16) & 0xFF);
+  b[15] = static_cast<char>(((units - need) << 2) | (rec.tombstone ? kFlagTombstone : 0));
+  if (!rec.key.empty()) std::memcpy(b + kHeader, rec.key.data(), rec.key.size());
+  if (!rec.value.empty()) std::memcpy(b + kHeader + rec.key.size(), rec.value.data(), v);
+}
+
+void MemoryAdapter::freeBlock(uint32_t ref) {
+  char* b = at(ref);
+  uint32_t units = blockUnits(b);
+  if (flagsOf(b) & kFlagTombstone) --tombstones_;
+  liveBytes_ -= size_t{units} * 8;
+  uint32_t ci = ref >> kOffsetBits;
+  pushFree(ref, units);
+  chunks_[ci].live -= units * 8;
+  if (chunks_[ci].live == 0) chunkEmptied(ci);
+}
+
+// ---- StorageAdapter ----
 
 std::optional<RecordView> MemoryAdapter::get(std::string_view key) const {
-  auto it = impl_->map.find(key);
-  if (it == impl_->map.end()) return std::nullopt;
-  return RecordView{it->first, it->second.value, it->second.hlc, it->second.origin,
-                    it->second.tombstone};
+  auto it = index_.find(key);
+  if (it == index_.end()) return std::nullopt;
+  return view(*it);
 }
 
 common::Result<UpsertResult> MemoryAdapter::upsert(const RecordView& rec,
                                                    ReplacePredicate replace) {
   if (rec.key.size() > kMaxKeyBytes) return common::Error{"KEY_TOO_LARGE", ""};
   if (rec.value.size() > kMaxValueBytes) return common::Error{"VALUE_TOO_LARGE", ""};
+  auto origin = internOrigin(rec.origin);
+  if (!origin.ok()) return origin.error();
+  const uint32_t need = needUnits(rec.key.size(), rec.value.size());
+  if (!ensureRoom(need)) return common::Error{"STORE_FULL", "cannot map another arena chunk"};
+
   UpsertResult out;
-  auto it = impl_->map.find(rec.key);
-  if (it != impl_->map.end()) {
-    out.existed = true;
-    RecordView ex{it->first, it->second.value, it->second.hlc, it->second.origin,
-                  it->second.tombstone};
-    if (!replace(ex)) return out;
-    static thread_local std::string prevOrigin;
-    prevOrigin = it->second.origin;
-    out.previous = PreviousRecord{ex.hlc, prevOrigin, ex.tombstone, ex.value.size()};
-    if (ex.tombstone) --tombstones_;
-  } else {
-    it = impl_->map.emplace(std::string(rec.key), Impl::Rec{}).first;
+  bool inserted = false;
+  auto it = index_.lazy_emplace(rec.key, [&](const Index::constructor& ctor) {
+    uint32_t units;
+    uint32_t ref = allocate(need, units);
+    writeBlock(ref, units, need, rec, *origin);
+    ctor(ref);
+    chunks_[ref >> kOffsetBits].live += units * 8;
+    liveBytes_ += size_t{units} * 8;
+    inserted = true;
+  });
+  if (inserted) {
+    if (rec.tombstone) ++tombstones_;
+    out.written = true;
+    return out;
   }
-  it->second = Impl::Rec{std::string(rec.value), rec.hlc, std::string(rec.origin), rec.tombstone};
+
+  uint32_t ref = *it;
+  RecordView ex = view(ref);
+  out.existed = true;
+  if (!replace(ex)) return out;
+  out.previous = PreviousRecord{ex.hlc, ex.origin, ex.tombstone, ex.value.size()};
+  if (ex.tombstone) --tombstones_;
   if (rec.tombstone) ++tombstones_;
+  uint32_t have = blockUnits(at(ref));
+  if (have >= need && have - need <= kMaxSlack) {
+    writeBlock(ref, have, need, rec, *origin);  // same key bytes are rewritten harmlessly
+    out.written = true;
+    return out;
+  }
+  uint32_t units;
+  uint32_t fresh = allocate(need, units);
+  writeBlock(fresh, units, need, rec, *origin);
+  chunks_[fresh >> kOffsetBits].live += units * 8;
+  liveBytes_ += size_t{units} * 8;
+  const_cast<uint32_t&>(*it) = fresh;  // same key, same hash: the slot stays valid
+  // freeBlock adjusts the tombstone count of the block it frees; undo our early adjustment.
+  if (ex.tombstone) ++tombstones_;
+  freeBlock(ref);
   out.written = true;
   return out;
 }
 
+void MemoryAdapter::eraseRef(uint32_t ref) {
+  index_.erase(ref);
+  freeBlock(ref);
+}
+
 bool MemoryAdapter::erase(std::string_view key) {
-  auto it = impl_->map.find(key);
-  if (it == impl_->map.end()) return false;
-  if (it->second.tombstone) --tombstones_;
-  impl_->map.erase(it);
+  auto it = index_.find(key);
+  if (it == index_.end()) return false;
+  uint32_t ref = *it;
+  index_.erase(it);
+  freeBlock(ref);
   return true;
 }
 
 size_t MemoryAdapter::removeIf(absl::FunctionRef<bool(const RecordView&)> pred) {
-  size_t n = 0;
-  for (auto it = impl_->map.begin(); it != impl_->map.end();) {
-    RecordView v{it->first, it->second.value, it->second.hlc, it->second.origin,
-                 it->second.tombstone};
-    if (pred(v)) {
-      if (it->second.tombstone) --tombstones_;
-      it = impl_->map.erase(it);
-      ++n;
-    } else {
-      ++it;
+  size_t removed = 0;
+  for (uint32_t ci = 0; ci < chunks_.size(); ++ci) {
+    // Re-read the chunk each step: freeing its last live block resets or unmaps it.
+    for (uint32_t off = 0; chunks_[ci].base != nullptr && off < chunks_[ci].end;) {
+      const char* b = chunks_[ci].base + off;
+      uint32_t units = blockUnits(b);
+      uint32_t ref = (ci << kOffsetBits) | (off >> 3);
+      off += units * 8;
+      if (isFree(b) || !pred(view(ref))) continue;
+      eraseRef(ref);
+      ++removed;
     }
   }
-  return n;
+  return removed;
 }
 
 void MemoryAdapter::clear() {
-  impl_->map.clear();
+  index_ = Index(0, IndexHash{this}, IndexEq{this});
+  for (auto& c : chunks_) {
+    if (c.base != nullptr) munmap(c.base, kChunkBytes);
+  }
+  chunks_.clear();
+  freeChunkSlots_.clear();
+  current_ = spare_ = largeHead_ = kNil;
+  std::fill(smallHeads_.begin(), smallHeads_.end(), kNil);
+  std::fill(smallBits_.begin(), smallBits_.end(), 0);
   tombstones_ = 0;
+  liveBytes_ = 0;
 }
 
+// Cursor: (chunk + 1) << 44 | (generation & 0xFFFFFF) << 20 | offset / 8; 0 = start.
 ScanResult MemoryAdapter::scan(uint64_t cursor, const ScanOptions& opts,
                                absl::FunctionRef<bool(const RecordView&)> visit) const {
   ScanResult r;
-  size_t i = 0;
-  uint64_t skip = cursor == 0 ? 0 : cursor - 1;
-  for (auto it = impl_->map.begin(); it != impl_->map.end(); ++it, ++i) {
-    if (i < skip) continue;
-    if (r.visited >= opts.limit || r.examined >= opts.maxExamined) {
-      r.done = false;
-      r.next = i + 1;
-      return r;
-    }
-    ++r.examined;
-    if (it->second.tombstone && !opts.includeTombstones) continue;
-    if (it->first.compare(0, opts.prefix.size(), opts.prefix) != 0) continue;
-    ++r.visited;
-    RecordView v{it->first, it->second.value, it->second.hlc, it->second.origin,
-                 it->second.tombstone};
-    if (!visit(v)) {
-      r.done = false;
-      r.next = i + 2;
-      return r;
+  uint32_t ci = 0;
+  uint32_t off = 0;
+  if (cursor != 0) {
+    ci = static_cast<uint32_t>((cursor >> 44) - 1);
+    off = static_cast<uint32_t>(cursor & 0xFFFFF) << 3;
+    uint32_t gen = static_cast<uint32_t>((cursor >> 20) & 0xFFFFFF);
+    if (ci < chunks_.size() && (chunks_[ci].generation & 0xFFFFFF) != gen) off = 0;
+  }
+  auto position = [](uint32_t c, uint32_t gen, uint32_t o) {
+    return (uint64_t{c} + 1) << 44 | uint64_t{gen & 0xFFFFFF} << 20 | (o >> 3);
+  };
+  for (; ci < chunks_.size(); ++ci, off = 0) {
+    const Chunk& c = chunks_[ci];
+    if (c.base == nullptr) continue;
+    while (off < c.end) {
+      const char* b = c.base + off;
+      uint32_t units = blockUnits(b);
+      if (units < 2 || off + units * 8 > c.end) {
+        assert(false && "corrupt arena block");
+        break;
+      }
+      uint32_t ref = (ci << kOffsetBits) | (off >> 3);
+      off += units * 8;
+      if (isFree(b)) continue;
+      if (r.examined >= opts.maxExamined) {
+        r.done = false;
+        r.next = position(ci, c.generation, off - units * 8);
+        return r;
+      }
+      ++r.examined;
+      if (!opts.includeTombstones && (flagsOf(b) & kFlagTombstone)) continue;
+      RecordView v = view(ref);
+      if (v.key.substr(0, opts.prefix.size()) != opts.prefix) continue;
+      ++r.visited;
+      if (!visit(v) || r.visited >= opts.limit) {
+        r.done = false;
+        r.next = position(ci, c.generation, off);
+        return r;
+      }
     }
   }
   r.done = true;
@@ -108,13 +479,25 @@ ScanResult MemoryAdapter::scan(uint64_t cursor, const ScanOptions& opts,
 }
 
 size_t MemoryAdapter::size() const {
-  return impl_->map.size();
+  return index_.size();
 }
+
 size_t MemoryAdapter::memoryUsed() const {
-  return impl_->map.size() * 400;
+  size_t bytes = 0;
+  for (uint32_t ci = 0; ci < chunks_.size(); ++ci) {
+    if (chunks_[ci].base == nullptr) continue;
+    bytes += ci == current_ ? (chunks_[ci].end + 4095) / 4096 * 4096 : kChunkBytes;
+  }
+  bytes += index_.capacity() * (sizeof(uint32_t) + 1);
+  bytes += chunks_.capacity() * sizeof(Chunk) + smallHeads_.capacity() * sizeof(uint32_t);
+  for (const auto& o : origins_) bytes += sizeof(std::string) + o.capacity() + 16;
+  return bytes;
 }
+
 size_t MemoryAdapter::chunkCount() const {
-  return 0;
+  size_t n = 0;
+  for (const auto& c : chunks_) n += c.base != nullptr;
+  return n;
 }
 
 }  // namespace db

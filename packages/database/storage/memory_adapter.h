@@ -33,6 +33,7 @@ class MemoryAdapter final : public StorageAdapter {
   ~MemoryAdapter() override;
   MemoryAdapter(const MemoryAdapter&) = delete;
   MemoryAdapter& operator=(const MemoryAdapter&) = delete;
+  MemoryAdapter(MemoryAdapter&&) = delete;  // the index's functors point at this object
 
   size_t maxKeyBytes() const override { return kMaxKeyBytes; }
   size_t maxValueBytes() const override { return kMaxValueBytes; }
@@ -52,8 +53,69 @@ class MemoryAdapter final : public StorageAdapter {
   size_t liveBytes() const { return liveBytes_; }  // bytes in live blocks (headers included)
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Arena geometry. A block reference is (chunk << 19 | offset / 8): 32 bits address 8192
+  // chunks of 4 MiB = 32 GiB.
+  static constexpr uint32_t kChunkShift = 22;
+  static constexpr size_t kChunkBytes = size_t{1} << kChunkShift;
+  static constexpr uint32_t kOffsetBits = kChunkShift - 3;
+  static constexpr uint32_t kMaxChunks = uint32_t{1} << (32 - kOffsetBits);
+  static constexpr uint32_t kNil = 0xFFFFFFFFu;    // never a block (it would be 8 bytes long)
+  static constexpr uint32_t kSmallClasses = 1024;  // exact free lists for blocks <= 8 KiB
+  static constexpr uint32_t kMaxSlack = 63;        // unused 8-byte units a live block may carry
+
+  struct Chunk {
+    char* base = nullptr;     // null: index free (chunk returned to the OS)
+    uint32_t end = 0;         // blocks occupy [0, end)
+    uint32_t live = 0;        // bytes in live blocks
+    uint32_t generation = 0;  // bumped on reset: cursors into an older generation restart it
+  };
+  struct IndexHash {
+    using is_transparent = void;
+    const MemoryAdapter* self;
+    size_t operator()(uint32_t ref) const;
+    size_t operator()(std::string_view key) const;
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    const MemoryAdapter* self;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t ref, std::string_view key) const;
+    bool operator()(std::string_view key, uint32_t ref) const { return (*this)(ref, key); }
+  };
+  using Index = absl::flat_hash_set<uint32_t, IndexHash, IndexEq>;
+
+  char* at(uint32_t ref) const;
+  std::string_view keyOf(uint32_t ref) const;
+  RecordView view(uint32_t ref) const;
+  common::Result<uint16_t> internOrigin(std::string_view origin);
+  bool ensureRoom(uint32_t units);
+  uint32_t allocate(uint32_t need, uint32_t& units);  // precondition: ensureRoom(need)
+  uint32_t takeFree(uint32_t ref, uint32_t need, uint32_t& units);
+  void freeBlock(uint32_t ref);
+  void pushFree(uint32_t ref, uint32_t units);
+  void unlinkFree(uint32_t ref);
+  uint32_t findLarger(uint32_t units) const;
+  static void* mapChunk();
+  bool newChunk();
+  void retireCurrent();
+  void chunkEmptied(uint32_t ci);
+  void releaseChunk(uint32_t ci);
+  void writeBlock(uint32_t ref, uint32_t units, uint32_t need, const RecordView& rec,
+                  uint16_t origin);
+  void eraseRef(uint32_t ref);
+
+  Index index_;
+  std::vector<Chunk> chunks_;
+  std::vector<uint32_t> freeChunkSlots_;  // indexes of released chunks, for reuse
+  uint32_t current_ = kNil;               // the chunk new blocks are bumped from
+  uint32_t spare_ = kNil;                 // one emptied chunk kept mapped (avoids mmap churn)
+  std::vector<uint32_t> smallHeads_;      // per size (in 8-byte units) free lists
+  std::vector<uint64_t> smallBits_;       // which small lists are non-empty
+  uint32_t largeHead_ = kNil;             // blocks > kSmallClasses units, first fit
+  std::deque<std::string> origins_;       // interned node ids (stable addresses)
+  absl::flat_hash_map<std::string_view, uint16_t> originIds_;
+  std::string_view lastOrigin_;
+  uint16_t lastOriginId_ = 0;
   size_t tombstones_ = 0;
   size_t liveBytes_ = 0;
 };

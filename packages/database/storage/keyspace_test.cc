@@ -1,0 +1,607 @@
+// Keyspace: client operations, the LWW merge (tombstones, clear mark, clock refusal), the
+// convergence property (any order, any duplication, any grouping gives the same state), the
+// digest (incremental == recomputed; anti-entropy repair converges; equal nodes send little),
+// snapshots, tombstone collection and list cursors. Plus an opt-in memory/speed measurement
+// (MESHKV_MEMORY_BENCH=1) for 1M records of 64-byte keys and 256-byte values.
+#include "database/storage/keyspace.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace db {
+namespace {
+
+using Kind = Mutation::Kind;
+constexpr uint64_t kBaseMs = 1'700'000'000'000;
+
+struct FakeWall {
+  uint64_t ms = kBaseMs;
+  Hlc::WallClock fn() {
+    return [this] { return ms; };
+  }
+};
+
+KeyspaceOptions opts(std::string id, FakeWall* wall = nullptr) {
+  KeyspaceOptions o = makeDefaultKeyspaceOptions(std::move(id));
+  if (wall != nullptr) o.wallClock = wall->fn();
+  return o;
+}
+
+uint64_t ts(uint64_t msOffset, uint64_t counter = 0) {
+  return Hlc::pack(kBaseMs + msOffset, counter);
+}
+
+Mutation put(std::string k, std::string v, uint64_t hlc, std::string origin) {
+  return Mutation{Kind::kPut, std::move(k), std::move(v), hlc, std::move(origin)};
+}
+Mutation del(std::string k, uint64_t hlc, std::string origin) {
+  return Mutation{Kind::kDelete, std::move(k), {}, hlc, std::move(origin)};
+}
+Mutation clr(uint64_t hlc, std::string origin) {
+  return Mutation{Kind::kClear, {}, {}, hlc, std::move(origin)};
+}
+
+using State = std::map<std::string, std::tuple<std::string, uint64_t, std::string, bool>>;
+
+// Every record including tombstones, through the paged snapshot scan.
+State fullState(const Keyspace& ks, size_t page = 1000) {
+  State s;
+  std::string cursor;
+  do {
+    auto p = ks.scanAll(cursor, page, [&](const RecordView& r) {
+      bool fresh =
+          s.emplace(std::string(r.key), std::make_tuple(std::string(r.value), r.hlc,
+                                                        std::string(r.origin), r.tombstone))
+              .second;
+      EXPECT_TRUE(fresh) << r.key;
+      return true;
+    });
+    EXPECT_TRUE(p.ok());
+    cursor = p->next;
+  } while (!cursor.empty());
+  return s;
+}
+
+// The digest recomputed from scratch.
+Keyspace::Segments recomputed(const Keyspace& ks) {
+  Keyspace::Segments seg{};
+  for (const auto& [k, rec] : fullState(ks)) {
+    const auto& [v, hlc, origin, tomb] = rec;
+    seg[Keyspace::segmentOf(k)] ^= Keyspace::recordHash(k, hlc, origin, tomb);
+  }
+  return seg;
+}
+
+TEST(Keyspace, SetGetRemoveClear) {
+  Keyspace ks(opts("node-1"));
+  EXPECT_FALSE(ks.get("a").has_value());
+  Mutation m1 = ks.set("a", "1");
+  EXPECT_EQ(m1.kind, Kind::kPut);
+  EXPECT_EQ(m1.key, "a");
+  EXPECT_EQ(m1.value, "1");
+  EXPECT_EQ(m1.origin, "node-1");
+  EXPECT_EQ(ks.get("a"), "1");
+  EXPECT_TRUE(ks.contains("a"));
+  Mutation m2 = ks.set("a", "22");
+  EXPECT_GT(m2.hlc, m1.hlc);
+  EXPECT_EQ(ks.get("a"), "22");
+  ks.set("b", "");
+  EXPECT_EQ(ks.get("b"), "");  // empty value is a value
+  EXPECT_EQ(ks.size(), 2u);
+
+  auto rm = ks.remove("a");
+  ASSERT_TRUE(rm.has_value());
+  EXPECT_EQ(rm->kind, Kind::kDelete);
+  EXPECT_GT(rm->hlc, m2.hlc);
+  EXPECT_FALSE(ks.get("a").has_value());
+  EXPECT_FALSE(ks.contains("a"));
+  EXPECT_FALSE(ks.remove("a").has_value());      // already deleted: 404
+  EXPECT_FALSE(ks.remove("never").has_value());  // never existed: 404
+  EXPECT_EQ(ks.size(), 1u);
+  EXPECT_EQ(ks.tombstoneCount(), 1u);
+
+  Mutation c = ks.clear();
+  EXPECT_EQ(c.kind, Kind::kClear);
+  EXPECT_GT(c.hlc, rm->hlc);
+  EXPECT_EQ(ks.size(), 0u);
+  EXPECT_EQ(ks.tombstoneCount(), 0u);
+  EXPECT_EQ(ks.clearMarkHlc(), c.hlc);
+  ks.set("a", "after");  // writes after a clear survive it
+  EXPECT_EQ(ks.get("a"), "after");
+}
+
+TEST(Keyspace, PrototypeLikeAndBinaryKeysAreOrdinary) {
+  Keyspace ks(opts("n"));
+  for (std::string k : {"__proto__", "constructor", "toString", "hasOwnProperty"}) {
+    EXPECT_FALSE(ks.contains(k));
+    ks.set(k, "v-" + k);
+  }
+  ks.set(std::string("\0", 1), "nul");
+  EXPECT_EQ(ks.get("__proto__"), "v-__proto__");
+  EXPECT_EQ(ks.get(std::string("\0", 1)), "nul");
+  EXPECT_EQ(ks.size(), 5u);
+}
+
+TEST(Keyspace, LastWriteWinsOnHlcThenOrigin) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  EXPECT_EQ(ks.apply(put("k", "old", ts(0), "b")), ApplyResult::kApplied);
+  EXPECT_EQ(ks.apply(put("k", "new", ts(1), "a")), ApplyResult::kApplied);
+  EXPECT_EQ(ks.get("k"), "new");
+  EXPECT_EQ(ks.apply(put("k", "older", ts(0, 5), "z")), ApplyResult::kStale);
+  EXPECT_EQ(ks.get("k"), "new");
+  // Same hlc: the origin compared as bytes decides.
+  EXPECT_EQ(ks.apply(put("k", "from-b", ts(1), "b")), ApplyResult::kApplied);
+  EXPECT_EQ(ks.apply(put("k", "from-a", ts(1), "a")), ApplyResult::kStale);
+  EXPECT_EQ(ks.apply(put("k", "from-high", ts(1), "\xC3\xA9")), ApplyResult::kApplied);
+  EXPECT_EQ(ks.get("k"), "from-high");
+  // Exactly the same mutation again: no-op.
+  EXPECT_EQ(ks.apply(put("k", "from-high", ts(1), "\xC3\xA9")), ApplyResult::kStale);
+}
+
+TEST(Keyspace, DeleteIsATombstoneThatBeatsOlderPuts) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  EXPECT_EQ(ks.apply(del("k", ts(10), "a")), ApplyResult::kApplied);  // delete arrives first
+  EXPECT_EQ(ks.tombstoneCount(), 1u);
+  EXPECT_EQ(ks.apply(put("k", "late", ts(5), "b")), ApplyResult::kStale);
+  EXPECT_FALSE(ks.contains("k"));
+  EXPECT_EQ(ks.size(), 0u);
+  EXPECT_EQ(ks.apply(put("k", "newer", ts(11), "b")), ApplyResult::kApplied);
+  EXPECT_EQ(ks.get("k"), "newer");
+  EXPECT_EQ(ks.tombstoneCount(), 0u);
+  // The tombstone keeps its version (visible to snapshots).
+  EXPECT_EQ(ks.apply(del("k", ts(12), "c")), ApplyResult::kApplied);
+  auto st = fullState(ks);
+  ASSERT_EQ(st.count("k"), 1u);
+  EXPECT_EQ(st["k"], std::make_tuple(std::string(), ts(12), std::string("c"), true));
+}
+
+TEST(Keyspace, ClearMarkDropsOlderAndKeepsNewer) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  ks.apply(put("old", "x", ts(5), "a"));
+  ks.apply(put("new", "y", ts(15), "a"));
+  ks.apply(del("oldtomb", ts(6), "a"));
+  ks.apply(del("newtomb", ts(16), "a"));
+  EXPECT_EQ(ks.apply(clr(ts(10), "b")), ApplyResult::kApplied);
+  EXPECT_FALSE(ks.contains("old"));
+  EXPECT_EQ(ks.get("new"), "y");
+  EXPECT_EQ(ks.tombstoneCount(), 1u);
+  EXPECT_EQ(ks.size(), 1u);
+  // Writes older than the mark arriving late are ignored.
+  EXPECT_EQ(ks.apply(put("late", "z", ts(9), "c")), ApplyResult::kStale);
+  EXPECT_FALSE(ks.contains("late"));
+  // An older clear is a no-op; a newer one moves the mark.
+  EXPECT_EQ(ks.apply(clr(ts(8), "c")), ApplyResult::kStale);
+  EXPECT_EQ(ks.apply(clr(ts(10), "b")), ApplyResult::kStale);
+  EXPECT_EQ(ks.clearMarkHlc(), ts(10));
+  auto cm = ks.clearMarkMutation();
+  ASSERT_TRUE(cm.has_value());
+  EXPECT_EQ(cm->kind, Kind::kClear);
+  EXPECT_EQ(cm->hlc, ts(10));
+  EXPECT_EQ(cm->origin, "b");
+  EXPECT_EQ(ks.apply(clr(ts(20), "c")), ApplyResult::kApplied);
+  EXPECT_EQ(ks.size(), 0u);
+  EXPECT_EQ(ks.tombstoneCount(), 0u);
+  Keyspace fresh(opts("x"));
+  EXPECT_FALSE(fresh.clearMarkMutation().has_value());
+}
+
+TEST(Keyspace, LocalWritesAreOrderedAfterObservedRemoteOnes) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  uint64_t remote = ts(300, 7);  // a peer's clock 300 ms ahead (within the 500 ms drift)
+  EXPECT_EQ(ks.apply(put("k", "remote", remote, "peer")), ApplyResult::kApplied);
+  Mutation m = ks.set("k", "local");  // our wall clock is behind, yet ours is later
+  EXPECT_GT(m.hlc, remote);
+  EXPECT_EQ(ks.get("k"), "local");
+  Mutation c = ks.clear();
+  EXPECT_GT(c.hlc, m.hlc);
+}
+
+TEST(Keyspace, RefusesClockDriftAndInvalidMutations) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  EXPECT_EQ(ks.apply(put("k", "v", ts(501), "fast")), ApplyResult::kRefusedClock);
+  EXPECT_EQ(ks.apply(clr(ts(10000), "fast")), ApplyResult::kRefusedClock);
+  EXPECT_FALSE(ks.contains("k"));
+  EXPECT_EQ(ks.clearMarkHlc(), 0u);
+  EXPECT_LT(ks.set("x", "y").hlc, ts(1));  // our clock was not dragged forward
+  wall.ms += 1000;                         // once clocks agree, the same mutation is accepted
+  EXPECT_EQ(ks.apply(put("k", "v", ts(501), "fast")), ApplyResult::kApplied);
+
+  EXPECT_EQ(ks.apply(put("k", "v", ts(0), "")), ApplyResult::kRefusedInvalid);
+  EXPECT_EQ(ks.apply(put("", "v", ts(0), "a")), ApplyResult::kRefusedInvalid);
+  EXPECT_EQ(ks.apply(put("k", "v", ts(0), std::string(256, 'o'))), ApplyResult::kRefusedInvalid);
+  EXPECT_EQ(ks.apply(put(std::string(ks.maxKeyBytes() + 1, 'k'), "v", ts(0), "a")),
+            ApplyResult::kRefusedInvalid);
+  EXPECT_EQ(ks.apply(put("k2", std::string(ks.maxValueBytes() + 1, 'v'), ts(0), "a")),
+            ApplyResult::kRefusedInvalid);
+  EXPECT_EQ(ks.apply(Mutation{static_cast<Kind>(9), "k", "v", ts(0), "a"}),
+            ApplyResult::kRefusedInvalid);
+  EXPECT_FALSE(ks.contains("k2"));
+  EXPECT_GE(ks.maxKeyBytes(), 256u);
+  EXPECT_GE(ks.maxValueBytes(), 1024u);
+}
+
+// ---- convergence ----
+
+std::vector<Mutation> randomMutations(std::mt19937_64& rng, size_t n) {
+  const std::vector<std::string> origins = {"a", "b", "node-c", "\xFF"};
+  std::vector<Mutation> ms;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t hlc = ts(rng() % 12, rng() % 3);  // few distinct times: many collisions
+    std::string origin = origins[rng() % origins.size()];
+    std::string key = "k" + std::to_string(rng() % 6);
+    int dice = static_cast<int>(rng() % 100);
+    if (dice < 60) {
+      ms.push_back(
+          put(key, std::string(rng() % 40, static_cast<char>('a' + rng() % 3)), hlc, origin));
+    } else if (dice < 88) {
+      ms.push_back(del(key, hlc, origin));
+    } else {
+      ms.push_back(clr(hlc, origin));
+    }
+  }
+  return ms;
+}
+
+void expectSameState(const Keyspace& a, const Keyspace& b, const std::string& what) {
+  EXPECT_EQ(fullState(a), fullState(b)) << what;
+  EXPECT_EQ(a.clearMarkHlc(), b.clearMarkHlc()) << what;
+  EXPECT_EQ(a.clearMarkOrigin(), b.clearMarkOrigin()) << what;
+  EXPECT_EQ(a.segments(), b.segments()) << what;
+  EXPECT_EQ(a.rootHash(), b.rootHash()) << what;
+  EXPECT_EQ(a.size(), b.size()) << what;
+  EXPECT_EQ(a.tombstoneCount(), b.tombstoneCount()) << what;
+}
+
+// Copies everything of `from` into `to` the way a snapshot does: clear mark, then pages.
+void snapshotInto(const Keyspace& from, Keyspace& to, size_t page) {
+  if (auto cm = from.clearMarkMutation()) to.apply(*cm);
+  std::string cursor;
+  do {
+    auto p = from.scanAll(cursor, page, [&](const RecordView& r) {
+      ApplyResult res = to.apply(Keyspace::toMutation(r));
+      EXPECT_NE(res, ApplyResult::kRefusedInvalid);
+      EXPECT_NE(res, ApplyResult::kRefusedClock);
+      return true;
+    });
+    ASSERT_TRUE(p.ok());
+    cursor = p->next;
+  } while (!cursor.empty());
+}
+
+TEST(Keyspace, MergeIsCommutativeAssociativeAndIdempotent) {
+  FakeWall wall;
+  wall.ms = kBaseMs + 1000;  // every generated hlc is in the past: no drift refusal
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937_64 rng(seed);
+    auto ms = randomMutations(rng, 5 + rng() % 40);
+    // Reference: in order, once each.
+    Keyspace ref(opts("ref", &wall));
+    for (const auto& m : ms) ref.apply(m);
+    for (int replica = 0; replica < 4; ++replica) {
+      std::vector<const Mutation*> order;
+      for (const auto& m : ms) {
+        int copies = 1 + static_cast<int>(rng() % 3);  // duplicates
+        for (int c = 0; c < copies; ++c) order.push_back(&m);
+      }
+      std::shuffle(order.begin(), order.end(), rng);
+      Keyspace ks(opts("r" + std::to_string(replica), &wall));
+      for (const Mutation* m : order) ks.apply(*m);
+      expectSameState(ref, ks,
+                      "seed " + std::to_string(seed) + " replica " + std::to_string(replica));
+      ASSERT_FALSE(::testing::Test::HasFailure()) << "seed " << seed;
+    }
+    // Grouping: two partial replicas merged through snapshots equal the whole.
+    size_t cut = rng() % (ms.size() + 1);
+    Keyspace left(opts("l", &wall)), right(opts("r", &wall)), merged(opts("m", &wall));
+    for (size_t i = 0; i < ms.size(); ++i) (i < cut ? left : right).apply(ms[i]);
+    snapshotInto(right, merged, 3);
+    snapshotInto(left, merged, 2);
+    snapshotInto(left, merged, 5);  // again: idempotent
+    expectSameState(ref, merged, "grouped, seed " + std::to_string(seed));
+    ASSERT_FALSE(::testing::Test::HasFailure()) << "seed " << seed;
+  }
+}
+
+// ---- digest ----
+
+TEST(Keyspace, DigestIsMaintainedIncrementally) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  std::mt19937_64 rng(99);
+  EXPECT_EQ(ks.segments(), Keyspace::Segments{});
+  uint64_t root0 = ks.rootHash();
+  for (int i = 0; i < 5000; ++i) {
+    std::string k = "key" + std::to_string(rng() % 1500);
+    int dice = static_cast<int>(rng() % 100);
+    if (dice < 60) {
+      ks.set(k, std::string(rng() % 50, 'v'));
+    } else if (dice < 85) {
+      (void)ks.remove(k);
+    } else if (dice < 95) {
+      ks.apply(put(k, "remote", ts(0, rng() % 100), "peer"));  // mostly stale, sometimes not
+    } else if (dice < 97) {
+      ks.collectTombstones(ks.clock().last() - (uint64_t{1} << 16) * (rng() % 3));
+    } else if (dice < 98) {
+      // A clear in the middle of the records' versions: the slow path.
+      wall.ms += 1;
+      ks.apply(clr(Hlc::pack(wall.ms - 1, 0), "peer"));
+    }
+    if (i % 16 == 0) wall.ms += 1;
+    if (i % 500 == 0) ASSERT_EQ(ks.segments(), recomputed(ks)) << i;
+  }
+  ASSERT_EQ(ks.segments(), recomputed(ks));
+  EXPECT_NE(ks.rootHash(), root0);
+  uint64_t before = ks.rootHash();
+  ks.set("one-more", "x");
+  EXPECT_NE(ks.rootHash(), before);
+  ks.clear();
+  EXPECT_EQ(ks.segments(), Keyspace::Segments{});
+  EXPECT_NE(ks.rootHash(), root0);  // the clear mark is part of the root
+}
+
+TEST(Keyspace, DigestEncodingRoundTripsAndRejectsGarbage) {
+  Keyspace ks(opts("me"));
+  for (int i = 0; i < 50000; ++i) ks.set("key:" + std::to_string(i), "v");
+  ks.clear();
+  for (int i = 0; i < 50000; ++i) ks.set("key:" + std::to_string(i), "v");
+  std::string enc = ks.encodeDigest();
+  // All 4096 segments are in use: the whole digest is about 33 KB, far below 100 KB.
+  EXPECT_LE(enc.size(), 34000u);
+  auto d = Keyspace::decodeDigest(enc);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->segments, ks.segments());
+  EXPECT_EQ(d->root, ks.rootHash());
+  EXPECT_EQ(d->clearHlc, ks.clearMarkHlc());
+  EXPECT_EQ(d->clearOrigin, "me");
+  EXPECT_TRUE(Keyspace::diffSegments(d->segments, ks.segments()).none());
+
+  Keyspace empty(opts("x"));
+  EXPECT_LT(empty.encodeDigest().size(), 600u);
+  ASSERT_TRUE(Keyspace::decodeDigest(empty.encodeDigest()).ok());
+
+  for (size_t cut : {size_t{0}, size_t{3}, size_t{20}, enc.size() / 2, enc.size() - 1}) {
+    auto bad = Keyspace::decodeDigest(std::string_view(enc).substr(0, cut));
+    ASSERT_FALSE(bad.ok()) << cut;
+    EXPECT_EQ(bad.error().code, "BAD_DIGEST");
+  }
+  EXPECT_FALSE(Keyspace::decodeDigest(enc + "x").ok());
+  std::string wrongMagic = enc;
+  wrongMagic[0] = 'X';
+  EXPECT_FALSE(Keyspace::decodeDigest(wrongMagic).ok());
+}
+
+TEST(Keyspace, AntiEntropyRepairConverges) {
+  FakeWall wall;
+  wall.ms = kBaseMs + 100000;
+  Keyspace a(opts("a", &wall)), b(opts("b", &wall));
+  // A shared history, then each side misses some of the other's writes.
+  for (int i = 0; i < 3000; ++i) {
+    Mutation m = a.set("key" + std::to_string(i), "v" + std::to_string(i));
+    b.apply(m);
+  }
+  EXPECT_EQ(a.rootHash(), b.rootHash());
+  for (int i = 0; i < 40; ++i) a.set("key" + std::to_string(i * 7), "a-only");
+  for (int i = 0; i < 30; ++i) (void)b.remove("key" + std::to_string(i * 11));
+  b.set("b-new", "x");
+  ASSERT_NE(a.rootHash(), b.rootHash());
+
+  // One round: exchange digests, then the records of the differing segments, both ways.
+  auto da = Keyspace::decodeDigest(a.encodeDigest());
+  auto db_ = Keyspace::decodeDigest(b.encodeDigest());
+  ASSERT_TRUE(da.ok() && db_.ok());
+  auto diff = Keyspace::diffSegments(da->segments, db_->segments);
+  EXPECT_GT(diff.count(), 0u);
+  EXPECT_LT(diff.count(), 200u);
+  auto sendAll = [&](const Keyspace& from, Keyspace& to) {
+    std::vector<Mutation> batch;
+    std::string cursor;
+    size_t pages = 0;
+    do {
+      auto p = from.scanSegments(diff, cursor, 16, [&](const RecordView& r) {
+        EXPECT_TRUE(diff.test(Keyspace::segmentOf(r.key)));
+        batch.push_back(Keyspace::toMutation(r));
+        return true;
+      });
+      ASSERT_TRUE(p.ok());
+      EXPECT_LE(p->visited, 16u);
+      cursor = p->next;
+      ++pages;
+    } while (!cursor.empty());
+    EXPECT_GT(pages, 1u);
+    for (const auto& m : batch) to.apply(m);
+  };
+  sendAll(a, b);
+  sendAll(b, a);
+  EXPECT_EQ(a.rootHash(), b.rootHash());
+  EXPECT_EQ(fullState(a), fullState(b));
+  EXPECT_EQ(a.get("key7"), "a-only");
+  EXPECT_FALSE(a.contains("key11"));
+  EXPECT_EQ(a.get("b-new"), "x");
+}
+
+TEST(Keyspace, SnapshotWhileTheSourceKeepsWriting) {
+  FakeWall wall;
+  wall.ms = kBaseMs + 100000;
+  Keyspace src(opts("src", &wall)), dst(opts("dst", &wall));
+  src.apply(clr(ts(1), "someone"));
+  for (int i = 0; i < 2000; ++i) src.set("k" + std::to_string(i), std::string(i % 300, 'v'));
+  for (int i = 0; i < 100; ++i) (void)src.remove("k" + std::to_string(i * 3));
+  // The new node is subscribed to the live stream first, then pulls pages.
+  std::vector<Mutation> live;
+  if (auto cm = src.clearMarkMutation()) dst.apply(*cm);
+  std::string cursor;
+  int n = 0;
+  do {
+    auto p = src.scanAll(cursor, 50, [&](const RecordView& r) {
+      dst.apply(Keyspace::toMutation(r));
+      return true;
+    });
+    ASSERT_TRUE(p.ok());
+    cursor = p->next;
+    // Writes between pages, delivered live (some before, some after the page that has them).
+    for (int j = 0; j < 5; ++j, ++n) {
+      std::string k = "k" + std::to_string((n * 37) % 2500);
+      live.push_back(n % 4 == 0 && src.contains(k) ? *src.remove(k)
+                                                   : src.set(k, std::string(n % 500, 'w')));
+    }
+    if (n % 20 == 0) {
+      for (const auto& m : live) dst.apply(m);
+      live.clear();
+    }
+  } while (!cursor.empty());
+  for (const auto& m : live) dst.apply(m);
+  EXPECT_EQ(fullState(src), fullState(dst));
+  EXPECT_EQ(src.rootHash(), dst.rootHash());
+}
+
+TEST(Keyspace, CollectTombstonesBelowTheHorizon) {
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  EXPECT_EQ(ks.collectTombstones(UINT64_MAX), 0u);
+  ks.apply(del("old", ts(1), "a"));
+  ks.apply(del("recent", ts(50), "a"));
+  ks.apply(put("live", "v", ts(0), "a"));
+  EXPECT_EQ(ks.tombstoneCount(), 2u);
+  EXPECT_EQ(ks.collectTombstones(ts(50)), 1u);  // strictly older than the horizon
+  EXPECT_EQ(ks.tombstoneCount(), 1u);
+  EXPECT_EQ(ks.get("live"), "v");
+  auto st = fullState(ks);
+  EXPECT_EQ(st.count("old"), 0u);
+  EXPECT_EQ(st.count("recent"), 1u);
+  EXPECT_EQ(ks.segments(), recomputed(ks));
+  EXPECT_EQ(ks.tombstoneGraceMs(), 10u * 60 * 1000);
+}
+
+// ---- list scans ----
+
+TEST(Keyspace, ListScanIsLiveOnlyPagedAndPrefixed) {
+  Keyspace ks(opts("me"));
+  for (int i = 0; i < 500; ++i) ks.set((i % 2 ? "odd:" : "even:") + std::to_string(i), "v");
+  for (int i = 0; i < 500; i += 10) (void)ks.remove((i % 2 ? "odd:" : "even:") + std::to_string(i));
+  std::set<std::string> got;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto p = ks.scan(cursor, 20, "even:", [&](std::string_view k, std::string_view v) {
+      EXPECT_EQ(k.substr(0, 5), "even:");
+      EXPECT_EQ(v, "v");
+      EXPECT_TRUE(got.insert(std::string(k)).second);
+      return true;
+    });
+    ASSERT_TRUE(p.ok());
+    EXPECT_LE(p->visited, 20u);
+    cursor = p->next;
+    ++pages;
+  } while (!cursor.empty());
+  EXPECT_EQ(got.size(), 200u);  // 250 even keys, 50 deleted
+  EXPECT_GE(pages, 10);
+
+  // Whole list, no prefix.
+  size_t all = 0;
+  auto p = ks.scan("", SIZE_MAX, "", [&](std::string_view, std::string_view) {
+    ++all;
+    return true;
+  });
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->next.empty());
+  EXPECT_EQ(all, 450u);
+  EXPECT_EQ(ks.size(), 450u);
+}
+
+TEST(Keyspace, ForeignOrForgedCursorsAreRefused) {
+  Keyspace a(opts("a")), b(opts("b"));
+  for (int i = 0; i < 100; ++i) a.set("k" + std::to_string(i), "v");
+  auto p = a.scan("", 10, "", [](std::string_view, std::string_view) { return true; });
+  ASSERT_TRUE(p.ok());
+  ASSERT_FALSE(p->next.empty());
+  for (std::string bad : {std::string("zz"), std::string(24, 'g'), std::string(24, '0'),
+                          p->next.substr(0, 23) + (p->next[23] == '0' ? "1" : "0")}) {
+    auto r = a.scan(bad, 10, "", [](std::string_view, std::string_view) { return true; });
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, "INVALID_CURSOR");
+  }
+  auto foreign = b.scan(p->next, 10, "", [](std::string_view, std::string_view) { return true; });
+  EXPECT_FALSE(foreign.ok());
+  EXPECT_FALSE(a.scanAll("nope", 10, [](const RecordView&) { return true; }).ok());
+}
+
+// ---- opt-in measurement ----
+
+size_t residentBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// CPU time of this thread in ns: the machine is shared, so wall time would measure the others.
+double cpuNow() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
+}
+
+TEST(KeyspaceBench, MemoryAndSpeedFor1MRecords) {
+  const char* on = std::getenv("MESHKV_MEMORY_BENCH");
+  if (on == nullptr || std::string(on) != "1") GTEST_SKIP() << "set MESHKV_MEMORY_BENCH=1";
+  constexpr int kRecords = 1000000;
+  size_t rss0 = residentBytes();
+  Keyspace ks(opts("bench-node-0001"));
+  // Keys are made on the fly in a buffer (as a request parser would hand them over), so the
+  // timings measure the store, not a key array's cache misses.
+  char key[64];
+  auto makeKey = [&](int i) {
+    std::memset(key, static_cast<char>('a' + i % 26), sizeof key);
+    std::snprintf(key, sizeof key, "key:%d:", i);
+    key[std::strlen(key)] = '.';
+    return std::string_view(key, sizeof key);
+  };
+  std::string value(256, 'v');
+  auto t0 = cpuNow();
+  for (int i = 0; i < kRecords; ++i) ks.set(makeKey(i), value);
+  auto t1 = cpuNow();
+  size_t rss1 = residentBytes();
+  size_t hits = 0;
+  std::mt19937 rng(1);
+  for (int i = 0; i < kRecords; ++i)
+    hits += ks.get(makeKey(static_cast<int>(rng() % kRecords))).has_value();
+  auto t2 = cpuNow();
+  for (int i = 0; i < kRecords; ++i) ks.set(makeKey(static_cast<int>(rng() % kRecords)), value);
+  auto t3 = cpuNow();
+  EXPECT_EQ(hits, size_t{kRecords});
+  EXPECT_EQ(ks.size(), size_t{kRecords});
+  auto ns = [](double a, double b) { return (b - a) / kRecords; };
+  size_t storeRss = rss1 - rss0;
+  std::printf(
+      "records=%d rss_start=%.1fMB rss_end=%.1fMB store_rss=%.1fMB memoryUsed=%.1fMB "
+      "per_record=%.1fB set_insert=%.0fns get=%.0fns set_overwrite=%.0fns (thread CPU time) "
+      "digest_bytes=%zu\n",
+      kRecords, rss0 / 1e6, rss1 / 1e6, storeRss / 1e6, ks.memoryUsed() / 1e6,
+      static_cast<double>(storeRss) / kRecords, ns(t0, t1), ns(t1, t2), ns(t2, t3),
+      ks.encodeDigest().size());
+  RecordProperty("store_rss_bytes", std::to_string(storeRss));
+  EXPECT_LT(storeRss, size_t{375} * 1000 * 1000);
+}
+
+}  // namespace
+}  // namespace db
