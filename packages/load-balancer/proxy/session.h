@@ -51,7 +51,6 @@ class Session {
     uv_stream_t* src = nullptr;
     uv_stream_t* dst = nullptr;
     uv_write_t write{};
-    uv_shutdown_t shutdown{};
     char* pending = nullptr;  // a Listener buffer while a write is queued
     bool writing = false;
     bool eof = false;  // src sent FIN
@@ -65,7 +64,6 @@ class Session {
   static void onClientRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
   static void onBackendRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) noexcept;
   static void onWrite(uv_write_t* req, int status) noexcept;
-  static void onShutdown(uv_shutdown_t* req, int status) noexcept;
   static void onBackendClosedForRetry(uv_handle_t* h) noexcept;
   static void onClosed(uv_handle_t* h) noexcept;
 
@@ -75,7 +73,6 @@ class Session {
   void forward(Direction& d, ssize_t n, const uv_buf_t* buf);
   void writeDone(Direction& d, int status);
   void sendShutdown(Direction& d);
-  void shutdownDone(Direction& d, int status);
   void releaseBackend();
 
   Listener* listener_;
