@@ -83,6 +83,14 @@ uint64_t MeshCluster::nowMs() const {
   return uv_now(loop_);
 }
 
+uint64_t MeshCluster::stableHlc() const {
+  // Every write of ours so far has hlc <= last(); every later one will be stamped above both
+  // last() and pack(wall now, 0) - 1. So when nothing is outstanding, all our writes up to
+  // this value are delivered.
+  uint64_t wallFloor = Hlc::pack(store_->wallMs(), 0);
+  return std::max(store_->lastHlc(), wallFloor > 0 ? wallFloor - 1 : 0);
+}
+
 uint64_t MeshCluster::wallMs() const {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -110,7 +118,7 @@ void MeshCluster::start() {
         "mesh: MESH_SECRET is not set: the mesh is OPEN, anyone who reaches this port "
         "can replicate into it");
   }
-  catchUpStartedMs_ = nowMs();
+  catchUpStartedMs_ = uv_hrtime() / 1000000;
   uv_timer_start(&probeTimer_, &MeshCluster::onProbeTimer, opts_.probeIntervalMs,
                  opts_.probeIntervalMs);
   uv_timer_start(&aeTimer_, &MeshCluster::onAeTimer, opts_.antiEntropyIntervalMs,
@@ -444,9 +452,10 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
     s.append(",\"ready\":");
     s.append(ready_ ? "true" : "false");
     s.append(",\"delivered\":");
-    uint64_t delivered = store_->lastHlc();
+    uint64_t stable = stableHlc();
+    uint64_t delivered = stable;
     for (const auto& [id, p] : peers_) {
-      delivered = std::min(delivered, p->outbox.deliveredHlc(store_->lastHlc()));
+      delivered = std::min(delivered, p->outbox.deliveredHlc(stable));
     }
     json::appendUint(s, delivered);
     s.append(",\"digest\":\"");
@@ -720,7 +729,7 @@ void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
            return;
          }
          spdlog::info("mesh: snapshot from {} done: {} records in {} ms; verifying", peerId,
-                      snapshotRecords_, nowMs() - catchUpStartedMs_);
+                      snapshotRecords_, uv_hrtime() / 1000000 - catchUpStartedMs_);
          phase_ = Phase::kVerifying;
          antiEntropyWith(peerId, [this](bool ok) {
            if (phase_ != Phase::kVerifying) return;
@@ -735,7 +744,7 @@ void MeshCluster::becomeReady(const char* why) {
   if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
   phase_ = Phase::kReady;
   ready_ = true;
-  readyAtMs_ = nowMs();
+  readyAtMs_ = uv_hrtime() / 1000000;
   spdlog::info("mesh: ready after {} ms ({})", readyAtMs_ - catchUpStartedMs_, why);
 }
 
@@ -750,12 +759,15 @@ void MeshCluster::aeTick() {
   // Round robin over live peers; a peer whose outbox overflowed goes first.
   std::string target;
   for (const auto& [id, p] : peers_) {
-    if (p->outbox.overflowed()) target = id;
+    if (p->outbox.needsRepair() && p->ready) target = id;
   }
   if (target.empty()) {
-    auto it = peers_.begin();
-    std::advance(it, aeCursor_++ % peers_.size());
-    target = it->first;
+    std::vector<const std::string*> ready;
+    for (const auto& [id, p] : peers_) {
+      if (p->ready) ready.push_back(&id);
+    }
+    if (ready.empty()) return;  // peers still catching up compare with us when they are ready
+    target = *ready[aeCursor_++ % ready.size()];
   }
   antiEntropyWith(target, [](bool) {});
 }
@@ -768,6 +780,8 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
   }
   aeRunning_ = true;
   uint64_t startHlc = store_->lastHlc();
+  // A peer whose stream overflowed gets batches again from now on; this round covers the rest.
+  if (p->outbox.overflowed()) p->outbox.reopen();
   // Step 1: our root hash; an equal peer answers "=" and the round ends there.
   std::string summary = store_->digestSummary();
   size_t sent = summary.size();
@@ -826,7 +840,7 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
                 }
                 size_t applied = 0;
                 for (const auto& m : f->records) {
-                  applied += store_->applyRemote(m) == ApplyResult::kApplied ? 1 : 0;
+                  applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
                 }
                 ++aeRounds_;
                 aeBytes_ = bytes + r2.body.size();
@@ -844,14 +858,14 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
 }
 
 void MeshCluster::collectTombstones() {
-  if (phase_ != Phase::kReady || store_->tombstoneCount() == 0) return;
+  if (phase_ != Phase::kReady) return;
   // A tombstone may go once every live node has it: each node reports `delivered`, the HLC up
   // to which all of its own writes were acknowledged by all of its live peers; the minimum over
   // the live nodes (us included) bounds what everybody has. Never before the grace period.
-  uint64_t last = store_->lastHlc();
-  uint64_t horizon = last;
+  uint64_t stable = stableHlc();
+  uint64_t horizon = stable;
   for (const auto& [id, p] : peers_) {
-    horizon = std::min(horizon, p->outbox.deliveredHlc(last));
+    horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
     horizon = std::min(horizon, p->deliveredHlc);
   }
   if (horizon <= lastGcHorizon_) return;  // nothing new to collect (each pass is an O(n) walk)
@@ -1007,7 +1021,7 @@ void MeshCluster::handleRepair(const common::http::Request& req, common::http::R
     return;
   }
   std::string ours = store_->segmentRecords(*segments);
-  for (const auto& m : f->records) store_->applyRemote(m);
+  for (const auto& m : f->records) store_->applyRepair(m);
   r.respond(200, std::move(ours), kOctet);
 }
 

@@ -140,8 +140,9 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void post(const std::string& url, std::string path, std::string query, std::string body,
             uint64_t timeoutMs, std::function<void(common::http::ClientResponse&&)> done);
   bool authorized(const common::http::Request& req, common::http::Responder& r);
-  uint64_t nowMs() const;   // loop clock (monotonic)
-  uint64_t wallMs() const;  // for signatures
+  uint64_t nowMs() const;      // loop clock (monotonic)
+  uint64_t stableHlc() const;  // see collectTombstones
+  uint64_t wallMs() const;     // for signatures
 
   // Route handlers.
   void handleReplicate(const common::http::Request& req, common::http::Responder r);

@@ -313,6 +313,65 @@ TEST_F(MeshClusterTest, CorruptAndUnsignedBatchesAreRefusedWithNothingApplied) {
   ASSERT_TRUE(runUntil([&] { return closed; }, 5000));
 }
 
+TEST_F(MeshClusterTest, TombstonesAreDroppedOnlyOnceEveryLivePeerHasThem) {
+  MeshOptions o1 = options("n1", "http://127.0.0.1:1");
+  o1.tombstoneGraceMs = 0;
+  auto& n1 = addNode("", &o1);
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  MeshOptions o2 = options("n2", n1.url());
+  o2.tombstoneGraceMs = 0;
+  auto& n2 = addNode("", &o2);
+  MeshOptions o3 = options("n3", n1.url());
+  o3.tombstoneGraceMs = 0;
+  o3.suspicionTimeoutMs = 60000;
+  auto& n3 = addNode("", &o3);
+  ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
+  write(n1, "gone", "soon");
+  ASSERT_TRUE(runUntil([&] { return n3.keyspace->contains("gone"); }, 5000));
+  // n3 stops answering (its server closes) but is not declared dead: n1 must keep the tombstone
+  // it cannot prove n3 has.
+  bool closed3 = false;
+  n3.server->close([&] { closed3 = true; });
+  ASSERT_TRUE(runUntil([&] { return closed3; }, 5000));
+  n1.mesh->onLocalWrite(*n1.keyspace->remove("gone"));
+  ASSERT_TRUE(runUntil([&] { return n2.keyspace->tombstoneCount() == 1; }, 5000));
+  runUntil([] { return false; }, 1000);  // several GC passes
+  EXPECT_EQ(n1.keyspace->tombstoneCount(), 1u);
+  EXPECT_EQ(n2.keyspace->tombstoneCount(), 1u);
+  n3.mesh->leave([&] { n3.closed = true; });
+  // n3 left: every live node has the tombstone, so both drop it.
+  EXPECT_TRUE(runUntil(
+      [&] { return n1.keyspace->tombstoneCount() == 0 && n2.keyspace->tombstoneCount() == 0; },
+      5000));
+  EXPECT_FALSE(n2.keyspace->contains("gone"));
+}
+
+TEST_F(MeshClusterTest, OverflowedPeerIsRepairedByAntiEntropyAndResumes) {
+  MeshOptions o1 = options("n1", "http://127.0.0.1:1");
+  o1.maxBatchBytes = 8 * 1024;  // one turn of writes below becomes ~120 batches...
+  o1.windowBytes = 64 * 1024;   // ...far more than the window: the live stream overflows
+  auto& n1 = addNode("", &o1);
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  auto& n2 = addNode(n1.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
+  for (int i = 0; i < 1000; ++i) write(n1, "k" + std::to_string(i), std::string(900, 'x'));
+  std::string status;
+  n1.mesh->appendStatus(status);
+  EXPECT_NE(status.find("\"overflowed\":true"), std::string::npos) << status;
+  // Anti-entropy repairs n2, after which the live stream carries new writes again.
+  ASSERT_TRUE(runUntil([&] { return n2.keyspace->size() == 1000; }, 10000));
+  ASSERT_TRUE(runUntil(
+      [&] {
+        std::string st;
+        n1.mesh->appendStatus(st);
+        return st.find("\"overflowed\":false") != std::string::npos;
+      },
+      5000));
+  write(n1, "live", "again");
+  ASSERT_TRUE(runUntil([&] { return n2.keyspace->contains("live"); }, 5000));
+  EXPECT_TRUE(sameRoots());
+}
+
 // The merge at the level of the mesh's units (batches, snapshot pages, repair frames): the same
 // frames applied in random orders, some twice, give identical stores.
 TEST(MeshMerge, BatchesSnapshotsAndRepairsCommuteAndAreIdempotent) {

@@ -7,8 +7,10 @@ bool Outbox::push(uint64_t seq, std::shared_ptr<const std::string> frame, uint64
   if (overflowed_) return false;
   size_t n = frame->size();
   if (bytes_ + n > windowBytes_ && !queue_.empty()) {
+    if (!needsRepair_) stuckHlc_ = deliveredHlc(0);
     reset();
     overflowed_ = true;
+    needsRepair_ = true;
     return false;
   }
   bytes_ += n;
@@ -35,6 +37,7 @@ size_t Outbox::ack(uint64_t seq) {
 
 void Outbox::repaired(uint64_t hlc) {
   overflowed_ = false;
+  needsRepair_ = false;
   if (hlc > ackedHlc_) ackedHlc_ = hlc;
 }
 
@@ -45,7 +48,7 @@ void Outbox::reset() {
 }
 
 uint64_t Outbox::deliveredHlc(uint64_t nowHlc) const {
-  if (overflowed_) return ackedHlc_;
+  if (needsRepair_) return stuckHlc_;
   if (queue_.empty()) return nowHlc;
   return queue_.front().maxHlc > 0 ? std::min(ackedHlc_, queue_.front().maxHlc - 1) : ackedHlc_;
 }

@@ -34,12 +34,16 @@ class Outbox {
   size_t ack(uint64_t seq);
   // A new connection: everything un-acked goes out again, in order.
   void rewind() { sent_ = 0; }
+  // An anti-entropy round with the peer starts: batches queue again from now on (the round
+  // covers what was dropped), but deliveredHlc() stays put until repaired().
+  void reopen() { overflowed_ = false; }
   // The peer is repaired (anti-entropy/snapshot covered everything up to `hlc`).
   void repaired(uint64_t hlc);
   // Forget everything (the peer is dead or left).
   void reset();
 
   bool overflowed() const { return overflowed_; }
+  bool needsRepair() const { return needsRepair_; }
   bool idle() const { return queue_.empty(); }
   size_t pending() const { return queue_.size(); }
   size_t inFlight() const { return sent_; }
@@ -57,6 +61,8 @@ class Outbox {
   uint64_t ackedSeq_ = 0;
   uint64_t ackedHlc_ = 0;
   bool overflowed_ = false;
+  bool needsRepair_ = false;  // dropped batches not yet covered by a successful repair
+  uint64_t stuckHlc_ = 0;     // deliveredHlc() while needsRepair_
 };
 
 }  // namespace db

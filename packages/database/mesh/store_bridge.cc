@@ -94,11 +94,11 @@ common::Result<Keyspace::SegmentSet> StoreBridge::segmentsFromExtra(std::string_
 }
 
 size_t StoreBridge::collectTombstones(uint64_t horizonHlc, uint64_t graceMs) {
-  if (keyspace_.tombstoneCount() == 0) return 0;
   uint64_t now = keyspace_.clock().wallMs();
   if (now <= graceMs) return 0;
-  uint64_t graceHlc = Hlc::pack(now - graceMs, 0);
-  return keyspace_.collectTombstones(std::min(horizonHlc, graceHlc));
+  uint64_t below = std::min(horizonHlc, Hlc::pack(now - graceMs, 0));
+  collectedBelow_ = std::max(collectedBelow_, below);
+  return keyspace_.collectTombstones(below);
 }
 
 }  // namespace db

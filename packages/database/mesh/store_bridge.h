@@ -27,6 +27,13 @@ class StoreBridge {
   explicit StoreBridge(Keyspace& keyspace) : keyspace_(keyspace) {}
 
   ApplyResult applyRemote(const Mutation& m) { return keyspace_.apply(m); }
+  // For anti-entropy records: a tombstone older than what we already collected is ignored (it
+  // is collectable everywhere; taking it back would make two nodes re-teach it to each other
+  // after each collection).
+  ApplyResult applyRepair(const Mutation& m) {
+    if (m.kind == Mutation::Kind::kDelete && m.hlc < collectedBelow_) return ApplyResult::kStale;
+    return keyspace_.apply(m);
+  }
   uint64_t lastHlc() { return keyspace_.clock().last(); }
   uint64_t wallMs() { return keyspace_.clock().wallMs(); }
 
@@ -58,6 +65,7 @@ class StoreBridge {
 
  private:
   Keyspace& keyspace_;
+  uint64_t collectedBelow_ = 0;  // tombstones below this hlc were collected here
 };
 
 }  // namespace db
