@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
-PORT=${PORT:-8080}
+LB_PORT=${PORT:-8080}
 NODES=${NODES:-3}
 BASE=${NODE_BASE_PORT:-8081}
 export LOG_LEVEL=${LOG_LEVEL:-info}
@@ -25,12 +25,12 @@ for i in $(seq 1 "$NODES"); do
   port=$((BASE + i - 1))
   backends+=("127.0.0.1:${port}")
   PORT=$port HOSTNAME=node$i ADVERTISE_URL=http://127.0.0.1:$port \
-    MESH_NETWORK_URL=http://127.0.0.1:$PORT "$BIN/meshkv-node" &
+    MESH_NETWORK_URL=http://127.0.0.1:$LB_PORT "$BIN/meshkv-node" &
   pids+=($!)
 done
-SERVICE_PORT=$PORT BACKENDS=$(IFS=,; echo "${backends[*]}") "$BIN/meshkv-lb" &
+SERVICE_PORT=$LB_PORT BACKENDS=$(IFS=,; echo "${backends[*]}") "$BIN/meshkv-lb" &
 pids+=($!)
 
-echo "meshkv: ${NODES} nodes behind the balancer; point a client at http://127.0.0.1:${PORT}" \
-  "(e.g. curl 'http://127.0.0.1:${PORT}/set?k=hello&v=world'); Ctrl-C stops the cluster"
+echo "meshkv: ${NODES} nodes behind the balancer; point a client at http://127.0.0.1:${LB_PORT}" \
+  "(e.g. curl 'http://127.0.0.1:${LB_PORT}/set?k=hello&v=world'); Ctrl-C stops the cluster"
 wait -n "${pids[@]}" || true
