@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "common/http/json.h"
 #include "common/http/url.h"
@@ -56,6 +57,26 @@ bool nonTerminatingSignal(const std::string& s) {
 }
 
 }  // namespace
+
+std::string ownContainerId(const std::string& mountinfoPath) {
+  // Docker bind-mounts /etc/hostname, /etc/hosts and /etc/resolv.conf from
+  // <data-root>/containers/<64-hex id>/: the id is in our own mount table (docker-gen's way).
+  std::ifstream in(mountinfoPath);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t pos = 0;
+    while ((pos = line.find("/containers/", pos)) != std::string::npos) {
+      pos += 12;
+      if (line.size() < pos + 64) break;
+      std::string id = line.substr(pos, 64);
+      bool hex = std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      });
+      if (hex && (line.size() == pos + 64 || line[pos + 64] == '/')) return id;
+    }
+  }
+  return {};
+}
 
 DockerWatcher::DockerWatcher(uv_loop_t* loop, BackendPool& pool, WatcherOptions opts)
     : loop_(loop),
@@ -133,9 +154,13 @@ void DockerWatcher::detectSelf(std::function<void()> next) {
     next();
     return;
   }
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  engine_.get("/containers/" + std::string(host) + "/json",
+  std::string self = ownContainerId();
+  if (self.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    self = host;  // the default hostname of a container is its short id
+  }
+  engine_.get("/containers/" + self + "/json",
               [this, next = std::move(next)](common::http::ClientResponse&& r) {
                 if (!r.error.empty()) {  // transport: try again on the next cycle
                   status_.lastError = r.error;

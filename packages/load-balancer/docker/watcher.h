@@ -58,6 +58,9 @@ struct WatcherStatus {
   uint64_t containers = 0;  // known containers of the group
 };
 
+// Our own container id when running in Docker (from /proc/self/mountinfo), else "".
+std::string ownContainerId(const std::string& mountinfoPath = "/proc/self/mountinfo");
+
 class DockerWatcher {
  public:
   DockerWatcher(uv_loop_t* loop, BackendPool& pool, WatcherOptions opts);
