@@ -81,9 +81,16 @@ class StorageAdapter {
   // Removes the record (live or tombstone). False when there was none.
   virtual bool erase(std::string_view key) = 0;
 
-  // Removes every record for which pred is true, in one walk (O(n)). Returns how many. `pred`
-  // sees each record while it still exists and must not touch the adapter.
-  virtual size_t removeIf(absl::FunctionRef<bool(const RecordView&)> pred) = 0;
+  // Removes the records for which pred is true, walking like scan() from `cursor` (0 = start)
+  // and examining at most maxExamined records, so a big store can be swept in slices. Returns
+  // where to resume (`visited` = how many were removed). `pred` sees each record while it still
+  // exists and must not touch the adapter.
+  virtual ScanResult removeIf(uint64_t cursor, size_t maxExamined,
+                              absl::FunctionRef<bool(const RecordView&)> pred) = 0;
+  // The whole walk at once (O(n)). Returns how many were removed.
+  size_t removeIf(absl::FunctionRef<bool(const RecordView&)> pred) {
+    return removeIf(0, SIZE_MAX, pred).visited;
+  }
 
   // Removes everything and gives the memory back.
   virtual void clear() = 0;

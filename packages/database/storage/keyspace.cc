@@ -275,8 +275,10 @@ ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64
     return ApplyResult::kRefusedInvalid;
   }
   if (!r->written) return ApplyResult::kStale;
-  if (r->existed) xorRecord(key, r->previous.hlc, r->previous.origin, r->previous.tombstone);
-  xorRecord(key, hlc, origin, tombstone);
+  uint64_t kh = keyHash(key);
+  if (r->existed) xorRecord(kh, r->previous.hlc, r->previous.origin, r->previous.tombstone);
+  xorRecord(kh, hlc, origin, tombstone);
+  if (tombstone) noteTombstone(hlc);
   maxStoredHlc_ = std::max(maxStoredHlc_, hlc);
   return ApplyResult::kApplied;
 }
@@ -293,11 +295,13 @@ void Keyspace::applyClearMark(uint64_t hlc, std::string_view origin) {
     engine_->clear();
     segments_.fill(0);
     maxStoredHlc_ = 0;
+    oldestTombstone_ = sweepOldest_ = UINT64_MAX;
+    sweepCursor_ = 0;
     return;
   }
   engine_->removeIf([&](const RecordView& r) {
     if (newer(r.hlc, r.origin, false, {}, hlc, origin, false, {})) return false;
-    xorRecord(r.key, r.hlc, r.origin, r.tombstone);
+    xorRecord(keyHash(r.key), r.hlc, r.origin, r.tombstone);
     return true;
   });
   if (engine_->size() == 0) maxStoredHlc_ = 0;
@@ -314,13 +318,37 @@ size_t Keyspace::tombstoneCount() const {
   return engine_->tombstoneCount();
 }
 
-size_t Keyspace::collectTombstones(uint64_t olderThanHlc) {
-  if (engine_->tombstoneCount() == 0) return 0;
-  return engine_->removeIf([&](const RecordView& r) {
-    if (!r.tombstone || r.hlc >= olderThanHlc) return false;
-    xorRecord(r.key, r.hlc, r.origin, true);
+void Keyspace::noteTombstone(uint64_t hlc) {
+  oldestTombstone_ = std::min(oldestTombstone_, hlc);
+  sweepOldest_ = std::min(sweepOldest_, hlc);
+}
+
+size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
+  if (engine_->tombstoneCount() == 0) {
+    oldestTombstone_ = sweepOldest_ = UINT64_MAX;
+    sweepCursor_ = 0;
+    return 0;
+  }
+  if (olderThanHlc <= oldestTombstone_) return 0;  // none is old enough: no walk
+  if (maxExamined == SIZE_MAX) sweepCursor_ = 0;   // a full walk starts over
+  if (sweepCursor_ == 0) sweepOldest_ = UINT64_MAX;
+  ScanResult r = engine_->removeIf(sweepCursor_, maxExamined, [&](const RecordView& rec) {
+    if (!rec.tombstone) return false;
+    if (rec.hlc >= olderThanHlc) {
+      sweepOldest_ = std::min(sweepOldest_, rec.hlc);
+      return false;
+    }
+    xorRecord(keyHash(rec.key), rec.hlc, rec.origin, true);
     return true;
   });
+  if (r.done) {
+    // Every tombstone was either seen by this sweep or written during it (noteTombstone).
+    oldestTombstone_ = sweepOldest_;
+    sweepCursor_ = 0;
+  } else {
+    sweepCursor_ = r.next;
+  }
+  return r.visited;
 }
 
 // ---- digest ----
@@ -335,9 +363,7 @@ uint64_t Keyspace::recordHash(std::string_view key, uint64_t hlc, std::string_vi
   return mix64(h ^ (tombstone ? kTombstoneSalt : 0));
 }
 
-void Keyspace::xorRecord(std::string_view key, uint64_t hlc, std::string_view origin,
-                         bool tombstone) {
-  uint64_t kh = keyHash(key);
+void Keyspace::xorRecord(uint64_t kh, uint64_t hlc, std::string_view origin, bool tombstone) {
   uint64_t h = mix64(kh ^ XXH3_64bits_withSeed(origin.data(), origin.size(), hlc) ^
                      (tombstone ? kTombstoneSalt : 0));
   segments_[kh >> (64 - kSegmentBits)] ^= h;

@@ -122,8 +122,10 @@ class Keyspace {
 
   size_t tombstoneCount() const;
   // Drops tombstones with hlc < olderThanHlc (the horizon the mesh computed: older than the
-  // grace period and known to every live peer). O(n) walk when any tombstone exists, else O(1).
-  size_t collectTombstones(uint64_t olderThanHlc);
+  // grace period and known to every live peer). O(1) when no tombstone is that old (a lower
+  // bound of the oldest is kept); otherwise a walk over the records. With maxExamined set, each
+  // call sweeps one slice and the next call resumes where it stopped (bounded loop stalls).
+  size_t collectTombstones(uint64_t olderThanHlc, size_t maxExamined = SIZE_MAX);
 
   // ---- Anti-entropy digest ----
 
@@ -161,7 +163,8 @@ class Keyspace {
   ApplyResult write(std::string_view key, std::string_view value, uint64_t hlc,
                     std::string_view origin, bool tombstone);
   void applyClearMark(uint64_t hlc, std::string_view origin);
-  void xorRecord(std::string_view key, uint64_t hlc, std::string_view origin, bool tombstone);
+  void xorRecord(uint64_t keyHash, uint64_t hlc, std::string_view origin, bool tombstone);
+  void noteTombstone(uint64_t hlc);
   std::string encodeCursor(uint64_t pos) const;
   common::Result<uint64_t> decodeCursor(std::string_view cursor) const;
 
@@ -175,6 +178,9 @@ class Keyspace {
   mutable uint64_t root_ = 0;
   mutable bool rootDirty_ = true;
   uint64_t cursorSecret_;
+  uint64_t oldestTombstone_ = UINT64_MAX;  // <= the hlc of every stored tombstone
+  uint64_t sweepOldest_ = UINT64_MAX;      // oldest tombstone kept by the sweep in progress
+  uint64_t sweepCursor_ = 0;               // engine cursor of the sliced sweep (0 = none)
 };
 
 }  // namespace db

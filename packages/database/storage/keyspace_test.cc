@@ -490,6 +490,33 @@ TEST(Keyspace, CollectTombstonesBelowTheHorizon) {
   EXPECT_EQ(ks.tombstoneGraceMs(), 10u * 60 * 1000);
 }
 
+TEST(Keyspace, CollectTombstonesInSlicesAndAfterLateOldDeletes) {
+  FakeWall wall;
+  wall.ms = kBaseMs + 100000;
+  Keyspace ks(opts("me", &wall));
+  for (int i = 0; i < 3000; ++i) {
+    std::string k = "k" + std::to_string(i);
+    ks.apply(put(k, "v", ts(0), "a"));
+    if (i % 2 == 0) ks.apply(del(k, ts(1 + i % 1000), "a"));
+  }
+  EXPECT_EQ(ks.tombstoneCount(), 1500u);
+  size_t dropped = 0;
+  for (int call = 0; call < 1000 && ks.tombstoneCount() > 750; ++call) {
+    dropped += ks.collectTombstones(ts(501), 200);
+    if (call == 3) ks.apply(del("late-old", ts(2), "b"));  // written mid-sweep, behind or ahead
+  }
+  // Tombstones with hlc ts(1..500): i % 1000 in [0, 499] for even i: 750 of them (+ late-old).
+  EXPECT_EQ(ks.tombstoneCount(), 750u);
+  EXPECT_EQ(dropped + ks.tombstoneCount(), 1501u);
+  EXPECT_EQ(ks.segments(), recomputed(ks));
+  // Nothing old enough left: collecting again is free and drops nothing.
+  EXPECT_EQ(ks.collectTombstones(ts(501)), 0u);
+  // A late delete older than the last horizon must still be collectable.
+  ks.apply(del("late", ts(3), "c"));
+  EXPECT_EQ(ks.collectTombstones(ts(501)), 1u);
+  EXPECT_EQ(ks.size(), 1500u);
+}
+
 // ---- list scans ----
 
 TEST(Keyspace, ListScanIsLiveOnlyPagedAndPrefixed) {

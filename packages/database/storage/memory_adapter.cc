@@ -398,21 +398,56 @@ bool MemoryAdapter::erase(std::string_view key) {
   return true;
 }
 
-size_t MemoryAdapter::removeIf(absl::FunctionRef<bool(const RecordView&)> pred) {
-  size_t removed = 0;
-  for (uint32_t ci = 0; ci < chunks_.size(); ++ci) {
+// Cursor: (chunk + 1) << 44 | (generation & 0xFFFFFF) << 20 | offset / 8; 0 = start. A cursor
+// into a chunk that was reset since (another generation) restarts that chunk: everything in
+// it now was written after the cursor was issued.
+uint64_t MemoryAdapter::position(uint32_t ci, uint32_t generation, uint32_t off) {
+  return (uint64_t{ci} + 1) << 44 | uint64_t{generation & 0xFFFFFF} << 20 | (off >> 3);
+}
+
+void MemoryAdapter::decodePosition(uint64_t cursor, uint32_t& ci, uint32_t& off) const {
+  ci = 0;
+  off = 0;
+  if (cursor == 0) return;
+  ci = static_cast<uint32_t>((cursor >> 44) - 1);
+  off = static_cast<uint32_t>(cursor & 0xFFFFF) << 3;
+  uint32_t gen = static_cast<uint32_t>((cursor >> 20) & 0xFFFFFF);
+  if (ci < chunks_.size() && (chunks_[ci].generation & 0xFFFFFF) != gen) off = 0;
+}
+
+ScanResult MemoryAdapter::removeIf(uint64_t cursor, size_t maxExamined,
+                                   absl::FunctionRef<bool(const RecordView&)> pred) {
+  ScanResult r;
+  uint32_t ci, off;
+  decodePosition(cursor, ci, off);
+  for (; ci < chunks_.size(); ++ci, off = 0) {
     // Re-read the chunk each step: freeing its last live block resets or unmaps it.
-    for (uint32_t off = 0; chunks_[ci].base != nullptr && off < chunks_[ci].end;) {
+    while (chunks_[ci].base != nullptr && off < chunks_[ci].end) {
       const char* b = chunks_[ci].base + off;
       uint32_t units = blockUnits(b);
+      if (units < 2 || off + units * 8 > chunks_[ci].end) {
+        assert(false && "corrupt arena block");
+        break;
+      }
+      if (isFree(b)) {
+        off += units * 8;
+        continue;
+      }
+      if (r.examined >= maxExamined) {
+        r.done = false;
+        r.next = position(ci, chunks_[ci].generation, off);
+        return r;
+      }
+      ++r.examined;
       uint32_t ref = (ci << kOffsetBits) | (off >> 3);
       off += units * 8;
-      if (isFree(b) || !pred(view(ref))) continue;
+      if (!pred(view(ref))) continue;
       eraseRef(ref);
-      ++removed;
+      ++r.visited;
     }
   }
-  return removed;
+  r.done = true;
+  return r;
 }
 
 void MemoryAdapter::clear() {
@@ -429,21 +464,11 @@ void MemoryAdapter::clear() {
   liveBytes_ = 0;
 }
 
-// Cursor: (chunk + 1) << 44 | (generation & 0xFFFFFF) << 20 | offset / 8; 0 = start.
 ScanResult MemoryAdapter::scan(uint64_t cursor, const ScanOptions& opts,
                                absl::FunctionRef<bool(const RecordView&)> visit) const {
   ScanResult r;
-  uint32_t ci = 0;
-  uint32_t off = 0;
-  if (cursor != 0) {
-    ci = static_cast<uint32_t>((cursor >> 44) - 1);
-    off = static_cast<uint32_t>(cursor & 0xFFFFF) << 3;
-    uint32_t gen = static_cast<uint32_t>((cursor >> 20) & 0xFFFFFF);
-    if (ci < chunks_.size() && (chunks_[ci].generation & 0xFFFFFF) != gen) off = 0;
-  }
-  auto position = [](uint32_t c, uint32_t gen, uint32_t o) {
-    return (uint64_t{c} + 1) << 44 | uint64_t{gen & 0xFFFFFF} << 20 | (o >> 3);
-  };
+  uint32_t ci, off;
+  decodePosition(cursor, ci, off);
   for (; ci < chunks_.size(); ++ci, off = 0) {
     const Chunk& c = chunks_[ci];
     if (c.base == nullptr) continue;

@@ -40,7 +40,9 @@ class MemoryAdapter final : public StorageAdapter {
   std::optional<RecordView> get(std::string_view key) const override;
   common::Result<UpsertResult> upsert(const RecordView& rec, ReplacePredicate replace) override;
   bool erase(std::string_view key) override;
-  size_t removeIf(absl::FunctionRef<bool(const RecordView&)> pred) override;
+  using StorageAdapter::removeIf;
+  ScanResult removeIf(uint64_t cursor, size_t maxExamined,
+                      absl::FunctionRef<bool(const RecordView&)> pred) override;
   void clear() override;
   ScanResult scan(uint64_t cursor, const ScanOptions& opts,
                   absl::FunctionRef<bool(const RecordView&)> visit) const override;
@@ -103,6 +105,8 @@ class MemoryAdapter final : public StorageAdapter {
   void writeBlock(uint32_t ref, uint32_t units, uint32_t need, const RecordView& rec,
                   uint16_t origin);
   void eraseRef(uint32_t ref);
+  void decodePosition(uint64_t cursor, uint32_t& ci, uint32_t& off) const;
+  static uint64_t position(uint32_t ci, uint32_t generation, uint32_t off);
 
   Index index_;
   std::vector<Chunk> chunks_;

@@ -326,6 +326,29 @@ TEST_P(AdapterConformance, RemoveIfAndClear) {
   EXPECT_EQ(a().get("after")->value, "clear");
 }
 
+TEST_P(AdapterConformance, RemoveIfInSlices) {
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(put(a(), "k" + std::to_string(i), std::string(i % 700, 'x'), i).ok());
+  }
+  uint64_t cursor = 0;
+  size_t removed = 0, calls = 0;
+  for (;;) {
+    ScanResult r = a().removeIf(cursor, 128, [](const RecordView& v) { return v.hlc % 3 == 0; });
+    EXPECT_LE(r.examined, 128u);
+    removed += r.visited;
+    ++calls;
+    if (r.done) break;
+    cursor = r.next;
+    // Writes between slices do not disturb the sweep.
+    ASSERT_TRUE(put(a(), "new" + std::to_string(calls), "n", 1).ok());
+  }
+  EXPECT_EQ(removed, 1000u);
+  EXPECT_GE(calls, 20u);
+  for (int i = 0; i < 3000; ++i) {
+    EXPECT_EQ(a().get("k" + std::to_string(i)).has_value(), i % 3 != 0) << i;
+  }
+}
+
 TEST_P(AdapterConformance, MemoryAccountingGoesUpAndDown) {
   constexpr size_t kRecords = 100000;
   size_t empty = a().memoryUsed();
