@@ -264,5 +264,22 @@ TEST_F(WatcherTest, GroupNetworkPicksThatNetworksAddress) {
   EXPECT_EQ("172.19.0.10:9000", pool_.find("a")->address);
 }
 
+TEST_F(WatcherTest, DockerOverTcp) {
+  docker_->close();
+  docker_ = std::make_unique<FakeDocker>(&loop_, socket_);
+  int port = docker_->listenTcp();
+  docker_->add("a", "web", "172.18.0.10");
+  WatcherOptions o;
+  o.apiLocation = "http://127.0.0.1:" + std::to_string(port);
+  o.groupName = "web";
+  o.groupPort = 80;
+  o.detectSelf = false;
+  watcher_ = std::make_unique<DockerWatcher>(&loop_, pool_, o);
+  watcher_->start();
+  ASSERT_TRUE(waitState("a", "ready"));
+  docker_->push(docker_->event("a", "kill", "\"signal\":\"9\""));
+  ASSERT_TRUE(waitState("a", "draining"));
+}
+
 }  // namespace
 }  // namespace lb

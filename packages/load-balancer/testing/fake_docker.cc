@@ -9,8 +9,12 @@
 namespace lb::testing {
 
 namespace {
-void freePipe(uv_handle_t* h) {
-  delete reinterpret_cast<uv_pipe_t*>(h);
+void freeStream(uv_handle_t* h) {
+  if (h->type == UV_TCP) {
+    delete reinterpret_cast<uv_tcp_t*>(h);
+  } else {
+    delete reinterpret_cast<uv_pipe_t*>(h);
+  }
 }
 std::string jsonMap(const std::map<std::string, std::string>& m) {
   std::string out = "{";
@@ -24,7 +28,7 @@ std::string jsonMap(const std::map<std::string, std::string>& m) {
 
 struct FakeDocker::Conn {
   FakeDocker* owner;
-  uv_pipe_t* pipe;
+  uv_stream_t* pipe;  // a uv_pipe_t or a uv_tcp_t
   std::string in;
   bool streaming = false;
   bool closing = false;
@@ -39,15 +43,31 @@ FakeDocker::~FakeDocker() {
 
 void FakeDocker::listen() {
   ::unlink(path_.c_str());
-  server_ = new uv_pipe_t;
-  uv_pipe_init(loop_, server_, 0);
-  server_->data = this;
-  uv_pipe_bind(server_, path_.c_str());
-  uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, &FakeDocker::onConnection);
+  auto* pipe = new uv_pipe_t;
+  uv_pipe_init(loop_, pipe, 0);
+  pipe->data = this;
+  uv_pipe_bind(pipe, path_.c_str());
+  server_ = reinterpret_cast<uv_stream_t*>(pipe);
+  uv_listen(server_, 128, &FakeDocker::onConnection);
+}
+
+int FakeDocker::listenTcp() {
+  auto* tcp = new uv_tcp_t;
+  uv_tcp_init(loop_, tcp);
+  tcp->data = this;
+  sockaddr_in addr{};
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  uv_tcp_bind(tcp, reinterpret_cast<sockaddr*>(&addr), 0);
+  server_ = reinterpret_cast<uv_stream_t*>(tcp);
+  uv_listen(server_, 128, &FakeDocker::onConnection);
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
 void FakeDocker::close() {
-  if (server_ != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(server_), freePipe);
+  if (server_ != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(server_), freeStream);
   server_ = nullptr;
   for (auto& c : conns_) closeConn(c.get());
 }
@@ -127,12 +147,21 @@ int FakeDocker::openStreams() const {
 void FakeDocker::onConnection(uv_stream_t* s, int status) {
   auto* self = static_cast<FakeDocker*>(s->data);
   if (status < 0) return;
-  auto conn = std::make_unique<Conn>(Conn{self, new uv_pipe_t, {}});
+  uv_stream_t* stream;
+  if (s->type == UV_TCP) {
+    auto* tcp = new uv_tcp_t;
+    uv_tcp_init(self->loop_, tcp);
+    stream = reinterpret_cast<uv_stream_t*>(tcp);
+  } else {
+    auto* pipe = new uv_pipe_t;
+    uv_pipe_init(self->loop_, pipe, 0);
+    stream = reinterpret_cast<uv_stream_t*>(pipe);
+  }
+  auto conn = std::make_unique<Conn>(Conn{self, stream, {}});
   Conn* c = conn.get();
   self->conns_.push_back(std::move(conn));
-  uv_pipe_init(self->loop_, c->pipe, 0);
   c->pipe->data = c;
-  uv_accept(s, reinterpret_cast<uv_stream_t*>(c->pipe));
+  uv_accept(s, c->pipe);
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(c->pipe),
       [](uv_handle_t*, size_t, uv_buf_t* b) {
@@ -266,7 +295,7 @@ void FakeDocker::closeConn(Conn* c) {
   if (c->closing) return;
   c->closing = true;
   c->streaming = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(c->pipe), freePipe);
+  uv_close(reinterpret_cast<uv_handle_t*>(c->pipe), freeStream);
 }
 
 }  // namespace lb::testing

@@ -34,6 +34,7 @@ class FakeDocker {
   FakeDocker(uv_loop_t* loop, std::string socketPath);
   ~FakeDocker();
   void listen();
+  int listenTcp();  // on 127.0.0.1, port 0: returns the port (DOCKER_API_LOCATION=http://...)
   void close();
   void restart();  // drop all connections, recreate the socket file
   void stop();     // like a dead daemon: no socket file
@@ -76,7 +77,7 @@ class FakeDocker {
 
   uv_loop_t* loop_;
   std::string path_;
-  uv_pipe_t* server_ = nullptr;
+  uv_stream_t* server_ = nullptr;
   std::list<std::unique_ptr<Conn>> conns_;
   std::map<std::string, FakeContainer> containers_;
 };
