@@ -137,6 +137,20 @@ else
   [ "$ready_ms" -le 1000 ] || fail "discovery took ${ready_ms} ms (> 1000)"
 fi
 
+# ---- 2b. a container with a healthcheck: routed only once healthy ------------------------------
+docker run -d --name "${ID}_web4" --hostname web4 --network "$NET" \
+  --label "com.docker.compose.project=$PROJECT" --label com.docker.compose.service=web \
+  --health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1' --health-interval 1s \
+  "$IMAGE" >/dev/null || fail "docker run web4"
+sleep 0.3  # well inside the first health interval: the container is up, its health "starting"
+if [ "$(docker inspect -f '{{.State.Health.Status}}' "${ID}_web4")" = starting ]; then
+  [ "$(state web4)" = absent ] || fail "web4 routed while its health is starting"
+fi
+wait_for 10 is_state web4 ready || fail "web4 not routed once healthy: $(status)"
+log "web4 routed only once healthy: ok"
+docker rm -f "${ID}_web4" >/dev/null
+wait_for 5 is_state web4 absent || fail "web4 still listed after its removal"
+
 # ---- 3. docker stop: drained at the kill, removed at the die -----------------------------------
 # PID 1 ignores SIGTERM here, so `docker stop -t 3` emits kill now and die about 3 s later.
 t_kill=$(now_ms)

@@ -185,6 +185,36 @@ TEST_F(ProxyTest, ConnectTimeoutMovesToTheNextBackend) {
   ::close(fd);
 }
 
+TEST_F(ProxyTest, ClientThatAlreadySentDataGetsAnOrderlyCloseWhenNoBackendAnswers) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(0, ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a));
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ASSERT_EQ(0, ::listen(fd, 0));
+  std::vector<int> parked;
+  for (int i = 0; i < 3; ++i) {
+    int p = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ::connect(p, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    parked.push_back(p);
+  }
+  addStatic("blackhole", ntohs(a.sin_port));
+  ListenerOptions opts;
+  opts.connectTimeoutMs = 300;
+  startProxy(opts);
+  TestClient& c = connectClient();
+  ASSERT_TRUE(runUntil(&loop_, [&] { return c.connected; }));
+  c.send("GET / HTTP/1.1\r\n\r\n");  // arrives while the proxy waits for the black hole
+  ASSERT_TRUE(runUntil(
+      &loop_, [&] { return c.eof; }, 3000));
+  EXPECT_FALSE(c.reset) << "an orderly close, not a reset";
+  EXPECT_EQ(1u, listener_->stats().noBackend);
+  for (int p : parked) ::close(p);
+  ::close(fd);
+}
+
 TEST_F(ProxyTest, DrainingBackendKeepsOpenConnectionsButGetsNoNewOnes) {
   addBackend("a");
   addBackend("b");

@@ -69,6 +69,7 @@ void Session::connectNext() {
       spdlog::warn("no backend answered ({} tried, {} candidates): closing the client",
                    tried_.size(), candidates.size());
     }
+    discardClientInput();
     abort();
     return;
   }
@@ -85,6 +86,17 @@ void Session::connectNext() {
   connectDeadline_ = now + listener_->opts_.connectTimeoutMs;
   int rc = uv_tcp_connect(&connect_, &backend_, b->sockAddr(), &Session::onConnect);
   if (rc != 0) connectFailed(rc);
+}
+
+void Session::discardClientInput() {
+  // Closing a socket with unread input makes the kernel send a reset; what the client sent while
+  // we looked for a backend is dropped first, so it sees an orderly close (FIN) instead.
+  uv_os_fd_t fd;
+  if (!clientOpen_ || uv_fileno(asHandle(&client_), &fd) != 0) return;
+  auto& buf = listener_->readBuffer_;
+  for (int i = 0; i < 16; ++i) {
+    if (::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT) <= 0) break;
+  }
 }
 
 void Session::onConnect(uv_connect_t* req, int status) noexcept {

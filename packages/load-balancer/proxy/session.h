@@ -68,6 +68,7 @@ class Session {
   static void onClosed(uv_handle_t* h) noexcept;
 
   void connectNext();
+  void discardClientInput();
   void connectFailed(int status);
   void connected();
   void forward(Direction& d, ssize_t n, const uv_buf_t* buf);
