@@ -234,7 +234,7 @@ void DockerWatcher::subscribe() {
 void DockerWatcher::streamHeaders(long status) {
   streamStatus_ = status;
   if (status != 200) return;  // the body says why; reported when the stream ends
-  backoffMs_ = opts_.minBackoffMs;
+  streamStartMs_ = uv_now(loop_);
   status_.lastError.clear();
   resync();  // subscribed first, so nothing between the listing and now is lost
 }
@@ -256,6 +256,9 @@ void DockerWatcher::streamData(std::string_view data) {
 
 void DockerWatcher::streamDone(const std::string& error) {
   streaming_ = false;
+  // A stream that lived a while was healthy: reconnect quickly. One cut at once keeps backing off.
+  if (streamStatus_ == 200 && uv_now(loop_) - streamStartMs_ >= 1000)
+    backoffMs_ = opts_.minBackoffMs;
   std::string why;
   if (!error.empty()) {
     why = "event stream: " + error;

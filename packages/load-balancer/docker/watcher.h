@@ -128,6 +128,7 @@ class DockerWatcher {
   uint64_t streamId_ = 0;
   bool streaming_ = false;
   long streamStatus_ = 0;
+  uint64_t streamStartMs_ = 0;
   std::string streamErrorBody_;
   EventStream parser_;
   int64_t lastTimeNano_ = 0;
