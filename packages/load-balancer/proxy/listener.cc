@@ -35,6 +35,7 @@ int Listener::listen(const std::string& host, int port) {
   if (rc != 0) return rc;
   rc = uv_tcp_bind(&server_, reinterpret_cast<sockaddr*>(&addr), 0);  // libuv sets SO_REUSEADDR
   if (rc != 0) return rc;
+  uv_tcp_nodelay(&server_, 1);  // accepted sockets inherit it on Linux: no setsockopt per client
   rc = uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 4096, &Listener::onConnection);
   if (rc != 0) return rc;
   sockaddr_storage bound{};

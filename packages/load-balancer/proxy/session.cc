@@ -46,7 +46,9 @@ void Session::start(uv_stream_t* server) {
     abort();
     return;
   }
-  uv_tcp_nodelay(&client_, 1);
+#ifndef __linux__
+  uv_tcp_nodelay(&client_, 1);  // Linux: inherited from the listening socket
+#endif
   lastActivity_ = uv_now(listener_->loop_);
   connectNext();
 }
