@@ -4,7 +4,9 @@
 # compose stack under a unique project name, every failure scenario, teardown whatever happens.
 # Then the balancer's own Docker test (packages/load-balancer/e2e/lb_docker_e2e.sh) if present.
 # In CI (CI=true) a missing Docker engine is a failure; elsewhere it is a visible SKIP.
-# Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN.
+# Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN,
+# E2E_STAGGERED=1 (diagnosis: start one node, then scale to 3, instead of `up` all at once),
+# E2E_WRITE_CONCERN (w= on every stress write, e.g. quorum; default: the node's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -45,7 +47,8 @@ start=$(date +%s)
 BIN="$BIN" timeout 300 scripts/images.sh
 status=0
 timeout -k 30 "$E2E_TIMEOUT" python3 packages/tests/e2e/e2e.py --project "$project" \
-  --stress "$BIN/meshkv-stress" ${E2E_ONLY:+--only "$E2E_ONLY"} || status=$?
+  --stress "$BIN/meshkv-stress" ${E2E_ONLY:+--only "$E2E_ONLY"} \
+  ${E2E_STAGGERED:+--staggered} || status=$?
 if [ "$status" -eq 124 ]; then
   echo "e2e: FAIL: the end-to-end tests exceeded ${E2E_TIMEOUT}s" >&2
 fi

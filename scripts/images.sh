@@ -42,6 +42,8 @@ copy_with_libs() {
   local f lib
   for f in "$@"; do
     install -D -m 0755 "$f" "$root/usr/local/bin/$(basename "$f")"
+    # Release builds carry -g1 line tables; the image does not need them.
+    if command -v strip >/dev/null; then strip --strip-debug "$root/usr/local/bin/$(basename "$f")"; fi
     # "libx.so => /path (addr)", "/lib64/ld-linux-x86-64.so.2 (addr)"; skip linux-vdso.
     while read -r lib; do
       [ -n "$lib" ] || continue

@@ -114,10 +114,12 @@ class Stack:
             cmd += ["-f", f]
         return run(cmd + list(args), timeout=timeout, check=check, env=self.env)
 
-    def containers(self, service, running=True):
+    def containers(self, service, running=True, oneoff=False):
+        """Container ids of `service`; one-off (`compose run`) containers only when asked."""
         cmd = ["docker", "ps", "-q", "--no-trunc",
                "--filter", f"label=com.docker.compose.project={self.project}",
-               "--filter", f"label=com.docker.compose.service={service}"]
+               "--filter", f"label=com.docker.compose.service={service}",
+               "--filter", f"label=com.docker.compose.oneoff={'True' if oneoff else 'False'}"]
         if not running:
             cmd.insert(2, "-a")
         return run(cmd, timeout=30).stdout.split()
@@ -225,10 +227,18 @@ class Load:
         self.dir = tempfile.mkdtemp(prefix="meshkv-e2e-")
         self.ack = os.path.join(self.dir, "acks")
         self.concurrency = clusters * workers
-        cmd = [stress_bin, "--url", target, "-n", str(amount), "-c", str(clusters), "-w",
-               str(workers), "--sequential-keys", "--key-prefix", prefix, "--value-size", "16",
-               "--timeout-ms", "5000", "--max-time", "120", "--max-errors", str(amount),
-               "--json", "--progress", "none", "--ack-log", self.ack] + list(extra)
+        opts = {"--url": target, "-n": str(amount), "-c": str(clusters), "-w": str(workers),
+                "--key-prefix": prefix, "--value-size": "16", "--timeout-ms": "5000",
+                "--max-time": "120", "--max-errors": str(amount), "--progress": "none",
+                "--ack-log": self.ack}
+        extra = list(extra)
+        for name, value in zip(extra[::2], extra[1::2]):  # "--flag value" pairs override
+            opts[name] = value
+        if os.environ.get("E2E_WRITE_CONCERN"):  # e.g. quorum: every write waits for a majority
+            opts["--extra-query"] = "w=" + os.environ["E2E_WRITE_CONCERN"]
+        cmd = [stress_bin, "--sequential-keys", "--json"]
+        for name, value in opts.items():
+            cmd += [name, value]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def acked_count(self):
@@ -242,7 +252,9 @@ class Load:
         wait_for(lambda: self.acked_count() >= n or self.proc.poll() is not None, timeout,
                  f"{n} acknowledged writes")
         if self.proc.poll() is not None and self.acked_count() < n:
-            raise Failure(f"the stress run ended before {n} writes were acknowledged")
+            _, err = self.proc.communicate()
+            raise Failure(f"the stress run ended (exit {self.proc.returncode}) before {n} writes "
+                          f"were acknowledged: {err.strip()[-300:]}")
 
     def finish(self, timeout=150):
         try:
@@ -411,15 +423,18 @@ def scenario_attach(stack):
     if not info:
         raise Failure(f"could not find the one-off container ({name!r})")
     cid = info["Id"]
-    wait_for(lambda: stack.health(cid) == "healthy", 60, "the attached node to be healthy", 0.25)
-    wait_converged(stack, [cid], prefix, acked, 20)
-    want = stack.hostname(cid)
-    wait_for(lambda: want in stack.routed_hostnames(8), 20, "the balancer to route to the attached node")
-    key, value = next(iter(acked.items()))
-    status, body = http_get(stack.ip(cid), "/get?k=" + key)
-    if status != 200 or json.loads(body) != value:
-        raise Failure(f"the attached node answered {status} {body[:80]!r} for a replicated key")
-    run(["docker", "rm", "-f", cid], timeout=60, check=False)
+    try:
+        wait_for(lambda: stack.health(cid) == "healthy", 60, "the attached node to be healthy", 0.25)
+        wait_converged(stack, [cid], prefix, acked, 20)
+        want = stack.hostname(cid)
+        wait_for(lambda: want in stack.routed_hostnames(8), 20,
+                 "the balancer to route to the attached node")
+        key, value = next(iter(acked.items()))
+        status, body = http_get(stack.ip(cid), "/get?k=" + key)
+        if status != 200 or json.loads(body) != value:
+            raise Failure(f"the attached node answered {status} {body[:80]!r} for a replicated key")
+    finally:
+        run(["docker", "rm", "-f", cid], timeout=60, check=False)
     return f"caught up {len(acked)} records and served"
 
 
@@ -564,6 +579,9 @@ def main():
     ap.add_argument("--stress", default=os.path.join(ROOT, "build", "bin", "meshkv-stress"))
     ap.add_argument("--only", default="", help="comma-separated scenario names")
     ap.add_argument("--keep", action="store_true", help="leave the stack up (debugging)")
+    ap.add_argument("--staggered", action="store_true",
+                    help="start one node, then scale to 3 (diagnosis: takes the all-at-once "
+                         "bootstrap of `docker compose up` out of the picture)")
     args = ap.parse_args()
 
     def on_signal(signum, frame):
@@ -582,7 +600,10 @@ def main():
     started = time.monotonic()
     try:
         if any(n != "echo" for n in wanted):
-            log(f"starting project {stack.project} ({' '.join(stack.compose_cmd)})")
+            log(f"starting project {stack.project} ({' '.join(stack.compose_cmd)})"
+                + (", staggered" if args.staggered else ""))
+            if args.staggered:
+                stack.ensure_nodes(1)
             stack.compose("up", "-d", timeout=240)
         for name, fn in SCENARIOS:
             if name not in wanted:

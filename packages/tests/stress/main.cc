@@ -32,6 +32,7 @@ struct Settings {
   uint64_t keySpace = 100000;
   bool sequentialKeys = false;
   std::string keyPrefix = "stress:";
+  std::string extraQuery;
   uint32_t valueSize = 32;
   bool newConnection = false;
   bool noRetry = false;
@@ -94,6 +95,9 @@ int main(int argc, char** argv) {
   app.add_option("--key-prefix", s.keyPrefix, "Prefix of every key")
       ->envname("STRESS_KEY_PREFIX")
       ->capture_default_str();
+  app.add_option("--extra-query", s.extraQuery,
+                 "Appended to every request's query string, e.g. w=quorum (write concern)")
+      ->envname("STRESS_EXTRA_QUERY");
   app.add_option("--value-size", s.valueSize, "Bytes per value sent by set")
       ->envname("STRESS_VALUE_SIZE")
       ->check(CLI::Range(0u, 1u << 20))
@@ -183,6 +187,17 @@ int main(int argc, char** argv) {
   opt.keySpace = s.keySpace;
   opt.sequentialKeys = s.sequentialKeys;
   opt.keyPrefix = s.keyPrefix;
+  opt.extraQuery = s.extraQuery;
+  while (!opt.extraQuery.empty() &&
+         (opt.extraQuery.front() == '&' || opt.extraQuery.front() == '?')) {
+    opt.extraQuery.erase(0, 1);
+  }
+  if (opt.extraQuery.find_first_of(" \r\n#") != std::string::npos) {
+    std::fprintf(stderr,
+                 "meshkv-stress: invalid configuration: --extra-query: must be URL-encoded "
+                 "(no spaces, line breaks or '#')\n");
+    return 2;
+  }
   opt.valueSize = s.valueSize;
   opt.keepAlive = !s.newConnection;
   opt.retryStale = !s.noRetry;

@@ -149,6 +149,10 @@ void Runner::buildRequest(Worker* w) {
     r += "&v=";
     r += w->value;
   }
+  if (!options_.extraQuery.empty()) {
+    r += '&';
+    r += options_.extraQuery;
+  }
   r += " HTTP/1.1\r\nHost: ";
   r += options_.hostHeader;
   r += "\r\n";

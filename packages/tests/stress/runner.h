@@ -36,6 +36,7 @@ struct RunOptions {
   uint64_t keySpace = 100000;   // random keys are keyPrefix + [0, keySpace)
   bool sequentialKeys = false;  // every request gets a fresh key keyPrefix + n (n = 0, 1, ...)
   std::string keyPrefix = "stress:";
+  std::string extraQuery;       // appended to every request's query ("w=quorum"), already encoded
   uint32_t valueSize = 32;      // bytes of random [A-Za-z0-9] per /set
   bool keepAlive = true;        // false: a new connection per request (Connection: close)
   uint64_t timeoutMs = 10000;   // per request, connect included

@@ -26,6 +26,7 @@ class TestServer {
   int hangEvery = 0;   // never answer
   std::map<std::string, std::string> store;
   int requests = 0, connections = 0, drops = 0;
+  std::map<std::string, std::string> lastQuery;
 
   explicit TestServer(uv_loop_t* loop) : loop_(loop) {
     uv_tcp_init(loop_, &listener_);
@@ -112,6 +113,7 @@ class TestServer {
         for (auto& p : *parsed) q[p.name] = p.value;
       }
     }
+    lastQuery = q;
     int status = 200;
     std::string body = "{\"success\":true}";
     if (errorEvery && n % errorEvery == 0) {
@@ -215,6 +217,21 @@ TEST_F(RunnerTest, KeepAliveRunSucceedsAndEveryAckedWriteReachedTheServer) {
   uint64_t sliced = 0;
   for (const Slice& s : r.slices) sliced += s.completed;
   EXPECT_EQ(sliced, 3000u) << "the time series accounts for every request";
+}
+
+TEST_F(RunnerTest, ExtraQueryReachesTheServerOnEveryRequest) {
+  TestServer server(&loop_);
+  RunOptions o = optionsFor(server.port);
+  o.amount = 20;
+  o.connections = 2;
+  o.sequentialKeys = true;
+  o.extraQuery = "w=quorum";
+  Runner runner(&loop_, o);
+  ASSERT_TRUE(run(runner, &server));
+  EXPECT_EQ(runner.results().succeeded, 20u);
+  EXPECT_EQ(server.lastQuery.count("w"), 1u);
+  EXPECT_EQ(server.lastQuery["w"], "quorum");
+  EXPECT_EQ(server.store.size(), 20u) << "k and v still parsed";
 }
 
 TEST_F(RunnerTest, NewConnectionPerRequestOpensOneConnectionEach) {
