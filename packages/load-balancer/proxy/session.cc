@@ -87,6 +87,13 @@ void Session::connectNext() {
   phase_ = Phase::kConnecting;
   connectDeadline_ = now + listener_->opts_.connectTimeoutMs;
   int rc = uv_tcp_connect(&connect_, &backend_, b->sockAddr(), &Session::onConnect);
+  if (rc == UV_EMFILE || rc == UV_ENFILE || rc == UV_ENOBUFS || rc == UV_ENOMEM) {
+    // Our own resources ran out, not the backend's fault: no passive-health mark, no retry.
+    if (listener_->rateLimitedLog())
+      spdlog::error("cannot open a backend socket: {}", uv_strerror(rc));
+    abort();
+    return;
+  }
   if (rc != 0) connectFailed(rc);
 }
 
