@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/http/url.h"
+
 namespace db {
 namespace {
 
@@ -20,8 +22,21 @@ std::string encoded(std::string_view raw) {
   return out;
 }
 
-std::string codeOf(const common::Result<KeyParams>& r) {
-  return r.ok() ? "OK" : r.error().code;
+struct Parsed {
+  common::Status status;
+  KeyParams params;
+  bool ok() const { return status.ok(); }
+  const KeyParams* operator->() const { return &params; }
+};
+
+Parsed parseKeyParams(std::string_view query, Need need, const Limits& limits) {
+  Parsed p{common::okStatus(), {}};
+  p.status = db::parseKeyParams(query, need, limits, p.params);
+  return p;
+}
+
+std::string codeOf(const Parsed& r) {
+  return r.ok() ? "OK" : r.status.error().code;
 }
 
 const Limits kLimits{64, 256};
