@@ -68,8 +68,8 @@ class StorageAdapter {
 
   // Writes `rec` when no record has its key, or when `replace(existing)` returns true; one
   // lookup either way. Errors: KEY_TOO_LARGE, VALUE_TOO_LARGE, ORIGIN_TOO_LARGE, STORE_FULL.
-  // `replace` must not touch the adapter. `rec`'s views may point anywhere except into this
-  // adapter.
+  // `replace` must not touch the adapter. `rec`'s views may point into this adapter (e.g. a
+  // value read with get()).
   using ReplacePredicate = absl::FunctionRef<bool(const RecordView& existing)>;
   virtual common::Result<UpsertResult> upsert(const RecordView& rec, ReplacePredicate replace) = 0;
 

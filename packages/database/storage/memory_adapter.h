@@ -103,12 +103,21 @@ class MemoryAdapter final : public StorageAdapter {
   void chunkEmptied(uint32_t ci);
   void releaseChunk(uint32_t ci);
   void writeBlock(uint32_t ref, uint32_t units, uint32_t need, const RecordView& rec,
-                  uint16_t origin);
+                  uint16_t origin, bool copyKey = true);
   void eraseRef(uint32_t ref);
   void decodePosition(uint64_t cursor, uint32_t& ci, uint32_t& off) const;
   static uint64_t position(uint32_t ci, uint32_t generation, uint32_t off);
 
-  Index index_;
+  const uint32_t* findSlot(std::string_view key) const;
+  void maybeGrowIndex();
+  void migrate(size_t count);
+  template <typename K>
+  bool eraseFromIndex(const K& key);
+
+  Index index_;             // every entry, except those still in old_
+  Index old_;               // the previous table while it is being drained (else empty)
+  Index::iterator drain_;   // next entry of old_ to move
+  size_t erasedSince_ = 0;  // erasures from index_ since it was built
   std::vector<Chunk> chunks_;
   std::vector<uint32_t> freeChunkSlots_;  // indexes of released chunks, for reuse
   uint32_t current_ = kNil;               // the chunk new blocks are bumped from

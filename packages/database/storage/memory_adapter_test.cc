@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -109,6 +110,48 @@ TEST(MemoryAdapter, CursorIntoAResetChunkRestartsThatChunk) {
     cursor = r.next;
   }
   EXPECT_LE(after.size(), 100u);
+}
+
+// The index grows incrementally past 8k entries (two tables while the old one drains): every
+// record must stay reachable through get/overwrite/erase at every step.
+TEST(MemoryAdapter, IndexGrowthKeepsEveryRecordReachable) {
+  MemoryAdapter a;
+  std::set<int> live;
+  constexpr int kN = 120000;
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_TRUE(put(a, key64(i), "v" + std::to_string(i), 1).ok());
+    live.insert(i);
+    int j = i / 2;
+    if (i % 3 == 0) {  // overwrite or re-create an older one (may sit in the draining table)
+      ASSERT_TRUE(put(a, key64(j), std::string(300, 'w'), 2).ok());
+      live.insert(j);
+    }
+    if (i % 7 == 0 && j % 5 == 0) {
+      EXPECT_EQ(a.erase(key64(j)), live.erase(j) == 1) << j;
+    }
+    if (i % 997 == 0) {
+      for (int k = std::max(0, i - 50); k <= i; ++k) {
+        ASSERT_EQ(a.get(key64(k)).has_value(), live.count(k) == 1) << k;
+      }
+    }
+  }
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(a.get(key64(i)).has_value(), live.count(i) == 1) << i;
+  EXPECT_EQ(a.size(), live.size());
+}
+
+TEST(MemoryAdapter, ChurnDoesNotGrowTheIndex) {
+  MemoryAdapter a;
+  constexpr int kLive = 20000;
+  for (int i = 0; i < kLive; ++i) ASSERT_TRUE(put(a, key64(i), "v").ok());
+  size_t settled = 0;
+  for (int i = kLive; i < kLive * 20; ++i) {
+    ASSERT_TRUE(a.erase(key64(i - kLive)));
+    ASSERT_TRUE(put(a, key64(i), "v").ok());
+    if (i == kLive * 2) settled = a.memoryUsed();
+  }
+  EXPECT_EQ(a.size(), size_t{kLive});
+  for (int i = kLive * 19; i < kLive * 20; ++i) ASSERT_TRUE(a.get(key64(i)).has_value());
+  EXPECT_LE(a.memoryUsed(), settled + settled / 4);
 }
 
 TEST(MemoryAdapter, LargeValuesUpToTheLimit) {

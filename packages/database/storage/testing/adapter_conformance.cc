@@ -116,6 +116,21 @@ TEST_P(AdapterConformance, UpsertReportsPreviousAndHonoursPredicate) {
   EXPECT_FALSE(r->existed);
 }
 
+TEST_P(AdapterConformance, WritesMayUseViewsReadFromTheAdapter) {
+  ASSERT_TRUE(put(a(), "a", std::string(300, 'a'), 1).ok());
+  ASSERT_TRUE(put(a(), "b", "short", 1).ok());
+  auto va = a().get("a");
+  ASSERT_TRUE(put(a(), "b", va->value, 2).ok());  // copy a's value into b (b grows)
+  EXPECT_EQ(a().get("b")->value, std::string(300, 'a'));
+  auto vb = a().get("b");
+  ASSERT_TRUE(put(a(), vb->key, vb->value, 3).ok());  // rewrite b with its own views
+  EXPECT_EQ(a().get("b")->value, std::string(300, 'a'));
+  EXPECT_EQ(a().get("b")->hlc, 3u);
+  auto va2 = a().get("a");
+  ASSERT_TRUE(put(a(), "a", va2->value.substr(0, 10), 4).ok());  // shrink from own bytes
+  EXPECT_EQ(a().get("a")->value, std::string(10, 'a'));
+}
+
 TEST_P(AdapterConformance, BinaryAndPrototypeLikeKeys) {
   const std::vector<std::string> keys = {std::string("\0", 1),
                                          std::string("a\0b", 3),
