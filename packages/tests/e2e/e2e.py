@@ -373,6 +373,8 @@ def scenario_scale(stack):
         raise Failure(f"no health_status: healthy event seen for some new node ({delays})")
     if any(d > 1.0 for d in delays.values()):
         raise Failure(f"routed later than 1 s after healthy: {delays}")
+    log(f"     3 -> 5: new nodes held all {len(acked)} records when first routed to, "
+        f"{delays} s after turning healthy")
     # 5 -> 2 under load.
     prefix2 = new_prefix("scaledown")
     load = stack.stress(f"http://{ip}:80", 20000, 5, 10, prefix2)
