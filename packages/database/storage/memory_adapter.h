@@ -52,7 +52,8 @@ class MemoryAdapter final : public StorageAdapter {
 
   // Introspection for tests and /status.
   size_t chunkCount() const;
-  size_t liveBytes() const { return liveBytes_; }  // bytes in live blocks (headers included)
+  size_t liveBytes() const { return liveBytes_; }      // bytes in live blocks (headers included)
+  bool indexGrowing() const { return !old_.empty(); }  // an incremental index growth is under way
 
  private:
   // Arena geometry. A block reference is (chunk << 19 | offset / 8): 32 bits address 8192
