@@ -176,6 +176,7 @@ common::Result<ScanPage> Keyspace::scan(
     size_t maxExamined) const {
   auto pos = decodeCursor(cursor);
   if (!pos.ok()) return pos.error();
+  if (limit == 0) return ScanPage{std::string(cursor), 0};  // nothing asked: stay put
   ScanOptions o;
   o.includeTombstones = false;
   o.prefix = prefix;
@@ -191,6 +192,7 @@ common::Result<ScanPage> Keyspace::scanAll(std::string_view cursor, size_t limit
                                            size_t maxExamined) const {
   auto pos = decodeCursor(cursor);
   if (!pos.ok()) return pos.error();
+  if (limit == 0) return ScanPage{std::string(cursor), 0};  // nothing asked: stay put
   ScanOptions o;
   o.includeTombstones = true;
   o.limit = limit;
@@ -205,6 +207,7 @@ common::Result<ScanPage> Keyspace::scanSegments(const SegmentSet& which, std::st
                                                 size_t maxExamined) const {
   auto pos = decodeCursor(cursor);
   if (!pos.ok()) return pos.error();
+  if (limit == 0) return ScanPage{std::string(cursor), 0};  // nothing asked: stay put
   ScanOptions o;
   o.includeTombstones = true;
   o.maxExamined = maxExamined;

@@ -89,7 +89,8 @@ class Keyspace {
   // process (any other is INVALID_CURSOR). `visit` returns false to stop after that record.
   // Records present (and not resized) for the whole listing are visited exactly once. A prefix
   // filter is an O(n) walk like Redis SCAN MATCH: each page examines at most maxExamined records
-  // and may come back short (even empty) with a non-empty `next`.
+  // and may come back short (even empty) with a non-empty `next`. limit 0 visits nothing and
+  // hands back the cursor it was given.
   common::Result<ScanPage> scan(
       std::string_view cursor, size_t limit, std::string_view prefix,
       absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit,

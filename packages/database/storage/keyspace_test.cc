@@ -553,6 +553,25 @@ TEST(Keyspace, ListScanIsLiveOnlyPagedAndPrefixed) {
   EXPECT_EQ(ks.size(), 450u);
 }
 
+TEST(Keyspace, ZeroLimitVisitsNothingAndKeepsTheCursor) {
+  Keyspace ks(opts("a"));
+  ks.set("k", "v");
+  auto never = [](std::string_view, std::string_view) {
+    ADD_FAILURE() << "visited";
+    return true;
+  };
+  auto p = ks.scan("", 0, "", never);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->visited, 0u);
+  EXPECT_TRUE(p->next.empty());  // "" again: the caller still has everything ahead
+  auto all = ks.scanAll("", 0, [](const RecordView&) {
+    ADD_FAILURE() << "visited";
+    return true;
+  });
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->visited, 0u);
+}
+
 TEST(Keyspace, ForeignOrForgedCursorsAreRefused) {
   Keyspace a(opts("a")), b(opts("b"));
   for (int i = 0; i < 100; ++i) a.set("k" + std::to_string(i), "v");
