@@ -61,11 +61,8 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
   uv_timer_init(loop_, &waiterTimer_);
   uv_timer_init(loop_, &joinTimer_);
   uv_timer_init(loop_, &leaveTimer_);
-  for (uv_handle_t* h :
-       {reinterpret_cast<uv_handle_t*>(&check_), reinterpret_cast<uv_handle_t*>(&probeTimer_),
-        reinterpret_cast<uv_handle_t*>(&aeTimer_), reinterpret_cast<uv_handle_t*>(&waiterTimer_),
-        reinterpret_cast<uv_handle_t*>(&joinTimer_),
-        reinterpret_cast<uv_handle_t*>(&leaveTimer_)}) {
+  uv_timer_init(loop_, &applyTimer_);
+  for (uv_handle_t* h : allHandles()) {
     h->data = this;
     ++handlesOpen_;
   }
@@ -77,6 +74,14 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
 MeshCluster::~MeshCluster() {
   // leave() must have run (it closes every handle); a destructor cannot wait for libuv.
   if (handlesOpen_ > 0) spdlog::error("mesh: destroyed with {} open handles", handlesOpen_);
+}
+
+std::array<uv_handle_t*, 7> MeshCluster::allHandles() {
+  return {
+      reinterpret_cast<uv_handle_t*>(&check_),     reinterpret_cast<uv_handle_t*>(&probeTimer_),
+      reinterpret_cast<uv_handle_t*>(&aeTimer_),   reinterpret_cast<uv_handle_t*>(&waiterTimer_),
+      reinterpret_cast<uv_handle_t*>(&joinTimer_), reinterpret_cast<uv_handle_t*>(&leaveTimer_),
+      reinterpret_cast<uv_handle_t*>(&applyTimer_)};
 }
 
 uint64_t MeshCluster::nowMs() const {
@@ -176,11 +181,7 @@ void MeshCluster::finishClose() {
     }
   }
   peers_.clear();
-  for (uv_handle_t* h :
-       {reinterpret_cast<uv_handle_t*>(&check_), reinterpret_cast<uv_handle_t*>(&probeTimer_),
-        reinterpret_cast<uv_handle_t*>(&aeTimer_), reinterpret_cast<uv_handle_t*>(&waiterTimer_),
-        reinterpret_cast<uv_handle_t*>(&joinTimer_),
-        reinterpret_cast<uv_handle_t*>(&leaveTimer_)}) {
+  for (uv_handle_t* h : allHandles()) {
     uv_close(h, &MeshCluster::onHandleClosed);
   }
   ++handlesOpen_;
@@ -411,6 +412,21 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
       peers_.emplace(m.id, std::move(p));
       spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
                    m.incarnation);
+    } else if (Peer* p = peer(m.id); p != nullptr && p->url != m.url) {
+      // Restarted elsewhere (a new port or address) before anyone declared it dead: the stream
+      // follows it; everything un-acked is sent again to the new address.
+      auto url = common::parseHttpUrl(m.url);
+      if (!url.ok()) return;
+      spdlog::info("mesh: {} moved from {} to {}", m.id, p->url, m.url);
+      if (p->link != nullptr) p->link->destroy();
+      p->url = m.url;
+      p->host = url->host;
+      p->port = url->port;
+      p->ready = false;
+      p->outbox.rewind();
+      p->link = new PeerLink(loop_, m.id, url->host, url->port, this, opts_.reconnectMinMs,
+                             opts_.reconnectMaxMs);
+      p->link->start();
     } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
       spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
     } else if (m.state == MemberState::kAlive && before == MemberState::kSuspect) {
@@ -691,6 +707,7 @@ void MeshCluster::startSnapshot(const std::string& peerId) {
   phase_ = Phase::kSnapshot;
   snapshotPeer_ = peerId;
   snapshotRecords_ = 0;
+  snapshotFetched_ = false;
   spdlog::info("mesh: copying a snapshot from {}", peerId);
   fetchPage(peerId, "");
 }
@@ -715,29 +732,49 @@ void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
            uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
            return;
          }
-         auto f = wire::decodeFrame(r.body, wire::FrameType::kSnapshot);
+         auto f = wire::validateFrame(r.body, wire::FrameType::kSnapshot);
          if (!f.ok()) {
            spdlog::error("mesh: corrupt snapshot page from {}: {}", peerId, f.error().code);
            phase_ = Phase::kJoining;
            uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
            return;
          }
-         for (const auto& m : f->records) store_->applyRemote(m);
-         snapshotRecords_ += f->records.size();
-         if (!f->extra.empty()) {
-           fetchPage(peerId, std::move(f->extra));
-           return;
+         // Ask for the next page first, apply this one on the next loop turn: the peer cuts
+         // page N+1 while we apply page N.
+         std::string next(f->extra);
+         pagesToApply_.push_back(std::move(r.body));
+         if (!next.empty()) {
+           fetchPage(peerId, std::move(next));
+         } else {
+           snapshotFetched_ = true;
          }
-         spdlog::info("mesh: snapshot from {} done: {} records in {} ms; verifying", peerId,
-                      snapshotRecords_, uv_hrtime() / 1000000 - catchUpStartedMs_);
-         phase_ = Phase::kVerifying;
-         antiEntropyWith(peerId, [this](bool ok) {
-           if (phase_ != Phase::kVerifying) return;
-           becomeReady(ok ? "snapshot copied and verified"
-                          : "snapshot copied (verification failed; "
-                            "periodic anti-entropy will repair)");
-         });
+         uv_timer_start(&applyTimer_, &MeshCluster::onApplyTimer, 0, 0);
        });
+}
+
+void MeshCluster::onApplyTimer(uv_timer_t* t) noexcept {
+  static_cast<MeshCluster*>(t->data)->applyPages();
+}
+
+void MeshCluster::applyPages() {
+  while (!pagesToApply_.empty()) {
+    std::string body = std::move(pagesToApply_.front());
+    pagesToApply_.pop_front();
+    auto f = wire::validateFrame(body, wire::FrameType::kSnapshot);
+    if (!f.ok()) continue;  // validated on arrival
+    wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRemote(m); });
+    snapshotRecords_ += f->count;
+  }
+  if (!snapshotFetched_ || phase_ != Phase::kSnapshot) return;
+  snapshotFetched_ = false;
+  spdlog::info("mesh: snapshot from {} done: {} records in {} ms; verifying", snapshotPeer_,
+               snapshotRecords_, uv_hrtime() / 1000000 - catchUpStartedMs_);
+  phase_ = Phase::kVerifying;
+  antiEntropyWith(snapshotPeer_, [this](bool ok) {
+    if (phase_ != Phase::kVerifying) return;
+    becomeReady(ok ? "snapshot copied and verified"
+                   : "snapshot copied (verification failed; periodic anti-entropy will repair)");
+  });
 }
 
 void MeshCluster::becomeReady(const char* why) {
@@ -832,22 +869,22 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
                   done(false);
                   return;
                 }
-                auto f = wire::decodeFrame(r2.body, wire::FrameType::kRecords);
+                auto f = wire::validateFrame(r2.body, wire::FrameType::kRecords);
                 if (!f.ok()) {
                   spdlog::warn("mesh: corrupt repair answer from {}: {}", peerId, f.error().code);
                   done(false);
                   return;
                 }
                 size_t applied = 0;
-                for (const auto& m : f->records) {
+                wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
                   applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
-                }
+                });
                 ++aeRounds_;
                 aeBytes_ = bytes + r2.body.size();
                 spdlog::info(
                     "mesh: anti-entropy with {}: {} segments differed, {} repaired, {} "
                     "records received ({} changed ours), {} bytes",
-                    peerId, differing, repairing, f->records.size(), applied, aeBytes_);
+                    peerId, differing, repairing, f->count, applied, aeBytes_);
                 // Every segment repaired: the peer has all we had at the start of the round.
                 if (repairing == differing) {
                   if (Peer* q2 = peer(peerId)) q2->outbox.repaired(startHlc);
@@ -919,7 +956,7 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
 
 void MeshCluster::handleReplicate(const common::http::Request& req, common::http::Responder r) {
   if (!authorized(req, r)) return;
-  auto f = wire::decodeFrame(req.body, wire::FrameType::kBatch);
+  auto f = wire::validateFrame(req.body, wire::FrameType::kBatch);
   if (!f.ok()) {
     ++batchesRefused_;
     spdlog::warn("mesh: refused a batch from {}: {} {}", req.header("x-mesh-from"), f.error().code,
@@ -929,9 +966,9 @@ void MeshCluster::handleReplicate(const common::http::Request& req, common::http
     return;
   }
   uint64_t refused = 0;
-  for (const auto& m : f->records) {
+  wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
     refused += store_->applyRemote(m) == ApplyResult::kRefusedClock ? 1 : 0;
-  }
+  });
   if (refused > 0) {
     clockRefusals_ += refused;
     spdlog::warn(
@@ -1009,7 +1046,7 @@ void MeshCluster::handleDigest(const common::http::Request& req, common::http::R
 
 void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {
   if (!authorized(req, r)) return;
-  auto f = wire::decodeFrame(req.body, wire::FrameType::kRecords);
+  auto f = wire::validateFrame(req.body, wire::FrameType::kRecords);
   if (!f.ok()) {
     r.respond(400, json::errorBody("BAD_RECORDS"));
     return;
@@ -1021,7 +1058,7 @@ void MeshCluster::handleRepair(const common::http::Request& req, common::http::R
     return;
   }
   std::string ours = store_->segmentRecords(*segments);
-  for (const auto& m : f->records) store_->applyRepair(m);
+  wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRepair(m); });
   r.respond(200, std::move(ours), kOctet);
 }
 

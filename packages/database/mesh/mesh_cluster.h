@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -101,6 +102,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   static void onWaiterTimer(uv_timer_t* t) noexcept;
   static void onJoinTimer(uv_timer_t* t) noexcept;
   static void onLeaveTimer(uv_timer_t* t) noexcept;
+  static void onApplyTimer(uv_timer_t* t) noexcept;
   static void onHandleClosed(uv_handle_t* h) noexcept;
 
   // PeerLink::Delegate
@@ -132,6 +134,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   // Catch-up and anti-entropy.
   void startSnapshot(const std::string& peerId);
   void fetchPage(const std::string& peerId, std::string cursor);
+  void applyPages();
   void becomeReady(const char* why);
   void aeTick();
   void collectTombstones();
@@ -155,6 +158,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void handlePublicPing(const common::http::Request& req, common::http::Responder r);
 
   void finishClose();
+  std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
 
   uv_loop_t* loop_;
   Keyspace& keyspace_;
@@ -175,6 +179,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uv_timer_t waiterTimer_;
   uv_timer_t joinTimer_;
   uv_timer_t leaveTimer_;
+  uv_timer_t applyTimer_;  // applies fetched snapshot pages on the next turn
   int handlesOpen_ = 0;
   bool checkActive_ = false;
 
@@ -187,6 +192,8 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   int joinAttempts_ = 0;
   uint64_t joinBackoffMs_ = 0;
   std::string snapshotPeer_;
+  std::deque<std::string> pagesToApply_;
+  bool snapshotFetched_ = false;
   uint64_t snapshotRecords_ = 0;
   uint64_t catchUpStartedMs_ = 0;
   uint64_t readyAtMs_ = 0;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "database/mesh/wire.h"
 #include "database/storage/keyspace.h"
 
 namespace db {
@@ -27,6 +28,13 @@ class StoreBridge {
   explicit StoreBridge(Keyspace& keyspace) : keyspace_(keyspace) {}
 
   ApplyResult applyRemote(const Mutation& m) { return keyspace_.apply(m); }
+  ApplyResult applyRemote(const wire::RecordRef& r) {
+    return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
+  }
+  ApplyResult applyRepair(const wire::RecordRef& r) {
+    if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
+    return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
+  }
   // For anti-entropy records: a tombstone older than what we already collected is ignored (it
   // is collectable everywhere; taking it back would make two nodes re-teach it to each other
   // after each collection).

@@ -29,15 +29,6 @@ common::Error err(const char* code, std::string msg = {}) {
   return common::Error{code, std::move(msg)};
 }
 
-bool getBytes(const char*& p, const char* end, size_t limit, std::string& out) {
-  uint64_t n = 0;
-  if (!getVarint(p, end, n)) return false;
-  if (n > limit || n > static_cast<uint64_t>(end - p)) return false;
-  out.assign(p, n);
-  p += n;
-  return true;
-}
-
 }  // namespace
 
 void putVarint(std::string& out, uint64_t v) {
@@ -116,7 +107,37 @@ std::string FrameWriter::finish() {
   return out;
 }
 
-common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected) {
+namespace {
+
+bool getView(const char*& p, const char* end, size_t limit, std::string_view& out) {
+  uint64_t n = 0;
+  if (!getVarint(p, end, n)) return false;
+  if (n > limit || n > static_cast<uint64_t>(end - p)) return false;
+  out = std::string_view(p, n);
+  p += n;
+  return true;
+}
+
+// Parses one record at p (advancing it). Returns the error detail, or nullptr when well-formed.
+const char* parseRecord(const char*& q, const char* end, RecordRef& r) {
+  if (end - q < 9) return "short record";
+  uint8_t kind = static_cast<uint8_t>(*q++);
+  if (kind > static_cast<uint8_t>(Mutation::Kind::kClear)) return "kind";
+  r.kind = static_cast<Mutation::Kind>(kind);
+  r.hlc = getU64(q);
+  q += 8;
+  if (!getView(q, end, kMaxOriginBytes, r.origin)) return "origin";
+  if (!getView(q, end, kMaxKeyBytes, r.key)) return "key";
+  if (!getView(q, end, kMaxValueBytes, r.value)) return "value";
+  bool isClear = r.kind == Mutation::Kind::kClear;
+  if (isClear != r.key.empty()) return "key presence";
+  if (r.kind != Mutation::Kind::kPut && !r.value.empty()) return "value";
+  return nullptr;
+}
+
+}  // namespace
+
+common::Result<FrameView> validateFrame(std::string_view bytes, FrameType expected) {
   if (bytes.size() < kHeaderBytes + kTrailerBytes) return err("TRUNCATED", "frame too short");
   const char* p = bytes.data();
   if (std::memcmp(p, kMagic, 4) != 0) return err("BAD_MAGIC");
@@ -131,32 +152,46 @@ common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected) {
   uint64_t sum = getU64(p + kHeaderBytes + payloadLen);
   if (XXH3_64bits(p, kHeaderBytes + payloadLen) != sum) return err("BAD_CHECKSUM");
 
-  Frame f;
+  FrameView f;
   f.type = expected;
   f.seq = seq;
+  f.count = count;
   const char* q = p + kHeaderBytes;
   const char* end = q + payloadLen;
-  if (!getBytes(q, end, kMaxExtraBytes, f.extra)) return err("BAD_RECORD", "extra");
-  // Each record takes at least 12 bytes: refuse absurd counts before reserving.
+  if (!getView(q, end, kMaxExtraBytes, f.extra)) return err("BAD_RECORD", "extra");
+  // Each record takes at least 12 bytes: refuse absurd counts before walking.
   if (count > static_cast<uint64_t>(end - q) / 12 + 1) return err("BAD_RECORD", "count");
-  f.records.reserve(count);
+  f.records = std::string_view(q, end - q);
+  RecordRef r;
   for (uint32_t i = 0; i < count; ++i) {
-    if (end - q < 9) return err("BAD_RECORD", "short record");
-    uint8_t kind = static_cast<uint8_t>(*q++);
-    if (kind > static_cast<uint8_t>(Mutation::Kind::kClear)) return err("BAD_RECORD", "kind");
-    Mutation m;
-    m.kind = static_cast<Mutation::Kind>(kind);
-    m.hlc = getU64(q);
-    q += 8;
-    if (!getBytes(q, end, kMaxOriginBytes, m.origin)) return err("BAD_RECORD", "origin");
-    if (!getBytes(q, end, kMaxKeyBytes, m.key)) return err("BAD_RECORD", "key");
-    if (!getBytes(q, end, kMaxValueBytes, m.value)) return err("BAD_RECORD", "value");
-    bool isClear = m.kind == Mutation::Kind::kClear;
-    if (isClear != m.key.empty()) return err("BAD_RECORD", "key presence");
-    if (m.kind != Mutation::Kind::kPut && !m.value.empty()) return err("BAD_RECORD", "value");
-    f.records.push_back(std::move(m));
+    if (const char* why = parseRecord(q, end, r)) return err("BAD_RECORD", why);
   }
   if (q != end) return err("BAD_RECORD", "bytes after the last record");
+  return f;
+}
+
+void forEachRecord(const FrameView& f, const std::function<void(const RecordRef&)>& fn) {
+  const char* q = f.records.data();
+  const char* end = q + f.records.size();
+  RecordRef r;
+  for (uint32_t i = 0; i < f.count; ++i) {
+    if (parseRecord(q, end, r) != nullptr) return;  // validated: cannot happen
+    fn(r);
+  }
+}
+
+common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected) {
+  auto v = validateFrame(bytes, expected);
+  if (!v.ok()) return v.error();
+  Frame f;
+  f.type = expected;
+  f.seq = v->seq;
+  f.extra.assign(v->extra);
+  f.records.reserve(v->count);
+  forEachRecord(*v, [&](const RecordRef& r) {
+    f.records.push_back(
+        Mutation{r.kind, std::string(r.key), std::string(r.value), r.hlc, std::string(r.origin)});
+  });
   return f;
 }
 

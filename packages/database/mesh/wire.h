@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,8 +65,27 @@ struct Frame {
   std::vector<Mutation> records;
 };
 
-// Validates and decodes a whole frame. Error codes: TRUNCATED, BAD_MAGIC, BAD_VERSION,
-// BAD_TYPE, BAD_CHECKSUM, BAD_RECORD, TRAILING_BYTES.
+// A record inside a validated frame (views into the frame's bytes).
+struct RecordRef {
+  Mutation::Kind kind = Mutation::Kind::kPut;
+  uint64_t hlc = 0;
+  std::string_view origin, key, value;
+};
+
+// A validated frame: every byte checked (envelope, checksum, every record), nothing copied.
+struct FrameView {
+  FrameType type;
+  uint64_t seq = 0;
+  std::string_view extra;
+  uint32_t count = 0;
+  std::string_view records;
+};
+common::Result<FrameView> validateFrame(std::string_view bytes, FrameType expected);
+// Calls fn for every record of a frame that validateFrame() accepted.
+void forEachRecord(const FrameView& f, const std::function<void(const RecordRef&)>& fn);
+
+// Validates and decodes a whole frame (copies; validateFrame + forEachRecord avoid them). Error
+// codes: TRUNCATED, BAD_MAGIC, BAD_VERSION, BAD_TYPE, BAD_CHECKSUM, BAD_RECORD, TRAILING_BYTES.
 common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected);
 
 // LEB128 helpers (exposed for tests and the digest codec).

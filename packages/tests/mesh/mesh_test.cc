@@ -183,6 +183,24 @@ TEST(Mesh, KilledNodeRestartsCatchesUpAndTheClusterConverges) {
   EXPECT_TRUE(waitFor([&] { return allKnowAll(c, 3); }, deadline(10000)));
 }
 
+TEST(Mesh, NodeRestartedBeforeItWasDeclaredDeadIsFollowedToItsNewAddress) {
+  Cluster c("fastrestart");
+  c.commonEnv["SUSPICION_TIMEOUT_MS"] = "60000";  // nobody declares it dead meanwhile
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(c.node(0).get("/set?k=" + k(i) + "&v=1").status, 200);
+  int oldPort = c.node(2).port();
+  c.node(2).kill9();
+  ASSERT_TRUE(c.restart(2, 0));  // PORT=0: a new port, so a new URL under the same id
+  ASSERT_NE(c.node(2).port(), oldPort);
+  EXPECT_TRUE(waitFor([&] { return statusReady(c.node(2).get("/status")); }, deadline(10000)));
+  ASSERT_EQ(c.node(1).get("/set?k=after&v=restart").status, 200);
+  EXPECT_TRUE(
+      waitFor([&] { return c.node(2).get("/get?k=after").body == "\"restart\""; }, deadline(5000)));
+  EXPECT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+  expectSameData(c);
+}
+
 TEST(Mesh, NodeAddedAfterManyWritesHasThemAllWhenReady) {
   Cluster c("catchup");
   ASSERT_EQ(c.addNode(-1), 0);
