@@ -6,7 +6,8 @@
 #   3. catch-up: a new node reaches `ready` with 1,000,000 records (64 B keys, 256 B values)
 #   4. bytes of one anti-entropy round between two equal nodes holding those records
 # Usage: bench/mesh_bench.sh [build-dir]   (default build/; needs wrk and python3)
-# Environment: DURATION (wrk seconds, default 10), RECORDS (default 1000000).
+# Environment: DURATION (wrk seconds, default 10), RECORDS (default 1000000),
+#   ONLY=live|catchup (run only figures 1-2 or 3-4; default both).
 # Every process it starts is stopped on exit; only loopback addresses (127.0.0.X) are used.
 set -euo pipefail
 
@@ -14,6 +15,7 @@ BUILD=${1:-build}
 NODE=${MESHKV_NODE_BIN:-$BUILD/bin/meshkv-node}
 DURATION=${DURATION:-10}
 RECORDS=${RECORDS:-1000000}
+ONLY=${ONLY:-all}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/meshkv-bench-XXXXXX)
 PIDS=()
@@ -81,6 +83,10 @@ echo "Command: \`bench/mesh_bench.sh $BUILD\` ($(date -u '+%Y-%m-%d %H:%M UTC'))
 echo "Machine: \`$(uname -a)\`, $(nproc) cores"
 echo
 
+echo "| Figure | Result | Target |"
+echo "|---|---|---|"
+
+if [ "$ONLY" != catchup ]; then
 # --- 1. throughput ---------------------------------------------------------------------------
 start_node 127.0.0.21
 A=$ADDR
@@ -108,8 +114,6 @@ wrk_rps "$P3" 16 >"$r3" & w3=$!
 wait $w1 $w2 $w3
 mesh=$(python3 -c "print(sum(float(open(f).read() or 0) for f in ['$r1','$r2','$r3']))")
 ratio=$(python3 -c "print(f'{$mesh/$alone:.2f}')")
-echo "| Figure | Result | Target |"
-echo "|---|---|---|"
 echo "| /set throughput, one node alone (wrk x3, 16 connections each) | $(printf '%.0f' "$alone") req/s | |"
 echo "| /set throughput, 3-node mesh (wrk x3, 16 connections each) | $(printf '%.0f' "$mesh") req/s (${ratio}x) | >= 0.5x |"
 
@@ -117,10 +121,13 @@ echo "| /set throughput, 3-node mesh (wrk x3, 16 connections each) | $(printf '%
 vis=$(python3 "$HERE/mesh_visibility.py" "$P1" "$P2" "$P3" 2000)
 echo "| write visibility A -> B under background load (2000 samples) | $vis | p99 <= 2 ms |"
 
-# --- 3. catch-up of 1M records -----------------------------------------------------------------
 for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
+fi
+[ "$ONLY" = live ] && exit 0
+
+# --- 3. catch-up of 1M records -----------------------------------------------------------------
 start_node 127.0.0.25 MESH_NETWORK_URL=http://127.0.0.1:1 JOIN_RETRY_MS=20 ANTI_ENTROPY_INTERVAL_MS=1000
 C1=$ADDR
 wait_ready "$C1" 10
