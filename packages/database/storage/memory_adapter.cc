@@ -5,7 +5,7 @@
 // A live block's size is 16 + key + value rounded up to 8, plus its slack (kept when a smaller
 // value was written in place). Free blocks are never merged: splitting only ever adds block
 // boundaries, so a scan cursor (a block boundary) stays a boundary while its chunk lives;
-// a chunk that empties is reset (generation bumped) or unmapped.
+// a chunk that empties is reset (new generation) or unmapped.
 #include "database/storage/memory_adapter.h"
 
 #include <sys/mman.h>
@@ -196,6 +196,7 @@ bool MemoryAdapter::newChunk() {
     chunks_[ci].base = static_cast<char*>(mem);
     chunks_[ci].end = 0;
     chunks_[ci].live = 0;
+    chunks_[ci].generation = nextGeneration_++;
   }
   retireCurrent();
   current_ = ci;
@@ -226,7 +227,7 @@ void MemoryAdapter::chunkEmptied(uint32_t ci) {
     off += units * 8;
   }
   c.end = 0;
-  ++c.generation;
+  c.generation = nextGeneration_++;
   if (ci == current_) return;  // keep bumping from its start
   if (spare_ == kNil) {
     spare_ = ci;
@@ -241,7 +242,7 @@ void MemoryAdapter::releaseChunk(uint32_t ci) {
   c.base = nullptr;
   c.end = 0;
   c.live = 0;
-  ++c.generation;
+  c.generation = nextGeneration_++;
   freeChunkSlots_.push_back(ci);
 }
 
@@ -498,7 +499,8 @@ ScanResult MemoryAdapter::removeIf(uint64_t cursor, size_t maxExamined,
     while (chunks_[ci].base != nullptr && off < chunks_[ci].end) {
       const char* b = chunks_[ci].base + off;
       uint32_t units = blockUnits(b);
-      if (units < 2 || off + units * 8 > chunks_[ci].end) {
+      if (units < 2 || off + units * 8 > chunks_[ci].end ||
+          (!isFree(b) && load<uint16_t>(b + 8) >= origins_.size())) {
         assert(false && "corrupt arena block");
         break;
       }
@@ -551,7 +553,8 @@ ScanResult MemoryAdapter::scan(uint64_t cursor, const ScanOptions& opts,
     while (off < c.end) {
       const char* b = c.base + off;
       uint32_t units = blockUnits(b);
-      if (units < 2 || off + units * 8 > c.end) {
+      if (units < 2 || off + units * 8 > c.end ||
+          (!isFree(b) && load<uint16_t>(b + 8) >= origins_.size())) {
         assert(false && "corrupt arena block");
         break;
       }

@@ -70,7 +70,7 @@ class MemoryAdapter final : public StorageAdapter {
     char* base = nullptr;     // null: index free (chunk returned to the OS)
     uint32_t end = 0;         // blocks occupy [0, end)
     uint32_t live = 0;        // bytes in live blocks
-    uint32_t generation = 0;  // bumped on reset: cursors into an older generation restart it
+    uint32_t generation = 0;  // new on every (re)start: cursors of another one restart it
   };
   struct IndexHash {
     using is_transparent = void;
@@ -132,6 +132,7 @@ class MemoryAdapter final : public StorageAdapter {
   uint16_t lastOriginId_ = 0;
   size_t tombstones_ = 0;
   size_t liveBytes_ = 0;
+  uint32_t nextGeneration_ = 1;  // never reused (even across clear()), modulo 2^24 in cursors
 };
 
 }  // namespace db
