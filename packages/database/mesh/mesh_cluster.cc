@@ -151,11 +151,23 @@ void MeshCluster::leave(std::function<void()> done) {
     ++leavePending_;
     post(p->url, "/_mesh/leave", "", body, std::min<uint64_t>(opts_.probeTimeoutMs * 2, 1500),
          [this](common::http::ClientResponse&&) {
-           if (--leavePending_ == 0 && phase_ == Phase::kLeaving) finishClose();
+           --leavePending_;
+           if (leaveComplete()) finishClose();
          });
   }
   uv_timer_start(&leaveTimer_, &MeshCluster::onLeaveTimer, 2000, 0);
-  if (leavePending_ == 0) finishClose();
+  if (leaveComplete()) finishClose();
+}
+
+bool MeshCluster::leaveComplete() const {
+  // Every write this node acknowledged must reach the peers that stay: the leave ends once the
+  // announcements were answered AND every peer acknowledged every batch (or the timer fires:
+  // an unreachable peer catches up later by anti-entropy from the others).
+  if (phase_ != Phase::kLeaving || leavePending_ > 0) return false;
+  for (const auto& [id, p] : peers_) {
+    if (!p->outbox.idle()) return false;
+  }
+  return true;
 }
 
 void MeshCluster::onLeaveTimer(uv_timer_t* t) noexcept {
@@ -284,6 +296,7 @@ void MeshCluster::onLinkAck(PeerLink& link, uint64_t seq) {
   membership_.contact(p->id, p->lastAckMs);
   settleWaiters(p->id, seq);
   pump(*p);
+  if (leaveComplete()) finishClose();
 }
 
 void MeshCluster::onLinkWritable(PeerLink& link) {

@@ -157,6 +157,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void handleRepair(const common::http::Request& req, common::http::Responder r);
   void handlePublicPing(const common::http::Request& req, common::http::Responder r);
 
+  bool leaveComplete() const;
   void finishClose();
   std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
 
