@@ -80,7 +80,14 @@ wrk_rps() {  # ADDR:PORT CONNECTIONS -> requests/s
 echo "## Mesh"
 echo
 echo "Command: \`bench/mesh_bench.sh $BUILD\` ($(date -u '+%Y-%m-%d %H:%M UTC'))"
-echo "Machine: \`$(uname -a)\`, $(nproc) cores"
+echo "Machine: \`$(uname -a)\`, $(nproc) cores; load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "Throughput: three wrk processes (16 connections each) against one node alone, then one wrk"
+echo "per node of a 3-node mesh, same run (client capacity is the same in both). Visibility: a"
+echo "/set acknowledged by A, then B polled on a keep-alive connection until it answers the value,"
+echo "while another process writes ~2000/s to C. Catch-up: a node with the records is joined by a"
+echo "new node; time from its process start to \`ready\` (and join-to-ready from its \`/status\`)."
+echo "Anti-entropy: bodies of one round between the two equal nodes (\`antiEntropyLastBytes\`)."
 echo
 
 echo "| Figure | Result | Target |"
