@@ -237,6 +237,8 @@ class Load:
         if os.environ.get("E2E_WRITE_CONCERN"):  # e.g. quorum: every write waits for a majority
             opts["--extra-query"] = "w=" + os.environ["E2E_WRITE_CONCERN"]
         cmd = [stress_bin, "--sequential-keys", "--json"]
+        if os.environ.get("E2E_NO_RETRY"):  # count every request lost with a connection
+            cmd.append("--no-retry")
         for name, value in opts.items():
             cmd += [name, value]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
