@@ -29,7 +29,9 @@ fi
 BIN=${BIN:-build/bin}
 TAG=${TAG:-local}
 IMAGES=${IMAGES:-node lb tests}
-STAGE=${STAGE:-build-docker/images}
+# A private staging directory per run: two runs at once (two people, one engine) never share one.
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/meshkv-images.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
 UID_NUM=10001
 
 command -v docker >/dev/null || { echo "images: docker not found" >&2; exit 1; }
