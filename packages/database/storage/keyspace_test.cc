@@ -345,7 +345,9 @@ TEST(Keyspace, DigestIsMaintainedIncrementally) {
       ks.apply(clr(Hlc::pack(wall.ms - 1, 0), "peer"));
     }
     if (i % 16 == 0) wall.ms += 1;
-    if (i % 500 == 0) ASSERT_EQ(ks.segments(), recomputed(ks)) << i;
+    if (i % 500 == 0) {
+      ASSERT_EQ(ks.segments(), recomputed(ks)) << i;
+    }
   }
   ASSERT_EQ(ks.segments(), recomputed(ks));
   EXPECT_NE(ks.rootHash(), root0);

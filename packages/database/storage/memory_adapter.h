@@ -1,12 +1,14 @@
 // db::MemoryAdapter: the in-memory StorageAdapter, built to hold ~1M small records in as little
-// memory as possible. Each record is ONE contiguous block in a slab arena of 4 MiB chunks
-// (16-byte header: hlc, interned origin index, key/value lengths, flags; then key and value
-// bytes; 8-byte granularity, per-size free lists); the index is a flat hash set of 32-bit block
-// references whose hash/equality functors read the key from the arena (~5 bytes a slot).
+// memory as possible (1M x 64-byte keys + 256-byte values: ~347 MB, ~27 bytes over the data).
+// Each record is ONE contiguous block in a slab arena of 4 MiB mmap'd chunks (16-byte header:
+// hlc, interned origin index, key/value lengths, flags; then key and value bytes; 8-byte
+// granularity; per-size free lists with splitting); the index is a flat hash set of 32-bit block
+// references whose hash/equality functors read the key from the arena (~5 bytes a slot), grown
+// incrementally (two tables) past 8k entries so no single write pays for a whole rehash.
 // The Keyspace owns it; loop thread only. The one thing to get right: blocks never move while
 // they live, so the arena walk is the scan and its position is the cursor; a write that changes
-// a record's size moves it (new block), which is why a resized record may be seen twice or not
-// at all by a scan that is in progress.
+// a record's size beyond its block moves it, which is why a record resized during a scan may be
+// seen twice or not at all (records only written in place, or not written, are seen once).
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
