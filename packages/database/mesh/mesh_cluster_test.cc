@@ -144,6 +144,36 @@ TEST_F(MeshClusterTest, ChainJoinStreamsWritesAndConverges) {
   EXPECT_TRUE(n2.keyspace->contains("after"));
 }
 
+TEST_F(MeshClusterTest, JoinThatReachesItselfIsRetriedThenStartsAlone) {
+  // MESH_NETWORK_URL pointing at the node itself (a balancer that picked the joining node).
+  auto n = std::make_unique<TestNode>();
+  n->id = "n1";
+  n->keyspace = std::make_unique<Keyspace>(makeDefaultKeyspaceOptions(n->id));
+  n->server = std::make_unique<common::http::Server>(&loop_, common::http::ServerOptions{});
+  ASSERT_EQ(n->server->listen("127.0.0.1", 0), 0);
+  MeshOptions o = options("n1", n->url());
+  n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
+  n->mesh->registerRoutes(*n->server);
+  n->mesh->start();
+  nodes_.push_back(std::move(n));
+  TestNode& n1 = *nodes_.back();
+  EXPECT_FALSE(n1.mesh->ready());
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  EXPECT_EQ(n1.mesh->membership().liveCount(), 1u) << "it never added itself as a peer";
+  std::string status;
+  n1.mesh->appendStatus(status);
+  EXPECT_NE(status.find("\"members\":[{\"id\":\"n1\""), std::string::npos) << status;
+  // A second node joining through n1 is then streamed to, and shows up with its lag.
+  auto& n2 = addNode(n1.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
+  write(n1, "k", "v");
+  ASSERT_TRUE(runUntil([&] { return n2.keyspace->contains("k"); }, 5000));
+  status.clear();
+  n1.mesh->appendStatus(status);
+  EXPECT_NE(status.find("\"replicationLagMs\":0"), std::string::npos) << status;
+  EXPECT_NE(status.find("\"state\":\"alive\",\"incarnation\":"), std::string::npos) << status;
+}
+
 TEST_F(MeshClusterTest, OneLoopTurnIsOneBatch) {
   auto& n1 = addNode("http://127.0.0.1:1");
   ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
