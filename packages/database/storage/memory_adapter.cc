@@ -598,6 +598,66 @@ size_t MemoryAdapter::memoryUsed() const {
   return bytes;
 }
 
+std::string MemoryAdapter::checkInvariants() const {
+  size_t liveBlocks = 0, freeBlocks = 0, live = 0, tombs = 0;
+  for (uint32_t ci = 0; ci < chunks_.size(); ++ci) {
+    const Chunk& c = chunks_[ci];
+    if (c.base == nullptr) continue;
+    uint32_t chunkLive = 0;
+    uint32_t off = 0;
+    while (off < c.end) {
+      const char* b = c.base + off;
+      uint32_t units = blockUnits(b);
+      if (units < 2 || off + units * 8 > c.end) return "block overruns chunk " + std::to_string(ci);
+      uint32_t ref = (ci << kOffsetBits) | (off >> 3);
+      if (isFree(b)) {
+        ++freeBlocks;
+      } else {
+        ++liveBlocks;
+        chunkLive += units * 8;
+        if (flagsOf(b) & kFlagTombstone) ++tombs;
+        const uint32_t* slot = findSlot(keyOf(ref));
+        if (slot == nullptr || *slot != ref)
+          return "live block not indexed: " + std::to_string(ref);
+      }
+      off += units * 8;
+    }
+    if (off != c.end) return "blocks do not tile chunk " + std::to_string(ci);
+    if (chunkLive != c.live) return "live bytes of chunk " + std::to_string(ci);
+    if (c.live == 0 && c.end != 0 && ci != current_)
+      return "empty chunk kept " + std::to_string(ci);
+    live += chunkLive;
+  }
+  size_t listed = 0;
+  auto walkList = [&](uint32_t head, uint32_t cls) -> std::string {
+    uint32_t prev = kNil;
+    for (uint32_t r = head; r != kNil; r = freeNext(at(r))) {
+      const char* b = at(r);
+      if (!isFree(b)) return "listed block is not free";
+      if (freePrev(b) != prev) return "broken prev link";
+      uint32_t units = load<uint32_t>(b);
+      if (cls != 0 && units != cls) return "block in the wrong size list";
+      if (cls == 0 && units <= kSmallClasses) return "small block in the large list";
+      prev = r;
+      if (++listed > freeBlocks) return "free list cycle";
+    }
+    return "";
+  };
+  for (uint32_t cls = 1; cls <= kSmallClasses; ++cls) {
+    bool bit = (smallBits_[cls / 64] >> (cls % 64)) & 1;
+    if (bit != (smallHeads_[cls] != kNil)) return "size bitmap out of date";
+    if (auto e = walkList(smallHeads_[cls], cls); !e.empty()) return e;
+  }
+  if (auto e = walkList(largeHead_, 0); !e.empty()) return e;
+  if (listed != freeBlocks) {
+    return "free blocks " + std::to_string(freeBlocks) + " listed " + std::to_string(listed);
+  }
+  if (liveBlocks != size()) return "index size differs from live blocks";
+  if (live != liveBytes_) return "liveBytes differs";
+  if (tombs != tombstones_) return "tombstone count differs";
+  return "";
+}
+
 size_t MemoryAdapter::chunkCount() const {
   size_t n = 0;
   for (const auto& c : chunks_) n += c.base != nullptr;

@@ -56,6 +56,10 @@ class MemoryAdapter final : public StorageAdapter {
   size_t chunkCount() const;
   size_t liveBytes() const { return liveBytes_; }      // bytes in live blocks (headers included)
   bool indexGrowing() const { return !old_.empty(); }  // an incremental index growth is under way
+  // Walks the whole arena and the free lists and checks they agree (blocks tile every chunk,
+  // every free block is listed once, live blocks = index entries, per-chunk byte counts). For
+  // tests: "" when consistent, else what is wrong.
+  std::string checkInvariants() const;
 
  private:
   // Arena geometry. A block reference is (chunk << 19 | offset / 8): 32 bits address 8192

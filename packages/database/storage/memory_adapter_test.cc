@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 #include <string>
 
@@ -69,6 +71,7 @@ TEST(MemoryAdapter, EmptiedChunksAreReturned) {
   // Refill: the freed space is reused, nothing leaks in the free lists.
   for (int i = 0; i < 60000; ++i) ASSERT_TRUE(put(a, key64(i), std::string(256, 'v')).ok());
   EXPECT_EQ(a.chunkCount(), chunks);
+  EXPECT_EQ(a.checkInvariants(), "");
 }
 
 TEST(MemoryAdapter, FreedBlocksOfOtherSizesAreSplitAndReused) {
@@ -82,6 +85,7 @@ TEST(MemoryAdapter, FreedBlocksOfOtherSizesAreSplitAndReused) {
   }
   EXPECT_EQ(a.chunkCount(), chunks);
   for (int i = 1; i < 20000; i += 2) EXPECT_EQ(a.get(key64(i))->value.size(), 900u);
+  EXPECT_EQ(a.checkInvariants(), "");
 }
 
 TEST(MemoryAdapter, CursorIntoAResetChunkRestartsThatChunk) {
@@ -139,7 +143,8 @@ TEST(MemoryAdapter, IndexGrowthKeepsEveryRecordReachable) {
   }
   for (int i = 0; i < kN; ++i) ASSERT_EQ(a.get(key64(i)).has_value(), live.count(i) == 1) << i;
   EXPECT_EQ(a.size(), live.size());
-  EXPECT_GT(growingSeen, 1000);  // the two-table path really ran (8k -> 16k -> 32k -> 64k)
+  EXPECT_GT(growingSeen, 1000);
+  EXPECT_EQ(a.checkInvariants(), "");  // the two-table path really ran (8k -> 16k -> 32k -> 64k)
 }
 
 TEST(MemoryAdapter, ChurnDoesNotGrowTheIndex) {
@@ -180,6 +185,61 @@ TEST(MemoryAdapter, CursorFromBeforeAClearNeverReadsGarbage) {
     cursor = r.next;
   }
   EXPECT_EQ(seen.size(), 3000u);  // the chunk the cursor named restarted from its beginning
+}
+
+// The allocator under random sizes (small, medium, > 8 KiB), overwrites, tombstones, erases,
+// sliced removals and clears, with the arena's invariants checked along the way.
+TEST(MemoryAdapter, RandomSizesKeepTheArenaConsistent) {
+  MemoryAdapter a;
+  std::map<std::string, std::string> model;
+  std::mt19937_64 rng(4242);
+  auto size = [&]() -> size_t {
+    switch (rng() % 6) {
+      case 0:
+        return 0;
+      case 1:
+        return rng() % 64;
+      case 2:
+        return 256;
+      case 3:
+        return rng() % 2000;
+      case 4:
+        return 8000 + rng() % 400;  // around the small/large class boundary
+      default:
+        return rng() % 60000;
+    }
+  };
+  for (int op = 0; op < 30000; ++op) {
+    std::string k = "k" + std::to_string(rng() % 800);
+    int dice = static_cast<int>(rng() % 100);
+    if (dice < 60) {
+      std::string v(size(), static_cast<char>('a' + rng() % 26));
+      ASSERT_TRUE(put(a, k, v, op).ok());
+      model[k] = v;
+    } else if (dice < 90) {
+      EXPECT_EQ(a.erase(k), model.erase(k) == 1);
+    } else if (dice < 99) {
+      auto g = a.get(k);
+      auto it = model.find(k);
+      ASSERT_EQ(g.has_value(), it != model.end());
+      if (g) ASSERT_EQ(g->value, it->second);
+    } else if (rng() % 10 == 0) {
+      a.clear();
+      model.clear();
+    } else {
+      size_t mod = 3 + rng() % 4;
+      a.removeIf([&](const RecordView& v) { return v.value.size() % mod == 1; });
+      std::erase_if(model, [&](const auto& kv) { return kv.second.size() % mod == 1; });
+    }
+    if (op % 1000 == 0) ASSERT_EQ(a.checkInvariants(), "") << "op " << op;
+  }
+  ASSERT_EQ(a.checkInvariants(), "");
+  for (const auto& [k, v] : model) ASSERT_EQ(a.get(k)->value, v);
+  EXPECT_EQ(a.size(), model.size());
+  // Everything erased: at most the current chunk and one spare stay mapped.
+  for (const auto& [k, v] : model) a.erase(k);
+  EXPECT_EQ(a.checkInvariants(), "");
+  EXPECT_LE(a.chunkCount(), 2u);
 }
 
 TEST(MemoryAdapter, LargeValuesUpToTheLimit) {
