@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# The benchmark driver behind `make bench`: measures meshkv against its references on loopback
+# and regenerates docs/benchmarks.md. Each section (node, memory, lb, mesh) writes its own
+# generated file docs/benchmarks/<section>.md (any other *.md there, e.g. docker.md, is kept
+# and included); docs/benchmarks.md is then reassembled from all of them, so a subset run
+# (`bench/run.sh lb`) refreshes only what it measured. Every server is started here, on its own
+# port with its own config in a temp dir, and killed on exit whatever happens (trap).
+# meshkv and its reference are alternated ROUNDS times in one run; results are medians.
+# Usage: bench/run.sh [node] [memory] [lb] [mesh]     (default: all four)
+# Environment: BUILD (build dir, default build), DURATION (seconds per wrk run, default 8),
+#   ROUNDS (default 3), MESHKV_NODE_BIN, MESHKV_LB_BIN, SERVER_CPU (0), CLIENT_CPU (1).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+NODE_BIN=${MESHKV_NODE_BIN:-$ROOT/$BUILD/bin/meshkv-node}
+LB_BIN=${MESHKV_LB_BIN:-$ROOT/$BUILD/bin/meshkv-lb}
+DURATION=${DURATION:-8}
+ROUNDS=${ROUNDS:-3}
+OUT=$ROOT/docs/benchmarks
+WORK=$(mktemp -d /tmp/meshkv-bench-XXXXXX)
+
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(node memory lb mesh)
+for s in "${sections[@]}"; do
+  case "$s" in node | memory | lb | mesh) ;; *)
+    echo "usage: $0 [node] [memory] [lb] [mesh]" >&2
+    exit 2
+    ;;
+  esac
+done
+for tool in wrk nginx haproxy redis-server redis-cli curl python3 taskset; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/deps.sh bench" >&2; exit 2; }
+done
+[ "$(nproc)" -ge 2 ] || { SERVER_CPU=0; CLIENT_CPU=0; }
+mkdir -p "$OUT"
+
+CMDLINE="bench/run.sh${*:+ $*}"
+stamp() { date -u '+%Y-%m-%d %H:%M UTC'; }
+machine() {
+  local cpu mem
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  echo "$(uname -srm), $(nproc) CPUs ($cpu), $mem RAM"
+}
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# section_header TITLE: the heading and provenance lines every generated section starts with.
+section_header() {
+  echo "## $1"
+  echo
+  echo "Measured by \`$CMDLINE\` (build \`$BUILD\`, $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "on $(stamp); machine: $(machine); load average at start $(loadavg)."
+  echo
+}
+
+# ==================================================================================================
+# node: /get and /set of meshkv-node vs nginx returning a constant (issue 3)
+# ==================================================================================================
+bench_node() {
+  [ -x "$NODE_BIN" ] || { log "no meshkv-node at $NODE_BIN: skipping node"; return 1; }
+  local keys=100000 r f np
+  log "node: starting meshkv-node and nginx (both pinned to CPU $SERVER_CPU)"
+  start_node "$SERVER_CPU" || return 1
+  local node_port=$NODE_PORT node_pid=$NODE_PID
+  python3 bench/load.py "127.0.0.1:$node_port" --prefix key: --count $keys --value-bytes 100 || return 1
+  np=$(free_port)
+  start_nginx "$np" || return 1
+  local -a gn=() gx=() sn=() sx=() errs=()
+  for r in $(seq 1 "$ROUNDS"); do
+    for kind in get set; do
+      for target in node nginx; do
+        f="$WORK/node-$kind-$target-$r.txt"
+        local port=$node_port
+        [ $target = nginx ] && port=$np
+        log "node: round $r $kind -> $target"
+        run_wrk "$f" -t1 -c50 -d"${DURATION}s" -s "bench/wrk/$kind.lua" "http://127.0.0.1:$port" -- $keys key:
+        local v
+        v=$(wrk_rps "$f")
+        case $kind-$target in
+          get-node) gn+=("$v") ;; get-nginx) gx+=("$v") ;;
+          set-node) sn+=("$v") ;; set-nginx) sx+=("$v") ;;
+        esac
+        [ "$(wrk_errors "$f")" = 0 ] || errs+=("$kind -> $target round $r: $(wrk_errors "$f") errors")
+      done
+    done
+  done
+  local rss_kb
+  rss_kb=$(vmrss_kb "$node_pid")
+  stop_pid "$node_pid"
+  stop_pid "$NGINX_PID"
+
+  local mgn mgx msn msx rg rs
+  mgn=$(median "${gn[@]}"); mgx=$(median "${gx[@]}"); msn=$(median "${sn[@]}"); msx=$(median "${sx[@]}")
+  rg=$(ratio "$mgn" "$mgx"); rs=$(ratio "$msn" "$msx")
+  {
+    section_header "Node: /get and /set throughput (issue 3)"
+    echo "meshkv-node preloaded with $keys keys (\`key:0\`..\`key:$((keys - 1))\`, 100-byte values);"
+    echo "\`wrk -t1 -c50 -d${DURATION}s\` keep-alive, uniformly random keys of that set"
+    echo "(\`bench/wrk/get.lua\`, \`bench/wrk/set.lua\`: precomputed requests, LuaJIT PRNG)."
+    echo "Reference: nginx, one worker, \`return 200 '{\"ok\":true}'\` for every path, driven by the"
+    echo "same scripts. Server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; $ROUNDS alternated rounds, medians."
+    echo
+    echo "| Figure | meshkv-node | nginx | ratio | target | met |"
+    echo "|---|---:|---:|---:|---:|:-:|"
+    echo "| \`GET /get?k=K\` req/s | $(fmt_int "$mgn") | $(fmt_int "$mgx") | ${rg}x | >= 0.9x | $(verdict "$rg" '>=' 0.9) |"
+    echo "| \`GET /set?k=K&v=V\` req/s | $(fmt_int "$msn") | $(fmt_int "$msx") | ${rs}x | >= 0.85x | $(verdict "$rs" '>=' 0.85) |"
+    echo
+    echo "Raw req/s per round: /get node ${gn[*]}; nginx ${gx[*]}. /set node ${sn[*]}; nginx ${sx[*]}."
+    echo "Node RSS after the run: $((rss_kb / 1024)) MiB."
+    if [ ${#errs[@]} -gt 0 ]; then
+      echo
+      echo "**Errors seen by wrk** (non-2xx or socket errors): ${errs[*]}."
+    fi
+    echo
+  } >"$WORK/node.md"
+  mv "$WORK/node.md" "$OUT/node.md"
+}
+
+# ==================================================================================================
+# memory: RSS of 1M records vs Redis, and /get latency while /getAll streams to a slow client
+# ==================================================================================================
+bench_memory() {
+  [ -x "$NODE_BIN" ] || { log "no meshkv-node at $NODE_BIN: skipping memory"; return 1; }
+  local count=1000000 vbytes=256
+  # Keys are "<57-byte prefix>:<N>", N in [0, 1M): 59..64 bytes, 63.9 on average (DEBUG
+  # POPULATE's own key scheme, so meshkv and Redis hold exactly the same key strings).
+  local prefix
+  prefix=$(printf 'meshkv-bench-%044d' 0)
+  local rp redis_kb redis_used node_kb node_base_kb
+  rp=$(free_port)
+  log "memory: Redis DEBUG POPULATE $count"
+  start_redis "$rp" || return 1
+  local redis_base_kb
+  redis_base_kb=$(vmrss_kb "$REDIS_PID")
+  redis-cli -p "$rp" DEBUG POPULATE $count "$prefix" $vbytes >/dev/null || return 1
+  [ "$(redis-cli -p "$rp" DBSIZE)" = "$count" ] || { log "Redis holds $(redis-cli -p "$rp" DBSIZE) keys"; return 1; }
+  local sample
+  sample=$(redis-cli -p "$rp" GET "$prefix:123456" | wc -c)
+  redis_kb=$(vmrss_kb "$REDIS_PID")
+  redis_used=$(redis-cli -p "$rp" INFO memory | awk -F: '/^used_memory:/ {printf "%d", $2 / 1048576}')
+  stop_pid "$REDIS_PID"
+
+  log "memory: loading $count records into meshkv-node"
+  start_node "$SERVER_CPU" || return 1
+  local port=$NODE_PORT pid=$NODE_PID
+  node_base_kb=$(vmrss_kb "$pid")
+  local t0 t1 have
+  t0=$(date +%s.%N)
+  python3 bench/load.py "127.0.0.1:$port" --prefix "$prefix:" --count $count --value-bytes $vbytes || return 1
+  t1=$(date +%s.%N)
+  have=$(curl -s "http://127.0.0.1:$port/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["availableRecords"])')
+  [ "$have" = "$count" ] || { log "meshkv-node holds $have records, not $count"; return 1; }
+  node_kb=$(vmrss_kb "$pid")
+  local rm
+  rm=$(ratio "$node_kb" "$redis_kb")
+
+  # /get p99 while /getAll streams the 1M records to a client reading 1 MB/s.
+  # nginx under the same wrk gives the machine's own latency floor (scheduling noise).
+  local np
+  np=$(free_port)
+  start_nginx "$np" || return 1
+  local -a quiet=() busy=() ref=() qerr=() berr=()
+  local r f
+  for r in $(seq 1 "$ROUNDS"); do
+    f="$WORK/getall-nginx-$r.txt"
+    log "memory: round $r nginx (latency floor)"
+    run_wrk "$f" -t1 -c10 -d"${DURATION}s" --latency -s bench/wrk/get.lua "http://127.0.0.1:$np" -- $count "$prefix:"
+    ref+=("$(wrk_p99_ms "$f")")
+    f="$WORK/getall-quiet-$r.txt"
+    log "memory: round $r /get alone"
+    run_wrk "$f" -t1 -c10 -d"${DURATION}s" --latency -s bench/wrk/get.lua "http://127.0.0.1:$port" -- $count "$prefix:"
+    quiet+=("$(wrk_p99_ms "$f")")
+    [ "$(wrk_errors "$f")" = 0 ] || qerr+=("round $r: $(wrk_errors "$f")")
+    log "memory: round $r /get while /getAll streams to a 1 MB/s client"
+    curl -s --limit-rate 1M "http://127.0.0.1:$port/getAll" -o /dev/null &
+    local cpid=$!
+    PIDS+=("$cpid")
+    sleep 1  # let the stream start and fill the socket buffers
+    f="$WORK/getall-busy-$r.txt"
+    run_wrk "$f" -t1 -c10 -d"${DURATION}s" --latency -s bench/wrk/get.lua "http://127.0.0.1:$port" -- $count "$prefix:"
+    busy+=("$(wrk_p99_ms "$f")")
+    [ "$(wrk_errors "$f")" = 0 ] || berr+=("round $r: $(wrk_errors "$f")")
+    kill -0 "$cpid" 2>/dev/null || berr+=("round $r: the /getAll client had already ended")
+    stop_pid "$cpid"
+  done
+  local after_kb
+  after_kb=$(vmrss_kb "$pid")
+  stop_pid "$pid"
+  stop_pid "$NGINX_PID"
+  local mq mb mr
+  mq=$(median "${quiet[@]}"); mb=$(median "${busy[@]}"); mr=$(median "${ref[@]}")
+  {
+    section_header "Node: memory and streaming (issue 3)"
+    echo "1,000,000 records, keys \`<57-byte prefix>:<N>\` (59 to 64 bytes, 63.9 on average), values"
+    echo "of $vbytes bytes. Redis: \`redis-server --save '' --appendonly no\`, then \`DEBUG POPULATE"
+    echo "$count <prefix> $vbytes\`; meshkv-node: the same key strings, loaded over HTTP by"
+    echo "\`bench/load.py\` (pipelined \`/set\`, every answer checked, then \`/status\` must count"
+    echo "$count). Resident memory is \`VmRSS\` from \`/proc/PID/status\`."
+    echo
+    echo "| Figure | meshkv-node | Redis | ratio | target | met |"
+    echo "|---|---:|---:|---:|---:|:-:|"
+    echo "| VmRSS, 1M x (64 B key, 256 B value) | $((node_kb / 1024)) MiB | $((redis_kb / 1024)) MiB | ${rm}x | <= 0.8x | $(verdict "$rm" '<=' 0.8) |"
+    echo
+    echo "Raw: meshkv-node VmRSS $node_kb kB (empty: $node_base_kb kB; loaded in"
+    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s). Redis VmRSS $redis_kb kB (empty: $redis_base_kb kB),"
+    echo "used_memory $redis_used MiB; a Redis value is $((sample - 1)) bytes."
+    echo
+    echo "\`/get\` latency (\`wrk -t1 -c10 -d${DURATION}s --latency\`, random keys of the 1M) while"
+    echo "\`curl --limit-rate 1M /getAll\` streams the 1M records (~330 MB of JSON: it is still"
+    echo "streaming when wrk ends), $ROUNDS rounds, medians:"
+    echo
+    echo "| Figure | p99 | target | met |"
+    echo "|---|---:|---:|:-:|"
+    echo "| nginx \`return 200\` p99 under the same wrk (the machine's floor) | $mr ms | | |"
+    echo "| \`/get\` p99, no other client | $mq ms | | |"
+    echo "| \`/get\` p99 while \`/getAll\` streams to a 1 MB/s client | $mb ms | < 20 ms | $(verdict "$mb" '<=' 20) |"
+    echo
+    echo "Raw p99 per round (ms): nginx ${ref[*]}; /get alone ${quiet[*]}; with /getAll ${busy[*]}. Node VmRSS after the"
+    echo "streaming rounds: $((after_kb / 1024)) MiB."
+    [ ${#qerr[@]} -eq 0 ] || echo "**wrk errors, /get alone**: ${qerr[*]}."
+    [ ${#berr[@]} -eq 0 ] || echo "**wrk errors or early end, with /getAll**: ${berr[*]}."
+    echo
+  } >"$WORK/memory.md"
+  mv "$WORK/memory.md" "$OUT/memory.md"
+}
+
+# ==================================================================================================
+# lb: meshkv-lb vs HAProxy (1 thread, TCP mode), both in front of the same nginx (issue 4)
+# ==================================================================================================
+bench_lb() {
+  [ -x "$LB_BIN" ] || { log "no meshkv-lb at $LB_BIN: skipping lb"; return 1; }
+  local np lp hp
+  np=$(free_port)
+  mkdir -p "$WORK/www/big"
+  head -c $((10 * 1024 * 1024)) /dev/urandom >"$WORK/www/big/10m.bin"
+  # The proxy under test gets CPU SERVER_CPU alone; nginx shares CLIENT_CPU with wrk.
+  start_nginx "$np" "$CLIENT_CPU" || return 1
+  lp=$(free_port)
+  start_lb "$lp" "$np" "$SERVER_CPU" || return 1
+  hp=$(free_port)
+  start_haproxy "$hp" "$np" "$SERVER_CPU" || return 1
+  wait_http "http://127.0.0.1:$lp/" && wait_http "http://127.0.0.1:$hp/" || return 1
+
+  local -a ka_l=() ka_h=() cl_l=() cl_h=() bu_l=() bu_h=() errs=()
+  local r metric target f port v
+  for r in $(seq 1 "$ROUNDS"); do
+    for metric in keepalive close bulk; do
+      for target in lb haproxy; do
+        port=$lp
+        [ $target = haproxy ] && port=$hp
+        f="$WORK/lb-$metric-$target-$r.txt"
+        log "lb: round $r $metric -> $target"
+        case $metric in
+          keepalive) run_wrk "$f" -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$port/" ;;
+          close) run_wrk "$f" -t1 -c50 -d"${DURATION}s" -H 'Connection: close' "http://127.0.0.1:$port/" ;;
+          bulk) run_wrk "$f" -t1 -c4 -d"${DURATION}s" "http://127.0.0.1:$port/big/10m.bin" ;;
+        esac
+        if [ $metric = bulk ]; then v=$(wrk_mbps "$f"); else v=$(wrk_rps "$f"); fi
+        case $metric-$target in
+          keepalive-lb) ka_l+=("$v") ;; keepalive-haproxy) ka_h+=("$v") ;;
+          close-lb) cl_l+=("$v") ;; close-haproxy) cl_h+=("$v") ;;
+          bulk-lb) bu_l+=("$v") ;; bulk-haproxy) bu_h+=("$v") ;;
+        esac
+        [ "$(wrk_errors "$f")" = 0 ] || errs+=("$metric -> $target round $r: $(wrk_errors "$f")")
+      done
+    done
+  done
+  local lb_kb
+  lb_kb=$(vmrss_kb "$LB_PID")
+  stop_pid "$LB_PID"
+  stop_pid "$HAPROXY_PID"
+  stop_pid "$NGINX_PID"
+
+  # Context: nginx direct (on its own CPU, as in the node section), once per metric.
+  np=$(free_port)
+  start_nginx "$np" "$SERVER_CPU" || return 1
+  local dka dcl dbu
+  log "lb: nginx direct (context)"
+  run_wrk "$WORK/direct-ka.txt" -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$np/"
+  run_wrk "$WORK/direct-close.txt" -t1 -c50 -d"${DURATION}s" -H 'Connection: close' "http://127.0.0.1:$np/"
+  run_wrk "$WORK/direct-bulk.txt" -t1 -c4 -d"${DURATION}s" "http://127.0.0.1:$np/big/10m.bin"
+  dka=$(wrk_rps "$WORK/direct-ka.txt"); dcl=$(wrk_rps "$WORK/direct-close.txt"); dbu=$(wrk_mbps "$WORK/direct-bulk.txt")
+  stop_pid "$NGINX_PID"
+
+  local mkl mkh mcl mch mbl mbh rk rc rb
+  mkl=$(median "${ka_l[@]}"); mkh=$(median "${ka_h[@]}")
+  mcl=$(median "${cl_l[@]}"); mch=$(median "${cl_h[@]}")
+  mbl=$(median "${bu_l[@]}"); mbh=$(median "${bu_h[@]}")
+  rk=$(ratio "$mkl" "$mkh"); rc=$(ratio "$mcl" "$mch"); rb=$(ratio "$mbl" "$mbh")
+  {
+    section_header "Balancer: meshkv-lb vs HAProxy (issue 4)"
+    echo "Both proxies in front of the same nginx (one worker, \`return 200 '{\"ok\":true}'\`, and a"
+    echo "10 MiB file served with sendfile). HAProxy: \`nbthread 1\`, \`mode tcp\`, no logs."
+    echo "meshkv-lb: \`BACKENDS=127.0.0.1:<nginx> SERVICE_PORT=<port>\` (static mode, defaults)."
+    echo "The proxy runs alone on CPU $SERVER_CPU; nginx and wrk share CPU $CLIENT_CPU. ${DURATION} s per run,"
+    echo "$ROUNDS alternated rounds, medians."
+    echo
+    echo "| Figure | meshkv-lb | HAProxy | ratio | target | met |"
+    echo "|---|---:|---:|---:|---:|:-:|"
+    echo "| keep-alive req/s (\`wrk -t1 -c50\`) | $(fmt_int "$mkl") | $(fmt_int "$mkh") | ${rk}x | >= 0.9x | $(verdict "$rk" '>=' 0.9) |"
+    echo "| new connections/s (\`-H 'Connection: close'\`, -c50) | $(fmt_int "$mcl") | $(fmt_int "$mch") | ${rc}x | >= 0.9x | $(verdict "$rc" '>=' 0.9) |"
+    echo "| bulk MB/s (10 MiB file, \`-c4\`) | $mbl | $mbh | ${rb}x | >= 0.9x | $(verdict "$rb" '>=' 0.9) |"
+    echo
+    echo "Raw per round: keep-alive lb ${ka_l[*]}, HAProxy ${ka_h[*]}; close lb ${cl_l[*]}, HAProxy"
+    echo "${cl_h[*]}; bulk MB/s lb ${bu_l[*]}, HAProxy ${bu_h[*]}. meshkv-lb VmRSS after: $((lb_kb / 1024)) MiB."
+    echo "Context, nginx direct (nginx alone on CPU $SERVER_CPU, one run each): $(fmt_int "$dka") req/s"
+    echo "keep-alive ($(ratio "$mkh" "$dka")x for HAProxy), $(fmt_int "$dcl") connections/s ($(ratio "$mch" "$dcl")x),"
+    echo "$dbu MB/s ($(ratio "$mbh" "$dbu")x)."
+    [ ${#errs[@]} -eq 0 ] || { echo; echo "**Errors seen by wrk**: ${errs[*]}."; }
+    echo
+  } >"$WORK/lb.md"
+  mv "$WORK/lb.md" "$OUT/lb.md"
+}
+
+# ==================================================================================================
+# mesh: the mesh engineer's own script (issue 5), its Markdown output included as is
+# ==================================================================================================
+bench_mesh() {
+  if [ ! -f bench/mesh_bench.sh ]; then
+    log "no bench/mesh_bench.sh: skipping mesh"
+    return 0
+  fi
+  log "mesh: bench/mesh_bench.sh $BUILD"
+  if bash bench/mesh_bench.sh "$BUILD" >"$WORK/mesh.md" 2>"$WORK/mesh.err"; then
+    { cat "$WORK/mesh.md"; echo; } >"$OUT/mesh.md"
+  else
+    log "mesh_bench.sh failed: $(tail -3 "$WORK/mesh.err")"
+    {
+      echo "## Mesh (issue 5)"
+      echo
+      echo "\`bench/mesh_bench.sh $BUILD\` FAILED on $(stamp) (exit status non-zero); its last lines:"
+      echo
+      echo '```'
+      tail -15 "$WORK/mesh.err"
+      echo '```'
+      echo
+    } >"$OUT/mesh.md"
+    return 1
+  fi
+}
+
+# docs/benchmarks.md: a fixed preface, then the sections in issue order, then any other
+# section file (e.g. docker.md written by scripts/e2e or the Docker tooling).
+assemble() {
+  local doc="$ROOT/docs/benchmarks.md" tmp="$WORK/benchmarks.md" s
+  {
+    cat <<EOF
+# Benchmarks
+
+Generated by \`make bench\` (= \`scripts/deps.sh bench\` + \`bench/run.sh\`); do not edit by hand:
+each \`##\` section below is the file \`docs/benchmarks/<section>.md\`, rewritten only when that
+section is run (\`bench/run.sh node memory lb mesh\` runs a subset). Last assembled $(stamp) on
+$(machine).
+
+## Method
+
+- Loopback only. Each server is started by the script on its own port with its own config in a
+  temp dir, and killed at the end whatever happens. No benchmark runs in \`make test\`.
+- meshkv and its reference are measured alternately, ${ROUNDS} rounds in one run, ${DURATION} s of
+  wrk each; the figures are medians and the ratios are meshkv / reference.
+- Single-threaded servers are pinned with \`taskset\`: the server (meshkv-node, nginx with one
+  worker, Redis) on CPU ${SERVER_CPU}, wrk on CPU ${CLIENT_CPU}; the same placement for meshkv and for
+  the reference. For the balancer, the proxy (meshkv-lb or HAProxy) has CPU ${SERVER_CPU} to itself and
+  nginx shares CPU ${CLIENT_CPU} with wrk.
+- The machine is shared (other builds may run during a run: see the load average printed in
+  each section); alternating the two sides spreads that noise over both.
+- nginx keeps keep-alive connections open indefinitely (\`keepalive_requests\` raised) so that
+  keep-alive runs never reconnect, as meshkv does not.
+
+EOF
+    for s in node memory lb mesh; do
+      [ -f "$OUT/$s.md" ] && cat "$OUT/$s.md"
+    done
+    for s in "$OUT"/*.md; do
+      case "$(basename "$s" .md)" in node | memory | lb | mesh) continue ;; esac
+      [ -f "$s" ] && cat "$s"
+    done
+  } >"$tmp"
+  mv "$tmp" "$doc"
+}
+
+log "work dir $WORK; sections: ${sections[*]}; $(machine); load $(loadavg)"
+status=0
+for s in "${sections[@]}"; do
+  "bench_$s" || status=1
+  bench_cleanup
+done
+assemble
+log "docs/benchmarks.md written"
+exit $status
