@@ -136,6 +136,10 @@ uint64_t Client::start(std::unique_ptr<Transfer> t) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, raw->errorBuffer);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, std::max(1L, r.connectTimeoutMs));
     if (r.timeoutMs > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r.timeoutMs);
+    if (r.freshConnection) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (!r.unixSocket.empty()) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, r.unixSocket.c_str());
     if (raw->streaming) curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

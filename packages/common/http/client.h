@@ -31,6 +31,9 @@ struct ClientRequest {
   long connectTimeoutMs = 1000;
   long timeoutMs = 5000;                // whole transfer; 0 = none (streams)
   size_t maxResponseBytes = 64u << 20;  // send(): a larger body fails the request
+  // A new connection, closed after the answer: through a per-connection balancer, a reused
+  // connection would reach the same backend every time.
+  bool freshConnection = false;
 };
 
 struct ClientResponse {

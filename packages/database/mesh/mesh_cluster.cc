@@ -422,6 +422,7 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
       p->link = new PeerLink(loop_, m.id, url->host, url->port, this, opts_.reconnectMinMs,
                              opts_.reconnectMaxMs);
       p->link->start();
+      p->repairSoon = phase_ == Phase::kReady;
       peers_.emplace(m.id, std::move(p));
       spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
                    m.incarnation);
@@ -526,6 +527,9 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
         p->deliveredHlc = d["delivered"].GetUint64();
       }
       if (d.HasMember("digest") && d["digest"].IsString()) p->digest = d["digest"].GetString();
+      // A peer first met while both were serving (two clusters merging): repair with it now
+      // rather than at its turn, since the two may differ by far more than in-flight writes.
+      if (p->ready && p->repairSoon && now - lastAeStartMs_ >= kEagerRepairGapMs) aeTick();
     }
   }
   return true;
@@ -549,6 +553,7 @@ void MeshCluster::post(const std::string& url, std::string path, std::string que
   req.connectTimeoutMs = static_cast<long>(std::min<uint64_t>(timeoutMs, 1000));
   req.timeoutMs = static_cast<long>(timeoutMs);
   req.maxResponseBytes = 256u << 20;
+  req.freshConnection = url == opts_.meshNetworkUrl;  // the balancer picks anew each time
   client_->send(std::move(req), std::move(done));
 }
 
@@ -642,14 +647,26 @@ void MeshCluster::probeTick() {
   uint64_t now = nowMs();
   membership_.tick(now);
   // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
-  if (peers_.empty() && phase_ == Phase::kReady) {
-    post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
-         [this](common::http::ClientResponse&& r) {
-           if (r.error.empty() && r.status == 200) mergeGossip(r.body, nullptr);
-         });
+  // Alone: knock every tick. With peers: now and then too, since two groups that each formed
+  // on their own (nodes started together, nobody reachable yet) would otherwise never meet.
+  if (phase_ == Phase::kReady && (peers_.empty() || ++knockTick_ % kKnockEveryTicks == 0)) {
+    knock(peers_.empty() ? kKnockTries : 1);
   }
   auto target = membership_.nextProbeTarget();
   if (target) probe(*target);
+}
+
+void MeshCluster::knock(int triesLeft) {
+  // Through a round-robin balancer, nodes knocking in step can each be handed to themselves
+  // every time (two nodes, two backends): a knock that reached this node is retried at once,
+  // which moves it to the next backend.
+  post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
+       [this, triesLeft](common::http::ClientResponse&& r) {
+         if (phase_ != Phase::kReady || !r.error.empty() || r.status != 200) return;
+         std::string from;
+         if (!mergeGossip(r.body, &from)) return;
+         if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
+       });
 }
 
 void MeshCluster::sendPing(const std::string& url, uint64_t timeoutMs,
@@ -811,6 +828,15 @@ void MeshCluster::aeTick() {
   for (const auto& [id, p] : peers_) {
     if (p->outbox.needsRepair() && p->ready) target = id;
   }
+  if (target.empty()) {  // then a peer met while we were serving (a merge)
+    for (auto& [id, p] : peers_) {
+      if (p->ready && p->repairSoon) {
+        target = id;
+        p->repairSoon = false;
+        break;
+      }
+    }
+  }
   if (target.empty()) {
     std::vector<const std::string*> ready;
     for (const auto& [id, p] : peers_) {
@@ -819,6 +845,7 @@ void MeshCluster::aeTick() {
     if (ready.empty()) return;  // peers still catching up compare with us when they are ready
     target = *ready[aeCursor_++ % ready.size()];
   }
+  lastAeStartMs_ = nowMs();
   antiEntropyWith(target, [](bool) {});
 }
 

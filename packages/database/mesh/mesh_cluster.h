@@ -74,6 +74,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
     bool ready = false;
     uint64_t deliveredHlc = 0;  // every write of the peer's up to this reached all its peers
     std::string digest;
+    bool repairSoon = false;  // met while we were ready: one anti-entropy round first thing
     explicit Peer(size_t window) : outbox(window) {}
   };
   struct Waiter {
@@ -157,6 +158,10 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void handleRepair(const common::http::Request& req, common::http::Responder r);
   void handlePublicPing(const common::http::Request& req, common::http::Responder r);
 
+  void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL
+  static constexpr int kKnockTries = 4;
+  static constexpr uint64_t kKnockEveryTicks = 5;  // with peers: one knock every 5 probes
+  uint64_t knockTick_ = 0;
   bool leaveComplete() const;
   void finishClose();
   std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
@@ -172,6 +177,8 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   std::map<std::string, std::unique_ptr<Peer>> peers_;  // live members only
   Phase phase_ = Phase::kIdle;
   bool ready_ = false;
+  uint64_t lastAeStartMs_ = 0;                         // last periodic or eager repair round
+  static constexpr uint64_t kEagerRepairGapMs = 1000;  // eager rounds at most this often
   bool started_ = false;
 
   uv_check_t check_;

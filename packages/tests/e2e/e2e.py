@@ -212,6 +212,21 @@ class Stack:
             return want <= seen
 
         wait_for(all_routed, 30, f"the balancer to route to all {n} nodes ({sorted(want)})")
+
+        # Nodes started together find nobody behind the proxy at first and each start a cluster
+        # of one; they merge once they can reach each other. Scenarios start from one mesh.
+        def meshed():
+            for cid in ids:
+                try:
+                    status, body = http_get(self.ip(cid), "/status", timeout=2)
+                    members = json.loads(body).get("members", []) if status == 200 else []
+                except (OSError, http.client.HTTPException, ValueError):
+                    return False
+                if sum(1 for m in members if m.get("state") == "alive") != n:
+                    return False
+            return True
+
+        wait_for(meshed, 60, f"all {n} nodes to form one mesh", interval=0.25)
         return ids
 
     # ---- load ----------------------------------------------------------------------------------
