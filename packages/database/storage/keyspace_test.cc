@@ -405,7 +405,9 @@ TEST(Keyspace, DecodingRandomBytesNeverCrashes) {
     }
     auto d = Keyspace::decodeDigest(b);
     // Under ASan this is the point: no read outside the buffer, whatever the bytes.
-    if (d.ok()) EXPECT_LE(d->clearOrigin.size(), 255u);
+    if (d.ok()) {
+      EXPECT_LE(d->clearOrigin.size(), 255u);
+    }
   }
 }
 

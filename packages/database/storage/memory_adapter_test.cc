@@ -222,7 +222,9 @@ TEST(MemoryAdapter, RandomSizesKeepTheArenaConsistent) {
       auto g = a.get(k);
       auto it = model.find(k);
       ASSERT_EQ(g.has_value(), it != model.end());
-      if (g) ASSERT_EQ(g->value, it->second);
+      if (g) {
+        ASSERT_EQ(g->value, it->second);
+      }
     } else if (rng() % 10 == 0) {
       a.clear();
       model.clear();
@@ -231,7 +233,9 @@ TEST(MemoryAdapter, RandomSizesKeepTheArenaConsistent) {
       a.removeIf([&](const RecordView& v) { return v.value.size() % mod == 1; });
       std::erase_if(model, [&](const auto& kv) { return kv.second.size() % mod == 1; });
     }
-    if (op % 1000 == 0) ASSERT_EQ(a.checkInvariants(), "") << "op " << op;
+    if (op % 1000 == 0) {
+      ASSERT_EQ(a.checkInvariants(), "") << "op " << op;
+    }
   }
   ASSERT_EQ(a.checkInvariants(), "");
   for (const auto& [k, v] : model) ASSERT_EQ(a.get(k)->value, v);
