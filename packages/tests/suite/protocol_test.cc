@@ -72,6 +72,53 @@ TEST(Protocol, Http10WithoutKeepAliveIsAnsweredThenClosed) {
   EXPECT_TRUE(c.waitClosed(3s)) << "the connection stayed open after an HTTP/1.0 answer";
 }
 
+TEST(Protocol, Http10WithKeepAliveStaysOpen) {
+  RawConn c;
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.sendAll("GET /healthcheck HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "{\"status\":\"ok\"}");
+  }
+}
+
+TEST(Protocol, HeadHasNoBodyAndDoesNotDesyncThePipeline) {
+  RawConn c;
+  ASSERT_TRUE(c.ok());
+  const std::string k = enc(key("head"));
+  ASSERT_TRUE(c.sendAll(request("/set?k=" + k + "&v=headed") + "HEAD /get?k=" + k +
+                        " HTTP/1.1\r\nHost: x\r\n\r\n" + request("/get?k=" + k)));
+  auto set = c.readResponse();
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->status, 200);
+  auto head = c.readResponse(std::chrono::milliseconds(5000), /*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200) << head->statusLine;
+  // Had the HEAD answer carried a body, these bytes would not start a response.
+  auto get = c.readResponse();
+  ASSERT_TRUE(get) << "the answer after a HEAD is broken";
+  EXPECT_EQ(get->status, 200) << get->statusLine;
+  EXPECT_EQ(get->body, "\"headed\"");
+}
+
+TEST(Protocol, ARequestBodyIsIgnoredAndThePipelineContinues) {
+  RawConn c;
+  ASSERT_TRUE(c.ok());
+  const std::string k = enc(key("posted-body"));
+  ASSERT_TRUE(
+      c.sendAll("POST /set?k=" + k +
+                "&v=fromquery HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nk=x&v=body!" +
+                request("/get?k=" + k)));
+  auto set = c.readResponse();
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->status, 200) << set->body;
+  auto get = c.readResponse();
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->body, "\"fromquery\"");
+}
+
 TEST(Protocol, ConnectionCloseIsHonoured) {
   RawConn c;
   ASSERT_TRUE(c.ok());

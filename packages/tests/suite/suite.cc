@@ -283,12 +283,12 @@ bool RawConn::fill(Clock::time_point until) {
   }
 }
 
-std::optional<RawResponse> RawConn::readResponse(std::chrono::milliseconds deadline) {
+std::optional<RawResponse> RawConn::readResponse(std::chrono::milliseconds deadline, bool head) {
   auto until = Clock::now() + deadline;
   while (true) {
-    if (auto r = takeResponse(buf_, eof_)) return r;
+    if (auto r = takeResponse(buf_, eof_, head)) return r;
     if (!fill(until)) {
-      if (eof_) return takeResponse(buf_, true);
+      if (eof_) return takeResponse(buf_, true, head);
       return std::nullopt;
     }
   }
@@ -303,7 +303,7 @@ bool RawConn::waitClosed(std::chrono::milliseconds deadline) {
   return true;
 }
 
-std::optional<RawResponse> takeResponse(std::string& buf, bool eof) {
+std::optional<RawResponse> takeResponse(std::string& buf, bool eof, bool headOnly) {
   auto end = buf.find("\r\n\r\n");
   if (end == std::string::npos) return std::nullopt;
   RawResponse r;
@@ -328,6 +328,10 @@ std::optional<RawResponse> takeResponse(std::string& buf, bool eof) {
     pos = e + 2;
   }
   size_t bodyStart = end + 4;
+  if (headOnly) {
+    buf.erase(0, bodyStart);
+    return r;
+  }
   if (auto it = r.headers.find("content-length"); it != r.headers.end()) {
     size_t len = std::stoul(it->second);
     if (buf.size() < bodyStart + len) return std::nullopt;

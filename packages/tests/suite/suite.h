@@ -114,8 +114,9 @@ class RawConn {
   // Sends everything; false if the peer closed or reset.
   bool sendAll(std::string_view data);
   // Reads one response (Content-Length, chunked, or until close); nullopt on close/timeout first.
+  // head: the answer to a HEAD request (headers only, whatever Content-Length says).
   std::optional<RawResponse> readResponse(
-      std::chrono::milliseconds deadline = std::chrono::milliseconds(5000));
+      std::chrono::milliseconds deadline = std::chrono::milliseconds(5000), bool head = false);
   // True when the peer closes (EOF or reset) before the deadline; unread data is discarded.
   bool waitClosed(std::chrono::milliseconds deadline = std::chrono::milliseconds(5000));
 
@@ -127,7 +128,7 @@ class RawConn {
 };
 
 // Parses one response from the front of buf, consuming it; nullopt when incomplete.
-// `complete` set false on a body that runs until close and the close has not been seen.
-std::optional<RawResponse> takeResponse(std::string& buf, bool eof);
+// eof: the peer closed (a body without length or chunking ends there).
+std::optional<RawResponse> takeResponse(std::string& buf, bool eof, bool head = false);
 
 }  // namespace suite
