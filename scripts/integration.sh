@@ -53,10 +53,16 @@ file_has_port() { [ -s "$1" ] && grep -qE '^[0-9]+' "$1"; }
 healthy() { curl -fsS -m 1 "http://127.0.0.1:$1/healthcheck" >/dev/null 2>&1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# stop_checked PID NAME: SIGTERM, wait, and fail if the process exited non-zero.
+# stop_checked PID NAME: SIGTERM, then wait_checked.
 stop_checked() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait_checked "$1" "$2"
+}
+
+# wait_checked PID NAME: wait (no second signal: it would cut a graceful leave short) and fail
+# if the process exited non-zero.
+wait_checked() {
   local pid=$1 name=$2 rc
-  kill -TERM "$pid" 2>/dev/null || true
   wait "$pid"
   rc=$?
   if [ "$rc" -ne 0 ]; then
@@ -152,7 +158,7 @@ cluster() {
   run_suite "http://127.0.0.1:$lbport" cluster || status=1
   stop_checked "$lbpid" meshkv-lb || status=1
   for pid in "${nodepids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${nodepids[@]}"; do stop_checked "$pid" meshkv-node || status=1; done
+  for pid in "${nodepids[@]}"; do wait_checked "$pid" meshkv-node || status=1; done
   pids=()
   [ "$status" -eq 0 ] || dump_logs
   return "$status"

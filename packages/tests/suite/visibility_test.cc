@@ -1,0 +1,82 @@
+// Writes seen from other connections. Against one node this is plain read-your-writes; behind
+// the balancer each new Client is a new connection that may land on another node, so these
+// cases check that /set, /rm and /clear replicate (asynchronously: every read polls through
+// eventually(), with a deadline, never a sleep). Several fresh connections per check, so with
+// round robin over 3 nodes every node is asked at least once.
+#include "tests/suite/testing.h"
+
+namespace suite {
+namespace {
+
+constexpr int kReaders = 6;
+
+TEST(Visibility, ASetIsSeenFromOtherConnections) {
+  Client writer;
+  const std::string k = key("vis:set");
+  put(writer, k, "everywhere");
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    SCOPED_TRACE("reader " + std::to_string(i));
+    expectValue(reader, k, "everywhere");
+  }
+}
+
+TEST(Visibility, ARemoveIsSeenFromOtherConnections) {
+  Client writer;
+  const std::string k = key("vis:rm");
+  put(writer, k, "short-lived");
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    expectValue(reader, k, "short-lived");
+  }
+  expectSuccess(writer.get("/rm?k=" + enc(k)));
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    SCOPED_TRACE("reader " + std::to_string(i));
+    expectError(eventuallyGet(reader, "/is?k=" + enc(k), 404), 404, "MISSING_RECORD");
+  }
+}
+
+TEST(Visibility, TheLastWriteWinsEverywhere) {
+  Client writer;
+  const std::string k = key("vis:last");
+  for (int i = 0; i < 20; ++i) put(writer, k, "v" + std::to_string(i));
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    SCOPED_TRACE("reader " + std::to_string(i));
+    expectValue(reader, k, "v19");
+  }
+}
+
+TEST(Visibility, AClearIsSeenFromOtherConnections) {
+  Client writer;
+  const std::string k = key("vis:clear");
+  put(writer, k, "x");
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    expectValue(reader, k, "x");
+  }
+  expectSuccess(writer.get("/clear"));
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    SCOPED_TRACE("reader " + std::to_string(i));
+    Response r = eventuallyGet(reader, "/getKeys", 200, "[]");
+    EXPECT_EQ(r.body, "[]") << describe(r);
+  }
+}
+
+TEST(Visibility, QuorumAndAllWritesAreReadableEverywhere) {
+  for (const char* w : {"quorum", "all"}) {
+    Client writer;
+    const std::string k = key(std::string("vis:w:") + w);
+    expectSuccess(writer.get("/set?k=" + enc(k) + "&v=acked&w=" + w));
+    for (int i = 0; i < kReaders; ++i) {
+      Client reader;
+      SCOPED_TRACE(std::string(w) + " reader " + std::to_string(i));
+      expectValue(reader, k, "acked");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace suite
