@@ -5,6 +5,7 @@
 # test (integration_single_node, integration_cluster); in an ASan build a sanitizer report makes
 # a process exit non-zero, which fails the run. Every wait polls a condition with a deadline.
 # Logs of the processes are printed when something fails; everything is stopped on exit.
+# MESHKV_TESTS_ARGS adds arguments to meshkv-tests (e.g. "--gtest_shuffle --gtest_repeat=3").
 set -uo pipefail
 
 BIN=${1:?usage: integration.sh <bindir> [single|cluster|all]}
@@ -86,7 +87,7 @@ run_suite() {
   local url=$1 name=$2
   log "$name: meshkv-tests against $url"
   SERVICE_URL=$url MESHKV_TEST_HEADER_TIMEOUT_MS=$HEADER_TIMEOUT_MS \
-    "$BIN/meshkv-tests" --gtest_brief=1
+    "$BIN/meshkv-tests" --gtest_brief=1 ${MESHKV_TESTS_ARGS:-}
 
 }
 
