@@ -19,21 +19,24 @@ int hexValue(char c) {
 bool formDecode(std::string_view in, std::string& out) {
   out.clear();
   out.reserve(in.size());
+  size_t run = 0;  // start of the current run of bytes copied as they are
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
+    if (c != '+' && c != '%') continue;
+    out.append(in.data() + run, i - run);
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%') {
+    } else {
       if (i + 2 >= in.size()) return false;
       int hi = hexValue(in[i + 1]);
       int lo = hexValue(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
-    } else {
-      out.push_back(c);
     }
+    run = i + 1;
   }
+  out.append(in.data() + run, in.size() - run);
   return true;
 }
 

@@ -91,8 +91,12 @@ void Api::clear(const Request& req, Responder r) {
   auto parsed = common::parseQuery(req.query);
   if (!parsed.ok()) return respondError(r, parsed.error());
   std::string_view wText;
+  bool seenW = false;
   for (const auto& q : *parsed) {
-    if (q.name == "w") wText = q.value;
+    if (q.name != "w") continue;
+    if (seenW) return respondError(r, {"DUPLICATE_PARAM", "repeated w"});
+    seenW = true;
+    wText = q.value;
   }
   auto w = parseWriteConcern(wText);
   if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});

@@ -3,7 +3,8 @@
 // up, so a 1M-record /getAll to a slow client never holds the loop for long nor buffers the
 // store. With a limit, one page is built at once and the next cursor returned.
 // Both walk the keyspace with its scan cursor, so records written during a listing may or may
-// not appear, while a record present for the whole listing appears exactly once.
+// not appear, while a record present for the whole listing, and not rewritten into a larger
+// block meanwhile (that moves it in the arena), appears exactly once.
 #pragma once
 
 #include <memory>

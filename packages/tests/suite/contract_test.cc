@@ -129,23 +129,20 @@ TEST_F(Validation, WriteConcernsAreAcceptedAndAnythingElseIsRefused) {
   expectValue(c_, k, "kept");  // nothing above wrote, removed or cleared
 }
 
-// NODE DISCREPANCY (reported to the lead, 2026-11-23): the contract allows w=quorum|all|1|local
-// and refuses "anything else", but the node takes an empty `w=` (and a bare `w`) as local on
-// /set, /rm and /clear (api.cc parseWriteConcern treats "" as absent). Disabled so CI stays
-// green until the lead decides; enable it once the node refuses an empty w.
-TEST_F(Validation, DISABLED_EmptyWriteConcernIsRefused) {
+// An empty `w=` (or a bare `w`) means the default, like an absent parameter (decided by the
+// lead; README "The API").
+TEST_F(Validation, EmptyWriteConcernMeansTheDefault) {
   const std::string k = key("w:empty");
   put(c_, k, "kept");
-  expectError(c_.get("/set?k=" + enc(k) + "&v=changed&w="), 400, "INVALID_WRITE_CONCERN");
-  expectError(c_.get("/rm?k=" + enc(k) + "&w="), 400, "INVALID_WRITE_CONCERN");
-  expectError(c_.get("/clear?w="), 400, "INVALID_WRITE_CONCERN");
-  expectValue(c_, k, "kept");
+  expectSuccess(c_.get("/set?k=" + enc(k) + "&v=changed&w="));
+  expectValue(c_, k, "changed");
 }
 
 TEST_F(Validation, ARepeatedWriteConcernIsRefused) {
   const std::string k = key("w:twice");
   expectError(c_.get("/set?k=" + enc(k) + "&v=x&w=1&w=all"), 400, "DUPLICATE_PARAM");
   expectError(c_.get("/rm?k=" + enc(k) + "&w=1&w=all"), 400, "DUPLICATE_PARAM");
+  expectError(c_.get("/clear?w=1&w=all"), 400, "DUPLICATE_PARAM");
   expectError(c_.get("/get?k=" + enc(k)), 404, "MISSING_RECORD");
 }
 
