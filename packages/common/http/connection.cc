@@ -154,8 +154,8 @@ void Connection::formatComplete(std::string& out, const Slot& meta, int status,
   if (!meta.head) out.append(body);
 }
 
-void Connection::respond(uint64_t seq, int status, std::string_view body, std::string_view contentType,
-                         ExtraHeaders extra) {
+void Connection::respond(uint64_t seq, int status, std::string_view body,
+                         std::string_view contentType, ExtraHeaders extra) {
   if (closing_) return;
   if (dispatching_ && seq == current_.seq && !currentAnswered_) {
     currentAnswered_ = true;
