@@ -67,10 +67,7 @@ ParsedConfig parseConfig(int argc, char** argv) {
       ->envname("SERVICE_PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("--bind", c.bind, "address to listen on")
-      ->envname("BIND_ADDRESS")
-      ->check(CLI::ValidIPV4 | CLI::IsMember({"::", "::1"}))
-      ->capture_default_str();
+  common::addBindOption(app, c.bind);
   app.add_option("--backends", c.backendsSpec, "static mode: host:port,host:port,...")
       ->envname("BACKENDS");
   app.add_option("--group-name", c.groupName, "Docker mode: the compose service to balance over")
@@ -103,10 +100,7 @@ ParsedConfig parseConfig(int argc, char** argv) {
       ->envname("ADMIN_BIND")
       ->check(CLI::ValidIPV4 | CLI::IsMember({"::", "::1"}))
       ->capture_default_str();
-  app.add_option("--log-level", c.logLevel, "trace, debug, info, warn, error, critical, off")
-      ->envname("LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
-      ->capture_default_str();
+  common::addLogLevelOption(app, c.logLevel);
   app.add_option("--connect-timeout-ms", c.connectTimeoutMs, "a backend connect gives up after")
       ->envname("CONNECT_TIMEOUT_MS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{600000}))

@@ -28,6 +28,20 @@ std::optional<int> parseCli(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
+void addBindOption(CLI::App& app, std::string& bind) {
+  app.add_option("--bind", bind, "address to listen on")
+      ->envname("BIND_ADDRESS")
+      ->check(CLI::ValidIPV4 | CLI::IsMember({"::", "::1"}))
+      ->capture_default_str();
+}
+
+void addLogLevelOption(CLI::App& app, std::string& level) {
+  app.add_option("--log-level", level, "trace, debug, info, warn, error, critical, off")
+      ->envname("LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+}
+
 CLI::Validator httpUrlValidator() {
   return CLI::Validator(
       [](std::string& value) -> std::string {

@@ -15,6 +15,11 @@ namespace common {
 // the program must stop now (0 after --help/--version, 2 on an invalid setting), else nullopt.
 std::optional<int> parseCli(CLI::App& app, int argc, char** argv);
 
+// --bind / BIND_ADDRESS (an IPv4 address, "::" or "::1") and --log-level / LOG_LEVEL: the
+// same option, names and checks in every binary.
+void addBindOption(CLI::App& app, std::string& bind);
+void addLogLevelOption(CLI::App& app, std::string& level);
+
 // A CLI11 validator for "http://host[:port][/path]" URLs (empty allowed).
 CLI::Validator httpUrlValidator();
 

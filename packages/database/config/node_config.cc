@@ -113,10 +113,7 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
       ->envname("PORT")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("--bind", c.bind, "address to listen on")
-      ->envname("BIND_ADDRESS")
-      ->check(CLI::ValidIPV4 | CLI::IsMember({"::", "::1"}))
-      ->capture_default_str();
+  common::addBindOption(app, c.bind);
   app.add_option("--hostname", c.hostname, "node id, unique per node (default: host name)")
       ->envname("HOSTNAME");
   app.add_option("--mesh-network-url", c.meshNetworkUrl,
@@ -143,10 +140,7 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
       ->envname("KEEPALIVE_TIMEOUT_MS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{86400000}))
       ->capture_default_str();
-  app.add_option("--log-level", c.logLevel, "trace, debug, info, warn, error, critical, off")
-      ->envname("LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
-      ->capture_default_str();
+  common::addLogLevelOption(app, c.logLevel);
   app.add_option("--port-file", c.portFile, "write the bound port to this file once listening");
   app.add_flag("--healthcheck", c.healthcheck,
                "probe the node on PORT at 127.0.0.1 and exit 0 when healthy (for Docker)");
