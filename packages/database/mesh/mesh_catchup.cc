@@ -1,0 +1,286 @@
+// MeshCluster, part 4 (see mesh_cluster.h): catch-up and anti-entropy. A joining node copies
+// snapshot pages (prefetched: page N+1 is cut while page N is applied), verifies with one
+// anti-entropy round and becomes ready; ready nodes compare digests periodically and exchange
+// only the differing segments; tombstones are collected below the delivery horizon. Routes:
+// /_mesh/snapshot|digest|repair. The one thing to get right: records merge by LWW in any order.
+#include "database/mesh/mesh_cluster.h"
+
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/http/json.h"
+#include "common/http/url.h"
+#include "database/mesh/mesh_util.h"
+
+namespace db {
+
+namespace json = common::json;
+using mesh_util::hex64;
+using mesh_util::kOctet;
+using mesh_util::queryParam;
+
+// ---------------------------------------------------------------------------------------------
+// Catch-up (snapshot) and anti-entropy
+// ---------------------------------------------------------------------------------------------
+
+void MeshCluster::startSnapshot(const std::string& peerId) {
+  phase_ = Phase::kSnapshot;
+  snapshotPeer_ = peerId;
+  snapshotRecords_ = 0;
+  snapshotFetched_ = false;
+  spdlog::info("mesh: copying a snapshot from {}", peerId);
+  fetchPage(peerId, "");
+}
+
+void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
+  Peer* p = peer(peerId);
+  if (p == nullptr) {
+    spdlog::warn("mesh: snapshot source {} went away; joining again", peerId);
+    phase_ = Phase::kJoining;
+    attemptJoin();
+    return;
+  }
+  std::string query = "cursor=";
+  common::urlEncode(cursor, query);
+  post(p->url, "/_mesh/snapshot", query, "", opts_.requestTimeoutMs * 2,
+       [this, peerId](common::http::ClientResponse&& r) {
+         if (phase_ != Phase::kSnapshot) return;
+         if (!r.error.empty() || r.status != 200) {
+           spdlog::warn("mesh: snapshot page from {} failed: {}; starting over", peerId,
+                        r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+           phase_ = Phase::kJoining;
+           uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+           return;
+         }
+         auto f = wire::validateFrame(r.body, wire::FrameType::kSnapshot);
+         if (!f.ok()) {
+           spdlog::error("mesh: corrupt snapshot page from {}: {}", peerId, f.error().code);
+           phase_ = Phase::kJoining;
+           uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+           return;
+         }
+         // Ask for the next page first, apply this one on the next loop turn: the peer cuts
+         // page N+1 while we apply page N.
+         std::string next(f->extra);
+         pagesToApply_.push_back(std::move(r.body));
+         if (!next.empty()) {
+           fetchPage(peerId, std::move(next));
+         } else {
+           snapshotFetched_ = true;
+         }
+         uv_timer_start(&applyTimer_, &MeshCluster::onApplyTimer, 0, 0);
+       });
+}
+
+void MeshCluster::onApplyTimer(uv_timer_t* t) noexcept {
+  static_cast<MeshCluster*>(t->data)->applyPages();
+}
+
+void MeshCluster::applyPages() {
+  while (!pagesToApply_.empty()) {
+    std::string body = std::move(pagesToApply_.front());
+    pagesToApply_.pop_front();
+    auto f = wire::validateFrame(body, wire::FrameType::kSnapshot);
+    if (!f.ok()) continue;  // validated on arrival
+    wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRemote(m); });
+    snapshotRecords_ += f->count;
+  }
+  if (!snapshotFetched_ || phase_ != Phase::kSnapshot) return;
+  snapshotFetched_ = false;
+  spdlog::info("mesh: snapshot from {} done: {} records in {} ms; verifying", snapshotPeer_,
+               snapshotRecords_, uv_hrtime() / 1000000 - catchUpStartedMs_);
+  phase_ = Phase::kVerifying;
+  antiEntropyWith(snapshotPeer_, [this](bool ok) {
+    if (phase_ != Phase::kVerifying) return;
+    becomeReady(ok ? "snapshot copied and verified"
+                   : "snapshot copied (verification failed; periodic anti-entropy will repair)");
+  });
+}
+
+void MeshCluster::becomeReady(const char* why) {
+  if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
+  phase_ = Phase::kReady;
+  ready_ = true;
+  readyAtMs_ = uv_hrtime() / 1000000;
+  spdlog::info("mesh: ready after {} ms ({})", readyAtMs_ - catchUpStartedMs_, why);
+}
+
+void MeshCluster::onAeTimer(uv_timer_t* t) noexcept {
+  static_cast<MeshCluster*>(t->data)->aeTick();
+}
+
+void MeshCluster::aeTick() {
+  if (phase_ != Phase::kReady) return;
+  collectTombstones();
+  if (aeRunning_ || peers_.empty()) return;
+  // Round robin over live peers; a peer whose outbox overflowed goes first.
+  std::string target;
+  for (const auto& [id, p] : peers_) {
+    if (p->outbox.needsRepair() && p->ready) target = id;
+  }
+  if (target.empty()) {  // then a peer met while we were serving (a merge)
+    for (auto& [id, p] : peers_) {
+      if (p->ready && p->repairSoon) {
+        target = id;
+        p->repairSoon = false;
+        break;
+      }
+    }
+  }
+  if (target.empty()) {
+    std::vector<const std::string*> ready;
+    for (const auto& [id, p] : peers_) {
+      if (p->ready) ready.push_back(&id);
+    }
+    if (ready.empty()) return;  // peers still catching up compare with us when they are ready
+    target = *ready[aeCursor_++ % ready.size()];
+  }
+  lastAeStartMs_ = nowMs();
+  antiEntropyWith(target, [](bool) {});
+}
+
+void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done) {
+  Peer* p = peer(peerId);
+  if (p == nullptr || aeRunning_) {
+    done(false);
+    return;
+  }
+  aeRunning_ = true;
+  uint64_t startHlc = store_->lastHlc();
+  // A peer whose stream overflowed gets batches again from now on; this round covers the rest.
+  if (p->outbox.overflowed()) p->outbox.reopen();
+  // Step 1: our root hash; an equal peer answers "=" and the round ends there.
+  std::string summary = store_->digestSummary();
+  size_t sent = summary.size();
+  post(p->url, "/_mesh/digest", "", std::move(summary), opts_.requestTimeoutMs,
+       [this, peerId, startHlc, sent,
+        done = std::move(done)](common::http::ClientResponse&& r) mutable {
+         if (phase_ == Phase::kClosed) return;
+         if (!r.error.empty() || r.status != 200) {
+           aeRunning_ = false;
+           spdlog::debug("mesh: anti-entropy with {} failed: {} {}", peerId, r.status, r.error);
+           done(false);
+           return;
+         }
+         size_t bytes = sent + r.body.size();
+         auto plan = store_->repairPlan(r.body);
+         if (!plan.ok()) {
+           aeRunning_ = false;
+           spdlog::warn("mesh: bad digest from {}: {}", peerId, plan.error().code);
+           done(false);
+           return;
+         }
+         if (plan->equal) {
+           aeRunning_ = false;
+           ++aeRounds_;
+           aeBytes_ = bytes;
+           if (Peer* q = peer(peerId)) q->outbox.repaired(startHlc);
+           done(true);
+           return;
+         }
+         // Step 2: push our records of the differing segments (and our clear mark); the peer
+         // answers with its own records of the same segments.
+         std::string records = store_->segmentRecords(plan->segments);
+         bytes += records.size();
+         Peer* q = peer(peerId);
+         if (q == nullptr) {
+           aeRunning_ = false;
+           done(false);
+           return;
+         }
+         size_t differing = plan->differing;
+         size_t repairing = plan->segments.count();
+         post(q->url, "/_mesh/repair", "", std::move(records), opts_.requestTimeoutMs * 2,
+              [this, peerId, startHlc, bytes, differing, repairing,
+               done = std::move(done)](common::http::ClientResponse&& r2) mutable {
+                if (phase_ == Phase::kClosed) return;
+                aeRunning_ = false;
+                if (!r2.error.empty() || r2.status != 200) {
+                  done(false);
+                  return;
+                }
+                auto f = wire::validateFrame(r2.body, wire::FrameType::kRecords);
+                if (!f.ok()) {
+                  spdlog::warn("mesh: corrupt repair answer from {}: {}", peerId, f.error().code);
+                  done(false);
+                  return;
+                }
+                size_t applied = 0;
+                wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
+                  applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
+                });
+                ++aeRounds_;
+                aeBytes_ = bytes + r2.body.size();
+                spdlog::info(
+                    "mesh: anti-entropy with {}: {} segments differed, {} repaired, {} "
+                    "records received ({} changed ours), {} bytes",
+                    peerId, differing, repairing, f->count, applied, aeBytes_);
+                // Every segment repaired: the peer has all we had at the start of the round.
+                if (repairing == differing) {
+                  if (Peer* q2 = peer(peerId)) q2->outbox.repaired(startHlc);
+                }
+                done(true);
+              });
+       });
+}
+
+void MeshCluster::collectTombstones() {
+  if (phase_ != Phase::kReady) return;
+  // A tombstone may go once every live node has it: each node reports `delivered`, the HLC up
+  // to which all of its own writes were acknowledged by all of its live peers; the minimum over
+  // the live nodes (us included) bounds what everybody has. Never before the grace period.
+  uint64_t stable = stableHlc();
+  uint64_t horizon = stable;
+  for (const auto& [id, p] : peers_) {
+    horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
+    horizon = std::min(horizon, p->deliveredHlc);
+  }
+  if (horizon <= lastGcHorizon_) return;  // nothing new to collect (each pass is an O(n) walk)
+  lastGcHorizon_ = horizon;
+  size_t n = store_->collectTombstones(horizon, opts_.tombstoneGraceMs);
+  tombstonesDropped_ += n;
+  if (n > 0) spdlog::debug("mesh: dropped {} tombstones", n);
+}
+
+void MeshCluster::handleSnapshot(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r)) return;
+  std::string cursor = queryParam(req.query, "cursor");
+  auto page = store_->snapshotPage(cursor, opts_.snapshotPageBytes);
+  if (!page.ok()) {
+    r.respond(400, json::errorBody(page.error().code));
+    return;
+  }
+  r.respond(200, std::move(page.value()), kOctet);
+}
+
+void MeshCluster::handleDigest(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r)) return;
+  auto answer = store_->answerDigest(req.body);
+  if (!answer.ok()) {
+    r.respond(400, json::errorBody(answer.error().code));
+    return;
+  }
+  r.respond(200, std::move(answer.value()), kOctet);
+}
+
+void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r)) return;
+  auto f = wire::validateFrame(req.body, wire::FrameType::kRecords);
+  if (!f.ok()) {
+    r.respond(400, json::errorBody("BAD_RECORDS"));
+    return;
+  }
+  // Our records for the same segments first (before applying theirs: we send what we had).
+  auto segments = StoreBridge::segmentsFromExtra(f->extra);
+  if (!segments.ok()) {
+    r.respond(400, json::errorBody("BAD_SEGMENTS"));
+    return;
+  }
+  std::string ours = store_->segmentRecords(*segments);
+  wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRepair(m); });
+  r.respond(200, std::move(ours), kOctet);
+}
+
+}  // namespace db

@@ -1,0 +1,415 @@
+// MeshCluster, part 3 (see mesh_cluster.h): membership traffic. Joining through
+// MESH_NETWORK_URL, subscribing to every member, SWIM probes (direct, then indirect), the
+// member lists merged on every contact, and the routes /_mesh/join|ping|ping-req|leave and the
+// original's public /ping. Membership (membership.h) holds the rules; this file does the I/O.
+// The one thing to get right: a join can reach this node itself through the balancer.
+#include "database/mesh/mesh_cluster.h"
+
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/http/json.h"
+#include "common/http/url.h"
+#include "database/mesh/mesh_util.h"
+
+namespace db {
+
+namespace json = common::json;
+using mesh_util::hex64;
+using mesh_util::kOctet;
+using mesh_util::queryParam;
+
+namespace {
+constexpr int kJoinAttemptsBeforeAlone = 6;  // then a node starts a cluster of its own
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Membership: join, probes, gossip
+// ---------------------------------------------------------------------------------------------
+
+void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew) {
+  if (m.live()) {
+    if (peers_.count(m.id) == 0) {
+      auto url = common::parseHttpUrl(m.url);
+      if (!url.ok()) {
+        spdlog::warn("mesh: member {} has an unusable URL '{}'", m.id, m.url);
+        return;
+      }
+      auto p = std::make_unique<Peer>(opts_.windowBytes);
+      p->id = m.id;
+      p->url = m.url;
+      p->host = url->host;
+      p->port = url->port;
+      p->link = new PeerLink(loop_, m.id, url->host, url->port, this, opts_.reconnectMinMs,
+                             opts_.reconnectMaxMs);
+      p->link->start();
+      p->repairSoon = phase_ == Phase::kReady;
+      peers_.emplace(m.id, std::move(p));
+      spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
+                   m.incarnation);
+    } else if (Peer* p = peer(m.id); p != nullptr && p->url != m.url) {
+      // Restarted elsewhere (a new port or address) before anyone declared it dead: the stream
+      // follows it; everything un-acked is sent again to the new address.
+      auto url = common::parseHttpUrl(m.url);
+      if (!url.ok()) return;
+      spdlog::info("mesh: {} moved from {} to {}", m.id, p->url, m.url);
+      if (p->link != nullptr) p->link->destroy();
+      p->url = m.url;
+      p->host = url->host;
+      p->port = url->port;
+      p->ready = false;
+      p->outbox.rewind();
+      p->link = new PeerLink(loop_, m.id, url->host, url->port, this, opts_.reconnectMinMs,
+                             opts_.reconnectMaxMs);
+      p->link->start();
+    } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
+      spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
+    } else if (m.state == MemberState::kAlive && before == MemberState::kSuspect) {
+      spdlog::info("mesh: {} refuted suspicion (incarnation {})", m.id, m.incarnation);
+    }
+    return;
+  }
+  auto it = peers_.find(m.id);
+  if (it != peers_.end()) {
+    if (it->second->link != nullptr) it->second->link->destroy();
+    peers_.erase(it);
+  }
+  spdlog::warn("mesh: {} is {} (incarnation {})", m.id, memberStateName(m.state), m.incarnation);
+  peerGone(m.id);
+}
+
+std::string MeshCluster::gossipJson(bool withInfo) const {
+  std::string s;
+  s.reserve(256 + 128 * peers_.size());
+  s.append("{\"from\":");
+  json::appendString(s, opts_.nodeId);
+  s.append(",\"members\":[");
+  bool first = true;
+  for (const auto& u : membership_.gossip()) {
+    if (!first) s.push_back(',');
+    first = false;
+    s.append("{\"id\":");
+    json::appendString(s, u.id);
+    s.append(",\"url\":");
+    json::appendString(s, u.url);
+    s.append(",\"state\":\"");
+    s.append(memberStateName(u.state));
+    s.append("\",\"inc\":");
+    json::appendUint(s, u.incarnation);
+    s.push_back('}');
+  }
+  s.push_back(']');
+  if (withInfo) {
+    s.append(",\"ready\":");
+    s.append(ready_ ? "true" : "false");
+    s.append(",\"delivered\":");
+    uint64_t stable = stableHlc();
+    uint64_t delivered = stable;
+    for (const auto& [id, p] : peers_) {
+      delivered = std::min(delivered, p->outbox.deliveredHlc(stable));
+    }
+    json::appendUint(s, delivered);
+    s.append(",\"digest\":\"");
+    s.append(hex64(store_->rootDigest()));
+    s.push_back('"');
+  }
+  s.push_back('}');
+  return s;
+}
+
+bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  if (d.HasParseError() || !d.IsObject()) return false;
+  uint64_t now = nowMs();
+  std::string from;
+  if (d.HasMember("from") && d["from"].IsString()) from = d["from"].GetString();
+  if (fromId != nullptr) *fromId = from;
+  if (d.HasMember("members") && d["members"].IsArray()) {
+    for (const auto& e : d["members"].GetArray()) {
+      if (!e.IsObject() || !e.HasMember("id") || !e["id"].IsString() || !e.HasMember("url") ||
+          !e["url"].IsString() || !e.HasMember("state") || !e["state"].IsString() ||
+          !e.HasMember("inc") || !e["inc"].IsUint64()) {
+        continue;
+      }
+      auto st = parseMemberState(e["state"].GetString());
+      if (!st) continue;
+      MemberUpdate u{e["id"].GetString(), e["url"].GetString(), *st, e["inc"].GetUint64()};
+      if (u.id.empty() || u.id.size() > wire::kMaxOriginBytes) continue;
+      membership_.apply(u, now);
+    }
+  }
+  if (!from.empty() && from != opts_.nodeId) {
+    membership_.contact(from, now);
+    lastPeerContactMs_ = now;
+    if (Peer* p = peer(from)) {
+      if (d.HasMember("ready") && d["ready"].IsBool()) p->ready = d["ready"].GetBool();
+      if (d.HasMember("delivered") && d["delivered"].IsUint64()) {
+        p->deliveredHlc = d["delivered"].GetUint64();
+      }
+      if (d.HasMember("digest") && d["digest"].IsString()) p->digest = d["digest"].GetString();
+      // A peer first met while both were serving (two clusters merging): repair with it now
+      // rather than at its turn, since the two may differ by far more than in-flight writes.
+      if (p->ready && p->repairSoon && now - lastAeStartMs_ >= kEagerRepairGapMs) aeTick();
+    }
+  }
+  return true;
+}
+
+void MeshCluster::attemptJoin() {
+  if (phase_ != Phase::kJoining) return;
+  ++joinAttempts_;
+  post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
+       [this](common::http::ClientResponse&& r) {
+         if (phase_ != Phase::kJoining) return;
+         std::string from;
+         if (!r.error.empty() || r.status != 200 || !mergeGossip(r.body, &from)) {
+           spdlog::info(
+               "mesh: join through {} failed (attempt {}): {}", opts_.meshNetworkUrl, joinAttempts_,
+               r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.error);
+           joinDone(false, false);
+           return;
+         }
+         joinDone(true, from == opts_.nodeId);
+       });
+}
+
+void MeshCluster::joinDone(bool ok, bool reachedSelf) {
+  if (ok && !reachedSelf) {
+    spdlog::info("mesh: joined; {} members known", membership_.members().size() + 1);
+    subscribeAll();
+    return;
+  }
+  if (reachedSelf) spdlog::info("mesh: the join request reached this node itself; retrying");
+  // Nobody else answers (first node of a cluster, or the balancer only knows us): after a few
+  // attempts this node's (empty) store is the truth; joins keep being retried from probes.
+  bool othersKnown = !peers_.empty();
+  if (othersKnown) {
+    subscribeAll();
+    return;
+  }
+  if (joinAttempts_ >= kJoinAttemptsBeforeAlone) {
+    becomeReady("no other node answered: starting a new cluster");
+    return;
+  }
+  uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, reachedSelf ? 10 : joinBackoffMs_, 0);
+  joinBackoffMs_ = std::min(joinBackoffMs_ * 2, opts_.joinRetryMs * 8);
+}
+
+void MeshCluster::onJoinTimer(uv_timer_t* t) noexcept {
+  static_cast<MeshCluster*>(t->data)->attemptJoin();
+}
+
+void MeshCluster::subscribeAll() {
+  // Register with every live member directly, so each of them streams its writes to us from now
+  // on; only then copy a snapshot (nothing written meanwhile can be missed).
+  phase_ = Phase::kSubscribing;
+  auto pending = std::make_shared<int>(0);
+  auto best = std::make_shared<std::string>();
+  std::string body = gossipJson(true);
+  std::vector<std::string> targets;
+  for (const auto& [id, p] : peers_) targets.push_back(id);
+  if (targets.empty()) {
+    becomeReady("no live peer to copy from");
+    return;
+  }
+  *pending = static_cast<int>(targets.size());
+  for (const auto& id : targets) {
+    Peer* p = peer(id);
+    post(p->url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
+         [this, pending, best, id](common::http::ClientResponse&& r) {
+           if (phase_ != Phase::kSubscribing) return;
+           std::string from;
+           if (r.error.empty() && r.status == 200 && mergeGossip(r.body, &from) && from == id) {
+             Peer* q = peer(id);
+             if (q != nullptr && (best->empty() || q->ready)) *best = id;
+           }
+           if (--*pending == 0) {
+             if (best->empty()) {
+               spdlog::warn("mesh: no member answered the subscription; retrying the join");
+               phase_ = Phase::kJoining;
+               uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+               return;
+             }
+             startSnapshot(*best);
+           }
+         });
+  }
+}
+
+void MeshCluster::onProbeTimer(uv_timer_t* t) noexcept {
+  static_cast<MeshCluster*>(t->data)->probeTick();
+}
+
+void MeshCluster::probeTick() {
+  if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
+  uint64_t now = nowMs();
+  membership_.tick(now);
+  // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
+  // Alone: knock every tick. With peers: now and then too, since two groups that each formed
+  // on their own (nodes started together, nobody reachable yet) would otherwise never meet.
+  if (phase_ == Phase::kReady && (peers_.empty() || ++knockTick_ % kKnockEveryTicks == 0)) {
+    knock(peers_.empty() ? kKnockTries : 1);
+  }
+  auto target = membership_.nextProbeTarget();
+  if (target) probe(*target);
+}
+
+void MeshCluster::knock(int triesLeft) {
+  // Through a round-robin balancer, nodes knocking in step can each be handed to themselves
+  // every time (two nodes, two backends): a knock that reached this node is retried at once,
+  // which moves it to the next backend.
+  post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
+       [this, triesLeft](common::http::ClientResponse&& r) {
+         if (phase_ != Phase::kReady || !r.error.empty() || r.status != 200) return;
+         std::string from;
+         if (!mergeGossip(r.body, &from)) return;
+         if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
+       });
+}
+
+void MeshCluster::sendPing(const std::string& url, uint64_t timeoutMs,
+                           std::function<void(bool ok)> done) {
+  post(url, "/_mesh/ping", "", gossipJson(true), timeoutMs,
+       [this, done = std::move(done)](common::http::ClientResponse&& r) {
+         if (phase_ == Phase::kClosed) return;
+         bool ok = r.error.empty() && r.status == 200 && mergeGossip(r.body, nullptr);
+         done(ok);
+       });
+}
+
+void MeshCluster::probe(const std::string& id) {
+  const Member* m = membership_.find(id);
+  if (m == nullptr) return;
+  std::string url = m->url;
+  bool wasDead = m->state == MemberState::kDead;
+  sendPing(url, opts_.probeTimeoutMs, [this, id, wasDead](bool ok) {
+    if (ok || wasDead) return;
+    // Indirect probes: ask up to k others to reach it for us.
+    auto helpers = membership_.indirectHelpers(id, opts_.indirectProbes);
+    if (helpers.empty()) {
+      membership_.probeFailed(id, nowMs());
+      return;
+    }
+    const Member* target = membership_.find(id);
+    if (target == nullptr) return;
+    std::string body = "{\"target\":";
+    json::appendString(body, id);
+    body.append(",\"url\":");
+    json::appendString(body, target->url);
+    body.push_back('}');
+    auto state = std::make_shared<std::pair<int, bool>>(static_cast<int>(helpers.size()), false);
+    for (const auto& h : helpers) {
+      const Member* hm = membership_.find(h);
+      if (hm == nullptr) {
+        --state->first;
+        continue;
+      }
+      post(hm->url, "/_mesh/ping-req", "", body, opts_.probeTimeoutMs * 2,
+           [this, id, state](common::http::ClientResponse&& r) {
+             if (phase_ == Phase::kClosed) return;
+             if (r.error.empty() && r.status == 200 &&
+                 r.body.find("\"ok\":true") != std::string::npos) {
+               state->second = true;
+               membership_.contact(id, nowMs());
+             }
+             if (--state->first == 0 && !state->second) membership_.probeFailed(id, nowMs());
+           });
+    }
+    if (state->first == 0) membership_.probeFailed(id, nowMs());
+  });
+}
+
+void MeshCluster::contactSeed(const std::string& url) {
+  post(url, "/_mesh/ping", "", gossipJson(true), opts_.probeTimeoutMs * 2,
+       [this](common::http::ClientResponse&& r) {
+         if (phase_ == Phase::kClosed) return;
+         if (r.error.empty() && r.status == 200) mergeGossip(r.body, nullptr);
+       });
+}
+
+void MeshCluster::handlePing(const common::http::Request& req, common::http::Responder r,
+                             bool join) {
+  if (!authorized(req, r)) return;
+  std::string from;
+  if (!mergeGossip(req.body, &from)) {
+    r.respond(400, json::errorBody("BAD_GOSSIP"));
+    return;
+  }
+  if (join && from != opts_.nodeId) spdlog::debug("mesh: join request from {}", from);
+  r.respond(200, gossipJson(true));
+}
+
+void MeshCluster::handlePingReq(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r)) return;
+  rapidjson::Document d;
+  d.Parse(req.body.data(), req.body.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("url") || !d["url"].IsString()) {
+    r.respond(400, json::errorBody("BAD_PING_REQ"));
+    return;
+  }
+  std::string url = d["url"].GetString();
+  if (!common::parseHttpUrl(url).ok()) {
+    r.respond(400, json::errorBody("BAD_PING_REQ"));
+    return;
+  }
+  sendPing(url, opts_.probeTimeoutMs,
+           [r](bool ok) mutable { r.respond(200, ok ? "{\"ok\":true}" : "{\"ok\":false}"); });
+}
+
+void MeshCluster::handleLeave(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r)) return;
+  mergeGossip(req.body, nullptr);
+  r.respond(200, "{\"success\":true}");
+}
+
+void MeshCluster::handlePublicPing(const common::http::Request& req, common::http::Responder r) {
+  // The original's public route: merge the `nodes` list received (h:p|h:p), answer ours.
+  std::string nodes = queryParam(req.query, "nodes");
+  size_t start = 0;
+  int contacted = 0;
+  while (start <= nodes.size() && !nodes.empty() && contacted < 64) {
+    size_t bar = nodes.find('|', start);
+    std::string hp =
+        nodes.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+    start = bar == std::string::npos ? nodes.size() + 1 : bar + 1;
+    if (hp.empty()) continue;
+    std::string url = hp.rfind("http://", 0) == 0 ? hp : "http://" + hp;
+    auto parsed = common::parseHttpUrl(url);
+    if (!parsed.ok()) continue;
+    bool known = url == opts_.advertiseUrl;
+    for (const auto& [id, m] : membership_.members()) known = known || m.url == url;
+    if (!known) {
+      contactSeed(url);
+      ++contacted;
+    }
+  }
+  std::string s = "{\"nodes\":[";
+  bool first = true;
+  auto add = [&](const Member& m, bool self) {
+    auto u = common::parseHttpUrl(m.url);
+    if (!first) s.push_back(',');
+    first = false;
+    s.append("{\"host\":");
+    json::appendString(s, u.ok() ? u->host : m.url);
+    s.append(",\"port\":");
+    json::appendInt(s, u.ok() ? u->port : 0);
+    s.append(",\"isDown\":");
+    s.append(m.live() ? "false" : "true");
+    s.append(",\"source\":");
+    json::appendString(s, self ? "self" : "mesh");
+    s.append(",\"id\":");
+    json::appendString(s, m.id);
+    s.append(",\"state\":\"");
+    s.append(memberStateName(m.state));
+    s.append("\"}");
+  };
+  add(membership_.self(), true);
+  for (const auto& [id, m] : membership_.members()) add(m, false);
+  s.append("]}");
+  r.respond(200, s);
+}
+
+}  // namespace db

@@ -1,0 +1,251 @@
+// MeshCluster, part 2 (see mesh_cluster.h): the live replication stream. Local writes are
+// appended to the current batch and sealed at the end of the loop turn (uv_check_t), pushed into
+// every live peer's Outbox and pipelined on its PeerLink; acks settle w=quorum/all waiters.
+// Incoming batches (POST /_mesh/replicate) are validated whole, then applied. Loop thread only.
+// The one thing to get right: a write reaches a peer only through its Outbox, never directly.
+#include "database/mesh/mesh_cluster.h"
+
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/http/json.h"
+#include "common/http/url.h"
+#include "database/mesh/mesh_util.h"
+
+namespace db {
+
+namespace json = common::json;
+using mesh_util::hex64;
+using mesh_util::kOctet;
+using mesh_util::queryParam;
+
+// ---------------------------------------------------------------------------------------------
+// Replication: outgoing batches, acks, write concerns
+// ---------------------------------------------------------------------------------------------
+
+void MeshCluster::onLocalWrite(const Mutation& m) {
+  if (phase_ == Phase::kClosed) return;
+  batch_.add(m);
+  batchMaxHlc_ = std::max(batchMaxHlc_, m.hlc);
+  lastLocalHlc_ = std::max(lastLocalHlc_, m.hlc);
+  if (batch_.bytes() >= opts_.maxBatchBytes) {
+    flushBatch();
+  } else if (!checkActive_) {
+    // Flushed at the end of this loop turn (after the poll phase that produced the write).
+    uv_check_start(&check_, &MeshCluster::onCheck);
+    checkActive_ = true;
+  }
+}
+
+void MeshCluster::onCheck(uv_check_t* h) noexcept {
+  auto* self = static_cast<MeshCluster*>(h->data);
+  uv_check_stop(h);
+  self->checkActive_ = false;
+  self->flushBatch();
+}
+
+void MeshCluster::flushBatch() {
+  if (batch_.empty()) return;
+  batch_.setSeq(++batchSeq_);
+  auto frame = std::make_shared<const std::string>(batch_.finish());
+  uint64_t maxHlc = batchMaxHlc_;
+  batchMaxHlc_ = 0;
+  uint64_t now = nowMs();
+  for (auto& [id, p] : peers_) {
+    if (p->outbox.idle()) p->oldestUnackedSinceMs = now;
+    if (!p->outbox.push(batchSeq_, frame, maxHlc)) {
+      if (p->outbox.overflowed()) {
+        spdlog::warn(
+            "mesh: peer {} is {} bytes behind: live stream paused until anti-entropy "
+            "repairs it",
+            id, opts_.windowBytes);
+      }
+      continue;
+    }
+    pump(*p);
+  }
+  ++batchesSent_;
+}
+
+void MeshCluster::pump(Peer& p) {
+  if (p.link == nullptr) return;
+  while (p.link->writable()) {
+    const Outbox::Entry* e = p.outbox.nextToSend();
+    if (e == nullptr) break;
+    std::string head;
+    head.reserve(256);
+    head.append("POST /_mesh/replicate HTTP/1.1\r\nHost: ");
+    head.append(p.host);
+    head.append("\r\nContent-Type: application/octet-stream\r\nContent-Length: ");
+    head.append(std::to_string(e->frame->size()));
+    head.append("\r\nX-Mesh-From: ");
+    head.append(opts_.nodeId);
+    if (auth_.enabled()) {
+      head.append("\r\nX-Mesh-Auth: ");
+      head.append(auth_.sign("POST", "/_mesh/replicate", "", *e->frame, wallMs()));
+    }
+    head.append("\r\n\r\n");
+    p.link->send(std::move(head), e->frame);
+    p.outbox.markSent();
+  }
+}
+
+void MeshCluster::onLinkConnected(PeerLink& link) {
+  Peer* p = peer(link.peerId());
+  if (p == nullptr) return;
+  p->outbox.rewind();
+  pump(*p);
+}
+
+void MeshCluster::onLinkAck(PeerLink& link, uint64_t seq) {
+  Peer* p = peer(link.peerId());
+  if (p == nullptr) return;
+  p->outbox.ack(seq);
+  p->lastAckMs = nowMs();
+  if (!p->outbox.idle()) p->oldestUnackedSinceMs = p->lastAckMs;
+  membership_.contact(p->id, p->lastAckMs);
+  settleWaiters(p->id, seq);
+  pump(*p);
+  if (leaveComplete()) finishClose();
+}
+
+void MeshCluster::onLinkWritable(PeerLink& link) {
+  if (Peer* p = peer(link.peerId())) pump(*p);
+}
+
+void MeshCluster::onLinkDown(PeerLink&, const std::string&) {}
+
+MeshCluster::Peer* MeshCluster::peer(const std::string& id) {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second.get();
+}
+
+void MeshCluster::awaitReplication(const Mutation&, WriteConcern w,
+                                   std::function<void(bool ok, int acked)> done) {
+  // The write was just added to the current batch: it travels with seq batchSeq_ + 1 (or
+  // batchSeq_ when its batch was flushed already because it filled up).
+  uint64_t seq = batch_.empty() ? batchSeq_ : batchSeq_ + 1;
+  int n = 1 + static_cast<int>(peers_.size());
+  int needed = w == WriteConcern::kAll ? n : w == WriteConcern::kQuorum ? n / 2 + 1 : 1;
+  if (needed <= 1 || phase_ == Phase::kClosed) {
+    done(phase_ != Phase::kClosed, 1);
+    return;
+  }
+  Waiter wt{seq, needed, 1, {}, nowMs() + opts_.replicationTimeoutMs, std::move(done)};
+  for (const auto& [id, p] : peers_) {
+    if (p->outbox.ackedSeq() >= seq) {
+      ++wt.acked;
+    } else {
+      wt.waitingFor.push_back(id);
+    }
+  }
+  if (wt.acked >= wt.needed) {
+    wt.done(true, wt.acked);
+    return;
+  }
+  waiters_.push_back(std::move(wt));
+  armWaiterTimer();
+}
+
+void MeshCluster::settleWaiters(const std::string& peerId, uint64_t seq) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->seq <= seq) {
+      auto pos = std::find(it->waitingFor.begin(), it->waitingFor.end(), peerId);
+      if (pos != it->waitingFor.end()) {
+        it->waitingFor.erase(pos);
+        ++it->acked;
+      }
+    }
+    if (it->acked >= it->needed) {
+      auto done = std::move(it->done);
+      int acked = it->acked;
+      it = waiters_.erase(it);
+      done(true, acked);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void MeshCluster::peerGone(const std::string& peerId) {
+  // A dead or departed peer no longer counts: w=all waits for the nodes still alive.
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    auto pos = std::find(it->waitingFor.begin(), it->waitingFor.end(), peerId);
+    if (pos != it->waitingFor.end()) {
+      it->waitingFor.erase(pos);
+      it->needed = std::min(it->needed, it->acked + static_cast<int>(it->waitingFor.size()));
+      it->needed = std::max(it->needed, 1);
+    }
+    if (it->acked >= it->needed) {
+      auto done = std::move(it->done);
+      int acked = it->acked;
+      it = waiters_.erase(it);
+      done(true, acked);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void MeshCluster::armWaiterTimer() {
+  if (waiters_.empty() || phase_ == Phase::kClosed) return;
+  uint64_t earliest = UINT64_MAX;
+  for (const auto& w : waiters_) earliest = std::min(earliest, w.deadlineMs);
+  uint64_t now = nowMs();
+  uv_timer_start(&waiterTimer_, &MeshCluster::onWaiterTimer, earliest > now ? earliest - now : 0,
+                 0);
+}
+
+void MeshCluster::onWaiterTimer(uv_timer_t* t) noexcept {
+  auto* self = static_cast<MeshCluster*>(t->data);
+  uint64_t now = self->nowMs();
+  for (auto it = self->waiters_.begin(); it != self->waiters_.end();) {
+    if (it->deadlineMs <= now) {
+      auto done = std::move(it->done);
+      int acked = it->acked;
+      it = self->waiters_.erase(it);
+      done(false, acked);
+    } else {
+      ++it;
+    }
+  }
+  self->armWaiterTimer();
+}
+
+void MeshCluster::handleReplicate(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r)) return;
+  auto f = wire::validateFrame(req.body, wire::FrameType::kBatch);
+  if (!f.ok()) {
+    ++batchesRefused_;
+    spdlog::warn("mesh: refused a batch from {}: {} {}", req.header("x-mesh-from"), f.error().code,
+                 f.error().message);
+    r.respond(400, json::errorBody("BAD_BATCH"), "application/json",
+              {{"X-Mesh-Error", f.error().code}});
+    return;
+  }
+  uint64_t refused = 0;
+  wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
+    refused += store_->applyRemote(m) == ApplyResult::kRefusedClock ? 1 : 0;
+  });
+  if (refused > 0) {
+    clockRefusals_ += refused;
+    spdlog::warn(
+        "mesh: refused {} records from {} stamped more than {} ms ahead of our clock "
+        "(anti-entropy retries them once the clocks agree)",
+        refused, req.header("x-mesh-from"), opts_.maxClockDriftMs);
+  }
+  ++batchesApplied_;
+  std::string from(req.header("x-mesh-from"));
+  if (!from.empty()) {
+    membership_.contact(from, nowMs());
+    lastPeerContactMs_ = nowMs();
+  }
+  std::string body = "{\"ack\":";
+  json::appendUint(body, f->seq);
+  body.push_back('}');
+  r.respond(200, body);
+}
+
+}  // namespace db

@@ -1,0 +1,32 @@
+// Small helpers shared by the MeshCluster implementation files (mesh_*.cc) and nothing else:
+// hex formatting of digests, one query parameter, the binary content type. Header-only, pure.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/http/url.h"
+
+namespace db::mesh_util {
+
+inline constexpr std::string_view kOctet = "application/octet-stream";
+
+inline std::string hex64(uint64_t v) {
+  static const char* kHex = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[i] = kHex[v & 15];
+  return s;
+}
+
+// The value of the first `name` parameter of a query string, "" when absent or unparsable.
+inline std::string queryParam(std::string_view query, std::string_view name) {
+  auto params = common::parseQuery(query);
+  if (!params.ok()) return {};
+  for (const auto& p : params.value()) {
+    if (p.name == name) return p.value;
+  }
+  return {};
+}
+
+}  // namespace db::mesh_util
