@@ -39,6 +39,7 @@ int statusForError(std::string_view code) {
   if (code == "MISSING_RECORD" || code == "UNKNOWN_ROUTE") return 404;
   if (code == "REPLICATION_TIMEOUT") return 504;
   if (code == "NOT_READY") return 503;
+  if (code == "STORE_FULL" || code == "STORE_REFUSED") return 507;  // Insufficient Storage
   return 400;
 }
 
@@ -74,7 +75,9 @@ void Api::set(const Request& req, Responder r) {
   if (!st.ok()) return respondError(r, st.error());
   auto w = parseWriteConcern(params_.w);
   if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
-  finishWrite(keyspace_.set(params_.key, params_.value), *w, r);
+  auto m = keyspace_.set(params_.key, params_.value);
+  if (!m.ok()) return respondError(r, m.error());  // not stored, not replicated
+  finishWrite(*m, *w, r);
 }
 
 void Api::rm(const Request& req, Responder r) {
@@ -83,7 +86,7 @@ void Api::rm(const Request& req, Responder r) {
   auto w = parseWriteConcern(params_.w);
   if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
   auto m = keyspace_.remove(params_.key);
-  if (!m) return respondError(r, {"MISSING_RECORD", ""});
+  if (!m.ok()) return respondError(r, m.error());
   finishWrite(*m, *w, r);
 }
 

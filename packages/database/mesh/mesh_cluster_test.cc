@@ -97,7 +97,7 @@ class MeshClusterTest : public ::testing::Test {
   }
 
   void write(TestNode& n, const std::string& k, const std::string& v) {
-    n.mesh->onLocalWrite(n.keyspace->set(k, v));
+    n.mesh->onLocalWrite(*n.keyspace->set(k, v));
   }
 
   bool allAlive(size_t n) {
@@ -198,7 +198,7 @@ TEST_F(MeshClusterTest, WriteConcernAllWaitsForEveryLiveNode) {
   addNode(n1.url());
   addNode(n1.url());
   ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
-  Mutation m = n1.keyspace->set("w", "all");
+  Mutation m = *n1.keyspace->set("w", "all");
   n1.mesh->onLocalWrite(m);
   int calls = 0;
   bool ok = false;
@@ -214,7 +214,7 @@ TEST_F(MeshClusterTest, WriteConcernAllWaitsForEveryLiveNode) {
   EXPECT_TRUE(nodes_[1]->keyspace->contains("w"));
   EXPECT_TRUE(nodes_[2]->keyspace->contains("w"));
   // Quorum succeeds once 2 of 3 have it.
-  Mutation q = n1.keyspace->set("w", "quorum");
+  Mutation q = *n1.keyspace->set("w", "quorum");
   n1.mesh->onLocalWrite(q);
   calls = 0;
   n1.mesh->awaitReplication(q, WriteConcern::kQuorum, [&](bool o, int a) {
@@ -239,7 +239,7 @@ TEST_F(MeshClusterTest, WriteConcernTimesOutWhenAPeerStopsAnswering) {
   bool n2closed = false;
   n2.server->close([&] { n2closed = true; });
   ASSERT_TRUE(runUntil([&] { return n2closed; }, 5000));
-  Mutation m = n1.keyspace->set("x", "1");
+  Mutation m = *n1.keyspace->set("x", "1");
   n1.mesh->onLocalWrite(m);
   int calls = 0;
   bool ok = true;
@@ -262,8 +262,8 @@ TEST_F(MeshClusterTest, NewNodeCopiesASnapshotBeforeItIsReady) {
   auto& n1 = addNode("http://127.0.0.1:1");
   ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
   for (int i = 0; i < 20000; ++i)
-    n1.keyspace->set("key" + std::to_string(i), std::string(100, 'v'));
-  n1.keyspace->remove("key7");  // a tombstone travels too
+    ASSERT_TRUE(n1.keyspace->set("key" + std::to_string(i), std::string(100, 'v')).ok());
+  ASSERT_TRUE(n1.keyspace->remove("key7").ok());  // a tombstone travels too
   MeshOptions o = options("n2", n1.url());
   o.snapshotPageBytes = 64 * 1024;  // many pages
   auto& n2 = addNode(n1.url(), &o);
@@ -285,9 +285,9 @@ TEST_F(MeshClusterTest, AntiEntropyRepairsWhatTheStreamMissedAndCostsLittleWhenE
   auto& n2 = addNode(n1.url());
   ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
   // Writes that never went through the stream (as if a batch was lost), on both sides.
-  for (int i = 0; i < 500; ++i) n1.keyspace->set("a" + std::to_string(i), "1");
-  for (int i = 0; i < 500; ++i) n2.keyspace->set("b" + std::to_string(i), "2");
-  n2.keyspace->set("a1", "newer on n2");
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(n1.keyspace->set("a" + std::to_string(i), "1").ok());
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(n2.keyspace->set("b" + std::to_string(i), "2").ok());
+  ASSERT_TRUE(n2.keyspace->set("a1", "newer on n2").ok());
   ASSERT_NE(n1.keyspace->rootHash(), n2.keyspace->rootHash());
   bool done = false, ok = false;
   n1.mesh->antiEntropyWith("n2", [&](bool o) {
@@ -431,7 +431,7 @@ TEST(MeshMerge, BatchesSnapshotsAndRepairsCommuteAndAreIdempotent) {
       } else if (op < 5) {
         if (auto m = ks.remove(key)) w.add(*m);
       } else {
-        w.add(ks.set(key, "v" + std::to_string(rng())));
+        w.add(*ks.set(key, "v" + std::to_string(rng())));
       }
     }
     frames.push_back(w.finish());

@@ -92,28 +92,42 @@ size_t Keyspace::maxValueBytes() const {
 
 // ---- client operations ----
 
-Mutation Keyspace::set(std::string_view key, std::string_view value) {
+common::Result<Mutation> Keyspace::set(std::string_view key, std::string_view value) {
   Mutation m{Mutation::Kind::kPut, std::string(key), std::string(value), hlc_.now(), opts_.nodeId};
-  ApplyResult r = write(key, value, m.hlc, opts_.nodeId, false);
-  if (r != ApplyResult::kApplied) {
-    spdlog::error("local set of a {}-byte key / {}-byte value not stored: {}", key.size(),
-                  value.size(), toString(r));
-  }
-  return m;
+  common::Error refusal;
+  ApplyResult r = write(key, value, m.hlc, opts_.nodeId, false, &refusal);
+  if (r == ApplyResult::kApplied) return m;
+  // A fresh local stamp is newer than anything stored, so only the engine can refuse it.
+  if (refusal.code.empty()) refusal = {"STORE_REFUSED", toString(r)};
+  return refusal;
 }
 
-std::optional<Mutation> Keyspace::remove(std::string_view key) {
+common::Result<Mutation> Keyspace::remove(std::string_view key) {
   auto cur = engine_->get(key);
-  if (!cur || cur->tombstone) return std::nullopt;
+  if (!cur || cur->tombstone) return common::Error{"MISSING_RECORD", ""};
   Mutation m{Mutation::Kind::kDelete, std::string(key), {}, hlc_.now(), opts_.nodeId};
-  write(key, {}, m.hlc, opts_.nodeId, true);
-  return m;
+  common::Error refusal;
+  ApplyResult r = write(key, {}, m.hlc, opts_.nodeId, true, &refusal);
+  if (r == ApplyResult::kApplied) return m;
+  if (refusal.code.empty()) refusal = {"STORE_REFUSED", toString(r)};
+  return refusal;
 }
 
 Mutation Keyspace::clear() {
   Mutation m{Mutation::Kind::kClear, {}, {}, hlc_.now(), opts_.nodeId};
   applyClearMark(m.hlc, opts_.nodeId);
   return m;
+}
+
+void Keyspace::reset() {
+  engine_->clear();
+  segments_.fill(0);
+  clearHlc_ = 0;
+  clearOrigin_.clear();
+  maxStoredHlc_ = 0;
+  oldestTombstone_ = sweepOldest_ = UINT64_MAX;
+  sweepCursor_ = 0;
+  rootDirty_ = true;
 }
 
 std::optional<std::string_view> Keyspace::get(std::string_view key) const {
@@ -264,7 +278,7 @@ ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::stri
 }
 
 ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64_t hlc,
-                            std::string_view origin, bool tombstone) {
+                            std::string_view origin, bool tombstone, common::Error* refusal) {
   // At or below the clear mark: already wiped by a clear this node knows about.
   if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
     return ApplyResult::kStale;
@@ -275,6 +289,7 @@ ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64
   });
   if (!r.ok()) {
     spdlog::warn("storage refused a write: {} {}", r.error().code, r.error().message);
+    if (refusal != nullptr) *refusal = r.error();
     return ApplyResult::kRefusedInvalid;
   }
   if (!r->written) return ApplyResult::kStale;

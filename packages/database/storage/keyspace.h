@@ -73,12 +73,17 @@ class Keyspace {
   // ---- Client operations (stamped with the local clock and node id) ----
 
   // Precondition: key non-empty, key.size() <= maxKeyBytes(), value.size() <= maxValueBytes()
-  // (the routes validate first). Returns the mutation to replicate.
-  Mutation set(std::string_view key, std::string_view value);
-  // nullopt when there is no live record (the route answers 404); otherwise writes a tombstone.
-  std::optional<Mutation> remove(std::string_view key);
+  // (the routes validate first). Returns the mutation to replicate, or the engine's refusal
+  // (STORE_FULL: no memory for another arena chunk); nothing is stored then.
+  common::Result<Mutation> set(std::string_view key, std::string_view value);
+  // Writes a tombstone. MISSING_RECORD when there is no live record (the route answers 404);
+  // STORE_FULL as for set().
+  common::Result<Mutation> remove(std::string_view key);
   // Sets the clear mark to now: every record and tombstone goes.
   Mutation clear();
+  // Forgets everything locally (records, tombstones, clear mark, digest) WITHOUT a mutation to
+  // replicate: for a node that must copy the cluster's data again (evicted). The clock goes on.
+  void reset();
 
   std::optional<std::string_view> get(std::string_view key) const;  // one lookup, no allocation
   bool contains(std::string_view key) const;
@@ -161,8 +166,9 @@ class Keyspace {
   const StorageAdapter& engine() const { return *engine_; }
 
  private:
+  // `refusal`, when given, receives the engine's error when it refuses the write.
   ApplyResult write(std::string_view key, std::string_view value, uint64_t hlc,
-                    std::string_view origin, bool tombstone);
+                    std::string_view origin, bool tombstone, common::Error* refusal = nullptr);
   void applyClearMark(uint64_t hlc, std::string_view origin);
   void xorRecord(uint64_t keyHash, uint64_t hlc, std::string_view origin, bool tombstone);
   void noteTombstone(uint64_t hlc);

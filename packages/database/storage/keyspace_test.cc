@@ -4,6 +4,7 @@
 // snapshots, tombstone collection and list cursors. Plus an opt-in memory/speed measurement
 // (MESHKV_MEMORY_BENCH=1) for 1M records of 64-byte keys and 256-byte values.
 #include "database/storage/keyspace.h"
+#include "database/storage/memory_adapter.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -88,28 +89,28 @@ Keyspace::Segments recomputed(const Keyspace& ks) {
 TEST(Keyspace, SetGetRemoveClear) {
   Keyspace ks(opts("node-1"));
   EXPECT_FALSE(ks.get("a").has_value());
-  Mutation m1 = ks.set("a", "1");
+  Mutation m1 = *ks.set("a", "1");
   EXPECT_EQ(m1.kind, Kind::kPut);
   EXPECT_EQ(m1.key, "a");
   EXPECT_EQ(m1.value, "1");
   EXPECT_EQ(m1.origin, "node-1");
   EXPECT_EQ(ks.get("a"), "1");
   EXPECT_TRUE(ks.contains("a"));
-  Mutation m2 = ks.set("a", "22");
+  Mutation m2 = *ks.set("a", "22");
   EXPECT_GT(m2.hlc, m1.hlc);
   EXPECT_EQ(ks.get("a"), "22");
-  ks.set("b", "");
+  EXPECT_TRUE(ks.set("b", "").ok());
   EXPECT_EQ(ks.get("b"), "");  // empty value is a value
   EXPECT_EQ(ks.size(), 2u);
 
   auto rm = ks.remove("a");
-  ASSERT_TRUE(rm.has_value());
+  ASSERT_TRUE(rm.ok());
   EXPECT_EQ(rm->kind, Kind::kDelete);
   EXPECT_GT(rm->hlc, m2.hlc);
   EXPECT_FALSE(ks.get("a").has_value());
   EXPECT_FALSE(ks.contains("a"));
-  EXPECT_FALSE(ks.remove("a").has_value());      // already deleted: 404
-  EXPECT_FALSE(ks.remove("never").has_value());  // never existed: 404
+  EXPECT_EQ(ks.remove("a").error().code, "MISSING_RECORD");      // already deleted: 404
+  EXPECT_EQ(ks.remove("never").error().code, "MISSING_RECORD");  // never existed: 404
   EXPECT_EQ(ks.size(), 1u);
   EXPECT_EQ(ks.tombstoneCount(), 1u);
 
@@ -119,7 +120,7 @@ TEST(Keyspace, SetGetRemoveClear) {
   EXPECT_EQ(ks.size(), 0u);
   EXPECT_EQ(ks.tombstoneCount(), 0u);
   EXPECT_EQ(ks.clearMarkHlc(), c.hlc);
-  ks.set("a", "after");  // writes after a clear survive it
+  EXPECT_TRUE(ks.set("a", "after").ok());  // writes after a clear survive it
   EXPECT_EQ(ks.get("a"), "after");
 }
 
@@ -127,9 +128,9 @@ TEST(Keyspace, PrototypeLikeAndBinaryKeysAreOrdinary) {
   Keyspace ks(opts("n"));
   for (std::string k : {"__proto__", "constructor", "toString", "hasOwnProperty"}) {
     EXPECT_FALSE(ks.contains(k));
-    ks.set(k, "v-" + k);
+    EXPECT_TRUE(ks.set(k, "v-" + k).ok());
   }
-  ks.set(std::string("\0", 1), "nul");
+  EXPECT_TRUE(ks.set(std::string("\0", 1), "nul").ok());
   EXPECT_EQ(ks.get("__proto__"), "v-__proto__");
   EXPECT_EQ(ks.get(std::string("\0", 1)), "nul");
   EXPECT_EQ(ks.size(), 5u);
@@ -170,6 +171,78 @@ TEST(Keyspace, DeleteIsATombstoneThatBeatsOlderPuts) {
   EXPECT_EQ(st["k"], std::make_tuple(std::string(), ts(12), std::string("c"), true));
 }
 
+// An engine that refuses every write once `full` is set (an arena that cannot grow).
+class FullEngine final : public StorageAdapter {
+ public:
+  bool full = false;
+  size_t maxKeyBytes() const override { return inner_.maxKeyBytes(); }
+  size_t maxValueBytes() const override { return inner_.maxValueBytes(); }
+  std::optional<RecordView> get(std::string_view key) const override { return inner_.get(key); }
+  common::Result<UpsertResult> upsert(const RecordView& rec, ReplacePredicate replace) override {
+    if (full) return common::Error{"STORE_FULL", "test"};
+    return inner_.upsert(rec, replace);
+  }
+  bool erase(std::string_view key) override { return inner_.erase(key); }
+  ScanResult removeIf(uint64_t cursor, size_t maxExamined,
+                      absl::FunctionRef<bool(const RecordView&)> pred) override {
+    return inner_.removeIf(cursor, maxExamined, pred);
+  }
+  void clear() override { inner_.clear(); }
+  ScanResult scan(uint64_t cursor, const ScanOptions& opts,
+                  absl::FunctionRef<bool(const RecordView&)> visit) const override {
+    return inner_.scan(cursor, opts, visit);
+  }
+  size_t size() const override { return inner_.size(); }
+  size_t tombstoneCount() const override { return inner_.tombstoneCount(); }
+  size_t memoryUsed() const override { return inner_.memoryUsed(); }
+
+ private:
+  MemoryAdapter inner_;
+};
+
+TEST(Keyspace, AWriteTheEngineRefusesIsReportedAndLeavesNoTrace) {
+  // The route answers the refusal (507) instead of 200, and nothing is replicated: the local
+  // state, digest included, must be exactly as before.
+  auto engine = std::make_unique<FullEngine>();
+  FullEngine* e = engine.get();
+  Keyspace ks(opts("me"), std::move(engine));
+  ASSERT_TRUE(ks.set("a", "1").ok());
+  uint64_t root = ks.rootHash();
+  e->full = true;
+  auto s = ks.set("b", "2");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, "STORE_FULL");
+  auto r = ks.remove("a");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "STORE_FULL");
+  EXPECT_EQ(ks.get("a"), "1");
+  EXPECT_FALSE(ks.contains("b"));
+  EXPECT_EQ(ks.rootHash(), root);
+  e->full = false;
+  EXPECT_TRUE(ks.set("b", "2").ok());
+}
+
+TEST(Keyspace, ResetForgetsEverythingButTheClock) {
+  // An evicted node wipes itself: afterwards it must equal a fresh keyspace (same digest, no
+  // records, no tombstones, no clear mark), accept old data again, and stamp later than before.
+  FakeWall wall;
+  Keyspace ks(opts("me", &wall));
+  ks.apply(put("a", "1", ts(5), "x"));
+  ks.apply(del("b", ts(6), "x"));
+  ks.apply(clr(ts(4), "y"));
+  uint64_t before = ks.set("c", "3")->hlc;
+  ks.reset();
+  Keyspace fresh(opts("me", &wall));
+  EXPECT_EQ(ks.size(), 0u);
+  EXPECT_EQ(ks.tombstoneCount(), 0u);
+  EXPECT_FALSE(ks.clearMarkMutation().has_value());
+  EXPECT_EQ(ks.rootHash(), fresh.rootHash());
+  EXPECT_EQ(fullState(ks), State{});
+  // Older than the forgotten clear mark: accepted now.
+  EXPECT_EQ(ks.apply(put("old", "v", ts(1), "x")), ApplyResult::kApplied);
+  EXPECT_GT(ks.set("d", "4")->hlc, before);
+}
+
 TEST(Keyspace, ClearMarkDropsOlderAndKeepsNewer) {
   FakeWall wall;
   Keyspace ks(opts("me", &wall));
@@ -206,7 +279,7 @@ TEST(Keyspace, LocalWritesAreOrderedAfterObservedRemoteOnes) {
   Keyspace ks(opts("me", &wall));
   uint64_t remote = ts(300, 7);  // a peer's clock 300 ms ahead (within the 500 ms drift)
   EXPECT_EQ(ks.apply(put("k", "remote", remote, "peer")), ApplyResult::kApplied);
-  Mutation m = ks.set("k", "local");  // our wall clock is behind, yet ours is later
+  Mutation m = *ks.set("k", "local");  // our wall clock is behind, yet ours is later
   EXPECT_GT(m.hlc, remote);
   EXPECT_EQ(ks.get("k"), "local");
   Mutation c = ks.clear();
@@ -220,8 +293,8 @@ TEST(Keyspace, RefusesClockDriftAndInvalidMutations) {
   EXPECT_EQ(ks.apply(clr(ts(10000), "fast")), ApplyResult::kRefusedClock);
   EXPECT_FALSE(ks.contains("k"));
   EXPECT_EQ(ks.clearMarkHlc(), 0u);
-  EXPECT_LT(ks.set("x", "y").hlc, ts(1));  // our clock was not dragged forward
-  wall.ms += 1000;                         // once clocks agree, the same mutation is accepted
+  EXPECT_LT(ks.set("x", "y")->hlc, ts(1));  // our clock was not dragged forward
+  wall.ms += 1000;                          // once clocks agree, the same mutation is accepted
   EXPECT_EQ(ks.apply(put("k", "v", ts(501), "fast")), ApplyResult::kApplied);
 
   EXPECT_EQ(ks.apply(put("k", "v", ts(0), "")), ApplyResult::kRefusedInvalid);
@@ -332,7 +405,7 @@ TEST(Keyspace, DigestIsMaintainedIncrementally) {
     std::string k = "key" + std::to_string(rng() % 1500);
     int dice = static_cast<int>(rng() % 100);
     if (dice < 60) {
-      ks.set(k, std::string(rng() % 50, 'v'));
+      EXPECT_TRUE(ks.set(k, std::string(rng() % 50, 'v')).ok());
     } else if (dice < 85) {
       (void)ks.remove(k);
     } else if (dice < 95) {
@@ -352,7 +425,7 @@ TEST(Keyspace, DigestIsMaintainedIncrementally) {
   ASSERT_EQ(ks.segments(), recomputed(ks));
   EXPECT_NE(ks.rootHash(), root0);
   uint64_t before = ks.rootHash();
-  ks.set("one-more", "x");
+  EXPECT_TRUE(ks.set("one-more", "x").ok());
   EXPECT_NE(ks.rootHash(), before);
   ks.clear();
   EXPECT_EQ(ks.segments(), Keyspace::Segments{});
@@ -361,9 +434,9 @@ TEST(Keyspace, DigestIsMaintainedIncrementally) {
 
 TEST(Keyspace, DigestEncodingRoundTripsAndRejectsGarbage) {
   Keyspace ks(opts("me"));
-  for (int i = 0; i < 50000; ++i) ks.set("key:" + std::to_string(i), "v");
+  for (int i = 0; i < 50000; ++i) EXPECT_TRUE(ks.set("key:" + std::to_string(i), "v").ok());
   ks.clear();
-  for (int i = 0; i < 50000; ++i) ks.set("key:" + std::to_string(i), "v");
+  for (int i = 0; i < 50000; ++i) EXPECT_TRUE(ks.set("key:" + std::to_string(i), "v").ok());
   std::string enc = ks.encodeDigest();
   // All 4096 segments are in use: the whole digest is about 33 KB, far below 100 KB.
   EXPECT_LE(enc.size(), 34000u);
@@ -393,7 +466,7 @@ TEST(Keyspace, DigestEncodingRoundTripsAndRejectsGarbage) {
 TEST(Keyspace, DecodingRandomBytesNeverCrashes) {
   std::mt19937_64 rng(5);
   Keyspace ks(opts("me"));
-  for (int i = 0; i < 300; ++i) ks.set("k" + std::to_string(i), "v");
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(ks.set("k" + std::to_string(i), "v").ok());
   std::string good = ks.encodeDigest();
   for (int trial = 0; trial < 2000; ++trial) {
     std::string b = good;
@@ -417,13 +490,13 @@ TEST(Keyspace, AntiEntropyRepairConverges) {
   Keyspace a(opts("a", &wall)), b(opts("b", &wall));
   // A shared history, then each side misses some of the other's writes.
   for (int i = 0; i < 3000; ++i) {
-    Mutation m = a.set("key" + std::to_string(i), "v" + std::to_string(i));
+    Mutation m = *a.set("key" + std::to_string(i), "v" + std::to_string(i));
     b.apply(m);
   }
   EXPECT_EQ(a.rootHash(), b.rootHash());
-  for (int i = 0; i < 40; ++i) a.set("key" + std::to_string(i * 7), "a-only");
+  for (int i = 0; i < 40; ++i) EXPECT_TRUE(a.set("key" + std::to_string(i * 7), "a-only").ok());
   for (int i = 0; i < 30; ++i) (void)b.remove("key" + std::to_string(i * 11));
-  b.set("b-new", "x");
+  EXPECT_TRUE(b.set("b-new", "x").ok());
   ASSERT_NE(a.rootHash(), b.rootHash());
 
   // One round: exchange digests, then the records of the differing segments, both ways.
@@ -465,7 +538,8 @@ TEST(Keyspace, SnapshotWhileTheSourceKeepsWriting) {
   wall.ms = kBaseMs + 100000;
   Keyspace src(opts("src", &wall)), dst(opts("dst", &wall));
   src.apply(clr(ts(1), "someone"));
-  for (int i = 0; i < 2000; ++i) src.set("k" + std::to_string(i), std::string(i % 300, 'v'));
+  for (int i = 0; i < 2000; ++i)
+    EXPECT_TRUE(src.set("k" + std::to_string(i), std::string(i % 300, 'v')).ok());
   for (int i = 0; i < 100; ++i) (void)src.remove("k" + std::to_string(i * 3));
   // The new node is subscribed to the live stream first, then pulls pages.
   std::vector<Mutation> live;
@@ -483,7 +557,7 @@ TEST(Keyspace, SnapshotWhileTheSourceKeepsWriting) {
     for (int j = 0; j < 5; ++j, ++n) {
       std::string k = "k" + std::to_string((n * 37) % 2500);
       live.push_back(n % 4 == 0 && src.contains(k) ? *src.remove(k)
-                                                   : src.set(k, std::string(n % 500, 'w')));
+                                                   : *src.set(k, std::string(n % 500, 'w')));
     }
     if (n % 20 == 0) {
       for (const auto& m : live) dst.apply(m);
@@ -544,7 +618,8 @@ TEST(Keyspace, CollectTombstonesInSlicesAndAfterLateOldDeletes) {
 
 TEST(Keyspace, ListScanIsLiveOnlyPagedAndPrefixed) {
   Keyspace ks(opts("me"));
-  for (int i = 0; i < 500; ++i) ks.set((i % 2 ? "odd:" : "even:") + std::to_string(i), "v");
+  for (int i = 0; i < 500; ++i)
+    EXPECT_TRUE(ks.set((i % 2 ? "odd:" : "even:") + std::to_string(i), "v").ok());
   for (int i = 0; i < 500; i += 10) (void)ks.remove((i % 2 ? "odd:" : "even:") + std::to_string(i));
   std::set<std::string> got;
   std::string cursor;
@@ -578,7 +653,7 @@ TEST(Keyspace, ListScanIsLiveOnlyPagedAndPrefixed) {
 
 TEST(Keyspace, ZeroLimitVisitsNothingAndKeepsTheCursor) {
   Keyspace ks(opts("a"));
-  ks.set("k", "v");
+  EXPECT_TRUE(ks.set("k", "v").ok());
   auto never = [](std::string_view, std::string_view) {
     ADD_FAILURE() << "visited";
     return true;
@@ -597,7 +672,7 @@ TEST(Keyspace, ZeroLimitVisitsNothingAndKeepsTheCursor) {
 
 TEST(Keyspace, ForeignOrForgedCursorsAreRefused) {
   Keyspace a(opts("a")), b(opts("b"));
-  for (int i = 0; i < 100; ++i) a.set("k" + std::to_string(i), "v");
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(a.set("k" + std::to_string(i), "v").ok());
   auto p = a.scan("", 10, "", [](std::string_view, std::string_view) { return true; });
   ASSERT_TRUE(p.ok());
   ASSERT_FALSE(p->next.empty());
@@ -652,7 +727,7 @@ TEST(KeyspaceBench, MemoryAndSpeedFor1MRecords) {
   double worstBatch = 0;
   double b0 = t0;
   for (int i = 0; i < kRecords; ++i) {
-    ks.set(makeKey(i), value);
+    EXPECT_TRUE(ks.set(makeKey(i), value).ok());
     if (i % 1000 == 999) {
       double b1 = cpuNow();
       worstBatch = std::max(worstBatch, (b1 - b0) / 1000);
@@ -666,7 +741,8 @@ TEST(KeyspaceBench, MemoryAndSpeedFor1MRecords) {
   for (int i = 0; i < kRecords; ++i)
     hits += ks.get(makeKey(static_cast<int>(rng() % kRecords))).has_value();
   auto t2 = cpuNow();
-  for (int i = 0; i < kRecords; ++i) ks.set(makeKey(static_cast<int>(rng() % kRecords)), value);
+  for (int i = 0; i < kRecords; ++i)
+    EXPECT_TRUE(ks.set(makeKey(static_cast<int>(rng() % kRecords)), value).ok());
   auto t3 = cpuNow();
   EXPECT_EQ(hits, size_t{kRecords});
   EXPECT_EQ(ks.size(), size_t{kRecords});
