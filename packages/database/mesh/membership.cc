@@ -15,6 +15,8 @@ std::string_view memberStateName(MemberState s) {
       return "dead";
     case MemberState::kLeft:
       return "left";
+    case MemberState::kEvicted:
+      return "evicted";
   }
   return "unknown";
 }
@@ -24,6 +26,7 @@ std::optional<MemberState> parseMemberState(std::string_view s) {
   if (s == "suspect") return MemberState::kSuspect;
   if (s == "dead") return MemberState::kDead;
   if (s == "left") return MemberState::kLeft;
+  if (s == "evicted") return MemberState::kEvicted;
   return std::nullopt;
 }
 
@@ -33,6 +36,7 @@ Membership::Membership(std::string selfId, std::string selfUrl, uint64_t incarna
   self_.id = std::move(selfId);
   self_.url = std::move(selfUrl);
   self_.incarnation = incarnation;
+  self_.epoch = incarnation;
 }
 
 void Membership::setState(Member& m, MemberState s, uint64_t inc, uint64_t nowMs, bool isNew) {
@@ -46,6 +50,9 @@ void Membership::setState(Member& m, MemberState s, uint64_t inc, uint64_t nowMs
 
 bool Membership::apply(const MemberUpdate& u, uint64_t nowMs) {
   if (u.id.empty()) return false;
+  if (u.state == MemberState::kEvicted) return applyEviction(u);
+  if (isEvicted(u.id, u.epoch)) return false;  // news of a life that was evicted
+  if (auto ev = evicted_.find(u.id); ev != evicted_.end()) evicted_.erase(ev);  // a new life
   if (u.id == self_.id) {
     // Someone believes we are suspect/dead/left: refute with a higher incarnation, unless we are
     // really leaving.
@@ -62,6 +69,7 @@ bool Membership::apply(const MemberUpdate& u, uint64_t nowMs) {
     Member m;
     m.id = u.id;
     m.url = u.url;
+    m.epoch = u.epoch;
     auto [pos, _] = members_.emplace(u.id, std::move(m));
     setState(pos->second, u.state, u.incarnation, nowMs, /*isNew=*/true);
     probeOrder_.push_back(u.id);
@@ -85,6 +93,8 @@ bool Membership::apply(const MemberUpdate& u, uint64_t nowMs) {
       else
         take = u.incarnation > m.incarnation;
       break;
+    case MemberState::kEvicted:  // handled by applyEviction
+      return false;
     case MemberState::kLeft:
       if (m.state != MemberState::kLeft)
         take = u.incarnation >= m.incarnation;
@@ -94,6 +104,7 @@ bool Membership::apply(const MemberUpdate& u, uint64_t nowMs) {
   }
   if (!take) return false;
   if (!u.url.empty()) m.url = u.url;
+  m.epoch = std::max(m.epoch, u.epoch);
   setState(m, u.state, u.incarnation, nowMs, false);
   return true;
 }
@@ -115,6 +126,7 @@ void Membership::tick(uint64_t nowMs) {
     if (m.state == MemberState::kSuspect && nowMs - m.stateSinceMs >= opts_.suspicionTimeoutMs) {
       setState(m, MemberState::kDead, m.incarnation, nowMs, false);
     } else if (!m.live() && nowMs - m.stateSinceMs >= opts_.deadRetentionMs) {
+      if (m.state == MemberState::kDead && retainDead_ && retainDead_(m)) continue;
       forget.push_back(id);
     }
   }
@@ -122,6 +134,57 @@ void Membership::tick(uint64_t nowMs) {
   if (!forget.empty()) {
     std::erase_if(probeOrder_, [&](const std::string& id) { return !(members_.count(id) > 0); });
   }
+}
+
+bool Membership::applyEviction(const MemberUpdate& u) {
+  if (u.id == self_.id) {
+    if (u.epoch < self_.epoch || selfEvicted_) return false;
+    selfEvicted_ = true;
+    return true;
+  }
+  auto ev = evicted_.find(u.id);
+  if (ev != evicted_.end() && ev->second >= u.epoch) return false;  // known already
+  auto it = members_.find(u.id);
+  if (it != members_.end() && it->second.epoch > u.epoch) return false;  // a later life is here
+  evicted_[u.id] = u.epoch;
+  if (evicted_.size() > kMaxEvictions) {
+    auto oldest =
+        std::min_element(evicted_.begin(), evicted_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    evicted_.erase(oldest);
+  }
+  if (it != members_.end()) removeEvicted(it);
+  return true;
+}
+
+bool Membership::evict(std::string_view id) {
+  auto it = members_.find(id);
+  if (it == members_.end()) return false;
+  evicted_[it->first] = it->second.epoch;
+  removeEvicted(it);
+  return true;
+}
+
+void Membership::removeEvicted(std::map<std::string, Member, std::less<>>::iterator it) {
+  Member m = it->second;
+  MemberState before = m.state;
+  std::string id = it->first;
+  members_.erase(it);
+  std::erase(probeOrder_, id);
+  m.state = MemberState::kEvicted;
+  if (onChange_) onChange_(m, before, false);
+}
+
+bool Membership::isEvicted(std::string_view id, uint64_t epoch) const {
+  auto ev = evicted_.find(id);
+  return ev != evicted_.end() && epoch <= ev->second;
+}
+
+void Membership::renewEpoch(uint64_t wallMs) {
+  self_.incarnation = std::max(wallMs, self_.incarnation + 1);
+  self_.epoch = self_.incarnation;
+  self_.state = MemberState::kAlive;
+  selfEvicted_ = false;
 }
 
 void Membership::leave(uint64_t nowMs) {
@@ -180,8 +243,11 @@ std::vector<const Member*> Membership::liveMembers() const {
 std::vector<MemberUpdate> Membership::gossip() const {
   std::vector<MemberUpdate> out;
   out.reserve(members_.size() + 1);
-  out.push_back({self_.id, self_.url, self_.state, self_.incarnation});
-  for (const auto& [id, m] : members_) out.push_back({m.id, m.url, m.state, m.incarnation});
+  out.push_back({self_.id, self_.url, self_.state, self_.incarnation, self_.epoch});
+  for (const auto& [id, m] : members_) {
+    out.push_back({m.id, m.url, m.state, m.incarnation, m.epoch});
+  }
+  for (const auto& [id, epoch] : evicted_) out.push_back({id, "", MemberState::kEvicted, 0, epoch});
   return out;
 }
 

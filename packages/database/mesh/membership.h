@@ -5,6 +5,10 @@
 // alive(j<=i); dead(i)/left(i) beat alive/suspect(j<=i). A node told it is suspect or dead
 // refutes with incarnation+1. Incarnations start at the boot time in ms, so a restarted node
 // (same id, empty store) outranks everything said about its previous life.
+// Evictions: a member away longer than the tombstone grace period is evicted (MeshCluster
+// decides when); the eviction (id, epoch) is gossiped like a state and remembered, and nothing
+// from that life of the member (epoch <= the evicted one) is accepted again. A node that learns it
+// was evicted reports selfEvicted() and starts a new life with renewEpoch().
 // The one thing to get right: unknown members learnt as dead/left are NOT added (otherwise two
 // nodes re-teach each other a forgotten dead member forever).
 #pragma once
@@ -23,7 +27,9 @@
 
 namespace db {
 
-enum class MemberState : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3 };
+// kEvicted travels in gossip and in change notifications only: an evicted member is removed from
+// the table (its eviction is kept in the registry instead).
+enum class MemberState : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3, kEvicted = 4 };
 std::string_view memberStateName(MemberState s);
 std::optional<MemberState> parseMemberState(std::string_view s);
 
@@ -32,6 +38,7 @@ struct MemberUpdate {  // one entry of a gossiped member list
   std::string url;
   MemberState state = MemberState::kAlive;
   uint64_t incarnation = 0;
+  uint64_t epoch = 0;  // the member process's boot time in ms: one value per life
 };
 
 struct Member {
@@ -39,6 +46,7 @@ struct Member {
   std::string url;
   MemberState state = MemberState::kAlive;
   uint64_t incarnation = 0;
+  uint64_t epoch = 0;          // see MemberUpdate::epoch
   uint64_t stateSinceMs = 0;   // local clock: when it entered `state`
   uint64_t lastContactMs = 0;  // local clock: last successful exchange (0 = never)
   bool live() const { return state == MemberState::kAlive || state == MemberState::kSuspect; }
@@ -60,8 +68,21 @@ class Membership {
   void contact(std::string_view id, uint64_t nowMs);
   // Direct and indirect probes of `id` all failed: alive -> suspect.
   void probeFailed(std::string_view id, uint64_t nowMs);
-  // Suspects past the suspicion timeout become dead; old dead/left members are forgotten.
+  // Suspects past the suspicion timeout become dead; old dead/left members are forgotten, except
+  // dead members the retain function (setRetainDead) keeps.
   void tick(uint64_t nowMs);
+  void setRetainDead(std::function<bool(const Member&)> fn) { retainDead_ = std::move(fn); }
+
+  // Evicts a member (this life of it): removed from the table, remembered and gossiped as
+  // evicted. Notifies onChange with state kEvicted. False when `id` is unknown.
+  bool evict(std::string_view id);
+  // True when a message from `id` in its life `epoch` must be refused (that life was evicted).
+  bool isEvicted(std::string_view id, uint64_t epoch) const;
+  const std::map<std::string, uint64_t, std::less<>>& evictions() const { return evicted_; }
+  // Gossip said this node's current life was evicted.
+  bool selfEvicted() const { return selfEvicted_; }
+  // A new life after an eviction: epoch and incarnation become max(wallMs, incarnation + 1).
+  void renewEpoch(uint64_t wallMs);
   // The URL peers reach us at (known only once the server listens when the port is 0).
   void setSelfUrl(std::string url) { self_.url = std::move(url); }
   // Marks this node as leaving (announced to peers by MeshCluster).
@@ -82,6 +103,8 @@ class Membership {
 
  private:
   void setState(Member& m, MemberState s, uint64_t inc, uint64_t nowMs, bool isNew);
+  bool applyEviction(const MemberUpdate& u);
+  void removeEvicted(std::map<std::string, Member, std::less<>>::iterator it);
 
   Member self_;
   MeshOptions opts_;
@@ -92,6 +115,10 @@ class Membership {
   size_t deadCursor_ = 0;
   std::mt19937_64 rng_;
   ChangeFn onChange_;
+  std::function<bool(const Member&)> retainDead_;
+  std::map<std::string, uint64_t, std::less<>> evicted_;  // id -> highest evicted epoch
+  bool selfEvicted_ = false;
+  static constexpr size_t kMaxEvictions = 1024;  // oldest forgotten beyond this
 };
 
 }  // namespace db

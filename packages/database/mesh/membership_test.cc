@@ -156,5 +156,78 @@ TEST(Membership, IndirectHelpersExcludeTargetAndNonAlive) {
   EXPECT_TRUE(m.indirectHelpers("b", 0).empty());
 }
 
+MemberUpdate life(std::string id, MemberState s, uint64_t inc, uint64_t epoch) {
+  return MemberUpdate{id, "http://" + id + ":1", s, inc, epoch};
+}
+
+TEST(Membership, AnEvictedLifeIsRemovedGossipedAndNeverAcceptedAgain) {
+  Membership m("a", "http://a:1", 100, opts());
+  std::vector<std::pair<std::string, MemberState>> changes;
+  m.onChange(
+      [&](const Member& mem, MemberState, bool) { changes.emplace_back(mem.id, mem.state); });
+  m.apply(life("b", MemberState::kAlive, 50, 50), 0);
+  m.apply(life("b", MemberState::kDead, 50, 50), 1);
+  EXPECT_TRUE(m.evict("b"));
+  EXPECT_EQ(m.find("b"), nullptr);
+  EXPECT_EQ(changes.back(), std::make_pair(std::string("b"), MemberState::kEvicted));
+  EXPECT_TRUE(m.isEvicted("b", 50));
+  EXPECT_TRUE(m.isEvicted("b", 0));  // a request without an epoch is not a new life
+  // Its refutations (same life, higher incarnation) are refused...
+  EXPECT_FALSE(m.apply(life("b", MemberState::kAlive, 51, 50), 2));
+  EXPECT_EQ(m.find("b"), nullptr);
+  // ...and the eviction travels in the gossip.
+  bool gossiped = false;
+  for (const auto& u : m.gossip()) {
+    gossiped = gossiped || (u.id == "b" && u.state == MemberState::kEvicted && u.epoch == 50);
+  }
+  EXPECT_TRUE(gossiped);
+  // A new life (restarted, or wiped and renewed) is a member again.
+  EXPECT_TRUE(m.apply(life("b", MemberState::kAlive, 900, 900), 3));
+  ASSERT_NE(m.find("b"), nullptr);
+  EXPECT_FALSE(m.isEvicted("b", 900));
+  EXPECT_EQ(m.find("b")->epoch, 900u);
+}
+
+TEST(Membership, EvictionsLearntFromGossipRemoveThatLifeOnly) {
+  Membership m("a", "http://a:1", 100, opts());
+  m.apply(life("b", MemberState::kAlive, 50, 50), 0);
+  m.apply(life("c", MemberState::kAlive, 900, 900), 0);
+  EXPECT_TRUE(m.apply(life("b", MemberState::kEvicted, 0, 50), 1));
+  EXPECT_EQ(m.find("b"), nullptr);
+  EXPECT_FALSE(m.apply(life("b", MemberState::kEvicted, 0, 50), 2));  // known already
+  // An eviction of an earlier life of c says nothing about the life we know.
+  EXPECT_FALSE(m.apply(life("c", MemberState::kEvicted, 0, 40), 3));
+  EXPECT_NE(m.find("c"), nullptr);
+  EXPECT_EQ(m.liveCount(), 2u);
+}
+
+TEST(Membership, ANodeToldItWasEvictedRenewsItsEpoch) {
+  Membership m("a", "http://a:1", 100, opts());
+  EXPECT_FALSE(m.apply(life("a", MemberState::kEvicted, 0, 99), 0));  // an earlier life
+  EXPECT_FALSE(m.selfEvicted());
+  EXPECT_TRUE(m.apply(life("a", MemberState::kEvicted, 0, 100), 1));
+  EXPECT_TRUE(m.selfEvicted());
+  m.renewEpoch(5000);
+  EXPECT_FALSE(m.selfEvicted());
+  EXPECT_EQ(m.self().epoch, 5000u);
+  EXPECT_EQ(m.self().incarnation, 5000u);
+  // Never backwards, even with a wall clock behind the incarnation.
+  m.apply(life("a", MemberState::kEvicted, 0, 5000), 2);
+  m.renewEpoch(10);
+  EXPECT_EQ(m.self().epoch, 5001u);
+}
+
+TEST(Membership, DeadMembersKeptByTheRetainRuleAreNotForgotten) {
+  Membership m("a", "http://a:1", 100, opts());
+  m.setRetainDead([](const Member& mem) { return mem.id == "b"; });
+  m.apply(up("b", MemberState::kAlive, 5), 0);
+  m.apply(up("c", MemberState::kAlive, 5), 0);
+  m.apply(up("b", MemberState::kDead, 5), 0);
+  m.apply(up("c", MemberState::kDead, 5), 0);
+  m.tick(opts().deadRetentionMs + 1);
+  EXPECT_NE(m.find("b"), nullptr);
+  EXPECT_EQ(m.find("c"), nullptr);
+}
+
 }  // namespace
 }  // namespace db

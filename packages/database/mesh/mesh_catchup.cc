@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "common/http/json.h"
 #include "common/http/url.h"
@@ -30,6 +31,7 @@ void MeshCluster::startSnapshot(const std::string& peerId) {
   snapshotPeer_ = peerId;
   snapshotRecords_ = 0;
   snapshotFetched_ = false;
+  snapshotGc_ = 0;
   spdlog::info("mesh: copying a snapshot from {}", peerId);
   fetchPage(peerId, "");
 }
@@ -61,6 +63,12 @@ void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
            uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
            return;
          }
+         // The source's tombstone horizon when it cut this page (kept records below it are
+         // dropped after the copy: see applyPreserved).
+         uint64_t gc = 0;
+         auto gcText = r.header("x-mesh-gc");
+         std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
+         snapshotGc_ = std::max(snapshotGc_, gc);
          // Ask for the next page first, apply this one on the next loop turn: the peer cuts
          // page N+1 while we apply page N.
          std::string next(f->extra);
@@ -91,6 +99,8 @@ void MeshCluster::applyPages() {
   snapshotFetched_ = false;
   spdlog::info("mesh: snapshot from {} done: {} records in {} ms; verifying", snapshotPeer_,
                snapshotRecords_, uv_hrtime() / 1000000 - catchUpStartedMs_);
+  store_->adoptCollectedBelow(snapshotGc_);
+  if (rejoining_) applyPreserved();
   phase_ = Phase::kVerifying;
   antiEntropyWith(snapshotPeer_, [this](bool ok) {
     if (phase_ != Phase::kVerifying) return;
@@ -104,6 +114,8 @@ void MeshCluster::becomeReady(const char* why) {
   phase_ = Phase::kReady;
   ready_ = true;
   readyAtMs_ = uv_hrtime() / 1000000;
+  rejoining_ = false;
+  joinUrl_.clear();
   spdlog::info("mesh: ready after {} ms ({})", readyAtMs_ - catchUpStartedMs_, why);
 }
 
@@ -231,8 +243,9 @@ void MeshCluster::collectTombstones() {
   // A tombstone may go once every live node has it: each node reports `delivered`, the HLC up
   // to which all of its own writes were acknowledged by all of its live peers; the minimum over
   // the live nodes (us included) bounds what everybody has. Never before the grace period.
+  // Dead members hold it at what they had received until they are back or evicted.
   uint64_t stable = stableHlc();
-  uint64_t horizon = stable;
+  uint64_t horizon = std::min(stable, holdHorizon());
   for (const auto& [id, p] : peers_) {
     horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
     horizon = std::min(horizon, p->deliveredHlc);
@@ -244,19 +257,31 @@ void MeshCluster::collectTombstones() {
   if (n > 0) spdlog::debug("mesh: dropped {} tombstones", n);
 }
 
+bool MeshCluster::servesData(common::http::Responder& r, bool takesData) {
+  // A node wiped after an eviction holds a partial store until it is ready again: it must not
+  // be copied from or compared with. And a node that is not ready takes no repairs: the sender
+  // may be an evicted life it has not heard about yet (it thinks we are ready from before our
+  // wipe); we get our data from the live stream and from the snapshot we ask for ourselves.
+  // (Nodes started together are all not ready and copy each other's empty stores: allowed.)
+  if (!rejoining_ && (ready_ || !takesData)) return true;
+  r.respond(503, json::errorBody("NOT_READY"));
+  return false;
+}
+
 void MeshCluster::handleSnapshot(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+  if (!authorized(req, r) || !servesData(r, /*takesData=*/false)) return;
   std::string cursor = queryParam(req.query, "cursor");
   auto page = store_->snapshotPage(cursor, opts_.snapshotPageBytes);
   if (!page.ok()) {
     r.respond(400, json::errorBody(page.error().code));
     return;
   }
-  r.respond(200, std::move(page.value()), kOctet);
+  r.respond(200, std::move(page.value()), kOctet,
+            {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
 }
 
 void MeshCluster::handleDigest(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+  if (!authorized(req, r) || !servesData(r, /*takesData=*/false)) return;
   auto answer = store_->answerDigest(req.body);
   if (!answer.ok()) {
     r.respond(400, json::errorBody(answer.error().code));
@@ -266,7 +291,7 @@ void MeshCluster::handleDigest(const common::http::Request& req, common::http::R
 }
 
 void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+  if (!authorized(req, r) || !servesData(r, /*takesData=*/true)) return;
   auto f = wire::validateFrame(req.body, wire::FrameType::kRecords);
   if (!f.ok()) {
     r.respond(400, json::errorBody("BAD_RECORDS"));

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include "common/http/json.h"
@@ -45,6 +46,7 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
   uv_timer_init(loop_, &joinTimer_);
   uv_timer_init(loop_, &leaveTimer_);
   uv_timer_init(loop_, &applyTimer_);
+  uv_timer_init(loop_, &wipeTimer_);
   for (uv_handle_t* h : allHandles()) {
     h->data = this;
     ++handlesOpen_;
@@ -52,6 +54,9 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
   membership_.onChange([this](const Member& m, MemberState before, bool isNew) {
     onMemberChange(m, before, isNew);
   });
+  // A dead member that holds tombstone collection stays in the table (and is probed) until it
+  // comes back or is evicted.
+  membership_.setRetainDead([this](const Member& m) { return holds_.count(m.id) > 0; });
 }
 
 MeshCluster::~MeshCluster() {
@@ -59,12 +64,12 @@ MeshCluster::~MeshCluster() {
   if (handlesOpen_ > 0) spdlog::error("mesh: destroyed with {} open handles", handlesOpen_);
 }
 
-std::array<uv_handle_t*, 7> MeshCluster::allHandles() {
+std::array<uv_handle_t*, 8> MeshCluster::allHandles() {
   return {
-      reinterpret_cast<uv_handle_t*>(&check_),     reinterpret_cast<uv_handle_t*>(&probeTimer_),
-      reinterpret_cast<uv_handle_t*>(&aeTimer_),   reinterpret_cast<uv_handle_t*>(&waiterTimer_),
-      reinterpret_cast<uv_handle_t*>(&joinTimer_), reinterpret_cast<uv_handle_t*>(&leaveTimer_),
-      reinterpret_cast<uv_handle_t*>(&applyTimer_)};
+      reinterpret_cast<uv_handle_t*>(&check_),      reinterpret_cast<uv_handle_t*>(&probeTimer_),
+      reinterpret_cast<uv_handle_t*>(&aeTimer_),    reinterpret_cast<uv_handle_t*>(&waiterTimer_),
+      reinterpret_cast<uv_handle_t*>(&joinTimer_),  reinterpret_cast<uv_handle_t*>(&leaveTimer_),
+      reinterpret_cast<uv_handle_t*>(&applyTimer_), reinterpret_cast<uv_handle_t*>(&wipeTimer_)};
 }
 
 uint64_t MeshCluster::nowMs() const {
@@ -202,6 +207,8 @@ void MeshCluster::post(const std::string& url, std::string path, std::string que
   req.url = base + path + (query.empty() ? "" : "?" + query);
   req.headers.push_back("Content-Type: application/octet-stream");
   req.headers.push_back("X-Mesh-From: " + opts_.nodeId);
+  uint64_t epoch = membership_.self().epoch;
+  req.headers.push_back(std::string(kEpochHeader) + ": " + std::to_string(epoch));
   if (auth_.enabled()) {
     req.headers.push_back(std::string(kMeshAuthHeader) + ": " +
                           auth_.sign("POST", path, query, body, wallMs()));
@@ -211,7 +218,19 @@ void MeshCluster::post(const std::string& url, std::string path, std::string que
   req.timeoutMs = static_cast<long>(timeoutMs);
   req.maxResponseBytes = 256u << 20;
   req.freshConnection = url == opts_.meshNetworkUrl;  // the balancer picks anew each time
-  client_->send(std::move(req), std::move(done));
+  // Any internal answer can say that this life of ours was evicted (see mesh_eviction.cc); an
+  // answer to a request of a previous life says nothing about this one.
+  client_->send(std::move(req),
+                [this, url, epoch, done = std::move(done)](common::http::ClientResponse&& r) {
+                  if (r.status == 409 && r.header("x-mesh-error") == "EVICTED" &&
+                      epoch == membership_.self().epoch && phase_ != Phase::kClosed) {
+                    uint64_t gc = 0;
+                    auto v = r.header("x-mesh-gc");
+                    std::from_chars(v.data(), v.data() + v.size(), gc);
+                    onEvicted(url, gc);
+                  }
+                  done(std::move(r));
+                });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +243,7 @@ bool MeshCluster::authorized(const common::http::Request& req, common::http::Res
     return false;
   }
   if (auth_.verify(req.header("x-mesh-auth"), "POST", req.path, req.query, req.body, wallMs())) {
-    return true;
+    return !refuseEvicted(req, r);
   }
   spdlog::warn("mesh: refused {} from {}: bad or missing X-Mesh-Auth", req.path,
                req.header("x-mesh-from"));
@@ -293,7 +312,41 @@ void MeshCluster::appendStatus(std::string& s) const {
   json::appendUint(s, clockRefusals_);
   s.append(",\"tombstonesDropped\":");
   json::appendUint(s, tombstonesDropped_);
-  s.append("},\"members\":[");
+  s.append(",\"tombstones\":");
+  json::appendUint(s, store_->tombstoneCount());
+  s.append(",\"epoch\":");
+  json::appendUint(s, membership_.self().epoch);
+  s.append(",\"wipes\":");
+  json::appendUint(s, wipes_);
+  s.append(",\"preservedKept\":");
+  json::appendUint(s, preservedKept_);
+  s.append(",\"preservedDropped\":");
+  json::appendUint(s, preservedDropped_);
+  s.append(",\"evictions\":");
+  json::appendUint(s, evictions_);
+  s.append(",\"held\":[");  // dead members holding tombstone collection
+  bool firstHold = true;
+  for (const auto& [id, h] : holds_) {
+    if (!firstHold) s.push_back(',');
+    firstHold = false;
+    s.append("{\"id\":");
+    json::appendString(s, id);
+    s.append(",\"heldMs\":");
+    json::appendUint(s, now - h.sinceMs);
+    s.push_back('}');
+  }
+  s.append("],\"evicted\":[");
+  bool firstEv = true;
+  for (const auto& [id, epoch] : membership_.evictions()) {
+    if (!firstEv) s.push_back(',');
+    firstEv = false;
+    s.append("{\"id\":");
+    json::appendString(s, id);
+    s.append(",\"epoch\":");
+    json::appendUint(s, epoch);
+    s.push_back('}');
+  }
+  s.append("]},\"members\":[");
   bool first = true;
   auto add = [&](const Member& m, bool self) {
     if (!first) s.push_back(',');

@@ -6,6 +6,8 @@
 // tombstones, and serves /_mesh/... and the original's /ping.
 // main.cc (Node) owns it; it lives on the node's loop thread. leave() is its shutdown: it
 // announces the leave, flushes, closes every handle it owns, then calls done (the loop may close).
+// Members dead longer than the tombstone grace period are evicted (mesh_eviction.cc); an evicted
+// node wipes its store and copies the cluster's data again, so deleted keys never come back.
 // The one thing to get right: every write reaches peers through the Outbox only, so a reconnect,
 // a slow peer or a dead one never loses or blocks a write; anything missed (overflow, a peer that
 // was away) is healed by anti-entropy, which is safe because merging is LWW (order-free).
@@ -35,6 +37,9 @@
 
 namespace db {
 
+// Every internal request carries the sender's life (Membership epoch) in this header.
+inline constexpr std::string_view kEpochHeader = "X-Mesh-Epoch";
+
 class MeshCluster final : public Cluster, private PeerLink::Delegate {
  public:
   MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts);
@@ -57,6 +62,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uint64_t batchesRefused() const { return batchesRefused_; }
   uint64_t antiEntropyRounds() const { return aeRounds_; }
   uint64_t antiEntropyBytes() const { return aeBytes_; }  // last round, both directions
+  uint64_t wipes() const { return wipes_; }               // times this node was evicted
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
   void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
 
@@ -66,6 +72,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
     std::string url;
     std::string host;
     uint16_t port = 0;
+    uint64_t epoch = 0;  // the life of the peer we stream to
     Outbox outbox;
     PeerLink* link = nullptr;  // owned; destroyed with PeerLink::destroy()
     uint64_t oldestUnackedSinceMs = 0;
@@ -84,6 +91,13 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
     std::vector<std::string> waitingFor;
     uint64_t deadlineMs;
     std::function<void(bool, int)> done;
+  };
+  // A dead member holds tombstone collection at what it had received (hlc) until it comes back,
+  // leaves, or is evicted once dead for the tombstone grace period.
+  struct Hold {
+    uint64_t epoch = 0;
+    uint64_t hlc = 0;
+    uint64_t sinceMs = 0;
   };
   enum class Phase {
     kIdle,
@@ -104,6 +118,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   static void onJoinTimer(uv_timer_t* t) noexcept;
   static void onLeaveTimer(uv_timer_t* t) noexcept;
   static void onApplyTimer(uv_timer_t* t) noexcept;
+  static void onWipeTimer(uv_timer_t* t) noexcept;
   static void onHandleClosed(uv_handle_t* h) noexcept;
 
   // PeerLink::Delegate
@@ -140,13 +155,25 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void aeTick();
   void collectTombstones();
 
+  // Eviction (mesh_eviction.cc).
+  void holdFor(const Peer& p, const Member& m);  // m just died
+  void checkEvictions();                         // from the probe tick: hold past grace -> evict
+  bool mayEvict() const;                         // this node is on the majority side
+  uint64_t holdHorizon() const;                  // min hold hlc (UINT64_MAX: none)
+  // A peer said this life of ours was evicted: wipe and rejoin on the next loop turn.
+  void onEvicted(const std::string& byUrl, uint64_t gcHlc);
+  void wipeAndRejoin();
+  void applyPreserved();  // after the snapshot: the kept records, re-replicated
+  bool refuseEvicted(const common::http::Request& req, common::http::Responder& r);
+  void restartLink(Peer& p);  // a new PeerLink to p's current address
   // Internal HTTP.
   void post(const std::string& url, std::string path, std::string query, std::string body,
             uint64_t timeoutMs, std::function<void(common::http::ClientResponse&&)> done);
   bool authorized(const common::http::Request& req, common::http::Responder& r);
-  uint64_t nowMs() const;      // loop clock (monotonic)
-  uint64_t stableHlc() const;  // see collectTombstones
-  uint64_t wallMs() const;     // for signatures
+  bool servesData(common::http::Responder& r, bool takesData);  // else 503 NOT_READY
+  uint64_t nowMs() const;                                       // loop clock (monotonic)
+  uint64_t stableHlc() const;                                   // see collectTombstones
+  uint64_t wallMs() const;                                      // for signatures
 
   // Route handlers.
   void handleReplicate(const common::http::Request& req, common::http::Responder r);
@@ -164,7 +191,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uint64_t knockTick_ = 0;
   bool leaveComplete() const;
   void finishClose();
-  std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
+  std::array<uv_handle_t*, 8> allHandles();  // every uv handle this object owns
 
   uv_loop_t* loop_;
   Keyspace& keyspace_;
@@ -188,13 +215,13 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uv_timer_t joinTimer_;
   uv_timer_t leaveTimer_;
   uv_timer_t applyTimer_;  // applies fetched snapshot pages on the next turn
+  uv_timer_t wipeTimer_;   // runs wipeAndRejoin() outside the callback that learnt the eviction
   int handlesOpen_ = 0;
   bool checkActive_ = false;
 
   wire::FrameWriter batch_{wire::FrameType::kBatch};
   uint64_t batchMaxHlc_ = 0;
   uint64_t batchSeq_ = 0;
-  uint64_t lastLocalHlc_ = 0;
   std::deque<Waiter> waiters_;
 
   int joinAttempts_ = 0;
@@ -207,7 +234,19 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uint64_t readyAtMs_ = 0;
   size_t aeCursor_ = 0;
   bool aeRunning_ = false;
-  uint64_t lastPeerContactMs_ = 0;
+  uint64_t snapshotGc_ = 0;  // the snapshot source's tombstone horizon (X-Mesh-Gc), max seen
+
+  std::map<std::string, Hold> holds_;  // dead members, by id
+  std::string joinUrl_;                // "" = MESH_NETWORK_URL; the evictor while rejoining
+  bool rejoining_ = false;             // wiped after an eviction, copying the data again
+  bool wipePending_ = false;
+  std::string wipeUrl_;
+  uint64_t wipeGc_ = 0;
+  std::string preserved_;  // kRecords frame: records kept across the wipe (hlc >= wipeGc_)
+  uint64_t evictions_ = 0;
+  uint64_t wipes_ = 0;
+  uint64_t preservedKept_ = 0;
+  uint64_t preservedDropped_ = 0;
 
   uint64_t batchesSent_ = 0;
   uint64_t batchesRefused_ = 0;

@@ -31,39 +31,32 @@ constexpr int kJoinAttemptsBeforeAlone = 6;  // then a node starts a cluster of 
 
 void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew) {
   if (m.live()) {
-    if (peers_.count(m.id) == 0) {
+    // Back (or new): whatever it lacks was kept for it (held), so plain LWW merging is safe.
+    if (holds_.erase(m.id) > 0) spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
+    Peer* p = peer(m.id);
+    if (p == nullptr) {
       auto url = common::parseHttpUrl(m.url);
       if (!url.ok()) {
         spdlog::warn("mesh: member {} has an unusable URL '{}'", m.id, m.url);
         return;
       }
-      auto p = std::make_unique<Peer>(opts_.windowBytes);
-      p->id = m.id;
-      p->url = m.url;
-      p->host = url->host;
-      p->port = url->port;
-      p->link = new PeerLink(loop_, m.id, url->host, url->port, this, opts_.reconnectMinMs,
-                             opts_.reconnectMaxMs);
-      p->link->start();
-      p->repairSoon = phase_ == Phase::kReady;
-      peers_.emplace(m.id, std::move(p));
+      auto np = std::make_unique<Peer>(opts_.windowBytes);
+      np->id = m.id;
+      np->url = m.url;
+      np->epoch = m.epoch;
+      np->repairSoon = phase_ == Phase::kReady;
+      p = peers_.emplace(m.id, std::move(np)).first->second.get();
+      restartLink(*p);
       spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
                    m.incarnation);
-    } else if (Peer* p = peer(m.id); p != nullptr && p->url != m.url) {
-      // Restarted elsewhere (a new port or address) before anyone declared it dead: the stream
-      // follows it; everything un-acked is sent again to the new address.
-      auto url = common::parseHttpUrl(m.url);
-      if (!url.ok()) return;
-      spdlog::info("mesh: {} moved from {} to {}", m.id, p->url, m.url);
-      if (p->link != nullptr) p->link->destroy();
+    } else if (p->url != m.url || p->epoch != m.epoch) {
+      // Restarted (a new life, maybe at a new address) before anyone declared it dead: the
+      // stream follows it; everything un-acked is sent again.
+      spdlog::info("mesh: {} restarted or moved: {} -> {}", m.id, p->url, m.url);
       p->url = m.url;
-      p->host = url->host;
-      p->port = url->port;
+      p->epoch = m.epoch;
       p->ready = false;
-      p->outbox.rewind();
-      p->link = new PeerLink(loop_, m.id, url->host, url->port, this, opts_.reconnectMinMs,
-                             opts_.reconnectMaxMs);
-      p->link->start();
+      restartLink(*p);
     } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
       spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
     } else if (m.state == MemberState::kAlive && before == MemberState::kSuspect) {
@@ -73,11 +66,26 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
   }
   auto it = peers_.find(m.id);
   if (it != peers_.end()) {
+    if (m.state == MemberState::kDead) holdFor(*it->second, m);
     if (it->second->link != nullptr) it->second->link->destroy();
     peers_.erase(it);
   }
+  if (m.state != MemberState::kDead) holds_.erase(m.id);  // left (nothing to keep) or evicted
   spdlog::warn("mesh: {} is {} (incarnation {})", m.id, memberStateName(m.state), m.incarnation);
   peerGone(m.id);
+}
+
+void MeshCluster::restartLink(Peer& p) {
+  auto url = common::parseHttpUrl(p.url);
+  if (p.link != nullptr) p.link->destroy();
+  p.link = nullptr;
+  if (!url.ok()) return;
+  p.host = url->host;
+  p.port = url->port;
+  p.outbox.rewind();
+  p.link =
+      new PeerLink(loop_, p.id, p.host, p.port, this, opts_.reconnectMinMs, opts_.reconnectMaxMs);
+  p.link->start();
 }
 
 std::string MeshCluster::gossipJson(bool withInfo) const {
@@ -85,6 +93,8 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
   s.reserve(256 + 128 * peers_.size());
   s.append("{\"from\":");
   json::appendString(s, opts_.nodeId);
+  s.append(",\"epoch\":");
+  json::appendUint(s, membership_.self().epoch);
   s.append(",\"members\":[");
   bool first = true;
   for (const auto& u : membership_.gossip()) {
@@ -98,6 +108,8 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
     s.append(memberStateName(u.state));
     s.append("\",\"inc\":");
     json::appendUint(s, u.incarnation);
+    s.append(",\"epoch\":");
+    json::appendUint(s, u.epoch);
     s.push_back('}');
   }
   s.push_back(']');
@@ -106,14 +118,15 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
     s.append(ready_ ? "true" : "false");
     s.append(",\"delivered\":");
     uint64_t stable = stableHlc();
-    uint64_t delivered = stable;
+    uint64_t delivered = std::min(stable, holdHorizon());
     for (const auto& [id, p] : peers_) {
       delivered = std::min(delivered, p->outbox.deliveredHlc(stable));
     }
     json::appendUint(s, delivered);
     s.append(",\"digest\":\"");
     s.append(hex64(store_->rootDigest()));
-    s.push_back('"');
+    s.append("\",\"gc\":");  // tombstones below this hlc may be gone here
+    json::appendUint(s, store_->collectedBelow());
   }
   s.push_back('}');
   return s;
@@ -127,6 +140,8 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
   std::string from;
   if (d.HasMember("from") && d["from"].IsString()) from = d["from"].GetString();
   if (fromId != nullptr) *fromId = from;
+  uint64_t fromEpoch = d.HasMember("epoch") && d["epoch"].IsUint64() ? d["epoch"].GetUint64() : 0;
+  if (!from.empty() && membership_.isEvicted(from, fromEpoch)) return false;  // an evicted life
   if (d.HasMember("members") && d["members"].IsArray()) {
     for (const auto& e : d["members"].GetArray()) {
       if (!e.IsObject() || !e.HasMember("id") || !e["id"].IsString() || !e.HasMember("url") ||
@@ -136,14 +151,20 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
       }
       auto st = parseMemberState(e["state"].GetString());
       if (!st) continue;
-      MemberUpdate u{e["id"].GetString(), e["url"].GetString(), *st, e["inc"].GetUint64()};
+      uint64_t epoch = e.HasMember("epoch") && e["epoch"].IsUint64() ? e["epoch"].GetUint64() : 0;
+      MemberUpdate u{e["id"].GetString(), e["url"].GetString(), *st, e["inc"].GetUint64(), epoch};
       if (u.id.empty() || u.id.size() > wire::kMaxOriginBytes) continue;
       membership_.apply(u, now);
     }
   }
+  if (membership_.selfEvicted()) {  // the list says this life of ours was evicted
+    const Member* by = from.empty() ? nullptr : membership_.find(from);
+    uint64_t gc = d.HasMember("gc") && d["gc"].IsUint64() ? d["gc"].GetUint64() : 0;
+    onEvicted(by != nullptr && by != &membership_.self() ? by->url : std::string(), gc);
+    return false;
+  }
   if (!from.empty() && from != opts_.nodeId) {
     membership_.contact(from, now);
-    lastPeerContactMs_ = now;
     if (Peer* p = peer(from)) {
       if (d.HasMember("ready") && d["ready"].IsBool()) p->ready = d["ready"].GetBool();
       if (d.HasMember("delivered") && d["delivered"].IsUint64()) {
@@ -161,13 +182,17 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
 void MeshCluster::attemptJoin() {
   if (phase_ != Phase::kJoining) return;
   ++joinAttempts_;
-  post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
-       [this](common::http::ClientResponse&& r) {
+  // After an eviction the node rejoins through the node that evicted it (it is known to be up),
+  // falling back to MESH_NETWORK_URL after a few failures.
+  if (rejoining_ && joinAttempts_ > kJoinAttemptsBeforeAlone / 2) joinUrl_.clear();
+  std::string url = joinUrl_.empty() ? opts_.meshNetworkUrl : joinUrl_;
+  post(url, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
+       [this, url](common::http::ClientResponse&& r) {
          if (phase_ != Phase::kJoining) return;
          std::string from;
          if (!r.error.empty() || r.status != 200 || !mergeGossip(r.body, &from)) {
            spdlog::info(
-               "mesh: join through {} failed (attempt {}): {}", opts_.meshNetworkUrl, joinAttempts_,
+               "mesh: join through {} failed (attempt {}): {}", url, joinAttempts_,
                r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.error);
            joinDone(false, false);
            return;
@@ -185,12 +210,15 @@ void MeshCluster::joinDone(bool ok, bool reachedSelf) {
   if (reachedSelf) spdlog::info("mesh: the join request reached this node itself; retrying");
   // Nobody else answers (first node of a cluster, or the balancer only knows us): after a few
   // attempts this node's (empty) store is the truth; joins keep being retried from probes.
-  bool othersKnown = !peers_.empty();
+  // (Not after a wipe: the peers it still knows may be the other evicted nodes of its side; it
+  // must hear the cluster's member list, evictions included, from a node that answered.)
+  bool othersKnown = !peers_.empty() && !rejoining_;
   if (othersKnown) {
     subscribeAll();
     return;
   }
-  if (joinAttempts_ >= kJoinAttemptsBeforeAlone) {
+  // A wiped node never starts a cluster of its own: its empty store is not the truth.
+  if (joinAttempts_ >= kJoinAttemptsBeforeAlone && !rejoining_) {
     becomeReady("no other node answered: starting a new cluster");
     return;
   }
@@ -247,6 +275,7 @@ void MeshCluster::probeTick() {
   if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
   uint64_t now = nowMs();
   membership_.tick(now);
+  if (phase_ == Phase::kReady) checkEvictions();
   // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
   // Alone: knock every tick. With peers: now and then too, since two groups that each formed
   // on their own (nodes started together, nobody reachable yet) would otherwise never meet.

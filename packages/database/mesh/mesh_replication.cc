@@ -29,7 +29,6 @@ void MeshCluster::onLocalWrite(const Mutation& m) {
   if (phase_ == Phase::kClosed) return;
   batch_.add(m);
   batchMaxHlc_ = std::max(batchMaxHlc_, m.hlc);
-  lastLocalHlc_ = std::max(lastLocalHlc_, m.hlc);
   if (batch_.bytes() >= opts_.maxBatchBytes) {
     flushBatch();
   } else if (!checkActive_) {
@@ -82,6 +81,10 @@ void MeshCluster::pump(Peer& p) {
     head.append(std::to_string(e->frame->size()));
     head.append("\r\nX-Mesh-From: ");
     head.append(opts_.nodeId);
+    head.append("\r\n");
+    head.append(kEpochHeader);
+    head.append(": ");
+    head.append(std::to_string(membership_.self().epoch));
     if (auth_.enabled()) {
       head.append("\r\nX-Mesh-Auth: ");
       head.append(auth_.sign("POST", "/_mesh/replicate", "", *e->frame, wallMs()));
@@ -240,7 +243,6 @@ void MeshCluster::handleReplicate(const common::http::Request& req, common::http
   std::string from(req.header("x-mesh-from"));
   if (!from.empty()) {
     membership_.contact(from, nowMs());
-    lastPeerContactMs_ = nowMs();
   }
   std::string body = "{\"ack\":";
   json::appendUint(body, f->seq);

@@ -84,6 +84,23 @@ std::string StoreBridge::segmentRecords(const Keyspace::SegmentSet& segments) co
   return w.finish();
 }
 
+std::string StoreBridge::recordsSince(uint64_t floorHlc, size_t* skipped) const {
+  wire::FrameWriter w(wire::FrameType::kRecords);
+  if (auto mark = keyspace_.clearMarkMutation(); mark && mark->hlc >= floorHlc) w.add(*mark);
+  size_t left = 0;
+  auto page = keyspace_.scanAll("", SIZE_MAX, [&](const RecordView& r) {
+    if (r.hlc >= floorHlc) {
+      addRecord(w, r);
+    } else {
+      ++left;
+    }
+    return true;
+  });
+  if (skipped != nullptr) *skipped = left;
+  (void)page;  // a fresh walk from "" cannot have a bad cursor
+  return w.finish();
+}
+
 common::Result<Keyspace::SegmentSet> StoreBridge::segmentsFromExtra(std::string_view extra) {
   Keyspace::SegmentSet s;
   if (extra.size() != Keyspace::kSegments / 8) return common::Error{"BAD_SEGMENTS", ""};

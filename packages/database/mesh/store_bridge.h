@@ -7,6 +7,7 @@
 // stores can differ only by their clear marks (the root hash covers it, the segments do not).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -70,6 +71,19 @@ class StoreBridge {
   // Drops tombstones older than both `horizonHlc` and now - grace. Returns how many.
   size_t collectTombstones(uint64_t horizonHlc, uint64_t graceMs);
   size_t tombstoneCount() const { return keyspace_.tombstoneCount(); }
+  // Tombstones with an hlc below this may have been collected here (0: none ever was).
+  uint64_t collectedBelow() const { return collectedBelow_; }
+  // A snapshot copied from a peer lacks the tombstones that peer collected: its horizon is ours.
+  void adoptCollectedBelow(uint64_t hlc) { collectedBelow_ = std::max(collectedBelow_, hlc); }
+
+  // A kRecords frame of every record (tombstones and the clear mark included) with hlc >= floor:
+  // what an evicted node keeps across its wipe. One O(n) walk. `skipped`: records left out.
+  std::string recordsSince(uint64_t floorHlc, size_t* skipped) const;
+  // Forgets the whole local state (Keyspace::reset) and the collection horizon.
+  void reset() {
+    keyspace_.reset();
+    collectedBelow_ = 0;
+  }
 
  private:
   Keyspace& keyspace_;

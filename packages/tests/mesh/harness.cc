@@ -430,6 +430,29 @@ std::string statusDigest(const HttpResult& r) {
   return m["digest"].GetString();
 }
 
+long long meshNumber(const HttpResult& r, const std::string& field) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("mesh") || !d["mesh"].IsObject()) {
+    return -1;
+  }
+  const auto& m = d["mesh"];
+  auto it = m.FindMember(field.c_str());
+  if (it == m.MemberEnd() || !it->value.IsUint64()) return -1;
+  return static_cast<long long>(it->value.GetUint64());
+}
+
+int meshArraySize(const HttpResult& r, const std::string& field) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("mesh") || !d["mesh"].IsObject()) {
+    return -1;
+  }
+  auto it = d["mesh"].FindMember(field.c_str());
+  if (it == d["mesh"].MemberEnd() || !it->value.IsArray()) return -1;
+  return static_cast<int>(it->value.Size());
+}
+
 int membersIn(const HttpResult& r, const std::string& state) {
   rapidjson::Document d;
   d.Parse(r.body.c_str());

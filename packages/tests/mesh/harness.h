@@ -142,6 +142,10 @@ class Cluster {
 // Small JSON helpers (RapidJSON) for /status and /getAll answers.
 bool statusReady(const HttpResult& r);
 std::string statusDigest(const HttpResult& r);
+// A number under "mesh" in a /status answer (e.g. "wipes", "tombstonesDropped"); -1 if absent.
+long long meshNumber(const HttpResult& r, const std::string& field);
+// Length of an array under "mesh" in a /status answer (e.g. "evicted", "held"); -1 if absent.
+int meshArraySize(const HttpResult& r, const std::string& field);
 // Number of members in `state` (alive/suspect/dead/left) in a /status answer.
 int membersIn(const HttpResult& r, const std::string& state);
 // Sorted "k=v" lines of a /getAll answer (streamed or not); empty + ok=false on a bad answer.

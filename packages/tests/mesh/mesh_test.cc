@@ -254,6 +254,114 @@ TEST(Mesh, PartitionDivergesThenConvergesAfterHealingWithNothingAckedLost) {
   for (const auto& key : acked) EXPECT_TRUE(keys.count(key)) << key << " was acknowledged, lost";
 }
 
+TEST(Mesh, NodeCutOffLongerThanTheGracePeriodIsWipedSoDeletedKeysStayDeleted) {
+  // Issue: "a node away longer than the tombstone grace period rejoins empty and re-streams, so
+  // deleted keys never come back", here for a node that stays up behind a partition. The
+  // majority deletes keys, evicts the cut-off node after the grace period and collects the
+  // tombstones; once healed, the cut-off node must be wiped and copy the data again: the
+  // deleted keys stay deleted everywhere, and its own late write (newer than the cluster's
+  // tombstone horizon) is kept and replicated.
+  Cluster c("evict");
+  c.commonEnv = {{"TOMBSTONE_GRACE_MS", "3000"},
+                 {"SUSPICION_TIMEOUT_MS", "1000"},
+                 {"PROBE_INTERVAL_MS", "200"},
+                 {"PROBE_TIMEOUT_MS", "150"},
+                 {"ANTI_ENTROPY_INTERVAL_MS", "500"}};
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1, {}, /*withProxy=*/true), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(c.node(0).get("/set?k=z" + std::to_string(i) + "&v=1").status, 200);
+  ASSERT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+
+  c.partition({{0, 1}, {2}});
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(c.node(0).get("/rm?k=z" + std::to_string(i)).status, 200);
+  ASSERT_EQ(c.node(2).get("/set?k=early&v=cut-off").status, 200);
+  // The majority evicts node 2 (one of them decides, the other learns it by gossip) and drops
+  // the ten tombstones; node 2 (alone: a minority) evicts nobody and keeps its view.
+  for (int n : {0, 1}) {
+    ASSERT_TRUE(waitFor(
+        [&] {
+          auto s = c.node(n).get("/status");
+          return meshArraySize(s, "evicted") == 1 && meshNumber(s, "tombstonesDropped") >= 10;
+        },
+        deadline(20000)))
+        << c.node(n).get("/status").body;
+  }
+  EXPECT_EQ(meshNumber(c.node(0).get("/status"), "evictions") +
+                meshNumber(c.node(1).get("/status"), "evictions"),
+            1);
+  EXPECT_EQ(meshNumber(c.node(2).get("/status"), "evictions"), 0);
+  EXPECT_EQ(meshArraySize(c.node(2).get("/status"), "held"), 2);
+  EXPECT_EQ(c.node(2).get("/get?k=z0").body, "\"1\"");  // the deleted value, still there
+  ASSERT_EQ(c.node(2).get("/set?k=late&v=cut-off").status, 200);
+
+  c.heal();
+  ASSERT_TRUE(
+      waitFor([&] { return meshNumber(c.node(2).get("/status"), "wipes") == 1; }, deadline(15000)))
+      << c.node(2).get("/status").body;
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(20000)))
+      << c.node(2).get("/status").body;
+  expectSameData(c);
+  for (int n = 0; n < 3; ++n) {
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ(c.node(n).get("/get?k=z" + std::to_string(i)).status, 404)
+          << "z" << i << " came back on node " << n;
+    }
+    EXPECT_EQ(c.node(n).get("/get?k=z15").body, "\"1\"");
+    EXPECT_EQ(c.node(n).get("/get?k=late").body, "\"cut-off\"") << "node " << n;
+  }
+  // The early write is older than the horizon: dropped, and counted.
+  auto s2 = c.node(2).get("/status");
+  EXPECT_GE(meshNumber(s2, "preservedKept"), 1) << s2.body;
+  EXPECT_EQ(c.node(0).get("/get?k=early").status, 404);
+  EXPECT_GE(meshNumber(s2, "preservedDropped"), 1) << s2.body;
+}
+
+TEST(Mesh, OnAnEvenSplitOnlyOneSideEvictsTheOther) {
+  // 2 | 2 for longer than the grace period: if both sides evicted each other, both would wipe
+  // and the data would be gone. Only the side holding the smallest node id evicts.
+  Cluster c("evenSplit");
+  c.commonEnv = {{"TOMBSTONE_GRACE_MS", "3000"},
+                 {"SUSPICION_TIMEOUT_MS", "1000"},
+                 {"PROBE_INTERVAL_MS", "200"},
+                 {"PROBE_TIMEOUT_MS", "150"},
+                 {"ANTI_ENTROPY_INTERVAL_MS", "500"}};
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(c.addNode(i - 1, {}, /*withProxy=*/true), i);
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 4) && converged(c); }, deadline(15000)));
+  ASSERT_EQ(c.node(0).get("/set?k=gone&v=1").status, 200);
+  ASSERT_TRUE(waitFor([&] { return converged(c); }, deadline(10000)));
+  c.partition({{0, 1}, {2, 3}});
+  ASSERT_EQ(c.node(0).get("/rm?k=gone").status, 200);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto s = c.node(1).get("/status");
+        return meshArraySize(s, "evicted") == 2 && meshNumber(s, "tombstonesDropped") >= 1;
+      },
+      deadline(20000)))
+      << c.node(1).get("/status").body;
+  for (int n : {2, 3}) {
+    auto s = c.node(n).get("/status");
+    EXPECT_EQ(meshArraySize(s, "evicted"), 0) << s.body;
+    EXPECT_EQ(meshArraySize(s, "held"), 2) << s.body;
+  }
+  ASSERT_EQ(c.node(3).get("/set?k=late&v=minority").status, 200);
+  c.heal();
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return meshNumber(c.node(2).get("/status"), "wipes") == 1 &&
+               meshNumber(c.node(3).get("/status"), "wipes") == 1;
+      },
+      deadline(15000)));
+  ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 4) && converged(c); }, deadline(20000)));
+  EXPECT_EQ(meshNumber(c.node(0).get("/status"), "wipes"), 0);
+  EXPECT_EQ(meshNumber(c.node(1).get("/status"), "wipes"), 0);
+  expectSameData(c);
+  for (int n = 0; n < 4; ++n) {
+    EXPECT_EQ(c.node(n).get("/get?k=gone").status, 404) << "node " << n;
+    EXPECT_EQ(c.node(n).get("/get?k=late").body, "\"minority\"") << "node " << n;
+  }
+}
+
 TEST(Mesh, WriteConcernAllTimesOutWhenAPeerIsUnreachable) {
   Cluster c("wall");
   for (int i = 0; i < 3; ++i) {

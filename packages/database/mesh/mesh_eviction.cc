@@ -1,0 +1,169 @@
+// MeshCluster, part 5 (see mesh_cluster.h): members away longer than the tombstone grace period.
+// A tombstone may only be dropped once every node has it, or a node that missed the delete
+// brings the deleted value back (Cassandra's "zombies"). So a member declared dead HOLDS
+// collection at what it had received from us; once it has been dead for TOMBSTONE_GRACE_MS a
+// node on the majority side EVICTS it (the hold goes, collection resumes) and gossips the
+// eviction. Every internal request from that life of the member is then refused (409 EVICTED);
+// a node that hears it was evicted keeps the records no dropped tombstone can contradict
+// (hlc >= the cluster's collection horizon), wipes its store, starts a new life (epoch) and
+// copies the cluster's data again like a new node, then re-applies and replicates what it kept.
+// Loop thread only. The one thing to get right: two sides of a partition must never evict each
+// other, so only a majority (or, on an even split, the side holding the smallest id) evicts.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/http/json.h"
+#include "database/mesh/mesh_cluster.h"
+
+namespace db {
+
+namespace json = common::json;
+
+void MeshCluster::holdFor(const Peer& p, const Member& m) {
+  // What it had: every write of ours up to the outbox's delivered point, and (its own report)
+  // every write of its own delivered to everyone up to deliveredHlc.
+  uint64_t hlc = std::min(p.outbox.deliveredHlc(stableHlc()), p.deliveredHlc);
+  holds_[m.id] = Hold{m.epoch, hlc, nowMs()};
+  spdlog::info("mesh: {} is dead: tombstones it may lack are kept for {} ms", m.id,
+               opts_.tombstoneGraceMs);
+}
+
+uint64_t MeshCluster::holdHorizon() const {
+  uint64_t h = UINT64_MAX;
+  for (const auto& [id, hold] : holds_) h = std::min(h, hold.hlc);
+  return h;
+}
+
+bool MeshCluster::mayEvict() const {
+  size_t live = membership_.liveCount();
+  size_t held = holds_.size();
+  if (live != held) return live > held;
+  // An even split: both sides see the same two sets, so exactly one of them holds the smallest
+  // id of all; only that side evicts.
+  std::string smallest = membership_.self().id;
+  for (const Member* m : membership_.liveMembers()) smallest = std::min(smallest, m->id);
+  bool ours = true;
+  for (const auto& [id, hold] : holds_) {
+    if (id < smallest) ours = false;
+  }
+  return ours;
+}
+
+void MeshCluster::checkEvictions() {
+  if (holds_.empty() || !mayEvict()) return;
+  uint64_t now = nowMs();
+  std::vector<std::string> due;
+  for (const auto& [id, hold] : holds_) {
+    if (now - hold.sinceMs >= opts_.tombstoneGraceMs) due.push_back(id);
+  }
+  for (const auto& id : due) {
+    holds_.erase(id);
+    ++evictions_;
+    spdlog::warn(
+        "mesh: {} evicted: dead for longer than the tombstone grace period ({} ms); it must "
+        "copy the cluster's data again before it can rejoin",
+        id, opts_.tombstoneGraceMs);
+    membership_.evict(id);  // onMemberChange(kEvicted); gossiped from now on
+  }
+}
+
+bool MeshCluster::refuseEvicted(const common::http::Request& req, common::http::Responder& r) {
+  std::string_view from = req.header("x-mesh-from");
+  std::string_view epochText = req.header("x-mesh-epoch");
+  uint64_t epoch = 0;
+  std::from_chars(epochText.data(), epochText.data() + epochText.size(), epoch);
+  if (from.empty() || !membership_.isEvicted(from, epoch)) return false;
+  spdlog::info("mesh: refused {} from {}: that life of it (epoch {}) was evicted", req.path, from,
+               epoch);
+  r.respond(409, json::errorBody("EVICTED"), "application/json",
+            {{"X-Mesh-Error", "EVICTED"}, {"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
+  return true;
+}
+
+void MeshCluster::onEvicted(const std::string& byUrl, uint64_t gcHlc) {
+  if (wipePending_ || phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
+  wipePending_ = true;
+  wipeUrl_ = byUrl;
+  wipeGc_ = gcHlc;
+  // Not from inside the callback that learnt it: the wipe drops peers and links.
+  uv_timer_start(&wipeTimer_, &MeshCluster::onWipeTimer, 0, 0);
+}
+
+void MeshCluster::onWipeTimer(uv_timer_t* t) noexcept {
+  static_cast<MeshCluster*>(t->data)->wipeAndRejoin();
+}
+
+void MeshCluster::wipeAndRejoin() {
+  wipePending_ = false;
+  if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
+  ++wipes_;
+  // 1. Keep what no collected tombstone can contradict: a delete newer than a kept record is
+  //    still held by the cluster, so LWW decides correctly when the record comes back.
+  size_t skipped = 0;
+  preserved_ = store_->recordsSince(wipeGc_, &skipped);
+  preservedDropped_ += skipped;
+  size_t records = store_->tombstoneCount() + keyspace_.size();
+  store_->reset();
+  spdlog::error(
+      "mesh: this node was evicted (cut off longer than TOMBSTONE_GRACE_MS): wiped {} records, "
+      "keeping those newer than the cluster's tombstone horizon; copying the data again",
+      records);
+  // 2. Forget the old life's replication state: batches, waiters, holds, snapshot in progress.
+  batch_.finish();
+  batchMaxHlc_ = 0;
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) w.done(false, w.acked);
+  for (auto& [id, p] : peers_) {
+    p->outbox.reset();
+    p->ready = false;
+    restartLink(*p);
+  }
+  holds_.clear();
+  pagesToApply_.clear();
+  snapshotFetched_ = false;
+  lastGcHorizon_ = 0;
+  // 3. A new life, then the path of a new node: join, subscribe, snapshot, verify, ready.
+  membership_.renewEpoch(wallMs());
+  ready_ = false;
+  rejoining_ = true;
+  catchUpStartedMs_ = uv_hrtime() / 1000000;
+  phase_ = Phase::kJoining;
+  joinAttempts_ = 0;
+  joinBackoffMs_ = opts_.joinRetryMs;
+  joinUrl_ = wipeUrl_;
+  uv_timer_stop(&joinTimer_);
+  attemptJoin();
+}
+
+void MeshCluster::applyPreserved() {
+  if (preserved_.empty()) return;
+  // Filtered again by the snapshot source's horizon at the end of the copy: a tombstone it
+  // collected while we copied is below that horizon.
+  uint64_t floor = std::max(wipeGc_, snapshotGc_);
+  auto f = wire::validateFrame(preserved_, wire::FrameType::kRecords);
+  size_t kept = 0, dropped = 0;
+  if (f.ok()) {
+    wire::forEachRecord(*f, [&](const wire::RecordRef& r) {
+      if (r.hlc < floor) {
+        ++dropped;
+        return;
+      }
+      if (store_->applyRemote(r) != ApplyResult::kApplied) return;  // the cluster has newer
+      ++kept;
+      onLocalWrite(
+          Mutation{r.kind, std::string(r.key), std::string(r.value), r.hlc, std::string(r.origin)});
+    });
+  }
+  preservedKept_ += kept;
+  preservedDropped_ += dropped;
+  std::string().swap(preserved_);
+  spdlog::warn(
+      "mesh: re-applied {} records kept across the wipe (replicated to the cluster); {} older "
+      "than the cluster's tombstone horizon were dropped",
+      kept, dropped);
+}
+
+}  // namespace db
