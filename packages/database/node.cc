@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -118,6 +119,11 @@ void Node::shutdown() {
     cluster_->leave([this] {
       uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+      // Closing the last handle of a signal restores its default action (terminate): a second
+      // SIGTERM from an impatient supervisor between here and exit() would turn a clean
+      // shutdown into exit 143. Everything is done, so ignore them until we are gone.
+      std::signal(SIGTERM, SIG_IGN);
+      std::signal(SIGINT, SIG_IGN);
       uv_close(reinterpret_cast<uv_handle_t*>(&guard_), nullptr);
     });
   });
