@@ -5,9 +5,12 @@
 #   2. write visibility: /set acknowledged on A -> value readable on B, under background load
 #   3. catch-up: a new node reaches `ready` with 1,000,000 records (64 B keys, 256 B values)
 #   4. bytes of one anti-entropy round between two equal nodes holding those records
-# Usage: bench/mesh_bench.sh [build-dir]   (default build/; needs wrk and python3)
-# Environment: DURATION (wrk seconds, default 10), RECORDS (default 1000000),
-#   ONLY=live|catchup (run only figures 1-2 or 3-4; default both).
+# References in the same run: one node alone (1); a Redis primary and its replica measured by the
+# same script (2), alternated with meshkv for ROUNDS rounds, medians; a Redis replica's full
+# sync of the same records (3).
+# Usage: bench/mesh_bench.sh [build-dir]   (default build/; needs wrk, python3, redis-server)
+# Environment: DURATION (wrk seconds, default 10), RECORDS (default 1000000), ROUNDS (3),
+#   SAMPLES (visibility samples per round, 2000), ONLY=live|catchup (figures 1-2 or 3-4).
 # Every process it starts is stopped on exit; only loopback addresses (127.0.0.X) are used.
 set -euo pipefail
 
@@ -15,6 +18,8 @@ BUILD=${1:-build}
 NODE=${MESHKV_NODE_BIN:-$BUILD/bin/meshkv-node}
 DURATION=${DURATION:-10}
 RECORDS=${RECORDS:-1000000}
+ROUNDS=${ROUNDS:-3}
+SAMPLES=${SAMPLES:-2000}
 ONLY=${ONLY:-all}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/meshkv-bench-XXXXXX)
@@ -29,6 +34,25 @@ trap cleanup EXIT
 
 [ -x "$NODE" ] || { echo "no meshkv-node at $NODE (build first)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is missing (scripts/deps.sh bench)" >&2; exit 2; }
+command -v redis-server >/dev/null || { echo "redis-server is missing (scripts/deps.sh bench)" >&2; exit 2; }
+
+# start_redis PORT [ARGS...]: a throw-away Redis on 127.0.0.1:PORT (no persistence), pid recorded.
+start_redis() {
+  local port=$1
+  shift
+  mkdir -p "$WORK/redis-$port"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$WORK/redis-$port" --logfile "$WORK/redis-$port.log" "$@" &
+  PIDS+=($!)
+  for _ in $(seq 1 500); do
+    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && return 0
+    sleep 0.02
+  done
+  echo "redis on $port did not start" >&2
+  return 1
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.2f}")' "$@"; }
 
 # start_node ADDR [ENV=VALUE...]: starts a node on a free port of its own loopback address ADDR
 # (127.0.0.X, also its node id, so the default ADVERTISE_URL reaches it); sets ADDR=ip:port.
@@ -83,11 +107,18 @@ echo "Command: \`bench/mesh_bench.sh $BUILD\` ($(date -u '+%Y-%m-%d %H:%M UTC'))
 echo "Machine: \`$(uname -a)\`, $(nproc) cores; load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "Throughput: three wrk processes (16 connections each) against one node alone, then one wrk"
-echo "per node of a 3-node mesh, same run (client capacity is the same in both). Visibility: a"
-echo "/set acknowledged by A, then B polled on a keep-alive connection until it answers the value,"
-echo "while another process writes ~2000/s to C. Catch-up: a node with the records is joined by a"
-echo "new node; time from its process start to \`ready\` (and join-to-ready from its \`/status\`)."
-echo "Anti-entropy: bodies of one round between the two equal nodes (\`antiEntropyLastBytes\`)."
+echo "per node of a 3-node mesh, same run (client capacity is the same in both). Visibility"
+echo "(\`bench/mesh_visibility.py\`): a write acknowledged by A, then B polled on a keep-alive"
+echo "connection until it answers the value, while another process writes ~2000/s to C; $SAMPLES"
+echo "samples a round, meshkv (A, B, C three nodes of the mesh) and Redis (A the primary, B its"
+echo "replica, C the primary) alternated for $ROUNDS rounds; medians of the rounds. Catch-up: a node"
+echo "holding the records is joined by a new node; time from its process start to \`ready\` (and"
+echo "join-to-ready from its \`/status\`); the reference is a Redis replica started against a primary"
+echo "holding the same records (\`DEBUG POPULATE\`, 64-byte keys, 256-byte values), with the"
+echo "fastest full sync Redis offers (\`repl-diskless-sync yes\`, \`repl-diskless-sync-delay 0\`,"
+echo "\`repl-diskless-load on-empty-db\`), timed from its process start to \`master_link_status:up\`"
+echo "with every key loaded. Anti-entropy: bodies of one round between the two equal nodes"
+echo "(\`antiEntropyLastBytes\`)."
 echo
 
 echo "| Figure | Result | Target |"
@@ -124,15 +155,37 @@ ratio=$(python3 -c "print(f'{$mesh/$alone:.2f}')")
 echo "| /set throughput, one node alone (wrk x3, 16 connections each) | $(printf '%.0f' "$alone") req/s | |"
 echo "| /set throughput, 3-node mesh (wrk x3, 16 connections each) | $(printf '%.0f' "$mesh") req/s (${ratio}x) | >= 0.5x |"
 
-# --- 2. write visibility -----------------------------------------------------------------------
-vis=$(python3 "$HERE/mesh_visibility.py" "$P1" "$P2" "$P3" 2000)
-echo "| write visibility A -> B under background load (2000 samples) | $vis | p99 <= 2 ms |"
+# --- 2. write visibility, alternated with a Redis primary + replica -----------------------------
+RP=$(free_port)
+start_redis "$RP"
+RR=$(free_port)
+start_redis "$RR" --replicaof 127.0.0.1 "$RP"
+for _ in $(seq 1 250); do
+  redis-cli -p "$RR" info replication | grep -q 'master_link_status:up' && break
+  sleep 0.02
+done
+m_med=(); m_p99=(); r_med=(); r_p99=()
+for round in $(seq 1 "$ROUNDS"); do
+  m=$(python3 "$HERE/mesh_visibility.py" --json "$P1" "$P2" "$P3" "$SAMPLES")
+  r=$(python3 "$HERE/mesh_visibility.py" --json --redis "127.0.0.1:$RP" "127.0.0.1:$RR" "127.0.0.1:$RP" "$SAMPLES")
+  m_med+=("$(echo "$m" | json_field "['median']")"); m_p99+=("$(echo "$m" | json_field "['p99']")")
+  r_med+=("$(echo "$r" | json_field "['median']")"); r_p99+=("$(echo "$r" | json_field "['p99']")")
+done
+mp99=$(median "${m_p99[@]}"); rp99=$(median "${r_p99[@]}")
+vratio=$(python3 -c "print(f'{$mp99/$rp99:.1f}')")
+echo "| write visibility A -> B under background load, meshkv | median $(median "${m_med[@]}") ms, **p99 $mp99 ms** | p99 <= 2 ms |"
+echo "| write visibility, Redis replica (reference, same script) | median $(median "${r_med[@]}") ms, p99 $rp99 ms (meshkv p99 = ${vratio}x Redis) | |"
+VIS_RAW="Visibility p99 per round (ms): meshkv ${m_p99[*]}; Redis ${r_p99[*]}. Medians per round: meshkv ${m_med[*]}; Redis ${r_med[*]}."
 
 for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 fi
-[ "$ONLY" = live ] && exit 0
+if [ "$ONLY" = live ]; then
+  echo
+  echo "$VIS_RAW"
+  exit 0
+fi
 
 # --- 3. catch-up of 1M records -----------------------------------------------------------------
 start_node 127.0.0.25 MESH_NETWORK_URL=http://127.0.0.1:1 JOIN_RETRY_MS=20 ANTI_ENTROPY_INTERVAL_MS=1000
@@ -147,7 +200,29 @@ t1=$(date +%s.%N)
 have=$(status "$C2" | json_field "['availableRecords']")
 catch=$(status "$C2" | json_field "['mesh']['catchUpMs']")
 wall=$(python3 -c "print(f'{($t1-$t0):.2f}')")
-echo "| catch-up: new node ready with $have records (64 B keys, 256 B values) | ${wall} s from process start (${catch} ms join to ready) | <= 5 s |"
+echo "| catch-up: new node ready with $have records (64 B keys, 256 B values) | **${wall} s** from process start (${catch} ms join to ready) | <= 5 s |"
+
+# --- 3b. the reference: a Redis replica's full sync of the same records -------------------------
+RP2=$(free_port)
+start_redis "$RP2" --repl-diskless-sync yes --repl-diskless-sync-delay 0
+prefix=$(printf 'meshkv-bench-%044d' 0)  # keys <57-byte prefix>:<N>, like meshkv's 64-byte keys
+redis-cli -p "$RP2" debug populate "$RECORDS" "$prefix" 256 >/dev/null
+RR2=$(free_port)
+t0=$(date +%s.%N)
+start_redis "$RR2" --replicaof 127.0.0.1 "$RP2" --repl-diskless-load on-empty-db
+deadline=$((SECONDS + 120))
+while [ $SECONDS -lt $deadline ]; do
+  info=$(redis-cli -p "$RR2" info replication 2>/dev/null || true)
+  if echo "$info" | grep -q 'master_link_status:up' &&
+    [ "$(redis-cli -p "$RR2" dbsize 2>/dev/null)" = "$RECORDS" ]; then
+    break
+  fi
+  sleep 0.02
+done
+t1=$(date +%s.%N)
+rwall=$(python3 -c "print(f'{($t1-$t0):.2f}')")
+cratio=$(python3 -c "print(f'{$wall/$rwall:.2f}')")
+echo "| catch-up, Redis replica full sync of the same records (reference) | ${rwall} s from process start (meshkv = ${cratio}x Redis) | |"
 
 # --- 4. anti-entropy bytes between equal nodes -------------------------------------------------
 r0=$(status "$C1" | json_field "['mesh']['antiEntropyRounds']")
@@ -162,3 +237,7 @@ d2=$(status "$C2" | json_field "['mesh']['digest']")
 bytes=$(status "$C1" | json_field "['mesh']['antiEntropyLastBytes']")
 same=$([ "$d1" = "$d2" ] && echo "equal digests" || echo "DIGESTS DIFFER")
 echo "| anti-entropy round between two equal nodes with $have records | $bytes bytes ($same) | <= 100 KB |"
+if [ -n "${VIS_RAW:-}" ]; then
+  echo
+  echo "$VIS_RAW"
+fi

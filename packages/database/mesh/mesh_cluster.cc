@@ -293,60 +293,51 @@ void MeshCluster::appendStatus(std::string& s) const {
   s.append(auth_.enabled() ? "true" : "false");
   s.append(",\"digest\":\"");
   s.append(hex64(store_->rootDigest()));
-  s.append("\",\"catchUpMs\":");
-  json::appendUint(s,
-                   readyAtMs_ >= catchUpStartedMs_ && ready_ ? readyAtMs_ - catchUpStartedMs_ : 0);
-  s.append(",\"snapshotRecords\":");
-  json::appendUint(s, snapshotRecords_);
-  s.append(",\"batchesSent\":");
-  json::appendUint(s, batchesSent_);
-  s.append(",\"batchesApplied\":");
-  json::appendUint(s, batchesApplied_);
-  s.append(",\"batchesRefused\":");
-  json::appendUint(s, batchesRefused_);
-  s.append(",\"antiEntropyRounds\":");
-  json::appendUint(s, aeRounds_);
-  s.append(",\"antiEntropyLastBytes\":");
-  json::appendUint(s, aeBytes_);
-  s.append(",\"clockRefusals\":");
-  json::appendUint(s, clockRefusals_);
-  s.append(",\"tombstonesDropped\":");
-  json::appendUint(s, tombstonesDropped_);
-  s.append(",\"tombstones\":");
-  json::appendUint(s, store_->tombstoneCount());
-  s.append(",\"epoch\":");
-  json::appendUint(s, membership_.self().epoch);
-  s.append(",\"wipes\":");
-  json::appendUint(s, wipes_);
-  s.append(",\"preservedKept\":");
-  json::appendUint(s, preservedKept_);
-  s.append(",\"preservedDropped\":");
-  json::appendUint(s, preservedDropped_);
-  s.append(",\"evictions\":");
-  json::appendUint(s, evictions_);
-  s.append(",\"held\":[");  // dead members holding tombstone collection
-  bool firstHold = true;
-  for (const auto& [id, h] : holds_) {
-    if (!firstHold) s.push_back(',');
-    firstHold = false;
-    s.append("{\"id\":");
-    json::appendString(s, id);
-    s.append(",\"heldMs\":");
-    json::appendUint(s, now - h.sinceMs);
-    s.push_back('}');
-  }
-  s.append("],\"evicted\":[");
-  bool firstEv = true;
-  for (const auto& [id, epoch] : membership_.evictions()) {
-    if (!firstEv) s.push_back(',');
-    firstEv = false;
-    s.append("{\"id\":");
-    json::appendString(s, id);
-    s.append(",\"epoch\":");
-    json::appendUint(s, epoch);
-    s.push_back('}');
-  }
-  s.append("]},\"members\":[");
+  s.push_back('"');
+  auto counter = [&s](const char* name, uint64_t v) {
+    s.append(",\"");
+    s.append(name);
+    s.append("\":");
+    json::appendUint(s, v);
+  };
+  counter("catchUpMs",
+          readyAtMs_ >= catchUpStartedMs_ && ready_ ? readyAtMs_ - catchUpStartedMs_ : 0);
+  counter("snapshotRecords", snapshotRecords_);
+  counter("batchesSent", batchesSent_);
+  counter("batchesApplied", batchesApplied_);
+  counter("batchesRefused", batchesRefused_);
+  counter("antiEntropyRounds", aeRounds_);
+  counter("antiEntropyLastBytes", aeBytes_);
+  counter("clockRefusals", clockRefusals_);
+  counter("tombstonesDropped", tombstonesDropped_);
+  counter("tombstones", store_->tombstoneCount());
+  counter("epoch", membership_.self().epoch);
+  counter("wipes", wipes_);  // this node was evicted and copied the data again
+  counter("preservedKept", preservedKept_);
+  counter("preservedDropped", preservedDropped_);
+  counter("evictions", evictions_);  // members this node evicted
+  // Dead members holding tombstone collection, and the evicted lives this node knows of.
+  auto list = [&s](const char* name, const auto& items, const char* field, auto value) {
+    s.append(",\"");
+    s.append(name);
+    s.append("\":[");
+    bool first = true;
+    for (const auto& [id, item] : items) {
+      if (!first) s.push_back(',');
+      first = false;
+      s.append("{\"id\":");
+      json::appendString(s, id);
+      s.append(",\"");
+      s.append(field);
+      s.append("\":");
+      json::appendUint(s, value(item));
+      s.push_back('}');
+    }
+    s.push_back(']');
+  };
+  list("held", holds_, "heldMs", [now](const Hold& h) { return now - h.sinceMs; });
+  list("evicted", membership_.evictions(), "epoch", [](uint64_t epoch) { return epoch; });
+  s.append("},\"members\":[");
   bool first = true;
   auto add = [&](const Member& m, bool self) {
     if (!first) s.push_back(',');

@@ -254,6 +254,15 @@ TEST(Mesh, PartitionDivergesThenConvergesAfterHealingWithNothingAckedLost) {
   for (const auto& key : acked) EXPECT_TRUE(keys.count(key)) << key << " was acknowledged, lost";
 }
 
+// Fast failure detection and a 3 s tombstone grace period, for the eviction tests.
+std::map<std::string, std::string> shortGraceEnv() {
+  return {{"TOMBSTONE_GRACE_MS", "3000"},
+          {"SUSPICION_TIMEOUT_MS", "1000"},
+          {"PROBE_INTERVAL_MS", "200"},
+          {"PROBE_TIMEOUT_MS", "150"},
+          {"ANTI_ENTROPY_INTERVAL_MS", "500"}};
+}
+
 TEST(Mesh, NodeCutOffLongerThanTheGracePeriodIsWipedSoDeletedKeysStayDeleted) {
   // Issue: "a node away longer than the tombstone grace period rejoins empty and re-streams, so
   // deleted keys never come back", here for a node that stays up behind a partition. The
@@ -262,11 +271,7 @@ TEST(Mesh, NodeCutOffLongerThanTheGracePeriodIsWipedSoDeletedKeysStayDeleted) {
   // deleted keys stay deleted everywhere, and its own late write (newer than the cluster's
   // tombstone horizon) is kept and replicated.
   Cluster c("evict");
-  c.commonEnv = {{"TOMBSTONE_GRACE_MS", "3000"},
-                 {"SUSPICION_TIMEOUT_MS", "1000"},
-                 {"PROBE_INTERVAL_MS", "200"},
-                 {"PROBE_TIMEOUT_MS", "150"},
-                 {"ANTI_ENTROPY_INTERVAL_MS", "500"}};
+  c.commonEnv = shortGraceEnv();
   for (int i = 0; i < 3; ++i) ASSERT_EQ(c.addNode(i - 1, {}, /*withProxy=*/true), i);
   ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
   for (int i = 0; i < 20; ++i)
@@ -321,11 +326,7 @@ TEST(Mesh, OnAnEvenSplitOnlyOneSideEvictsTheOther) {
   // 2 | 2 for longer than the grace period: if both sides evicted each other, both would wipe
   // and the data would be gone. Only the side holding the smallest node id evicts.
   Cluster c("evenSplit");
-  c.commonEnv = {{"TOMBSTONE_GRACE_MS", "3000"},
-                 {"SUSPICION_TIMEOUT_MS", "1000"},
-                 {"PROBE_INTERVAL_MS", "200"},
-                 {"PROBE_TIMEOUT_MS", "150"},
-                 {"ANTI_ENTROPY_INTERVAL_MS", "500"}};
+  c.commonEnv = shortGraceEnv();
   for (int i = 0; i < 4; ++i) ASSERT_EQ(c.addNode(i - 1, {}, /*withProxy=*/true), i);
   ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 4) && converged(c); }, deadline(15000)));
   ASSERT_EQ(c.node(0).get("/set?k=gone&v=1").status, 200);
