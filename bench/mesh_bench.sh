@@ -204,9 +204,10 @@ echo "| catch-up: new node ready with $have records (64 B keys, 256 B values) | 
 
 # --- 3b. the reference: a Redis replica's full sync of the same records -------------------------
 RP2=$(free_port)
-start_redis "$RP2" --repl-diskless-sync yes --repl-diskless-sync-delay 0
+start_redis "$RP2" --repl-diskless-sync yes --repl-diskless-sync-delay 0 --enable-debug-command local
 prefix=$(printf 'meshkv-bench-%044d' 0)  # keys <57-byte prefix>:<N>, like meshkv's 64-byte keys
 redis-cli -p "$RP2" debug populate "$RECORDS" "$prefix" 256 >/dev/null
+[ "$(redis-cli -p "$RP2" dbsize)" = "$RECORDS" ] || { echo "redis primary not populated" >&2; exit 1; }
 RR2=$(free_port)
 t0=$(date +%s.%N)
 start_redis "$RR2" --replicaof 127.0.0.1 "$RP2" --repl-diskless-load on-empty-db
@@ -220,6 +221,7 @@ while [ $SECONDS -lt $deadline ]; do
   sleep 0.02
 done
 t1=$(date +%s.%N)
+[ "$(redis-cli -p "$RR2" dbsize 2>/dev/null)" = "$RECORDS" ] || { echo "redis replica never synced" >&2; exit 1; }
 rwall=$(python3 -c "print(f'{($t1-$t0):.2f}')")
 cratio=$(python3 -c "print(f'{$wall/$rwall:.2f}')")
 echo "| catch-up, Redis replica full sync of the same records (reference) | ${rwall} s from process start (meshkv = ${cratio}x Redis) | |"

@@ -92,6 +92,18 @@ void Connection::handleRead(ssize_t nread, const char* data) {
     parser_.continueSent();
   }
   pump();
+  if (server_.defersFlush() && !out_.empty()) {  // written at the end of the turn (see server.h)
+    if (!flushDeferred_) server_.deferFlush(this);
+    flushDeferred_ = true;
+    return;
+  }
+  flush();
+  updateReading();
+}
+
+void Connection::flushDeferred() {
+  flushDeferred_ = false;
+  if (closing_) return;
   flush();
   updateReading();
 }

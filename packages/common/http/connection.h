@@ -39,6 +39,7 @@ class Connection {
   void checkTimeouts(uint64_t nowMs);
   // Server shutdown: no new requests; close once what was asked is answered.
   void drain();
+  void flushDeferred();  // the end-of-turn write the server asked for (Server::deferFlush)
   void close();
 
   uint64_t id() const { return id_; }
@@ -97,8 +98,9 @@ class Connection {
   bool reading_ = false;
   bool noMoreRequests_ = false;  // Connection: close seen, EOF, parse error or drain
   bool closing_ = false;
-  bool shuttingDown_ = false;  // graceful finish started
-  bool lingering_ = false;     // write side shut; discarding input until EOF
+  bool flushDeferred_ = false;  // queued with the server for the end of this turn
+  bool shuttingDown_ = false;   // graceful finish started
+  bool lingering_ = false;      // write side shut; discarding input until EOF
   bool peerEof_ = false;
   std::string scratch_;  // one streamed piece, before chunk framing
   uint64_t lastActivityMs_ = 0;

@@ -62,6 +62,12 @@ class Server {
 
   // Stops accepting, finishes what was asked, closes all handles, then calls done.
   void close(std::function<void()> done);
+  // Runs `hook` at the end of every loop turn in which requests were answered, just before those
+  // answers are written (with a hook set, answers produced while reading are written from a
+  // uv_check_t, still in the same turn). The mesh writes its replication batch here, so a write
+  // leaves for the peers before its acknowledgement leaves for the client, as Redis writes its
+  // replicas' output before its clients' in beforeSleep. Set before listen().
+  void beforeFlush(std::function<void()> hook) { beforeFlush_.push_back(std::move(hook)); }
 
  private:
   friend class Connection;
@@ -71,6 +77,9 @@ class Server {
   static void onSweep(uv_timer_t* t) noexcept;
   static void onForceClose(uv_timer_t* t) noexcept;
   static void onHandleClosed(uv_handle_t* h) noexcept;
+  static void onFlushCheck(uv_check_t* h) noexcept;
+  bool defersFlush() const { return !beforeFlush_.empty(); }
+  void deferFlush(Connection* c);  // c's output goes out at the end of this turn
 
   void acceptOne();
   void connectionClosed(Connection* c);  // from Connection's close callback
@@ -84,6 +93,10 @@ class Server {
   uv_tcp_t listener_;
   uv_timer_t sweep_;
   uv_timer_t forceClose_;
+  uv_check_t flushCheck_;
+  bool flushCheckActive_ = false;
+  std::vector<uint64_t> deferred_;  // connection ids with output to write this turn
+  std::vector<std::function<void()>> beforeFlush_;
   bool listening_ = false;
   bool acceptPaused_ = false;
   bool closing_ = false;

@@ -4,6 +4,7 @@
 #include "common/http/server.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -87,6 +88,41 @@ TEST_F(ServerTest, AnswersWithLengthTypeAndKeepsAlive) {
     EXPECT_NE(r.find("\r\n\r\n\"a=1\""), std::string::npos);
   }
   ::close(fd);
+}
+
+TEST_F(ServerTest, BeforeFlushHookOutputLeavesBeforeTheAnswers) {
+  // The mesh's use: a write's replication batch must be on its way before the client holds the
+  // write's acknowledgement. Here the hook writes a byte to a side socket; when the answer
+  // reaches the client, that byte must already be readable (the kernel delivers writes on a
+  // socket pair at once, so the order of the two writes is the order seen).
+  int side[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, side), 0);
+  std::atomic<int> hooks{0};
+  loop_.post([&] {
+    server_ = std::make_unique<Server>(loop_.loop(), ServerOptions{});
+    server_->route("/echo", [](const Request& req, Responder r) { r.respond(200, "\"x\""); });
+    server_->beforeFlush([&] {
+      ++hooks;
+      ASSERT_EQ(::write(side[0], "b", 1), 1);
+    });
+    ASSERT_EQ(server_->listen("127.0.0.1", 0), 0);
+    port_ = server_->port();
+  });
+  int fd = connectTo(port_);
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(sendAll(fd,
+                        "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n"
+                        "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::string got = readResponses(fd, 2);
+    ASSERT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
+    char c[16];
+    EXPECT_GE(recv(side[1], c, sizeof c, MSG_DONTWAIT), 1) << "answer arrived before the hook ran";
+  }
+  EXPECT_GE(hooks.load(), 3);
+  ::close(fd);
+  ::close(side[0]);
+  ::close(side[1]);
 }
 
 TEST_F(ServerTest, AnyMethodIsServedAndUnknownPathsAre404) {

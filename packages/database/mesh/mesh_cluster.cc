@@ -253,6 +253,10 @@ bool MeshCluster::authorized(const common::http::Request& req, common::http::Res
 
 void MeshCluster::registerRoutes(common::http::Server& server) {
   server_ = &server;
+  // This turn's batch leaves before this turn's client answers (the acks of those writes).
+  server.beforeFlush([this] {
+    if (phase_ != Phase::kClosed) flushBatch();
+  });
   using common::http::Request;
   using common::http::Responder;
   server.route("/_mesh/replicate",
