@@ -38,6 +38,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   opts.headerTimeoutMs = config_.headerTimeoutMs;
   opts.keepAliveTimeoutMs = config_.keepAliveTimeoutMs;
   opts.closeTimeoutMs = 2000;  // leaves ~2.5 s of the 4.8 s shutdown budget to the mesh leave
+  opts.drainTimeoutMs = config_.drainTimeoutMs;  // within closeTimeoutMs (capped at 1.5 s)
   server_ = std::make_unique<common::http::Server>(loop_, opts);
   KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.hostname);
   ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;

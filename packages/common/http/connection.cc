@@ -112,6 +112,7 @@ void Connection::dispatch(Request& req) {
   if (noMoreRequests_ || closing_) return;
   req.id = server_.nextRequestId_++;
   server_.stats_.totalRequests++;
+  if (draining_) req.keepAlive = false;  // answered with Connection: close, then closed
   if (!req.keepAlive) noMoreRequests_ = true;
   current_ = Slot{};
   current_.seq = nextSeq_++;
@@ -374,6 +375,12 @@ void Connection::checkTimeouts(uint64_t now) {
     return;
   }
   if (shuttingDown_) return;
+  if (draining_ && !noMoreRequests_ && idle() && now - lastActivityMs_ >= o.drainIdleMs) {
+    noMoreRequests_ = true;  // no request came while draining: close (see drain())
+    updateReading();
+    finishIfDone();
+    return;
+  }
   if (parser_.inRequest() && now - requestStartedMs_ > o.headerTimeoutMs) {
     spdlog::debug("conn {}: request not complete within {} ms, closing", id_, o.headerTimeoutMs);
     close();
@@ -386,15 +393,21 @@ void Connection::checkTimeouts(uint64_t now) {
   }
 }
 
+bool Connection::idle() const {
+  return !parser_.inRequest() && slots_.empty() && pendingBytes() == 0 && !writeInFlight_;
+}
+
 void Connection::drain() {
-  if (closing_) return;
-  noMoreRequests_ = true;
-  updateReading();
-  if (parser_.inRequest() && slots_.empty() && pendingBytes() == 0) {
-    close();  // a half-received request is not in flight yet
-    return;
+  if (closing_ || draining_) return;
+  draining_ = true;
+  // Closing an idle keep-alive connection races the client's next request (it would be lost
+  // on the wire, unanswered). A connection active within drainIdleMs probably has one coming:
+  // it is kept open to answer it (with Connection: close); checkTimeouts closes it otherwise.
+  if (idle() && uv_now(server_.loop_) - lastActivityMs_ >= server_.opts_.drainIdleMs) {
+    noMoreRequests_ = true;
+    updateReading();
+    finishIfDone();
   }
-  finishIfDone();
 }
 
 void Connection::close() {

@@ -37,7 +37,8 @@ class Connection {
 
   // Applies the header, keep-alive and stalled-write timeouts; may close the connection.
   void checkTimeouts(uint64_t nowMs);
-  // Server shutdown: no new requests; close once what was asked is answered.
+  // Server shutdown: every request still read is answered with `Connection: close`; the
+  // connection closes after that answer, or once idle for the server's drainIdleMs.
   void drain();
   void flushDeferred();  // the end-of-turn write the server asked for (Server::deferFlush)
   void close();
@@ -75,6 +76,7 @@ class Connection {
   void flush();
   void updateReading();
   void finishIfDone();
+  bool idle() const;        // no request being read, nothing to answer, nothing to write
   void finishGracefully();  // shutdown, read and discard until EOF (or a linger timeout), close
   static void onShutdown(uv_shutdown_t* req, int status) noexcept;
 
@@ -102,7 +104,8 @@ class Connection {
   bool shuttingDown_ = false;   // graceful finish started
   bool lingering_ = false;      // write side shut; discarding input until EOF
   bool peerEof_ = false;
-  std::string scratch_;  // one streamed piece, before chunk framing
+  bool draining_ = false;  // drain(): the next answer is the last
+  std::string scratch_;    // one streamed piece, before chunk framing
   uint64_t lastActivityMs_ = 0;
   uint64_t requestStartedMs_ = 0;
   uint64_t lastWriteProgressMs_ = 0;

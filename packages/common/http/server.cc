@@ -5,6 +5,7 @@
 // timer over all connections (no timer per connection: a read costs no timer update).
 #include "common/http/server.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include <spdlog/spdlog.h>
@@ -94,7 +95,7 @@ void Server::onConnection(uv_stream_t* listener, int status) noexcept {
 }
 
 void Server::acceptOne() {
-  if (closing_) return;
+  if (!listening_) return;
   if (connections_.size() >= opts_.maxConnections) {
     if (!acceptPaused_) spdlog::warn("at {} connections: accepting paused", connections_.size());
     acceptPaused_ = true;  // libuv holds the fd and stops polling until uv_accept
@@ -110,7 +111,9 @@ void Server::acceptOne() {
   if (rc != 0) {
     spdlog::debug("accept: {}", uv_strerror(rc));
     if (uv_is_active(reinterpret_cast<uv_handle_t*>(&listener_)) || rc != UV_EINVAL) raw->close();
+    return;
   }
+  if (closing_) raw->drain();  // accepted while draining: one answer, with Connection: close
 }
 
 void Server::connectionClosed(Connection* c) {
@@ -131,6 +134,7 @@ void Server::onSweep(uv_timer_t* t) noexcept {
   auto* self = static_cast<Server*>(t->data);
   uint64_t now = uv_now(self->loop_);
   for (auto& [id, conn] : self->connections_) conn->checkTimeouts(now);
+  if (self->closing_) self->maybeFinishClose();
 }
 
 void Server::close(std::function<void()> done) {
@@ -140,25 +144,39 @@ void Server::close(std::function<void()> done) {
     return;
   }
   closing_ = true;
-  if (listening_) {
-    listening_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), &Server::onHandleClosed);
-    for (ServerObserver* o : observers_) o->onDisconnect("closed");
+  drainDeadlineMs_ = uv_now(loop_) + opts_.drainTimeoutMs;
+  if (timersOpen_) {
+    uv_timer_start(&forceClose_, &Server::onForceClose, opts_.closeTimeoutMs, 0);
+    // The sweep now also closes connections idle for drainIdleMs, and the listener at the
+    // drain deadline: it runs often enough for both.
+    uint64_t every = std::clamp<uint64_t>(opts_.drainIdleMs / 4, 5, 100);
+    uv_timer_start(&sweep_, &Server::onSweep, every, every);
   }
-  if (timersOpen_) uv_timer_start(&forceClose_, &Server::onForceClose, opts_.closeTimeoutMs, 0);
   for (auto& [id, conn] : connections_) conn->drain();
   maybeFinishClose();
 }
 
+void Server::stopListening() {
+  if (!listening_) return;
+  listening_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&listener_), &Server::onHandleClosed);
+  for (ServerObserver* o : observers_) o->onDisconnect("closed");
+}
+
 void Server::onForceClose(uv_timer_t* t) noexcept {
   auto* self = static_cast<Server*>(t->data);
+  self->stopListening();
   spdlog::warn("closing {} connections still open after {} ms", self->connections_.size(),
                self->opts_.closeTimeoutMs);
   for (auto& [id, conn] : self->connections_) conn->close();
 }
 
 void Server::maybeFinishClose() {
-  if (!closing_ || !connections_.empty()) return;
+  if (!closing_) return;
+  // The listener stays open while connections drain (a proxy may still be sending us the
+  // client it picked a moment ago); with none left, or at the deadline, it closes.
+  if (connections_.empty() || !timersOpen_ || uv_now(loop_) >= drainDeadlineMs_) stopListening();
+  if (listening_ || !connections_.empty()) return;
   if (timersOpen_) {
     timersOpen_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), &Server::onHandleClosed);

@@ -3,8 +3,9 @@
 // like GET, exact-path routes. It survives every client: limits on URL, headers and body,
 // header and keep-alive timeouts, watermarked output, MAX_CONNECTIONS (accepting pauses, it does
 // not fail), EMFILE (libuv's reserve-fd trick), SIGPIPE ignored.
-// The server owns its connections; close() stops accepting, lets answered-but-unsent responses
-// go out, closes every handle and then calls `done` (the loop can then exit cleanly).
+// The server owns its connections; close() drains (see ServerOptions::drainTimeoutMs), stops
+// accepting, lets answered-but-unsent responses go out, closes every handle and then calls
+// `done` (the loop can then exit cleanly).
 // Loop thread only; handlers must not block the loop.
 #pragma once
 
@@ -34,6 +35,12 @@ struct ServerOptions {
   size_t maxBodyBytes = 64u << 20;
   size_t highWatermark = 1u << 20;  // pending output above which reading pauses
   uint64_t closeTimeoutMs = 4000;   // close(): force-close what is still open after this
+  // close() drains before it closes: for up to drainTimeoutMs the listener still accepts and
+  // every request still read is answered, with `Connection: close`; a connection with nothing
+  // in flight is closed once idle for drainIdleMs. A client whose next request was already on
+  // the wire (or a proxy that had just picked this backend) gets an answer, not a reset.
+  uint64_t drainTimeoutMs = 1000;
+  uint64_t drainIdleMs = 100;
 };
 
 struct ServerStats {
@@ -60,8 +67,9 @@ class Server {
   const ServerOptions& options() const { return opts_; }
   uv_loop_t* loop() const { return loop_; }
 
-  // Stops accepting, finishes what was asked, closes all handles, then calls done.
+  // Drains, stops accepting, finishes what was asked, closes all handles, then calls done.
   void close(std::function<void()> done);
+  bool closing() const { return closing_; }  // close() was called (e.g. /healthcheck says 503)
   // Runs `hook` at the end of every loop turn in which requests were answered, just before those
   // answers are written (with a hook set, answers produced while reading are written from a
   // uv_check_t, still in the same turn). The mesh writes its replication batch here, so a write
@@ -83,6 +91,7 @@ class Server {
 
   void acceptOne();
   void connectionClosed(Connection* c);  // from Connection's close callback
+  void stopListening();
   void maybeFinishClose();
   Connection* find(uint64_t id) const;
   const Handler& handlerFor(std::string_view path) const;
@@ -103,6 +112,7 @@ class Server {
   bool timersOpen_ = false;
   int handlesOpen_ = 0;
   int port_ = 0;
+  uint64_t drainDeadlineMs_ = 0;  // close(): the listener closes by then at the latest
   uint64_t nextConnectionId_ = 1;
   uint64_t nextRequestId_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;

@@ -298,5 +298,57 @@ TEST_F(ServerTest, CloseFinishesAnsweredRequestsThenReleasesEverything) {
   ::close(fd);
 }
 
+TEST_F(ServerTest, CloseAnswersRequestsThatRaceTheDrainWithConnectionClose) {
+  // A busy keep-alive client (and a proxy that picked this server a moment ago) may already
+  // have its next request on the wire when close() starts: it gets an answer, not a reset.
+  ServerOptions o;
+  o.drainIdleMs = 60000;  // the connection counts as busy for the whole test
+  o.drainTimeoutMs = 60000;
+  o.closeTimeoutMs = 60000;
+  start(o);
+  int fd = connectTo(port_);
+  ASSERT_TRUE(sendAll(fd, "GET /echo?a HTTP/1.1\r\n\r\n"));
+  ASSERT_NE(readResponses(fd, 1).find("Connection: keep-alive"), std::string::npos);
+  std::atomic<bool> closed{false};
+  loop_.post([&] { server_->close([&] { closed = true; }); });
+  ASSERT_TRUE(eventually([&] {
+    bool closing = false;
+    loop_.post([&] { closing = server_->closing(); });
+    return closing;
+  }));
+  int late = connectTo(port_);  // accepted while draining
+  ASSERT_GE(late, 0);
+  ASSERT_TRUE(sendAll(late, "GET /echo?late HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(sendAll(fd, "GET /echo?b HTTP/1.1\r\n\r\n"));
+  for (auto [sock, want] : {std::pair{fd, "\"b\""}, std::pair{late, "\"late\""}}) {
+    bool eof = false;
+    std::string r = readUntilClose(sock, 5000, &eof);
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
+    EXPECT_NE(r.find(want), std::string::npos) << r;
+    EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+    EXPECT_TRUE(eof);
+    ::close(sock);  // ends the server's linger
+  }
+  EXPECT_TRUE(eventually([&] { return closed.load(); }));  // none left: the listener closed
+}
+
+TEST_F(ServerTest, CloseShutsIdleConnectionsWithoutWaitingForTheDrainDeadline) {
+  ServerOptions o;
+  o.drainIdleMs = 0;  // every idle connection counts as idle long enough
+  o.drainTimeoutMs = 60000;
+  o.closeTimeoutMs = 60000;
+  start(o);
+  int fd = connectTo(port_);
+  ASSERT_TRUE(sendAll(fd, "GET /echo?a HTTP/1.1\r\n\r\n"));
+  ASSERT_NE(readResponses(fd, 1).find("\"a\""), std::string::npos);
+  std::atomic<bool> closed{false};
+  loop_.post([&] { server_->close([&] { closed = true; }); });
+  bool eof = false;
+  EXPECT_EQ(readUntilClose(fd, 5000, &eof), "");
+  EXPECT_TRUE(eof);
+  ::close(fd);
+  EXPECT_TRUE(eventually([&] { return closed.load(); }));
+}
+
 }  // namespace
 }  // namespace common::http

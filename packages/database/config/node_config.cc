@@ -140,6 +140,11 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
       ->envname("KEEPALIVE_TIMEOUT_MS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{86400000}))
       ->capture_default_str();
+  app.add_option("--drain-timeout-ms", c.drainTimeoutMs,
+                 "on SIGTERM, answer requests still arriving (Connection: close) this long at most")
+      ->envname("DRAIN_TIMEOUT_MS")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1500}))
+      ->capture_default_str();
   common::addLogLevelOption(app, c.logLevel);
   app.add_option("--port-file", c.portFile, "write the bound port to this file once listening");
   app.add_flag("--healthcheck", c.healthcheck,

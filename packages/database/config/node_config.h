@@ -22,6 +22,7 @@ struct NodeConfig {
   int maxConnections = 10000;
   uint64_t headerTimeoutMs = 10000;
   uint64_t keepAliveTimeoutMs = 60000;
+  uint64_t drainTimeoutMs = 1000;  // shutdown: connections drain this long at most
   std::string logLevel = "info";
   std::string portFile;      // write the bound port here once listening (tests, scripts)
   bool healthcheck = false;  // --healthcheck: probe the local node and exit 0 (healthy) or 1

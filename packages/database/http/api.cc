@@ -154,6 +154,8 @@ void Api::list(const Request& req, Responder r, int kind) {
 }
 
 void Api::healthcheck(const Request&, Responder r) {
+  // Draining for a shutdown: health checkers (Docker, a balancer) stop sending clients here.
+  if (server_.closing()) return r.respond(503, "{\"status\":\"stopping\"}");
   if (!cluster_.ready()) return r.respond(503, "{\"status\":\"catching-up\"}");
   r.respond(200, "{\"status\":\"ok\"}");
 }
