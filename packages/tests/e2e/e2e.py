@@ -230,15 +230,16 @@ class Stack:
         return ids
 
     # ---- load ----------------------------------------------------------------------------------
-    def stress(self, target, amount, clusters, workers, prefix, extra=()):
-        """Starts meshkv-stress (sequential keys, set only) in the background; returns a Load."""
-        return Load(self.stress_bin, target, amount, clusters, workers, prefix, extra)
+    def stress(self, target, amount, clusters, workers, prefix, extra=(), no_retry=False):
+        """Starts meshkv-stress (sequential keys, set only) in the background; returns a Load.
+        no_retry: a request lost with its keep-alive connection is an error, not resent once."""
+        return Load(self.stress_bin, target, amount, clusters, workers, prefix, extra, no_retry)
 
 
 class Load:
     """A running meshkv-stress with an ack log: every acknowledged write, key -> value."""
 
-    def __init__(self, stress_bin, target, amount, clusters, workers, prefix, extra):
+    def __init__(self, stress_bin, target, amount, clusters, workers, prefix, extra, no_retry):
         self.dir = tempfile.mkdtemp(prefix="meshkv-e2e-")
         self.ack = os.path.join(self.dir, "acks")
         self.concurrency = clusters * workers
@@ -252,7 +253,7 @@ class Load:
         if os.environ.get("E2E_WRITE_CONCERN"):  # e.g. quorum: every write waits for a majority
             opts["--extra-query"] = "w=" + os.environ["E2E_WRITE_CONCERN"]
         cmd = [stress_bin, "--sequential-keys", "--json"]
-        if os.environ.get("E2E_NO_RETRY"):  # count every request lost with a connection
+        if no_retry or os.environ.get("E2E_NO_RETRY"):  # count every request lost with a connection
             cmd.append("--no-retry")
         for name, value in opts.items():
             cmd += [name, value]
@@ -352,7 +353,8 @@ def scenario_integration(stack):
 
 def scenario_scale(stack):
     """Scale 3 -> 5: new nodes hold every record before they are routed to, and are routed to
-    within 1 s of being healthy; then 5 -> 2 during a stress run with no client error."""
+    within 1 s of being healthy; then 5 -> 2 during a stress run with no client error (and no
+    request resent: the stopped nodes drain their connections)."""
     ids = stack.ensure_nodes(3)
     prefix = new_prefix("scale")
     load = stack.stress(f"http://{stack.proxy_ip()}:80", 3000, 5, 10, prefix)
@@ -394,7 +396,9 @@ def scenario_scale(stack):
         f"{delays} s after turning healthy")
     # 5 -> 2 under load.
     prefix2 = new_prefix("scaledown")
-    load = stack.stress(f"http://{ip}:80", 20000, 5, 10, prefix2)
+    # A graceful stop answers every request that reached the node (the last one with
+    # `Connection: close`): even a client that never resends sees no error.
+    load = stack.stress(f"http://{ip}:80", 20000, 5, 10, prefix2, no_retry=True)
     try:
         load.wait_progress(2000)
         stack.compose("up", "-d", "--no-recreate", "--scale", "database=2", timeout=180)
@@ -457,11 +461,11 @@ def scenario_attach(stack):
     return f"caught up {len(acked)} records and served"
 
 
-def fault_under_load(stack, name, inject, max_errors):
+def fault_under_load(stack, name, inject, max_errors, no_retry=False):
     ids = stack.ensure_nodes(3)
     prefix = new_prefix(name)
     victim = random.choice(ids)
-    load = stack.stress(f"http://{stack.proxy_ip()}:80", 30000, 10, 10, prefix)
+    load = stack.stress(f"http://{stack.proxy_ip()}:80", 30000, 10, 10, prefix, no_retry=no_retry)
     try:
         load.wait_progress(5000)
         inject(victim)
@@ -477,9 +481,10 @@ def fault_under_load(stack, name, inject, max_errors):
 
 
 def scenario_sigterm(stack):
-    """Stop a node (SIGTERM) during a stress run: 0 client errors."""
+    """Stop a node (SIGTERM) during a stress run: 0 client errors, with no request resent."""
     return fault_under_load(stack, "sigterm",
-                            lambda c: run(["docker", "stop", "-t", "15", c], timeout=60), 0)
+                            lambda c: run(["docker", "stop", "-t", "15", c], timeout=60), 0,
+                            no_retry=True)
 
 
 def scenario_kill9(stack):
