@@ -132,6 +132,8 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void pump(Peer& p);
   void settleWaiters(const std::string& peerId, uint64_t seq);
   void peerGone(const std::string& peerId);
+  // Removes the waiters for which `finished` holds and answers them (ok, acked).
+  void finishWaiters(const std::function<bool(const Waiter&)>& finished, bool ok);
   void armWaiterTimer();
   void onMemberChange(const Member& m, MemberState before, bool isNew);
   Peer* peer(const std::string& id);

@@ -153,43 +153,41 @@ void MeshCluster::awaitReplication(const Mutation&, WriteConcern w,
 }
 
 void MeshCluster::settleWaiters(const std::string& peerId, uint64_t seq) {
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (it->seq <= seq) {
-      auto pos = std::find(it->waitingFor.begin(), it->waitingFor.end(), peerId);
-      if (pos != it->waitingFor.end()) {
-        it->waitingFor.erase(pos);
-        ++it->acked;
-      }
-    }
-    if (it->acked >= it->needed) {
-      auto done = std::move(it->done);
-      int acked = it->acked;
-      it = waiters_.erase(it);
-      done(true, acked);
-    } else {
-      ++it;
+  for (auto& w : waiters_) {
+    if (w.seq > seq) continue;
+    auto pos = std::find(w.waitingFor.begin(), w.waitingFor.end(), peerId);
+    if (pos != w.waitingFor.end()) {
+      w.waitingFor.erase(pos);
+      ++w.acked;
     }
   }
+  finishWaiters([](const Waiter& w) { return w.acked >= w.needed; }, true);
 }
 
 void MeshCluster::peerGone(const std::string& peerId) {
   // A dead or departed peer no longer counts: w=all waits for the nodes still alive.
+  for (auto& w : waiters_) {
+    auto pos = std::find(w.waitingFor.begin(), w.waitingFor.end(), peerId);
+    if (pos == w.waitingFor.end()) continue;
+    w.waitingFor.erase(pos);
+    w.needed = std::min(w.needed, w.acked + static_cast<int>(w.waitingFor.size()));
+    w.needed = std::max(w.needed, 1);
+  }
+  finishWaiters([](const Waiter& w) { return w.acked >= w.needed; }, true);
+}
+
+void MeshCluster::finishWaiters(const std::function<bool(const Waiter&)>& finished, bool ok) {
+  // Answered after the sweep: an answer that leads to a new waiter cannot invalidate it.
+  std::vector<Waiter> done;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
-    auto pos = std::find(it->waitingFor.begin(), it->waitingFor.end(), peerId);
-    if (pos != it->waitingFor.end()) {
-      it->waitingFor.erase(pos);
-      it->needed = std::min(it->needed, it->acked + static_cast<int>(it->waitingFor.size()));
-      it->needed = std::max(it->needed, 1);
-    }
-    if (it->acked >= it->needed) {
-      auto done = std::move(it->done);
-      int acked = it->acked;
+    if (finished(*it)) {
+      done.push_back(std::move(*it));
       it = waiters_.erase(it);
-      done(true, acked);
     } else {
       ++it;
     }
   }
+  for (auto& w : done) w.done(ok, w.acked);
 }
 
 void MeshCluster::armWaiterTimer() {
@@ -204,16 +202,7 @@ void MeshCluster::armWaiterTimer() {
 void MeshCluster::onWaiterTimer(uv_timer_t* t) noexcept {
   auto* self = static_cast<MeshCluster*>(t->data);
   uint64_t now = self->nowMs();
-  for (auto it = self->waiters_.begin(); it != self->waiters_.end();) {
-    if (it->deadlineMs <= now) {
-      auto done = std::move(it->done);
-      int acked = it->acked;
-      it = self->waiters_.erase(it);
-      done(false, acked);
-    } else {
-      ++it;
-    }
-  }
+  self->finishWaiters([now](const Waiter& w) { return w.deadlineMs <= now; }, false);
   self->armWaiterTimer();
 }
 
