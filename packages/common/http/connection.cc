@@ -375,12 +375,7 @@ void Connection::checkTimeouts(uint64_t now) {
     return;
   }
   if (shuttingDown_) return;
-  if (draining_ && !noMoreRequests_ && idle() && now - lastActivityMs_ >= o.drainIdleMs) {
-    noMoreRequests_ = true;  // no request came while draining: close (see drain())
-    updateReading();
-    finishIfDone();
-    return;
-  }
+  if (draining_ && !noMoreRequests_ && endDrainIfIdle(now)) return;  // none came: close
   if (parser_.inRequest() && now - requestStartedMs_ > o.headerTimeoutMs) {
     spdlog::debug("conn {}: request not complete within {} ms, closing", id_, o.headerTimeoutMs);
     close();
@@ -403,11 +398,15 @@ void Connection::drain() {
   // Closing an idle keep-alive connection races the client's next request (it would be lost
   // on the wire, unanswered). A connection active within drainIdleMs probably has one coming:
   // it is kept open to answer it (with Connection: close); checkTimeouts closes it otherwise.
-  if (idle() && uv_now(server_.loop_) - lastActivityMs_ >= server_.opts_.drainIdleMs) {
-    noMoreRequests_ = true;
-    updateReading();
-    finishIfDone();
-  }
+  endDrainIfIdle(uv_now(server_.loop_));
+}
+
+bool Connection::endDrainIfIdle(uint64_t now) {
+  if (!idle() || now - lastActivityMs_ < server_.opts_.drainIdleMs) return false;
+  noMoreRequests_ = true;
+  updateReading();
+  finishIfDone();
+  return true;
 }
 
 void Connection::close() {

@@ -76,7 +76,8 @@ class Connection {
   void flush();
   void updateReading();
   void finishIfDone();
-  bool idle() const;        // no request being read, nothing to answer, nothing to write
+  bool idle() const;  // no request being read, nothing to answer, nothing to write
+  bool endDrainIfIdle(uint64_t nowMs);  // idle for drainIdleMs: finish (true)
   void finishGracefully();  // shutdown, read and discard until EOF (or a linger timeout), close
   static void onShutdown(uv_shutdown_t* req, int status) noexcept;
 
