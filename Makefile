@@ -9,23 +9,29 @@
 #   fmt / lint  clang-format the tree / check formatting
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
-CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
 
-.PHONY: deps build build-asan test unit e2e run bench images fmt lint clean
+.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images fmt lint clean
 
 deps:
 	@scripts/deps.sh build
 
-build: deps
-	@cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build build -j $(JOBS)
+# The generator is chosen in scripts/configure.sh, after deps, once per build directory.
+configure: deps
+	@scripts/configure.sh $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-build-asan: deps
-	@cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMESHKV_SANITIZE=ON >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+configure-asan: deps
+	@scripts/configure.sh $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DMESHKV_SANITIZE=ON
+
+build-asan: configure-asan
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
 
 unit: build-asan
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	@cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
 e2e: build
