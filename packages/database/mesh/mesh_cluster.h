@@ -1,4 +1,5 @@
-// MeshCluster: the db::Cluster of a node in a mesh. It joins through MESH_NETWORK_URL, keeps the
+// MeshCluster: the db::Cluster of every node. It joins through MESH_NETWORK_URL (without one it
+// starts a cluster of one, ready at once, that others join through it), keeps the
 // SWIM member table (Membership) fresh with probes, streams every local write to every live peer
 // (one PeerLink + Outbox per peer; a loop turn's writes flushed as one batch from a uv_check_t),
 // applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
@@ -187,7 +188,8 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void handleRepair(const common::http::Request& req, common::http::Responder r);
   void handlePublicPing(const common::http::Request& req, common::http::Responder r);
 
-  void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL
+  void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL (when there is one)
+  std::string anyMemberUrl() const;  // a known member's URL, rotating with each join attempt
   static constexpr int kKnockTries = 4;
   static constexpr uint64_t kKnockEveryTicks = 5;  // with peers: one knock every 5 probes
   uint64_t knockTick_ = 0;
