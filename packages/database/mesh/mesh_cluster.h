@@ -57,13 +57,11 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void appendStatus(std::string& json) const override;
   void leave(std::function<void()> done) override;
 
-  // For tests: the member table and a few counters.
+  // For tests (the counters are in /status too): the member table, batches sent, and the bytes
+  // of the last anti-entropy round (both directions).
   const Membership& membership() const { return membership_; }
   uint64_t batchesSent() const { return batchesSent_; }
-  uint64_t batchesRefused() const { return batchesRefused_; }
-  uint64_t antiEntropyRounds() const { return aeRounds_; }
-  uint64_t antiEntropyBytes() const { return aeBytes_; }  // last round, both directions
-  uint64_t wipes() const { return wipes_; }               // times this node was evicted
+  uint64_t antiEntropyBytes() const { return aeBytes_; }
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
   void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
 
@@ -126,7 +124,6 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void onLinkConnected(PeerLink& link) override;
   void onLinkAck(PeerLink& link, uint64_t seq) override;
   void onLinkWritable(PeerLink& link) override;
-  void onLinkDown(PeerLink& link, const std::string& why) override;
 
   // Replication.
   void flushBatch();

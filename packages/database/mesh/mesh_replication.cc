@@ -120,8 +120,6 @@ void MeshCluster::onLinkWritable(PeerLink& link) {
   if (Peer* p = peer(link.peerId())) pump(*p);
 }
 
-void MeshCluster::onLinkDown(PeerLink&, const std::string&) {}
-
 MeshCluster::Peer* MeshCluster::peer(const std::string& id) {
   auto it = peers_.find(id);
   return it == peers_.end() ? nullptr : it->second.get();
