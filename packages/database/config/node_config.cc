@@ -127,7 +127,8 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   common::addBindOption(app, c.bind);
-  app.add_option("--hostname", c.hostname, "node id, unique per node (default: host name)")
+  app.add_option("--hostname", c.hostname,
+                 "node id, unique per node (default: the host name, id <host name>-<pid>)")
       ->envname("HOSTNAME");
   app.add_option("--mesh-network-url", c.meshNetworkUrl,
                  "where to join the mesh: a node or the load balancer (unset: this node starts "
