@@ -61,7 +61,7 @@ start_node() {
   local id=$1
   shift
   rm -f "$WORK/$id.port"
-  env PORT=0 HOSTNAME="$id" BIND_ADDRESS="$id" LOG_LEVEL=warn \
+  env -u MESH_NETWORK_URL PORT=0 HOSTNAME="$id" BIND_ADDRESS="$id" LOG_LEVEL=warn \
     "$@" "$NODE" --port-file "$WORK/$id.port" >>"$WORK/$id.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 500); do
@@ -138,7 +138,7 @@ wait $w1 $w2 $w3
 alone=$(python3 -c "print(sum(float(open(f).read() or 0) for f in ['$r1','$r2','$r3']))")
 kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'
 
-start_node 127.0.0.22 MESH_NETWORK_URL=http://127.0.0.1:1 JOIN_RETRY_MS=20
+start_node 127.0.0.22  # the first node: no MESH_NETWORK_URL, ready at once
 P1=$ADDR
 wait_ready "$P1" 10
 start_node 127.0.0.23 MESH_NETWORK_URL=http://$P1
@@ -188,7 +188,7 @@ if [ "$ONLY" = live ]; then
 fi
 
 # --- 3. catch-up of 1M records -----------------------------------------------------------------
-start_node 127.0.0.25 MESH_NETWORK_URL=http://127.0.0.1:1 JOIN_RETRY_MS=20 ANTI_ENTROPY_INTERVAL_MS=1000
+start_node 127.0.0.25 ANTI_ENTROPY_INTERVAL_MS=1000
 C1=$ADDR
 wait_ready "$C1" 10
 python3 "$HERE/mesh_load.py" "$C1" "$RECORDS"

@@ -1,6 +1,6 @@
-// db::Cluster: what the node's API routes need from the rest of the cluster. A node running
-// alone uses StandaloneCluster (every write is "replicated" the moment it is applied); the mesh
-// (database/mesh/) implements the same interface. Routes call it on the event loop thread only.
+// db::Cluster: what the node's API routes need from the rest of the cluster. Its one
+// implementation is the mesh (database/mesh/MeshCluster), which every node runs, also when it is
+// the only node; the routes see only this interface. Event loop thread only.
 // The one thing to get right: onLocalWrite() is called after the mutation was applied to the
 // local keyspace, so the mesh never has to re-apply it; awaitReplication() counts this node.
 #pragma once
@@ -23,7 +23,8 @@ class Cluster {
   // Registers internal routes (/_mesh/..., /ping) on the node's server. Called once at start.
   virtual void registerRoutes(common::http::Server& server) = 0;
 
-  // Starts joining/probing (no-op when alone). Called once the server listens.
+  // Starts joining (or, without a join URL, serving at once) and probing. Called once the server
+  // listens.
   virtual void start() = 0;
 
   // A client write (stamped and applied locally) that must reach every node.

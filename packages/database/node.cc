@@ -8,7 +8,6 @@
 #include <cstdlib>
 
 #include "database/mesh/mesh_cluster.h"
-#include "database/standalone_cluster.h"
 
 namespace db {
 namespace {
@@ -40,15 +39,12 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   opts.closeTimeoutMs = 2000;  // leaves ~2.5 s of the 4.8 s shutdown budget to the mesh leave
   opts.drainTimeoutMs = config_.drainTimeoutMs;  // within closeTimeoutMs (capped at 1.5 s)
   server_ = std::make_unique<common::http::Server>(loop_, opts);
-  KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.hostname);
+  KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.mesh.nodeId);
   ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;
   ks.tombstoneGraceMs = config_.mesh.tombstoneGraceMs;
   keyspace_ = std::make_unique<Keyspace>(std::move(ks));
-  if (config_.meshNetworkUrl.empty()) {
-    cluster_ = std::make_unique<StandaloneCluster>();
-  } else {
-    cluster_ = std::make_unique<MeshCluster>(loop_, *keyspace_, config_.mesh);
-  }
+  // Every node runs the mesh: without MESH_NETWORK_URL it is a cluster of one that others join.
+  cluster_ = std::make_unique<MeshCluster>(loop_, *keyspace_, config_.mesh);
   NodeInfo info;
   info.hostname = config_.hostname;
   info.limits = Limits{static_cast<size_t>(config_.maxKeyLength),
@@ -75,8 +71,9 @@ int Node::start() {
     shutdown();
     return rc;
   }
-  spdlog::info("node {} ready on port {} ({})", config_.hostname, server_->port(),
-               config_.meshNetworkUrl.empty() ? "alone" : "mesh via " + config_.meshNetworkUrl);
+  spdlog::info("node {} ready on port {} ({})", config_.mesh.nodeId, server_->port(),
+               config_.meshNetworkUrl.empty() ? "first of its cluster"
+                                              : "joining through " + config_.meshNetworkUrl);
   writePortFile();
   cluster_->start();
   return 0;

@@ -1,7 +1,8 @@
-// Node: one meshkv database node: the HTTP server, the keyspace, the cluster (alone or mesh)
-// and the public API, wired on one libuv loop. main() builds it from the parsed config, calls
-// start(), runs the loop, and the loop ends once a SIGTERM/SIGINT shutdown has closed every
-// handle: announce the leave, finish in-flight requests, close. Loop thread only.
+// Node: one meshkv database node: the HTTP server, the keyspace, the mesh (MeshCluster, also
+// when it is the only node) and the public API, wired on one libuv loop. main() builds it from
+// the parsed config, calls start(), runs the loop, and the loop ends once a SIGTERM/SIGINT
+// shutdown has closed every handle: announce the leave, finish in-flight requests, close.
+// Loop thread only.
 // The one thing to get right: the node must exit 0 within 5 s of SIGTERM even if a peer or a
 // client stalls, so a guard timer ends the process if the graceful path is stuck.
 #pragma once

@@ -16,13 +16,26 @@ std::string machineHostname() {
   return buf;
 }
 
+// An http URL, where port 0 stands for the port the node binds (PORT=0 in tests and scripts:
+// MeshCluster::start() puts the bound port in).
+CLI::Validator advertiseUrlValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        std::string probe = value;
+        while (!probe.empty() && probe.back() == '/') probe.pop_back();
+        if (probe.size() > 2 && probe.compare(probe.size() - 2, 2, ":0") == 0) probe.back() = '1';
+        return common::httpUrlValidator()(probe);
+      },
+      "URL");
+}
+
 void addMeshOptions(CLI::App& app, MeshOptions& m) {
   const std::string g = "Mesh";
   auto ms = CLI::Range(uint64_t{1}, uint64_t{86400000});
   app.add_option("--advertise-url", m.advertiseUrl,
-                 "how peers reach this node (default http://HOSTNAME:PORT)")
+                 "how peers reach this node (default http://HOSTNAME:PORT; port 0: the bound one)")
       ->envname("ADVERTISE_URL")
-      ->check(common::httpUrlValidator())
+      ->check(advertiseUrlValidator())
       ->group(g);
   app.add_option("--mesh-secret", m.secret, "shared secret for internal requests (unset: open)")
       ->envname("MESH_SECRET")
@@ -114,10 +127,12 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   common::addBindOption(app, c.bind);
-  app.add_option("--hostname", c.hostname, "node id, unique per node (default: host name)")
+  app.add_option("--hostname", c.hostname,
+                 "node id, unique per node (default: the host name, id <host name>-<pid>)")
       ->envname("HOSTNAME");
   app.add_option("--mesh-network-url", c.meshNetworkUrl,
-                 "where to join the mesh: a node or the load balancer (unset: run alone)")
+                 "where to join the mesh: a node or the load balancer (unset: this node starts "
+                 "a new cluster that others join)")
       ->envname("MESH_NETWORK_URL")
       ->check(common::httpUrlValidator());
   app.add_option("--max-key-length", c.maxKeyLength, "longest key, in code points")
@@ -151,8 +166,13 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
                "probe the node on PORT at 127.0.0.1 and exit 0 when healthy (for Docker)");
   addMeshOptions(app, c.mesh);
   out.exitCode = common::parseCli(app, argc, argv);
-  if (c.hostname.empty() || c.hostname == "undefined") c.hostname = machineHostname();
-  c.mesh.nodeId = c.hostname;
+  // HOSTNAME is the node id (Docker sets it per container). Unset (a node started by hand:
+  // shells do not export it), /status shows the machine's host name, peers dial it, and the id
+  // adds the process id, so two nodes started plainly on one machine are two members.
+  bool idGiven = !c.hostname.empty() && c.hostname != "undefined";
+  if (!idGiven) c.hostname = machineHostname();
+  c.mesh.nodeId = idGiven ? c.hostname : c.hostname + "-" + std::to_string(::getpid());
+  if (!idGiven && c.mesh.advertiseUrl.empty()) c.mesh.advertiseUrl = "http://" + c.hostname + ":0";
   c.mesh.meshNetworkUrl = c.meshNetworkUrl;
   return out;
 }

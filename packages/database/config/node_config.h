@@ -15,8 +15,9 @@ namespace db {
 struct NodeConfig {
   int port = 8080;
   std::string bind = "0.0.0.0";
-  std::string hostname;        // node id; default: the machine's host name
-  std::string meshNetworkUrl;  // empty: the node runs alone
+  std::string hostname;        // HOSTNAME, the node id; default: the machine's host name (then
+                               // the id in mesh.nodeId is "<host name>-<pid>")
+  std::string meshNetworkUrl;  // empty: the node starts a cluster of one, others join it
   int maxKeyLength = 64;       // code points, inclusive
   int maxValueLength = 256;    // code points, inclusive
   int maxConnections = 10000;
@@ -26,7 +27,7 @@ struct NodeConfig {
   std::string logLevel = "info";
   std::string portFile;      // write the bound port here once listening (tests, scripts)
   bool healthcheck = false;  // --healthcheck: probe the local node and exit 0 (healthy) or 1
-  MeshOptions mesh;          // nodeId and meshNetworkUrl are copied from the fields above
+  MeshOptions mesh;          // nodeId (see hostname) and meshNetworkUrl come from the above
 };
 
 // Parses argv and the environment. Returns the config, or the exit code to stop with.

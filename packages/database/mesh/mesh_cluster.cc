@@ -116,6 +116,16 @@ void MeshCluster::start() {
                  opts_.probeIntervalMs);
   uv_timer_start(&aeTimer_, &MeshCluster::onAeTimer, opts_.antiEntropyIntervalMs,
                  opts_.antiEntropyIntervalMs);
+  if (opts_.meshNetworkUrl.empty()) {
+    // The first node of a cluster: nobody to join or copy from, so it serves at once and the
+    // others join through it (its /_mesh routes answer from now on).
+    spdlog::info(
+        "mesh: node {} (incarnation {}) starts a cluster of one (no MESH_NETWORK_URL); "
+        "others join through {}",
+        opts_.nodeId, membership_.self().incarnation, opts_.advertiseUrl);
+    becomeReady("first node of its cluster");
+    return;
+  }
   phase_ = Phase::kJoining;
   joinBackoffMs_ = opts_.joinRetryMs;
   spdlog::info("mesh: node {} (incarnation {}) joining through {}, advertising {}", opts_.nodeId,

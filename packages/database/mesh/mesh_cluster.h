@@ -1,4 +1,5 @@
-// MeshCluster: the db::Cluster of a node in a mesh. It joins through MESH_NETWORK_URL, keeps the
+// MeshCluster: the db::Cluster of every node. It joins through MESH_NETWORK_URL (without one it
+// starts a cluster of one, ready at once, that others join through it), keeps the
 // SWIM member table (Membership) fresh with probes, streams every local write to every live peer
 // (one PeerLink + Outbox per peer; a loop turn's writes flushed as one batch from a uv_check_t),
 // applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
@@ -56,13 +57,11 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void appendStatus(std::string& json) const override;
   void leave(std::function<void()> done) override;
 
-  // For tests: the member table and a few counters.
+  // For tests (the counters are in /status too): the member table, batches sent, and the bytes
+  // of the last anti-entropy round (both directions).
   const Membership& membership() const { return membership_; }
   uint64_t batchesSent() const { return batchesSent_; }
-  uint64_t batchesRefused() const { return batchesRefused_; }
-  uint64_t antiEntropyRounds() const { return aeRounds_; }
-  uint64_t antiEntropyBytes() const { return aeBytes_; }  // last round, both directions
-  uint64_t wipes() const { return wipes_; }               // times this node was evicted
+  uint64_t antiEntropyBytes() const { return aeBytes_; }
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
   void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
 
@@ -125,7 +124,6 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void onLinkConnected(PeerLink& link) override;
   void onLinkAck(PeerLink& link, uint64_t seq) override;
   void onLinkWritable(PeerLink& link) override;
-  void onLinkDown(PeerLink& link, const std::string& why) override;
 
   // Replication.
   void flushBatch();
@@ -187,7 +185,8 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void handleRepair(const common::http::Request& req, common::http::Responder r);
   void handlePublicPing(const common::http::Request& req, common::http::Responder r);
 
-  void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL
+  void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL (when there is one)
+  std::string anyMemberUrl() const;  // a known member's URL, rotating with each join attempt
   static constexpr int kKnockTries = 4;
   static constexpr uint64_t kKnockEveryTicks = 5;  // with peers: one knock every 5 probes
   uint64_t knockTick_ = 0;

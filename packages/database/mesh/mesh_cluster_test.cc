@@ -144,6 +144,19 @@ TEST_F(MeshClusterTest, ChainJoinStreamsWritesAndConverges) {
   EXPECT_TRUE(n2.keyspace->contains("after"));
 }
 
+TEST_F(MeshClusterTest, NodeWithoutAJoinUrlIsReadyAtOnceAndOthersJoinIt) {
+  auto& n1 = addNode("");
+  EXPECT_TRUE(n1.mesh->ready()) << "nobody to join: ready when start() returns";
+  std::string status;
+  n1.mesh->appendStatus(status);
+  EXPECT_NE(status.find("\"phase\":\"ready\""), std::string::npos) << status;
+  auto& n2 = addNode(n1.url());
+  auto& n3 = addNode(n2.url());
+  ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
+  write(n3, "k", "v");
+  ASSERT_TRUE(runUntil([&] { return n1.keyspace->contains("k"); }, 5000));
+}
+
 TEST_F(MeshClusterTest, JoinThatReachesItselfIsRetriedThenStartsAlone) {
   // MESH_NETWORK_URL pointing at the node itself (a balancer that picked the joining node).
   auto n = std::make_unique<TestNode>();

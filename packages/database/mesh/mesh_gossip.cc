@@ -186,6 +186,7 @@ void MeshCluster::attemptJoin() {
   // falling back to MESH_NETWORK_URL after a few failures.
   if (rejoining_ && joinAttempts_ > kJoinAttemptsBeforeAlone / 2) joinUrl_.clear();
   std::string url = joinUrl_.empty() ? opts_.meshNetworkUrl : joinUrl_;
+  if (url.empty()) url = anyMemberUrl();  // no MESH_NETWORK_URL: any member it still knows
   post(url, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
        [this, url](common::http::ClientResponse&& r) {
          if (phase_ != Phase::kJoining) return;
@@ -286,7 +287,16 @@ void MeshCluster::probeTick() {
   if (target) probe(*target);
 }
 
+std::string MeshCluster::anyMemberUrl() const {
+  const auto& members = membership_.members();
+  if (members.empty()) return {};
+  auto it = members.begin();
+  std::advance(it, joinAttempts_ % static_cast<int>(members.size()));
+  return it->second.url;
+}
+
 void MeshCluster::knock(int triesLeft) {
+  if (opts_.meshNetworkUrl.empty()) return;  // the first node of a cluster is knocked at
   // Through a round-robin balancer, nodes knocking in step can each be handed to themselves
   // every time (two nodes, two backends): a knock that reached this node is retried at once,
   // which moves it to the next backend.

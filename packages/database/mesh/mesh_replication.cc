@@ -26,7 +26,9 @@ using mesh_util::queryParam;
 // ---------------------------------------------------------------------------------------------
 
 void MeshCluster::onLocalWrite(const Mutation& m) {
-  if (phase_ == Phase::kClosed) return;
+  // Alone (the first node, or every other one gone): nobody to stream to; a node that joins
+  // later copies a snapshot taken after it subscribed, so nothing is lost by not batching.
+  if (phase_ == Phase::kClosed || peers_.empty()) return;
   batch_.add(m);
   batchMaxHlc_ = std::max(batchMaxHlc_, m.hlc);
   if (batch_.bytes() >= opts_.maxBatchBytes) {
@@ -117,8 +119,6 @@ void MeshCluster::onLinkAck(PeerLink& link, uint64_t seq) {
 void MeshCluster::onLinkWritable(PeerLink& link) {
   if (Peer* p = peer(link.peerId())) pump(*p);
 }
-
-void MeshCluster::onLinkDown(PeerLink&, const std::string&) {}
 
 MeshCluster::Peer* MeshCluster::peer(const std::string& id) {
   auto it = peers_.find(id);

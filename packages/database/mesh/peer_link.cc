@@ -245,7 +245,6 @@ void PeerLink::fail(const std::string& why) {
   }
   queuedBytes_ = 0;
   state_ = State::kWaiting;
-  ++reconnects_;
   uv_timer_start(&retry_, &PeerLink::onRetry, backoffMs_, 0);
   backoffMs_ = std::min(backoffMs_ * 2, backoffMaxMs_);
   if (wasConnected) {
@@ -253,7 +252,6 @@ void PeerLink::fail(const std::string& why) {
   } else {
     spdlog::debug("mesh: replication link to {} ({}:{}) failed: {}", peerId_, host_, port_, why);
   }
-  delegate_->onLinkDown(*this, why);
 }
 
 void PeerLink::onRetry(uv_timer_t* t) noexcept {

@@ -28,7 +28,6 @@ class PeerLink {
     virtual void onLinkConnected(PeerLink& link) = 0;  // rewind and (re)send un-acked batches
     virtual void onLinkAck(PeerLink& link, uint64_t seq) = 0;
     virtual void onLinkWritable(PeerLink& link) = 0;  // output drained below the watermark
-    virtual void onLinkDown(PeerLink& link, const std::string& why) = 0;
   };
 
   PeerLink(uv_loop_t* loop, std::string peerId, std::string host, uint16_t port, Delegate* delegate,
@@ -49,9 +48,6 @@ class PeerLink {
   void send(std::string head, std::shared_ptr<const std::string> body);
 
   const std::string& peerId() const { return peerId_; }
-  const std::string& host() const { return host_; }
-  uint16_t port() const { return port_; }
-  uint64_t reconnects() const { return reconnects_; }
 
   static constexpr size_t kHighWatermark = 8u << 20;
 
@@ -97,7 +93,6 @@ class PeerLink {
   int handlesOpen_ = 0;  // timer + sockets not yet closed
   bool destroying_ = false;
   std::function<void()> destroyed_;
-  uint64_t reconnects_ = 0;
   uint64_t generation_ = 0;  // bumps on every new socket; stale callbacks compare it
   char readBuf_[16 * 1024];
 };

@@ -28,20 +28,15 @@ class StoreBridge {
 
   explicit StoreBridge(Keyspace& keyspace) : keyspace_(keyspace) {}
 
-  ApplyResult applyRemote(const Mutation& m) { return keyspace_.apply(m); }
   ApplyResult applyRemote(const wire::RecordRef& r) {
-    return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
-  }
-  ApplyResult applyRepair(const wire::RecordRef& r) {
-    if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
     return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
   }
   // For anti-entropy records: a tombstone older than what we already collected is ignored (it
   // is collectable everywhere; taking it back would make two nodes re-teach it to each other
   // after each collection).
-  ApplyResult applyRepair(const Mutation& m) {
-    if (m.kind == Mutation::Kind::kDelete && m.hlc < collectedBelow_) return ApplyResult::kStale;
-    return keyspace_.apply(m);
+  ApplyResult applyRepair(const wire::RecordRef& r) {
+    if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
+    return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
   }
   uint64_t lastHlc() { return keyspace_.clock().last(); }
   uint64_t wallMs() { return keyspace_.clock().wallMs(); }

@@ -397,15 +397,6 @@ uint64_t Keyspace::rootHash() const {
   return root_;
 }
 
-Keyspace::Digest Keyspace::digest() const {
-  Digest d;
-  d.clearHlc = clearHlc_;
-  d.clearOrigin = clearOrigin_;
-  d.root = rootHash();
-  d.segments = segments_;
-  return d;
-}
-
 // "MKD1" | clearHlc u64 | originLen u8 | origin | root u64 | bitmap of non-zero segments
 // (kSegments/8 bytes) | each non-zero segment u64, in index order. Little endian.
 std::string Keyspace::encodeDigest() const {

@@ -152,7 +152,6 @@ class Keyspace {
     uint64_t root = 0;
     Segments segments{};
   };
-  Digest digest() const;
   std::string encodeDigest() const;
   static common::Result<Digest> decodeDigest(std::string_view bytes);  // BAD_DIGEST
   // Segments whose hashes differ.

@@ -1,20 +1,14 @@
 // Keyspace: client operations, the LWW merge (tombstones, clear mark, clock refusal), the
 // convergence property (any order, any duplication, any grouping gives the same state), the
 // digest (incremental == recomputed; anti-entropy repair converges; equal nodes send little),
-// snapshots, tombstone collection and list cursors. Plus an opt-in memory/speed measurement
-// (MESHKV_MEMORY_BENCH=1) for 1M records of 64-byte keys and 256-byte values.
+// snapshots, tombstone collection and list cursors. (Memory per record is measured by
+// `make bench`, bench/run.sh memory, against a real node and Redis.)
 #include "database/storage/keyspace.h"
 #include "database/storage/memory_adapter.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
 #include <map>
 #include <random>
 #include <set>
@@ -685,85 +679,6 @@ TEST(Keyspace, ForeignOrForgedCursorsAreRefused) {
   auto foreign = b.scan(p->next, 10, "", [](std::string_view, std::string_view) { return true; });
   EXPECT_FALSE(foreign.ok());
   EXPECT_FALSE(a.scanAll("nope", 10, [](const RecordView&) { return true; }).ok());
-}
-
-// ---- opt-in measurement ----
-
-size_t residentBytes() {
-  long pages = 0, resident = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-  std::fclose(f);
-  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-
-// CPU time of this thread in ns: the machine is shared, so wall time would measure the others.
-double cpuNow() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
-}
-
-TEST(KeyspaceBench, MemoryAndSpeedFor1MRecords) {
-  const char* on = std::getenv("MESHKV_MEMORY_BENCH");
-  if (on == nullptr || std::string(on) != "1") GTEST_SKIP() << "set MESHKV_MEMORY_BENCH=1";
-  constexpr int kRecords = 1000000;
-  size_t rss0 = residentBytes();
-  Keyspace ks(opts("bench-node-0001"));
-  // Keys are made on the fly in a buffer (as a request parser would hand them over), so the
-  // timings measure the store, not a key array's cache misses.
-  char key[64];
-  auto makeKey = [&](int i) {
-    std::memset(key, static_cast<char>('a' + i % 26), sizeof key);
-    std::snprintf(key, sizeof key, "key:%d:", i);
-    key[std::strlen(key)] = '.';
-    return std::string_view(key, sizeof key);
-  };
-  std::string value(256, 'v');
-  auto t0 = cpuNow();
-  // CPU time of the slowest batch of 1000 inserts: a stall (index rehash, page compaction)
-  // shows up here; the clock is read once a batch so it does not distort the average.
-  double worstBatch = 0;
-  double b0 = t0;
-  for (int i = 0; i < kRecords; ++i) {
-    EXPECT_TRUE(ks.set(makeKey(i), value).ok());
-    if (i % 1000 == 999) {
-      double b1 = cpuNow();
-      worstBatch = std::max(worstBatch, (b1 - b0) / 1000);
-      b0 = b1;
-    }
-  }
-  auto t1 = cpuNow();
-  size_t rss1 = residentBytes();
-  size_t hits = 0;
-  std::mt19937 rng(1);
-  for (int i = 0; i < kRecords; ++i)
-    hits += ks.get(makeKey(static_cast<int>(rng() % kRecords))).has_value();
-  auto t2 = cpuNow();
-  for (int i = 0; i < kRecords; ++i)
-    EXPECT_TRUE(ks.set(makeKey(static_cast<int>(rng() % kRecords)), value).ok());
-  auto t3 = cpuNow();
-  EXPECT_EQ(hits, size_t{kRecords});
-  EXPECT_EQ(ks.size(), size_t{kRecords});
-  auto ns = [](double a, double b) { return (b - a) / kRecords; };
-  size_t storeRss = rss1 - rss0;
-  std::printf(
-      "records=%d rss_start=%.1fMB rss_end=%.1fMB store_rss=%.1fMB memoryUsed=%.1fMB "
-      "per_record=%.1fB set_insert=%.0fns get=%.0fns set_overwrite=%.0fns (thread CPU time) "
-      "worst_1000_sets=%.0fus digest_bytes=%zu\n",
-      kRecords, rss0 / 1e6, rss1 / 1e6, storeRss / 1e6, ks.memoryUsed() / 1e6,
-      static_cast<double>(storeRss) / kRecords, ns(t0, t1), ns(t1, t2), ns(t2, t3), worstBatch,
-      ks.encodeDigest().size());
-  if (FILE* f = std::fopen("/proc/self/smaps_rollup", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-      if (std::strncmp(line, "AnonHugePages", 13) == 0) std::printf("%s", line);
-    }
-    std::fclose(f);
-  }
-  RecordProperty("store_rss_bytes", std::to_string(storeRss));
-  EXPECT_LT(storeRss, size_t{375} * 1000 * 1000);
 }
 
 }  // namespace

@@ -111,6 +111,8 @@ std::string AdminServer::statusJson() const {
     appendUint(out, w.reconnects);
     out += ",\"syncs\":";
     appendUint(out, w.syncs);
+    out += ",\"inspects\":";
+    appendUint(out, w.inspects);
     out += ",\"containers\":";
     appendUint(out, w.containers);
     out += ",\"lastEvent\":";

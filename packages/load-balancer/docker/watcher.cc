@@ -364,6 +364,7 @@ void DockerWatcher::inspect(const std::string& id, uint64_t seqAtStart,
                             std::function<void()> after) {
   engine_.get("/containers/" + id + "/json",
               [this, id, seqAtStart, after = std::move(after)](common::http::ClientResponse&& r) {
+                ++status_.inspects;
                 auto it = containers_.find(id);
                 bool newer = it != containers_.end() && it->second.seq > seqAtStart;
                 if (!r.error.empty()) {

@@ -55,6 +55,7 @@ struct WatcherStatus {
   uint64_t badEvents = 0;
   uint64_t reconnects = 0;
   uint64_t syncs = 0;
+  uint64_t inspects = 0;    // inspect answers handled (applied, or found stale or failed)
   uint64_t containers = 0;  // known containers of the group
 };
 

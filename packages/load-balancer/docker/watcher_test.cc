@@ -16,7 +16,6 @@ namespace lb {
 namespace {
 
 using testing::FakeDocker;
-using testing::runFor;
 using testing::runUntil;
 
 class WatcherTest : public ::testing::Test {
@@ -104,8 +103,10 @@ TEST_F(WatcherTest, EventsDriveEveryContainerState) {
   docker_->add("a", "web", "172.18.0.10");
   docker_->push(docker_->event("a", "create") + docker_->event("a", "start"));
   ASSERT_TRUE(waitState("a", "ready"));
-  docker_->push(docker_->event("a", "kill", "\"signal\":\"1\""));  // SIGHUP: still running
-  runFor(&loop_, 30);
+  // SIGHUP: still running. Checked once the event was handled (counted), not after a delay.
+  uint64_t events = watcher_->status().events;
+  docker_->push(docker_->event("a", "kill", "\"signal\":\"1\""));
+  ASSERT_TRUE(runUntil(&loop_, [&] { return watcher_->status().events == events + 1; }));
   EXPECT_EQ("ready", state("a"));
   docker_->push(docker_->event("a", "kill", "\"signal\":\"15\""));
   ASSERT_TRUE(waitState("a", "draining"));
@@ -134,9 +135,11 @@ TEST_F(WatcherTest, EventsDriveEveryContainerState) {
   ASSERT_TRUE(waitState("a", "absent"));
 
   // With a healthcheck: routed only once healthy; out when unhealthy; back when healthy.
+  // Checked once the inspect that the start triggers was answered and handled.
   docker_->add("h", "web", "172.18.0.11", "starting");
+  uint64_t inspects = watcher_->status().inspects;
   docker_->push(docker_->event("h", "start"));
-  runFor(&loop_, 50);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return watcher_->status().inspects == inspects + 1; }));
   EXPECT_EQ("absent", state("h"));
   docker_->find("h")->health = "healthy";
   docker_->push(docker_->event("h", "health_status: healthy"));
@@ -158,12 +161,16 @@ TEST_F(WatcherTest, SplitChunksUnknownActionsAndMalformedJsonAreSurvived) {
   ASSERT_TRUE(runUntil(&loop_, [&] { return watching(); }));
   docker_->add("a", "web", "172.18.0.10");
   docker_->add("b", "web", "172.18.0.11");
+  docker_->add("z", "web", "172.18.0.12");
   std::string ev = docker_->event("a", "start");
-  docker_->push(ev.substr(0, 7));
-  runFor(&loop_, 10);
-  docker_->push(ev.substr(7, 50));
-  runFor(&loop_, 10);
+  // A whole event, then the first bytes of the next one in the same chunk: once the whole one
+  // was handled (counted), the chunk was read, and the partial event must not have been.
+  uint64_t events = watcher_->status().events;
+  docker_->push(docker_->event("z", "create") + ev.substr(0, 7));
+  ASSERT_TRUE(runUntil(&loop_, [&] { return watcher_->status().events == events + 1; }));
   EXPECT_EQ("absent", state("a"));
+  EXPECT_EQ(0u, watcher_->status().badEvents);
+  docker_->push(ev.substr(7, 50));
   docker_->push(ev.substr(57) + docker_->event("a", "teleport") + "{\"Action\": nope}\n" +
                 docker_->event("b", "start").substr(0, 20));
   ASSERT_TRUE(waitState("a", "ready"));

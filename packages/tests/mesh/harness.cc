@@ -386,7 +386,8 @@ bool Cluster::restart(int i, int joinVia) {
   std::map<std::string, std::string> env = envs_[i];
   // Without a proxy the default ADVERTISE_URL (http://HOSTNAME:bound port) is right.
   if (proxies_[i]) env["ADVERTISE_URL"] = meshUrl(i);
-  env["MESH_NETWORK_URL"] = joinVia >= 0 ? meshUrl(joinVia) : "http://127.0.0.1:1";
+  // joinVia < 0: no MESH_NETWORK_URL at all, the node starts a cluster of one.
+  if (joinVia >= 0) env["MESH_NETWORK_URL"] = meshUrl(joinVia);
   if (!nodes_[i]->start(env)) return false;
   if (proxies_[i]) proxies_[i]->setTarget(nodes_[i]->id(), nodes_[i]->port());
   return true;

@@ -115,8 +115,8 @@ class Cluster {
  public:
   explicit Cluster(std::string name);
   ~Cluster();
-  // Adds and starts a node joining through `joinVia` (a node index, or -1 for none = its own
-  // URL). Returns its index, or -1 when it failed to start.
+  // Adds and starts a node joining through `joinVia` (a node index, or -1 for none: no
+  // MESH_NETWORK_URL, a cluster of its own). Returns its index, or -1 when it failed to start.
   int addNode(int joinVia, const std::map<std::string, std::string>& extraEnv = {},
               bool withProxy = false);
   bool restart(int i, int joinVia);

@@ -87,6 +87,40 @@ TEST(Mesh, ChainJoinsEndInAFullMesh) {
   }
 }
 
+// The README's way to make a cluster: the first node is started plainly (no MESH_NETWORK_URL),
+// the others join through it, or through a node that joined it (a chain). Every node then
+// knows all three alive, and a write on any node is read on every node.
+TEST(Mesh, FirstNodeStartedWithoutAUrlIsJoinedDirectlyAndThroughAChain) {
+  for (bool chain : {false, true}) {
+    SCOPED_TRACE(chain ? "node 3 joins through node 2" : "nodes 2 and 3 join through node 1");
+    Cluster c(chain ? "plain-first-chain" : "plain-first");
+    ASSERT_EQ(c.addNode(-1), 0);
+    // Ready the moment it listens (the port file is written in the turn that starts the mesh):
+    // there is nobody to join, so there are no join attempts to wait out.
+    EXPECT_TRUE(statusReady(c.node(0).get("/status"))) << c.node(0).get("/status").body;
+    ASSERT_EQ(c.addNode(0), 1);
+    ASSERT_EQ(c.addNode(chain ? 1 : 0), 2);
+    ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
+    for (int w = 0; w < 3; ++w) {
+      std::string key = "from" + std::to_string(w);
+      ASSERT_EQ(c.node(w).get("/set?k=" + key + "&v=" + std::to_string(w)).status, 200);
+      for (int r = 0; r < 3; ++r) {
+        EXPECT_TRUE(waitFor(
+            [&] { return c.node(r).get("/get?k=" + key).body == "\"" + std::to_string(w) + "\""; },
+            deadline(5000)))
+            << "written on node " << w << ", read on node " << r;
+      }
+    }
+    // The first node's /ping lists the three, as the original's does.
+    auto p = c.node(0).get("/ping");
+    EXPECT_EQ(p.status, 200);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_NE(p.body.find("\"port\":" + std::to_string(c.node(i).port())), std::string::npos)
+          << p.body;
+    }
+  }
+}
+
 TEST(Mesh, PublicPingMergesTheListItReceives) {
   Cluster c("ping");
   ASSERT_EQ(c.addNode(-1), 0);
@@ -372,8 +406,15 @@ TEST(Mesh, WriteConcernAllTimesOutWhenAPeerIsUnreachable) {
         i);
   }
   ASSERT_TRUE(waitFor([&] { return allKnowAll(c, 3) && converged(c); }, deadline(10000)));
-  EXPECT_EQ(c.node(0).get("/set?k=a&v=1&w=all").status, 200);
-  EXPECT_EQ(c.node(1).get("/set?k=b&v=1&w=quorum").status, 200);
+  // The answer of a w=all write means every node has it at that moment, so each is read once,
+  // without polling; w=quorum: two of the three. (On loopback replication takes well under a
+  // millisecond, so these reads would rarely catch an ignored w: the 504s below do.)
+  ASSERT_EQ(c.node(0).get("/set?k=a&v=1&w=all").status, 200);
+  for (int n : {1, 2}) EXPECT_EQ(c.node(n).get("/get?k=a").body, "\"1\"") << "node " << n;
+  ASSERT_EQ(c.node(1).get("/set?k=b&v=1&w=quorum").status, 200);
+  int have = 0;
+  for (int n : {0, 1, 2}) have += c.node(n).get("/get?k=b").status == 200 ? 1 : 0;
+  EXPECT_GE(have, 2);
   c.partition({{0, 1}, {2}});
   auto r = c.node(0).get("/set?k=a&v=2&w=all");
   EXPECT_EQ(r.status, 504) << r.body;
@@ -382,6 +423,11 @@ TEST(Mesh, WriteConcernAllTimesOutWhenAPeerIsUnreachable) {
   // The write is still applied locally, and a quorum is still reachable.
   EXPECT_EQ(c.node(0).get("/get?k=a").body, "\"2\"");
   EXPECT_EQ(c.node(0).get("/set?k=q&v=1&w=quorum").status, 200);
+  // Node 0 cut off from both others: no quorum.
+  c.partition({{0}, {1}, {2}});
+  r = c.node(0).get("/set?k=q&v=2&w=quorum");
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_NE(r.body.find("\"acked\":1"), std::string::npos) << r.body;
   c.heal();
   EXPECT_TRUE(waitFor([&] { return c.node(2).get("/get?k=a").body == "\"2\""; }, deadline(15000)));
 }

@@ -65,16 +65,31 @@ TEST(Visibility, AClearIsSeenFromOtherConnections) {
   }
 }
 
-TEST(Visibility, QuorumAndAllWritesAreReadableEverywhere) {
-  for (const char* w : {"quorum", "all"}) {
-    Client writer;
-    const std::string k = key(std::string("vis:w:") + w);
-    expectSuccess(writer.get("/set?k=" + enc(k) + "&v=acked&w=" + w));
-    for (int i = 0; i < kReaders; ++i) {
-      Client reader;
-      SCOPED_TRACE(std::string(w) + " reader " + std::to_string(i));
-      expectValue(reader, k, "acked");
-    }
+// w=all answers once every live node applied the write: each reader asks once, no polling.
+// That alone rarely catches an ignored w (replication is fast); that w=all and w=quorum WAIT,
+// and answer 504 when nodes are missing, is checked with paused nodes by scripts/integration.sh
+// and with partitions by the mesh tests (a client of SERVICE_URL cannot pause a node).
+TEST(Visibility, AnAllWriteIsOnEveryNodeWhenItIsAnswered) {
+  Client writer;
+  const std::string k = key("vis:w:all");
+  expectSuccess(writer.get("/set?k=" + enc(k) + "&v=acked&w=all"));
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    SCOPED_TRACE("reader " + std::to_string(i));
+    Response r = reader.get("/get?k=" + enc(k));
+    EXPECT_EQ(r.status, 200) << describe(r);
+    EXPECT_EQ(r.body, "\"acked\"") << describe(r);
+  }
+}
+
+TEST(Visibility, AQuorumWriteIsSeenFromOtherConnections) {
+  Client writer;
+  const std::string k = key("vis:w:quorum");
+  expectSuccess(writer.get("/set?k=" + enc(k) + "&v=acked&w=quorum"));
+  for (int i = 0; i < kReaders; ++i) {
+    Client reader;
+    SCOPED_TRACE("reader " + std::to_string(i));
+    expectValue(reader, k, "acked");  // a node outside the quorum may get it a little later
   }
 }
 
