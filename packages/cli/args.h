@@ -17,14 +17,14 @@
 namespace cli {
 
 struct Invocation {
-  std::string node;     // --node: host:port or http://host:port ("" = MESHKV_URL or default)
-  bool json = false;    // --json
-  bool help = false;    // --help / -h
+  std::string node;   // --node: host:port or http://host:port ("" = MESHKV_URL or default)
+  bool json = false;  // --json
+  bool help = false;  // --help / -h
   bool version = false;
   std::optional<std::string> ttl;  // --ttl N (refused: the server has no TTL yet)
-  std::string w;        // --w=quorum|all
-  int timeoutMs = 5000;  // --timeout=MS
-  std::string command;  // "" = the REPL (one-shot only)
+  std::string w;                   // --w=quorum|all
+  int timeoutMs = 5000;            // --timeout=MS
+  std::string command;             // "" = the REPL (one-shot only)
   std::vector<std::string> args;
 };
 

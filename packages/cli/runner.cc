@@ -67,7 +67,8 @@ int listing(const Invocation& inv, meshkv::Client& client, const Output& o, mesh
     for (auto& e : all) rows.push_back({e.key, e.value});
   }
   print(o, table(rows, o.tty, true));
-  if (o.tty) print(o, "(" + std::to_string(all.size()) + (all.size() == 1 ? " key)\n" : " keys)\n"));
+  if (o.tty)
+    print(o, "(" + std::to_string(all.size()) + (all.size() == 1 ? " key)\n" : " keys)\n"));
   return kOk;
 }
 

@@ -88,13 +88,15 @@ void AsyncClient::listPage(const ListOptions& opts, std::string_view cursor, std
   std::string limit = std::to_string(opts.pageSize == 0 ? 1000 : opts.pageSize);
   const char* path = opts.kind == ListKind::kKeys ? "/getKeys" : "/getAll";
   ListKind kind = opts.kind;
-  core_->submit(protocol::target(path, {{"prefix", opts.prefix, true}, {"limit", limit}, {"cursor", cursor, true}}),
-                kRead, std::string(node),
-                adapt<Page>(std::move(done), [kind](const Outcome& o, const std::string& url) {
-                  auto entries = protocol::parseList(o.body, kind);
-                  if (!entries.ok()) return Result<Page>(entries.error());
-                  return Result<Page>(Page{std::move(*entries), o.cursor, url});
-                }));
+  core_->submit(
+      protocol::target(path,
+                       {{"prefix", opts.prefix, true}, {"limit", limit}, {"cursor", cursor, true}}),
+      kRead, std::string(node),
+      adapt<Page>(std::move(done), [kind](const Outcome& o, const std::string& url) {
+        auto entries = protocol::parseList(o.body, kind);
+        if (!entries.ok()) return Result<Page>(entries.error());
+        return Result<Page>(Page{std::move(*entries), o.cursor, url});
+      }));
 }
 
 void AsyncClient::join(std::string_view hostPort, Callback<Ok> done) {

@@ -96,9 +96,8 @@ ClientStats Client::stats() const {
 }
 
 Result<Page> Pager::next() {
-  auto page = client_->wait<Page>([&](Callback<Page> cb) {
-    client_->async_->listPage(opts_, cursor_, node_, std::move(cb));
-  });
+  auto page = client_->wait<Page>(
+      [&](Callback<Page> cb) { client_->async_->listPage(opts_, cursor_, node_, std::move(cb)); });
   if (!page.ok()) return page;
   node_ = page->node;
   cursor_ = page->cursor;

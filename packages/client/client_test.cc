@@ -257,8 +257,8 @@ TEST_F(ThreeNodes, FailsOverWhenANodeDiesAndFollowsOneThatJoins) {
   Client c(fast(cluster.node(0).url()));
   ASSERT_TRUE(c.refresh().ok());
   ASSERT_TRUE(c.set("x", "1").ok());
-  ASSERT_TRUE(waitFor([&] { return cluster.node(2).get("/get?k=x").status == 200; },
-                      deadline(5000)));
+  ASSERT_TRUE(
+      waitFor([&] { return cluster.node(2).get("/get?k=x").status == 200; }, deadline(5000)));
   cluster.node(1).kill9();
   // Every read still succeeds: one that meets the dead node is resent to another.
   for (int i = 0; i < 30; ++i) {

@@ -99,7 +99,8 @@ void Connection::onConnect(uv_connect_t* req, int status) noexcept {
   auto* c = static_cast<Connection*>(req->data);
   if (c->state_ == State::kClosing) return;  // cancelled by fail()
   if (status != 0) {
-    return c->fail(kUnavailable, "cannot connect to " + c->hostHeader_ + ": " + uv_strerror(status));
+    return c->fail(kUnavailable,
+                   "cannot connect to " + c->hostHeader_ + ": " + uv_strerror(status));
   }
   c->state_ = State::kOpen;
   c->opened_ = true;
@@ -148,8 +149,8 @@ void Connection::flushOut() {
   w->req.data = this;
   uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
   written_ = exchanges_.size();
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
-                    &Connection::onWritten);
+  int rc =
+      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &Connection::onWritten);
   if (rc != 0) {
     delete w;
     fail(kConnectionLost, std::string("write failed: ") + uv_strerror(rc));
@@ -173,8 +174,8 @@ void Connection::onRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) noexcept {
   auto* c = static_cast<Connection*>(s->data);
   if (n > 0) return c->onData(c->buf_, static_cast<size_t>(n));
   if (n == 0) return;
-  c->fail(kConnectionLost,
-          n == UV_EOF ? "the server closed the connection" : std::string(uv_strerror(static_cast<int>(n))));
+  c->fail(kConnectionLost, n == UV_EOF ? "the server closed the connection"
+                                       : std::string(uv_strerror(static_cast<int>(n))));
 }
 
 void Connection::onData(const char* data, size_t len) {
@@ -217,9 +218,9 @@ void Connection::fail(const std::string& error, const std::string& detail, bool 
   state_ = State::kClosing;
   uv_timer_stop(&connectTimer_);
   if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&tcp_),
-                         reinterpret_cast<uv_handle_t*>(&connectTimer_),
-                         reinterpret_cast<uv_handle_t*>(&flusher_)}) {
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&connectTimer_),
+        reinterpret_cast<uv_handle_t*>(&flusher_)}) {
     uv_close(h, &Connection::onHandleClosed);
   }
   std::deque<Exchange> failed;

@@ -21,7 +21,7 @@
 namespace meshkv {
 
 struct Outcome {
-  long status = 0;     // the HTTP status; 0 on a transport failure
+  long status = 0;  // the HTTP status; 0 on a transport failure
   std::string body;
   std::string cursor;  // the X-Cursor header of a list page
   std::string error;   // transport failure: kTimeout, kConnectionLost, kUnavailable, ...

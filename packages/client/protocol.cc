@@ -150,7 +150,8 @@ Result<NodeStatus> parseStatus(std::string_view body) {
   s.totalRequests = number(d, "totalRequests");
   s.ready = flag(d, "ready");
   auto mem = d.FindMember("memory");
-  if (mem != d.MemberEnd() && mem->value.IsObject()) s.residentBytes = number(mem->value, "residentBytes");
+  if (mem != d.MemberEnd() && mem->value.IsObject())
+    s.residentBytes = number(mem->value, "residentBytes");
   auto members = d.FindMember("members");
   if (members != d.MemberEnd() && members->value.IsArray()) {
     for (const auto& m : members->value.GetArray()) {

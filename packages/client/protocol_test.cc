@@ -8,7 +8,8 @@ namespace meshkv::protocol {
 namespace {
 
 TEST(Protocol, TargetsEncodeEveryByteTheServerWouldMisread) {
-  EXPECT_EQ(target("/set", {{"k", "a b+c&d"}, {"v", "é=%"}}), "/set?k=a%20b%2Bc%26d&v=%C3%A9%3D%25");
+  EXPECT_EQ(target("/set", {{"k", "a b+c&d"}, {"v", "é=%"}}),
+            "/set?k=a%20b%2Bc%26d&v=%C3%A9%3D%25");
   EXPECT_EQ(target("/set", {{"k", "k"}, {"v", ""}, {"w", "", true}}), "/set?k=k&v=");
   EXPECT_EQ(target("/getKeys", {{"prefix", "", true}, {"limit", "10"}}), "/getKeys?limit=10");
 }

@@ -29,13 +29,13 @@ using common::Result;
 using common::Status;
 
 // Client-side error codes (the server's own codes pass through unchanged).
-inline constexpr const char* kTimeout = "TIMEOUT";              // no answer within the timeout
-inline constexpr const char* kUnavailable = "UNAVAILABLE";      // no node could be reached
+inline constexpr const char* kTimeout = "TIMEOUT";                 // no answer within the timeout
+inline constexpr const char* kUnavailable = "UNAVAILABLE";         // no node could be reached
 inline constexpr const char* kConnectionLost = "CONNECTION_LOST";  // a write sent, then cut off
-inline constexpr const char* kBadResponse = "BAD_RESPONSE";     // not the answer meshkv gives
-inline constexpr const char* kBadUrl = "BAD_URL";               // Options::url is not http://h:p
-inline constexpr const char* kClosed = "CLIENT_CLOSED";         // close() ran before the answer
-inline constexpr const char* kMissingRecord = "MISSING_RECORD";  // the server's "not found"
+inline constexpr const char* kBadResponse = "BAD_RESPONSE";        // not the answer meshkv gives
+inline constexpr const char* kBadUrl = "BAD_URL";                  // Options::url is not http://h:p
+inline constexpr const char* kClosed = "CLIENT_CLOSED";            // close() ran before the answer
+inline constexpr const char* kMissingRecord = "MISSING_RECORD";    // the server's "not found"
 
 enum class Discovery {
   kCluster,   // learn the members from /status, talk to them directly (the seed stays a fallback)
