@@ -196,13 +196,13 @@ void ClientCore::dispatch(const CallPtr& call) {
 void ClientCore::onOutcome(const CallPtr& call, Node* node, Outcome&& o) {
   if (o.error.empty()) {
     node->failures = 0;
+    ++stats_.answeredBy[node->url];
     finish(call, std::move(o), node->url);
     drainPending();
     return;
   }
-  if (o.error == kUnavailable || o.error == kConnectionLost || o.error == kBadResponse) {
-    markDown(*node);
-  }
+  // (A connection that never opened already marked its node down in onClosed.)
+  if (o.error == kConnectionLost || o.error == kBadResponse) markDown(*node);
   bool safe = !o.sent || call->idempotent || opts_.retryWrites;
   bool retry = !closing_ && o.error != kTimeout && o.error != kClosed && safe &&
                call->attempts <= opts_.retries && now() < call->deadlineMs;
@@ -257,8 +257,9 @@ void ClientCore::onFreed(Connection*) {
 void ClientCore::onTick(uv_timer_t* t) noexcept {
   auto* self = static_cast<ClientCore*>(t->data);
   const uint64_t now = self->now();
-  for (auto& n : self->nodes_) {
-    std::vector<Connection*> conns = n->conns;  // expire() removes from n->conns
+  // By index: a callback run by expire() may add a node (a pinned URL) to nodes_.
+  for (size_t i = 0; i < self->nodes_.size(); ++i) {
+    std::vector<Connection*> conns = self->nodes_[i]->conns;  // expire() removes from it
     for (Connection* c : conns) c->expire(now);
   }
   for (auto it = self->pending_.begin(); it != self->pending_.end();) {
@@ -311,7 +312,8 @@ void ClientCore::refresh(Callback<size_t> done) {
 void ClientCore::applyMembers(const NodeStatus& s) {
   std::set<std::string> live;
   for (const auto& m : s.members) {
-    if ((m.state == "alive" || m.state == "suspect") && protocol::parseUrl(m.url).ok()) {
+    // A member still copying the data (not ready) would answer reads from a partial store.
+    if ((m.state == "alive" || m.state == "suspect") && m.ready && protocol::parseUrl(m.url).ok()) {
       live.insert(m.url);
     }
   }
@@ -363,8 +365,8 @@ void ClientCore::close(std::function<void()> done) {
     o.detail = "the client was closed";
     finish(call, std::move(o), "");
   }
-  for (auto& n : nodes_) {
-    std::vector<Connection*> conns = n->conns;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    std::vector<Connection*> conns = nodes_[i]->conns;
     for (Connection* c : conns) c->fail(kClosed, "the client was closed");
   }
   std::vector<std::function<void()>> work;

@@ -156,7 +156,9 @@ Result<NodeStatus> parseStatus(std::string_view body) {
   if (members != d.MemberEnd() && members->value.IsArray()) {
     for (const auto& m : members->value.GetArray()) {
       if (!m.IsObject()) continue;
-      s.members.push_back(Member{text(m, "id"), text(m, "url"), text(m, "state"), flag(m, "self")});
+      Member member{text(m, "id"), text(m, "url"), text(m, "state"), flag(m, "self"), false};
+      member.ready = member.self ? s.ready : flag(m, "ready");
+      s.members.push_back(std::move(member));
     }
   }
   return s;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -82,8 +83,9 @@ struct Page {
 struct Member {
   std::string id;
   std::string url;
-  std::string state;  // alive, suspect, dead, left
-  bool self = false;  // the node that answered /status
+  std::string state;   // alive, suspect, dead, left
+  bool self = false;   // the node that answered /status
+  bool ready = false;  // caught up: serves reads (a joining node copies the data first)
 };
 
 struct NodeStatus {
@@ -105,7 +107,8 @@ struct ClientStats {
   uint64_t retries = 0;
   uint64_t connectionsOpened = 0;
   uint64_t refreshes = 0;
-  std::vector<std::string> nodes;  // the URLs requests are spread over now
+  std::vector<std::string> nodes;              // the URLs requests are spread over now
+  std::map<std::string, uint64_t> answeredBy;  // answers received, by node URL
 };
 
 template <typename T>
