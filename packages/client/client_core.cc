@@ -310,31 +310,39 @@ void ClientCore::refresh(Callback<size_t> done) {
 }
 
 void ClientCore::applyMembers(const NodeStatus& s) {
-  std::set<std::string> live;
+  // Listed: alive or suspect. A listed member gets requests once some node has reported it
+  // ready (a joining member still copying the data would answer reads from a partial store);
+  // readiness travels by gossip, so one node may not know yet what another already reported:
+  // once seen ready, a member stays in until it is no longer listed.
+  std::set<std::string> listed;
+  std::set<std::string> ready;
   for (const auto& m : s.members) {
-    // A member still copying the data (not ready) would answer reads from a partial store.
-    if ((m.state == "alive" || m.state == "suspect") && m.ready && protocol::parseUrl(m.url).ok()) {
-      live.insert(m.url);
-    }
+    if ((m.state != "alive" && m.state != "suspect") || !protocol::parseUrl(m.url).ok()) continue;
+    listed.insert(m.url);
+    if (m.ready) ready.insert(m.url);
   }
-  if (live.empty()) return;  // a standalone node (or an answer without members): seed only
+  if (listed.empty()) return;  // a standalone node (or an answer without members): seed only
   for (auto& n : nodes_) {
-    if (!n->member || live.count(n->url) != 0) continue;
+    if (listed.count(n->url) != 0 || (!n->member && !n->seenReady)) continue;
     n->member = false;
+    n->seenReady = false;
     n->removed = !n->seed;
     std::vector<Connection*> conns = n->conns;
     for (Connection* c : conns) {
       if (c->inFlight() == 0) c->fail(kConnectionLost, "the node left the cluster");
     }
   }
-  for (const auto& url : live) {
+  for (const auto& url : listed) {
     Node* n = findNode(url);
     if (n == nullptr) n = addNode(url, false);
     if (n == nullptr) continue;
-    if (!n->member) n->failures = 0;  // (re)joined: give it a chance at once
-    if (!n->member) n->downUntilMs = 0;
-    n->member = true;
     n->removed = false;
+    if (ready.count(url) != 0) n->seenReady = true;
+    if (n->seenReady && !n->member) {  // (re)joined: give it a chance at once
+      n->failures = 0;
+      n->downUntilMs = 0;
+    }
+    n->member = n->seenReady;
   }
 }
 

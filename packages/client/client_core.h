@@ -43,10 +43,11 @@ class ClientCore : public Connection::Events {
     std::string url;
     std::string host;
     int port = 0;
-    bool seed = false;     // the URL the client was given
-    bool member = false;   // listed alive by the last /status
-    bool removed = false;  // a member that left: no new requests
-    int failures = 0;      // consecutive connection failures (backoff)
+    bool seed = false;       // the URL the client was given
+    bool member = false;     // listed alive, and ready, by /status: gets requests
+    bool seenReady = false;  // some /status reported it ready since it was last listed
+    bool removed = false;    // a member that left: no new requests
+    int failures = 0;        // consecutive connection failures (backoff)
     uint64_t downUntilMs = 0;
     std::vector<Connection*> conns;
   };

@@ -8,11 +8,15 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <set>
 
 #include "client/protocol.h"
@@ -45,6 +49,45 @@ int deadPort() {
   ::close(fd);
   return ntohs(a.sin_port);
 }
+
+// meshkv-lb in static mode in front of `backends` (host:port,...), on a free port.
+class Balancer {
+ public:
+  Balancer(const std::string& dir, const std::string& backends) {
+    const char* env = std::getenv("MESHKV_LB_BIN");
+    std::string bin = env != nullptr ? env : MESHKV_LB_BIN_DEFAULT;
+    std::string portFile = dir + "/lb.port";
+    std::string log = dir + "/lb.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      setenv("SERVICE_PORT", "0", 1);
+      setenv("BACKENDS", backends.c_str(), 1);
+      unsetenv("GROUP_NAME");
+      FILE* f = std::freopen(log.c_str(), "a", stderr);
+      (void)f;
+      execl(bin.c_str(), bin.c_str(), "--port-file", portFile.c_str(), nullptr);
+      _exit(127);
+    }
+    waitFor(
+        [&] {
+          std::ifstream in(portFile);
+          return static_cast<bool>(in >> port_) && port_ > 0;
+        },
+        deadline(10000));
+  }
+  ~Balancer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
 
 Options fast(const std::string& url) {
   Options o;
@@ -228,14 +271,22 @@ struct ThreeNodes : ::testing::Test {
     auto s = c.stats();
     return {s.nodes.begin(), s.nodes.end()};
   }
+  // The client lists the three members (each ready: a member that has not yet told the others
+  // it caught up is left out, so this can take a few probe rounds after they all see 3 alive).
+  bool seesAll(Client& c) {
+    return waitFor(
+        [&] {
+          auto n = c.refresh();
+          return n.ok() && *n == 3;
+        },
+        deadline(10000));
+  }
   Cluster cluster{"client-three-nodes"};
 };
 
 TEST_F(ThreeNodes, LearnsTheMembersAndSpreadsRequestsOverThem) {
   Client c(fast(cluster.node(0).url()));
-  auto n = c.refresh();
-  ASSERT_TRUE(n.ok()) << n.error().code;
-  EXPECT_EQ(*n, 3u);
+  ASSERT_TRUE(seesAll(c));
   EXPECT_EQ(nodesOf(c), (std::set<std::string>{cluster.node(0).url(), cluster.node(1).url(),
                                                cluster.node(2).url()}));
   for (int i = 0; i < 60; ++i) ASSERT_TRUE(c.set("k" + std::to_string(i), "v").ok());
@@ -251,7 +302,7 @@ TEST_F(ThreeNodes, LearnsTheMembersAndSpreadsRequestsOverThem) {
 
 TEST_F(ThreeNodes, FailsOverWhenANodeDiesAndFollowsOneThatJoins) {
   Client c(fast(cluster.node(0).url()));
-  ASSERT_TRUE(c.refresh().ok());
+  ASSERT_TRUE(seesAll(c));
   ASSERT_TRUE(c.set("x", "1").ok());
   ASSERT_TRUE(
       waitFor([&] { return cluster.node(2).get("/get?k=x").status == 200; }, deadline(5000)));
@@ -287,6 +338,37 @@ TEST_F(ThreeNodes, FailsOverWhenANodeDiesAndFollowsOneThatJoins) {
     EXPECT_EQ(*v, "1") << "the new node caught up before it was healthy";
   }
   EXPECT_GE(c.stats().answeredBy[cluster.node(3).url()] - before, 5u);
+}
+
+TEST_F(ThreeNodes, GivenTheBalancerItTalksToTheMembersDirectly) {
+  std::string backends;
+  for (int i = 0; i < 3; ++i) {
+    backends +=
+        (i > 0 ? "," : "") + cluster.node(i).id() + ":" + std::to_string(cluster.node(i).port());
+  }
+  Balancer lb(cluster.dir(), backends);
+  ASSERT_GT(lb.port(), 0) << "meshkv-lb did not start";
+  Client direct(fast(lb.url()));
+  ASSERT_TRUE(seesAll(direct));
+  EXPECT_EQ(nodesOf(direct).count(lb.url()), 0u) << "the balancer is only the fallback";
+  auto before = direct.stats().answeredBy;  // the balancer answered the /status reads
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(direct.set("b" + std::to_string(i), "v").ok());
+  auto answered = direct.stats().answeredBy;
+  EXPECT_EQ(answered[lb.url()], before[lb.url()]) << "no write went through the balancer";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GE(answered[cluster.node(i).url()] - before[cluster.node(i).url()], 5u);
+  }
+  // Balancer-only mode: everything through the balancer.
+  Options o = fast(lb.url());
+  o.discovery = Discovery::kSeedOnly;
+  Client viaLb(o);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(viaLb.set("lb" + std::to_string(i), "v").ok());
+    auto v = viaLb.get("lb" + std::to_string(i));  // the same pooled connection, same backend
+    ASSERT_TRUE(v.ok()) << v.error().code;
+  }
+  EXPECT_EQ(viaLb.stats().answeredBy[lb.url()], 10u);
+  EXPECT_EQ(viaLb.stats().answeredBy.size(), 1u);
 }
 
 TEST_F(ThreeNodes, SeedOnlyModeTalksToTheGivenUrlAlone) {

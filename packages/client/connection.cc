@@ -183,11 +183,16 @@ void Connection::onData(const char* data, size_t len) {
   bool broken = parsed != len || HTTP_PARSER_ERRNO(&parser_) != HPE_OK;
   deliver();
   if (state_ == State::kClosing) return;
+  if (closeAfter_) {
+    // The server answered with "Connection: close": it processed nothing after that answer
+    // (RFC 9112 9.6), so what is still waiting never happened and may go elsewhere, writes too.
+    written_ = 0;
+    return fail(kConnectionLost, "the server closed the connection after an answer");
+  }
   if (broken) {
     return fail(kBadResponse, std::string("bad HTTP answer: ") +
                                   http_errno_description(HTTP_PARSER_ERRNO(&parser_)));
   }
-  if (closeAfter_) fail(kConnectionLost, "the server closed the connection after an answer");
 }
 
 void Connection::deliver() {
