@@ -29,6 +29,9 @@ expect_exit 2 mk watch; err_has "not supported"
 expect_exit 3 "$BIN/meshkv" --node=127.0.0.1:1 --timeout=2000 get k; err_has "error: UNAVAILABLE"
 one_err_line
 expect_exit 3 mk set "" v; err_has "EMPTY_KEY"; one_err_line
+expect_exit 0 mk set wq v --w=quorum --json; out_is '{"success":true}'
+expect_exit 3 mk set wq v --w=most; err_has "INVALID_WRITE_CONCERN"; one_err_line
+expect_exit 0 mk del wq
 
 for i in 3 1 2; do mk set "user:$i" "v$i" >/dev/null || fail "set user:$i"; done
 expect_exit 0 mk keys user:; out_is $'user:1\nuser:2\nuser:3'
