@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "client/protocol.h"
@@ -338,6 +339,59 @@ TEST_F(ThreeNodes, FailsOverWhenANodeDiesAndFollowsOneThatJoins) {
     EXPECT_EQ(*v, "1") << "the new node caught up before it was healthy";
   }
   EXPECT_GE(c.stats().answeredBy[cluster.node(3).url()] - before, 5u);
+}
+
+TEST_F(ThreeNodes, AsyncReadsInFlightSurviveANodeKilledUnderThem) {
+  {
+    Client writer(fast(cluster.node(0).url()));
+    ASSERT_TRUE(writer.set("x", "1", WriteOptions{"all"}).ok());
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Options o = fast(cluster.node(0).url());
+  o.maxPipeline = 16;
+  auto client = std::make_unique<AsyncClient>(&loop, o);
+  size_t nodes = 0;
+  for (int tries = 0; nodes != 3 && tries < 200; ++tries) {  // until it lists the 3 members
+    bool done = false;
+    client->refresh([&](Result<size_t> n) {
+      nodes = n.ok() ? *n : 0;
+      done = true;
+    });
+    while (!done) uv_run(&loop, UV_RUN_ONCE);
+  }
+  ASSERT_EQ(nodes, 3u);
+  const int total = 3000;
+  int started = 0;
+  int ok = 0;
+  std::vector<std::string> errors;
+  bool killed = false;
+  std::function<void()> next = [&] {
+    if (started == total) return;
+    ++started;
+    client->get("x", [&](Result<std::string> r) {
+      if (r.ok() && *r == "1") {
+        ++ok;
+      } else {
+        errors.push_back(r.ok() ? "value " + *r : r.error().code + " " + r.error().message);
+      }
+      if (ok == 300 && !killed) {  // mid-stream, with requests pipelined to every node
+        killed = true;
+        cluster.node(1).kill9();
+      }
+      next();
+    });
+  };
+  for (int i = 0; i < 48; ++i) next();
+  while (ok + static_cast<int>(errors.size()) < total) uv_run(&loop, UV_RUN_ONCE);
+  EXPECT_TRUE(killed);
+  EXPECT_EQ(ok, total) << (errors.empty() ? "" : errors.front());
+  EXPECT_GT(client->stats().retries, 0u);
+  bool closed = false;
+  client->close([&] { closed = true; });
+  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  client.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
 TEST_F(ThreeNodes, GivenTheBalancerItTalksToTheMembersDirectly) {
