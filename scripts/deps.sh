@@ -9,6 +9,8 @@ build_pkgs=(
   libuv1-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libhttp-parser-dev libcli11-dev libabsl-dev
   prometheus-cpp-dev libxxhash-dev libssl-dev
+  libedit-dev  # the meshkv shell: line editing, history, completion
+  tmux         # cli_repl drives the shell in a real terminal
   clang-format iproute2 procps curl debootstrap
   busybox-static  # meshkv-lb Docker e2e: the FROM-scratch test backend image
 )

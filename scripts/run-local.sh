@@ -33,4 +33,5 @@ pids+=($!)
 
 echo "meshkv: ${NODES} nodes behind the balancer; point a client at http://127.0.0.1:${LB_PORT}" \
   "(e.g. curl 'http://127.0.0.1:${LB_PORT}/set?k=hello&v=world'); Ctrl-C stops the cluster"
+echo "meshkv: open the shell with: $BIN/meshkv --node=127.0.0.1:${LB_PORT}   (or $BIN/meshkv get hello)"
 wait -n "${pids[@]}" || true

@@ -1,0 +1,440 @@
+// The client library against real meshkv-node processes (started by the mesh tests' harness:
+// PORT=0, --port-file, loopback addresses 127.0.0.1X): the blocking API end to end, errors with
+// the server's codes, pages pinned to one node, discovery of the members, spreading requests
+// over them, failing over when one is killed, following a node that joins, the async API with
+// thousands of pipelined requests on a caller's loop (which must close cleanly), timeouts,
+// unreachable nodes, and a keep-alive connection the server closed while the client was idle.
+// Every wait polls a condition with a deadline.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+
+#include "client/protocol.h"
+#include "meshkv/client.h"
+#include "tests/mesh/harness.h"
+
+namespace meshkv {
+namespace {
+
+using meshtest::Cluster;
+using meshtest::waitFor;
+
+int deadline(int ms) {
+  return meshtest::sanitized() ? ms * 3 : ms;
+}
+
+bool healthy(Cluster& c, int i) {
+  return c.node(i).get("/healthcheck").status == 200;
+}
+
+// A port nothing listens on (bound, then closed).
+int deadPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// meshkv-lb in static mode in front of `backends` (host:port,...), on a free port.
+class Balancer {
+ public:
+  Balancer(const std::string& dir, const std::string& backends) {
+    const char* env = std::getenv("MESHKV_LB_BIN");
+    std::string bin = env != nullptr ? env : MESHKV_LB_BIN_DEFAULT;
+    std::string portFile = dir + "/lb.port";
+    std::string log = dir + "/lb.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      setenv("SERVICE_PORT", "0", 1);
+      setenv("BACKENDS", backends.c_str(), 1);
+      unsetenv("GROUP_NAME");
+      FILE* f = std::freopen(log.c_str(), "a", stderr);
+      (void)f;
+      execl(bin.c_str(), bin.c_str(), "--port-file", portFile.c_str(), nullptr);
+      _exit(127);
+    }
+    waitFor(
+        [&] {
+          std::ifstream in(portFile);
+          return static_cast<bool>(in >> port_) && port_ > 0;
+        },
+        deadline(10000));
+  }
+  ~Balancer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+Options fast(const std::string& url) {
+  Options o;
+  o.url = url;
+  o.requestTimeoutMs = deadline(5000);
+  o.refreshMs = 200;
+  o.downMs = 200;
+  return o;
+}
+
+struct OneNode : ::testing::Test {
+  void SetUp() override {
+    ASSERT_EQ(cluster.addNode(-1), 0);
+    ASSERT_TRUE(waitFor([&] { return healthy(cluster, 0); }, deadline(10000)));
+  }
+  Cluster cluster{"client-one-node"};
+};
+
+TEST_F(OneNode, BlockingApiRoundTripsAwkwardKeysAndValues) {
+  Client c(fast(cluster.node(0).url()));
+  const std::string key = "a key+with&odd=chars é";
+  ASSERT_TRUE(c.set(key, "v 1+2=3 \"q\"").ok());
+  auto v = c.get(key);
+  ASSERT_TRUE(v.ok()) << v.error().code;
+  EXPECT_EQ(*v, "v 1+2=3 \"q\"");
+  ASSERT_TRUE(c.set("empty", "").ok());
+  EXPECT_EQ(*c.get("empty"), "");
+  EXPECT_TRUE(*c.exists(key));
+  ASSERT_TRUE(c.remove(key).ok());
+  EXPECT_FALSE(*c.exists(key));
+  auto missing = c.get(key);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, kMissingRecord);
+  EXPECT_EQ(c.remove(key).error().code, kMissingRecord);
+  ASSERT_TRUE(c.set("w", "quorum", WriteOptions{"quorum"}).ok());
+  ASSERT_TRUE(c.clear().ok());
+  EXPECT_FALSE(*c.exists("w"));
+}
+
+TEST_F(OneNode, ErrorsCarryTheServerCode) {
+  Client c(fast(cluster.node(0).url()));
+  EXPECT_EQ(c.set("", "v").error().code, "EMPTY_KEY");
+  EXPECT_EQ(c.set(std::string(65, 'k'), "v").error().code, "MAXIMUM_KEY_LENGTH_REACHED");
+  EXPECT_EQ(c.set("k", "v", WriteOptions{"most"}).error().code, "INVALID_WRITE_CONCERN");
+}
+
+TEST_F(OneNode, ListingWalksEveryPageByPrefix) {
+  Client c(fast(cluster.node(0).url()));
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(c.set("user:" + std::to_string(i), "v").ok());
+  ASSERT_TRUE(c.set("other", "x").ok());
+  std::set<std::string> seen;
+  int pages = 0;
+  ListOptions opts;
+  opts.prefix = "user:";
+  opts.pageSize = 7;
+  opts.kind = ListKind::kAll;
+  for (Pager p = c.list(opts); !p.done();) {
+    auto page = p.next();
+    ASSERT_TRUE(page.ok()) << page.error().code;
+    ++pages;
+    for (auto& e : page->entries) {
+      EXPECT_EQ(e.value, "v");
+      EXPECT_TRUE(seen.insert(e.key).second) << e.key << " twice";
+    }
+  }
+  EXPECT_EQ(seen.size(), 25u);
+  EXPECT_GE(pages, 4);
+  auto keys = c.keys("user:1");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->size(), 11u);  // user:1, user:10..19
+}
+
+TEST_F(OneNode, StatusAndMembersDescribeTheNode) {
+  Client c(fast(cluster.node(0).url()));
+  auto s = c.status();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->hostname, cluster.node(0).id());
+  EXPECT_FALSE(s->version.empty());
+  auto m = c.members();
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].url, cluster.node(0).url());
+}
+
+TEST_F(OneNode, AsyncClientPipelinesOnTheCallersLoopAndClosesClean) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Options o = fast(cluster.node(0).url());
+  o.connectionsPerNode = 2;
+  o.maxPipeline = 64;
+  auto client = std::make_unique<AsyncClient>(&loop, o);
+  const int n = meshtest::sanitized() ? 2000 : 10000;
+  int ok = 0;
+  int failed = 0;
+  for (int i = 0; i < n; ++i) {
+    client->set("k" + std::to_string(i), "v", {}, [&](Result<Ok> r) { r.ok() ? ++ok : ++failed; });
+  }
+  // Nothing has called back yet: callbacks never run inside the call that started them.
+  EXPECT_EQ(ok + failed, 0);
+  while (ok + failed < n) uv_run(&loop, UV_RUN_ONCE);
+  EXPECT_EQ(ok, n);
+  EXPECT_EQ(failed, 0);
+  EXPECT_LE(client->stats().connectionsOpened, 2u) << "one node, two pooled connections";
+  // An idle pooled client does not keep the loop running.
+  EXPECT_EQ(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  bool closed = false;
+  client->close([&] { closed = true; });
+  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  client.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
+}
+
+TEST_F(OneNode, AKeepAliveConnectionClosedByTheServerIsNotUsedAgain) {
+  cluster.node(0).kill9();
+  ASSERT_EQ(cluster.addNode(-1, {{"KEEPALIVE_TIMEOUT_MS", "100"}}), 1);
+  ASSERT_TRUE(waitFor([&] { return healthy(cluster, 1); }, deadline(10000)));
+  Client c(fast(cluster.node(1).url()));
+  ASSERT_TRUE(c.set("a", "1").ok());
+  // Our pooled connection is idle; wait until the server has closed it (only the probe's own
+  // connection is left open).
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto s = protocol::parseStatus(cluster.node(1).get("/status").body);
+        return s.ok() && s->openConnections <= 1;
+      },
+      deadline(5000)));
+  Status st = c.set("a", "2");  // a write: it must not be lost on the dead connection
+  ASSERT_TRUE(st.ok()) << st.error().code << " " << st.error().message;
+  EXPECT_EQ(*c.get("a"), "2");
+}
+
+TEST(ClientErrors, NoAnswerIsATimeoutAndNoListenerIsUnavailable) {
+  // A listener that never accepts: the kernel completes the handshake, nobody answers.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  Options o;
+  o.url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  o.requestTimeoutMs = 300;
+  auto started = std::chrono::steady_clock::now();
+  {
+    Client c(o);
+    auto r = c.get("k");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, kTimeout);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  ::close(fd);
+
+  o.url = "http://127.0.0.1:" + std::to_string(deadPort());
+  Client c(o);
+  auto r = c.get("k");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, kUnavailable);
+  Options bad;
+  bad.url = "127.0.0.1:8080";
+  Client b(bad);
+  EXPECT_EQ(b.get("k").error().code, kBadUrl);
+}
+
+struct ThreeNodes : ::testing::Test {
+  void SetUp() override {
+    ASSERT_EQ(cluster.addNode(-1), 0);
+    ASSERT_EQ(cluster.addNode(0), 1);
+    ASSERT_EQ(cluster.addNode(0), 2);
+    ASSERT_TRUE(waitFor(
+        [&] {
+          for (int i = 0; i < 3; ++i) {
+            if (meshtest::membersIn(cluster.node(i).get("/status"), "alive") != 3) return false;
+          }
+          return true;
+        },
+        deadline(20000)));
+  }
+  std::set<std::string> nodesOf(Client& c) {
+    auto s = c.stats();
+    return {s.nodes.begin(), s.nodes.end()};
+  }
+  // The client lists the three members (each ready: a member that has not yet told the others
+  // it caught up is left out, so this can take a few probe rounds after they all see 3 alive).
+  bool seesAll(Client& c) {
+    return waitFor(
+        [&] {
+          auto n = c.refresh();
+          return n.ok() && *n == 3;
+        },
+        deadline(10000));
+  }
+  Cluster cluster{"client-three-nodes"};
+};
+
+TEST_F(ThreeNodes, LearnsTheMembersAndSpreadsRequestsOverThem) {
+  Client c(fast(cluster.node(0).url()));
+  ASSERT_TRUE(seesAll(c));
+  EXPECT_EQ(nodesOf(c), (std::set<std::string>{cluster.node(0).url(), cluster.node(1).url(),
+                                               cluster.node(2).url()}));
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(c.set("k" + std::to_string(i), "v").ok());
+  auto answered = c.stats().answeredBy;
+  for (int i = 0; i < 3; ++i) {
+    // Each node answered a fair share of the 60 writes (round robin: 20 each).
+    EXPECT_GE(answered[cluster.node(i).url()], 15u) << cluster.node(i).url();
+  }
+  // And the writes are where a user looks for them, whichever node took them.
+  ASSERT_TRUE(
+      waitFor([&] { return cluster.node(2).get("/get?k=k0").status == 200; }, deadline(5000)));
+}
+
+TEST_F(ThreeNodes, FailsOverWhenANodeDiesAndFollowsOneThatJoins) {
+  Client c(fast(cluster.node(0).url()));
+  ASSERT_TRUE(seesAll(c));
+  ASSERT_TRUE(c.set("x", "1").ok());
+  ASSERT_TRUE(
+      waitFor([&] { return cluster.node(2).get("/get?k=x").status == 200; }, deadline(5000)));
+  cluster.node(1).kill9();
+  // Every read still succeeds: one that meets the dead node is resent to another.
+  for (int i = 0; i < 30; ++i) {
+    auto v = c.get("x");
+    ASSERT_TRUE(v.ok()) << i << ": " << v.error().code << " " << v.error().message;
+    EXPECT_EQ(*v, "1");
+  }
+  EXPECT_GT(c.stats().retries, 0u);
+  // Once the mesh declares it dead, the client stops listing it.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        (void)c.refresh();
+        return nodesOf(c).count(cluster.node(1).url()) == 0;
+      },
+      deadline(15000)));
+  // A new node joins: the client finds it and sends it requests.
+  int added = cluster.addNode(0);
+  ASSERT_EQ(added, 3);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        (void)c.refresh();
+        return nodesOf(c).count(cluster.node(3).url()) == 1;
+      },
+      deadline(20000)));
+  ASSERT_TRUE(waitFor([&] { return healthy(cluster, 3); }, deadline(20000)));
+  uint64_t before = c.stats().answeredBy[cluster.node(3).url()];
+  for (int i = 0; i < 30; ++i) {
+    auto v = c.get("x");
+    ASSERT_TRUE(v.ok()) << v.error().code;
+    EXPECT_EQ(*v, "1") << "the new node caught up before it was healthy";
+  }
+  EXPECT_GE(c.stats().answeredBy[cluster.node(3).url()] - before, 5u);
+}
+
+TEST_F(ThreeNodes, AsyncReadsInFlightSurviveANodeKilledUnderThem) {
+  {
+    Client writer(fast(cluster.node(0).url()));
+    ASSERT_TRUE(writer.set("x", "1", WriteOptions{"all"}).ok());
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Options o = fast(cluster.node(0).url());
+  o.maxPipeline = 16;
+  auto client = std::make_unique<AsyncClient>(&loop, o);
+  size_t nodes = 0;
+  for (int tries = 0; nodes != 3 && tries < 200; ++tries) {  // until it lists the 3 members
+    bool done = false;
+    client->refresh([&](Result<size_t> n) {
+      nodes = n.ok() ? *n : 0;
+      done = true;
+    });
+    while (!done) uv_run(&loop, UV_RUN_ONCE);
+  }
+  ASSERT_EQ(nodes, 3u);
+  const int total = 3000;
+  int started = 0;
+  int ok = 0;
+  std::vector<std::string> errors;
+  bool killed = false;
+  std::function<void()> next = [&] {
+    if (started == total) return;
+    ++started;
+    client->get("x", [&](Result<std::string> r) {
+      if (r.ok() && *r == "1") {
+        ++ok;
+      } else {
+        errors.push_back(r.ok() ? "value " + *r : r.error().code + " " + r.error().message);
+      }
+      if (ok == 300 && !killed) {  // mid-stream, with requests pipelined to every node
+        killed = true;
+        cluster.node(1).kill9();
+      }
+      next();
+    });
+  };
+  for (int i = 0; i < 48; ++i) next();
+  while (ok + static_cast<int>(errors.size()) < total) uv_run(&loop, UV_RUN_ONCE);
+  EXPECT_TRUE(killed);
+  EXPECT_EQ(ok, total) << (errors.empty() ? "" : errors.front());
+  EXPECT_GT(client->stats().retries, 0u);
+  bool closed = false;
+  client->close([&] { closed = true; });
+  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  client.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST_F(ThreeNodes, GivenTheBalancerItTalksToTheMembersDirectly) {
+  std::string backends;
+  for (int i = 0; i < 3; ++i) {
+    backends +=
+        (i > 0 ? "," : "") + cluster.node(i).id() + ":" + std::to_string(cluster.node(i).port());
+  }
+  Balancer lb(cluster.dir(), backends);
+  ASSERT_GT(lb.port(), 0) << "meshkv-lb did not start";
+  Client direct(fast(lb.url()));
+  ASSERT_TRUE(seesAll(direct));
+  EXPECT_EQ(nodesOf(direct).count(lb.url()), 0u) << "the balancer is only the fallback";
+  auto before = direct.stats().answeredBy;  // the balancer answered the /status reads
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(direct.set("b" + std::to_string(i), "v").ok());
+  auto answered = direct.stats().answeredBy;
+  EXPECT_EQ(answered[lb.url()], before[lb.url()]) << "no write went through the balancer";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GE(answered[cluster.node(i).url()] - before[cluster.node(i).url()], 5u);
+  }
+  // Balancer-only mode: everything through the balancer.
+  Options o = fast(lb.url());
+  o.discovery = Discovery::kSeedOnly;
+  Client viaLb(o);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(viaLb.set("lb" + std::to_string(i), "v").ok());
+    auto v = viaLb.get("lb" + std::to_string(i));  // the same pooled connection, same backend
+    ASSERT_TRUE(v.ok()) << v.error().code;
+  }
+  EXPECT_EQ(viaLb.stats().answeredBy[lb.url()], 10u);
+  EXPECT_EQ(viaLb.stats().answeredBy.size(), 1u);
+}
+
+TEST_F(ThreeNodes, SeedOnlyModeTalksToTheGivenUrlAlone) {
+  Options o = fast(cluster.node(1).url());
+  o.discovery = Discovery::kSeedOnly;
+  Client c(o);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.set("s" + std::to_string(i), "v").ok());
+  auto answered = c.stats().answeredBy;
+  EXPECT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[cluster.node(1).url()], 20u);
+  EXPECT_EQ(nodesOf(c), std::set<std::string>{cluster.node(1).url()});
+}
+
+}  // namespace
+}  // namespace meshkv

@@ -1,0 +1,202 @@
+// meshkv::Client and meshkv::AsyncClient: the C++ client library of meshkv (find_package(meshkv)
+// or pkg-config meshkv; link meshkv::client). One URL in (a node or the balancer); the client
+// reads the members from /status and sends every request straight to a live member over a
+// keep-alive, pipelined connection pool, retries reads on another node when a connection fails,
+// and follows members that join and leave. Errors are values: Result<T> / Status carry the
+// server's code ("MISSING_RECORD", ...) or a client-side one (kTimeout, kUnavailable, ...).
+// AsyncClient lives on the caller's libuv loop (loop thread only; close(done) before destroying
+// it). Client is the blocking face: it runs a private loop inside each call, so it is not
+// thread-safe (one Client per thread). The one thing a newcomer gets wrong: a list cursor belongs
+// to the node that produced it, so every page of a listing goes to the same node (Pager does it).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/result.h"
+
+namespace meshkv {
+
+using common::Error;
+using common::Ok;
+using common::Result;
+using common::Status;
+
+// Client-side error codes (the server's own codes pass through unchanged).
+inline constexpr const char* kTimeout = "TIMEOUT";                 // no answer within the timeout
+inline constexpr const char* kUnavailable = "UNAVAILABLE";         // no node could be reached
+inline constexpr const char* kConnectionLost = "CONNECTION_LOST";  // a write sent, then cut off
+inline constexpr const char* kBadResponse = "BAD_RESPONSE";        // not the answer meshkv gives
+inline constexpr const char* kBadUrl = "BAD_URL";                  // Options::url is not http://h:p
+inline constexpr const char* kClosed = "CLIENT_CLOSED";            // close() ran before the answer
+inline constexpr const char* kMissingRecord = "MISSING_RECORD";    // the server's "not found"
+
+enum class Discovery {
+  kCluster,   // learn the members from /status, talk to them directly (the seed stays a fallback)
+  kSeedOnly,  // every request to the URL given (a balancer, or one node on purpose)
+};
+
+struct Options {
+  std::string url = "http://127.0.0.1:8080";  // a node or the balancer
+  Discovery discovery = Discovery::kCluster;
+  int connectTimeoutMs = 1000;
+  int requestTimeoutMs = 5000;  // from the request's start to its answer, retries included
+  int connectionsPerNode = 4;   // keep-alive connections per node, opened on demand
+  int maxPipeline = 32;         // requests in flight on one connection
+  int retries = 2;              // extra attempts of a read (on another node when one exists)
+  bool retryWrites = false;     // also resend writes cut off after being sent (may apply twice)
+  int refreshMs = 2000;         // members are re-read from /status this often
+  int downMs = 1000;            // a node that failed a connection is skipped this long
+};
+
+// Per-write options. ttl and collection join this struct when the server has them.
+struct WriteOptions {
+  std::string w;  // write concern: "" (the node's default: local), "1", "quorum", "all"
+};
+
+enum class ListKind { kKeys, kAll };  // /getKeys (Entry::value empty) or /getAll
+
+struct ListOptions {
+  std::string prefix;
+  ListKind kind = ListKind::kKeys;
+  size_t pageSize = 1000;  // 1..10000 (the server caps at 10000)
+};
+
+struct Entry {
+  std::string key;
+  std::string value;
+};
+
+struct Page {
+  std::vector<Entry> entries;
+  std::string cursor;  // pass back for the next page; empty after the last page
+  std::string node;    // the URL that served it (the next page must go there too)
+};
+
+struct Member {
+  std::string id;
+  std::string url;
+  std::string state;   // alive, suspect, dead, left
+  bool self = false;   // the node that answered /status
+  bool ready = false;  // caught up: serves reads (a joining node copies the data first)
+};
+
+struct NodeStatus {
+  std::string version;
+  std::string hostname;
+  uint64_t records = 0;
+  uint64_t uptimeSeconds = 0;
+  uint64_t openConnections = 0;
+  uint64_t totalRequests = 0;
+  uint64_t residentBytes = 0;
+  bool ready = false;
+  std::vector<Member> members;
+  std::string json;  // the whole answer, for --json and fields not parsed here
+};
+
+// Counters of this client, for tests and tools.
+struct ClientStats {
+  uint64_t requests = 0;
+  uint64_t retries = 0;
+  uint64_t connectionsOpened = 0;
+  uint64_t refreshes = 0;
+  std::vector<std::string> nodes;              // the URLs requests are spread over now
+  std::map<std::string, uint64_t> answeredBy;  // answers received, by node URL
+};
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+class ClientCore;  // the implementation (connections, nodes, retries)
+
+class AsyncClient {
+ public:
+  // Starts nothing until the first request (or refresh()). Loop thread only.
+  AsyncClient(uv_loop_t* loop, Options options);
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  // Every callback runs exactly once, on the loop, never from inside the call that started it.
+  void get(std::string_view key, Callback<std::string> done);
+  void set(std::string_view key, std::string_view value, const WriteOptions& opts,
+           Callback<Ok> done);
+  void remove(std::string_view key, const WriteOptions& opts, Callback<Ok> done);
+  void exists(std::string_view key, Callback<bool> done);
+  void clear(const WriteOptions& opts, Callback<Ok> done);
+  void status(Callback<NodeStatus> done);
+  void members(Callback<std::vector<Member>> done);
+  // One page; `cursor` and `node` from the previous page (both empty for the first one).
+  void listPage(const ListOptions& opts, std::string_view cursor, std::string_view node,
+                Callback<Page> done);
+  // /ping?nodes=host:port on a node: that node contacts host:port and the meshes merge.
+  void join(std::string_view hostPort, Callback<Ok> done);
+  // Re-reads the members now; done(number of nodes requests go to).
+  void refresh(Callback<size_t> done);
+
+  ClientStats stats() const;
+  // Fails what is pending with kClosed, closes every connection, then calls done (on the loop).
+  void close(std::function<void()> done);
+
+ private:
+  std::unique_ptr<ClientCore> core_;
+};
+
+class Pager;
+
+// The blocking client: each call runs a private loop until its answer. One thread at a time.
+class Client {
+ public:
+  explicit Client(Options options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  Result<std::string> get(std::string_view key);
+  Status set(std::string_view key, std::string_view value, const WriteOptions& opts = {});
+  Status remove(std::string_view key, const WriteOptions& opts = {});
+  Result<bool> exists(std::string_view key);
+  Status clear(const WriteOptions& opts = {});
+  Result<NodeStatus> status();
+  Result<std::vector<Member>> members();
+  Status join(std::string_view hostPort);
+  Result<size_t> refresh();
+  // Pages of keys (or entries) by prefix: for (auto p = c.list({}); !p.done();) p.next()...
+  Pager list(ListOptions opts = {});
+  // Every key with this prefix, up to `max` (for completion and scripts).
+  Result<std::vector<std::string>> keys(std::string_view prefix, size_t max = 100000);
+  ClientStats stats() const;
+
+ private:
+  friend class Pager;
+  template <typename T>
+  Result<T> wait(const std::function<void(Callback<T>)>& start);
+
+  uv_loop_t loop_;
+  std::unique_ptr<AsyncClient> async_;
+};
+
+// Iterates pages of a listing; every page comes from the node that served the first one.
+class Pager {
+ public:
+  bool done() const { return done_; }
+  Result<Page> next();  // precondition: !done()
+
+ private:
+  friend class Client;
+  Pager(Client& client, ListOptions opts) : client_(&client), opts_(std::move(opts)) {}
+  Client* client_;
+  ListOptions opts_;
+  std::string cursor_;
+  std::string node_;
+  bool done_ = false;
+};
+
+}  // namespace meshkv
