@@ -1,0 +1,59 @@
+// See record_rules.h. The codes are what clients and the mesh's logs show; only the shape
+// errors (INVALID_RECORD) say more, since a client can never cause them.
+#include "database/storage/record_rules.h"
+
+#include "common/http/url.h"
+
+namespace db {
+
+using common::Error;
+
+common::Status checkKey(std::string_view key, const Limits& limits) {
+  if (key.empty()) return Error{"EMPTY_KEY", ""};
+  if (!common::isValidUtf8(key)) return Error{"INVALID_ENCODING", ""};
+  if (common::countCodePoints(key) > limits.maxKeyLength) {
+    return Error{"MAXIMUM_KEY_LENGTH_REACHED", ""};
+  }
+  return common::okStatus();
+}
+
+common::Status checkValue(std::string_view value, const Limits& limits) {
+  if (!common::isValidUtf8(value)) return Error{"INVALID_ENCODING", ""};
+  if (common::countCodePoints(value) > limits.maxValueLength) {
+    return Error{"MAXIMUM_VALUE_LENGTH_REACHED", ""};
+  }
+  return common::okStatus();
+}
+
+common::Status checkOrigin(std::string_view origin) {
+  if (origin.empty() || origin.size() > kMaxOriginBytes || !common::isValidUtf8(origin)) {
+    return Error{"INVALID_ORIGIN", ""};
+  }
+  for (char c : origin) {
+    auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) return Error{"INVALID_ORIGIN", ""};
+  }
+  return common::okStatus();
+}
+
+common::Status checkRecord(Mutation::Kind kind, std::string_view key, std::string_view value,
+                           uint64_t hlc, std::string_view origin, const Limits& limits) {
+  if (hlc == 0) return Error{"INVALID_RECORD", "hlc 0"};
+  if (auto st = checkOrigin(origin); !st.ok()) return st;
+  switch (kind) {
+    case Mutation::Kind::kPut:
+      if (auto st = checkKey(key, limits); !st.ok()) return st;
+      return checkValue(value, limits);
+    case Mutation::Kind::kDelete:
+      if (!value.empty()) return Error{"INVALID_RECORD", "a delete carries no value"};
+      return checkKey(key, limits);
+    case Mutation::Kind::kClear:
+      if (!key.empty() || !value.empty()) {
+        return Error{"INVALID_RECORD", "a clear carries no key and no value"};
+      }
+      return common::okStatus();
+  }
+  return Error{"INVALID_RECORD", "unknown kind"};
+}
+
+}  // namespace db
