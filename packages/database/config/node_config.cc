@@ -4,8 +4,11 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "common/config/cli.h"
 #include "common/log/log.h"
+#include "database/storage/record_rules.h"
 
 namespace db {
 namespace {
@@ -152,6 +155,15 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
   addMeshOptions(app, c.mesh);
   out.exitCode = common::parseCli(app, argc, argv);
   if (c.hostname.empty() || c.hostname == "undefined") c.hostname = machineHostname();
+  // The node id is the origin of every record this node writes: peers refuse records whose
+  // origin breaks the rules (record_rules.h), so such an id is refused here, at startup.
+  if (!out.exitCode && !checkOrigin(c.hostname).ok()) {
+    std::fprintf(stderr,
+                 "meshkv-node: invalid configuration: HOSTNAME must be 1..%zu bytes of UTF-8 "
+                 "without control characters\n",
+                 kMaxOriginBytes);
+    out.exitCode = 2;
+  }
   c.mesh.nodeId = c.hostname;
   c.mesh.meshNetworkUrl = c.meshNetworkUrl;
   return out;
