@@ -8,8 +8,6 @@
 namespace db {
 namespace {
 
-static_assert(wire::kMaxOriginBytes == kMaxOriginBytes, "the wire carries any valid origin");
-
 void addRecord(wire::FrameWriter& w, const RecordView& r) {
   w.add(r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, r.key,
         r.tombstone ? std::string_view() : r.value, r.hlc, r.origin);
