@@ -52,7 +52,6 @@ class StoreBridge {
     if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
     return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
   }
-  const Limits& limits() const { return limits_; }
   uint64_t framesRefused() const { return framesRefused_; }
   uint64_t recordsRefused() const { return recordsRefused_; }
   uint64_t lastHlc() { return keyspace_.clock().last(); }
