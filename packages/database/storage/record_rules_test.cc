@@ -71,6 +71,17 @@ TEST(RecordRules, KeysAndValuesMustBeUtf8) {
   EXPECT_EQ(key("\xEE\x80\x80"), "OK");      // U+E000, just above
   EXPECT_EQ(key("\xF4\x8F\xBF\xBF"), "OK");  // U+10FFFF
   EXPECT_EQ(key(std::string("a\0b", 3)), "OK") << "NUL is a code point (the API accepts %00)";
+  // After ASCII runs of any length (the check reads 8 bytes at a time), across word edges.
+  for (size_t ascii = 0; ascii < 20; ++ascii) {
+    std::string head(ascii, 'a');
+    EXPECT_EQ(value(head + "\xFF\xFE"), "INVALID_ENCODING") << ascii;
+    EXPECT_EQ(value(head + "\xE2\x82"), "INVALID_ENCODING") << ascii;
+    EXPECT_EQ(value(head + "\xC0\xAF" + head), "INVALID_ENCODING") << ascii;
+    EXPECT_EQ(value(head + "\xE2\x82\xAC" + head), "OK") << ascii;
+    EXPECT_EQ(key(head + repeat("\xE2\x82\xAC", 64 - ascii)), "OK") << ascii;
+    EXPECT_EQ(key(head + repeat("\xE2\x82\xAC", 65 - ascii)), "MAXIMUM_KEY_LENGTH_REACHED")
+        << ascii;
+  }
 }
 
 TEST(RecordRules, ValueLimitCountsCodePointsAndEmptyIsValid) {
