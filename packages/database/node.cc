@@ -43,12 +43,15 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;
   ks.tombstoneGraceMs = config_.mesh.tombstoneGraceMs;
   keyspace_ = std::make_unique<Keyspace>(std::move(ks));
+  Limits limits{static_cast<size_t>(config_.maxKeyLength),
+                static_cast<size_t>(config_.maxValueLength)};
   // Every node runs the mesh: without MESH_NETWORK_URL it is a cluster of one that others join.
-  cluster_ = std::make_unique<MeshCluster>(loop_, *keyspace_, config_.mesh);
+  MeshOptions mesh = config_.mesh;
+  mesh.limits = limits;  // a peer's records pass the same rules as a client's
+  cluster_ = std::make_unique<MeshCluster>(loop_, *keyspace_, std::move(mesh));
   NodeInfo info;
   info.hostname = config_.hostname;
-  info.limits = Limits{static_cast<size_t>(config_.maxKeyLength),
-                       static_cast<size_t>(config_.maxValueLength)};
+  info.limits = limits;
   info.startedAtMs = uv_now(loop_);
   api_ = std::make_unique<Api>(*keyspace_, *cluster_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();

@@ -4,8 +4,11 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "common/config/cli.h"
 #include "common/log/log.h"
+#include "database/storage/record_rules.h"
 
 namespace db {
 namespace {
@@ -173,6 +176,15 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
   if (!idGiven) c.hostname = machineHostname();
   c.mesh.nodeId = idGiven ? c.hostname : c.hostname + "-" + std::to_string(::getpid());
   if (!idGiven && c.mesh.advertiseUrl.empty()) c.mesh.advertiseUrl = "http://" + c.hostname + ":0";
+  // The node id is the origin of every record this node writes: peers refuse records whose
+  // origin breaks the rules (record_rules.h), so such an id is refused here, at startup.
+  if (!out.exitCode && !checkOrigin(c.mesh.nodeId).ok()) {
+    std::fprintf(stderr,
+                 "meshkv-node: invalid configuration: HOSTNAME must be 1..%zu bytes of UTF-8 "
+                 "without control characters\n",
+                 kMaxOriginBytes);
+    out.exitCode = 2;
+  }
   c.mesh.meshNetworkUrl = c.meshNetworkUrl;
   return out;
 }

@@ -50,15 +50,12 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
   if (!encodingOk) return Error{"INVALID_ENCODING", ""};
   if (duplicate != nullptr) return Error{"DUPLICATE_PARAM", std::string("repeated ") + duplicate};
   if (!seenK) return Error{"MISSING_KEY_PARAM", ""};
-  if (out.key.empty()) return Error{"EMPTY_KEY", ""};
-  if (common::countCodePoints(out.key) > limits.maxKeyLength) {
-    return Error{"MAXIMUM_KEY_LENGTH_REACHED", ""};
-  }
+  // The record rules (shared with the mesh); UTF-8 was checked above, so only EMPTY_KEY and the
+  // length limits can come out of them here.
+  if (auto st = checkKey(out.key, limits); !st.ok()) return st;
   if (need == Need::kKeyAndValue) {
     if (!seenV) return Error{"MISSING_VALUE_PARAM", ""};
-    if (common::countCodePoints(out.value) > limits.maxValueLength) {
-      return Error{"MAXIMUM_VALUE_LENGTH_REACHED", ""};
-    }
+    return checkValue(out.value, limits);
   }
   return common::okStatus();
 }

@@ -1,8 +1,9 @@
 // Validation of the API's query parameters, in the original's order with meshkv's fixes:
 // INVALID_ENCODING (the query cannot be read) -> DUPLICATE_PARAM (a repeated k or v) ->
 // MISSING_KEY_PARAM -> EMPTY_KEY -> MAXIMUM_KEY_LENGTH_REACHED -> (writes) MISSING_VALUE_PARAM
-// -> MAXIMUM_VALUE_LENGTH_REACHED. Limits count Unicode code points and are inclusive.
-// Pure functions over the raw query string; called by the routes on the loop thread.
+// -> MAXIMUM_VALUE_LENGTH_REACHED. Limits count Unicode code points and are inclusive; the key
+// and value rules themselves live in storage/record_rules.h, shared with the mesh (a peer's
+// records obey the same rules). Pure functions over the raw query string; loop thread.
 #pragma once
 
 #include <cstddef>
@@ -11,13 +12,9 @@
 #include <string_view>
 
 #include "common/core/result.h"
+#include "database/storage/record_rules.h"
 
 namespace db {
-
-struct Limits {
-  size_t maxKeyLength = 64;
-  size_t maxValueLength = 256;
-};
 
 struct KeyParams {
   std::string key;

@@ -2,7 +2,9 @@
 // snapshot pages (prefetched: page N+1 is cut while page N is applied), verifies with one
 // anti-entropy round and becomes ready; ready nodes compare digests periodically and exchange
 // only the differing segments; tombstones are collected below the delivery horizon. Routes:
-// /_mesh/snapshot|digest|repair. The one thing to get right: records merge by LWW in any order.
+// /_mesh/snapshot|digest|repair. Every frame a peer sends (page, repair answer, pushed repair) is
+// admitted whole by StoreBridge::admit (the API's record rules) before any of it is applied.
+// The one thing to get right: records merge by LWW in any order.
 #include "database/mesh/mesh_cluster.h"
 
 #include <rapidjson/document.h>
@@ -56,9 +58,13 @@ void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
            uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
            return;
          }
-         auto f = wire::validateFrame(r.body, wire::FrameType::kSnapshot);
+         // A page is admitted whole (the record rules included) or not at all; the copy then
+         // starts over (the pages applied before it passed the same rules).
+         auto f = store_->admit(r.body, wire::FrameType::kSnapshot);
          if (!f.ok()) {
-           spdlog::error("mesh: corrupt snapshot page from {}: {}", peerId, f.error().code);
+           Peer* src = peer(peerId);
+           spdlog::warn("mesh: refused a snapshot page from {} ({}): {} {}; starting over", peerId,
+                        src != nullptr ? src->url : "?", f.error().code, f.error().message);
            phase_ = Phase::kJoining;
            uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
            return;
@@ -91,7 +97,7 @@ void MeshCluster::applyPages() {
     std::string body = std::move(pagesToApply_.front());
     pagesToApply_.pop_front();
     auto f = wire::validateFrame(body, wire::FrameType::kSnapshot);
-    if (!f.ok()) continue;  // validated on arrival
+    if (!f.ok()) continue;  // admitted on arrival (fetchPage)
     wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRemote(m); });
     snapshotRecords_ += f->count;
   }
@@ -213,9 +219,11 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
                   done(false);
                   return;
                 }
-                auto f = wire::validateFrame(r2.body, wire::FrameType::kRecords);
+                auto f = store_->admit(r2.body, wire::FrameType::kRecords);
                 if (!f.ok()) {
-                  spdlog::warn("mesh: corrupt repair answer from {}: {}", peerId, f.error().code);
+                  Peer* src = peer(peerId);
+                  spdlog::warn("mesh: refused the repair answer of {} ({}): {} {}", peerId,
+                               src != nullptr ? src->url : "?", f.error().code, f.error().message);
                   done(false);
                   return;
                 }
@@ -292,9 +300,15 @@ void MeshCluster::handleDigest(const common::http::Request& req, common::http::R
 
 void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {
   if (!authorized(req, r) || !servesData(r, /*takesData=*/true)) return;
-  auto f = wire::validateFrame(req.body, wire::FrameType::kRecords);
+  // Pushed records pass the record rules like any peer's, whole frame or nothing. The pusher
+  // (an anti-entropy round) just fails that round: nothing is resent in a loop.
+  auto f = store_->admit(req.body, wire::FrameType::kRecords);
   if (!f.ok()) {
-    r.respond(400, json::errorBody("BAD_RECORDS"));
+    spdlog::warn("mesh: refused a repair from {:.64}: {} {}", req.header("x-mesh-from"),
+                 f.error().code, f.error().message);
+    bool invalid = f.error().code == "INVALID_RECORD";
+    r.respond(400, json::errorBody(invalid ? "INVALID_RECORD" : "BAD_RECORDS"), "application/json",
+              {{"X-Mesh-Error", f.error().code}});
     return;
   }
   // Our records for the same segments first (before applying theirs: we send what we had).

@@ -38,7 +38,7 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
                                             .count()),
                   opts_, std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
       client_(std::make_unique<common::http::Client>(loop)),
-      store_(std::make_unique<StoreBridge>(keyspace)) {
+      store_(std::make_unique<StoreBridge>(keyspace, opts_.limits)) {
   uv_check_init(loop_, &check_);
   uv_timer_init(loop_, &probeTimer_);
   uv_timer_init(loop_, &aeTimer_);
@@ -320,6 +320,10 @@ void MeshCluster::appendStatus(std::string& s) const {
   counter("batchesSent", batchesSent_);
   counter("batchesApplied", batchesApplied_);
   counter("batchesRefused", batchesRefused_);
+  // Peer frames (batches, snapshot pages, repairs) refused whole, corrupt or breaking the record
+  // rules, and the records in them that broke a rule (see StoreBridge::admit).
+  counter("framesRefused", store_->framesRefused());
+  counter("recordsRefused", store_->recordsRefused());
   counter("antiEntropyRounds", aeRounds_);
   counter("antiEntropyLastBytes", aeBytes_);
   counter("clockRefusals", clockRefusals_);

@@ -397,13 +397,13 @@ TEST_F(MeshClusterTest, TombstonesAreDroppedOnlyOnceEveryLivePeerHasThem) {
 
 TEST_F(MeshClusterTest, OverflowedPeerIsRepairedByAntiEntropyAndResumes) {
   MeshOptions o1 = options("n1", "http://127.0.0.1:1");
-  o1.maxBatchBytes = 8 * 1024;  // one turn of writes below becomes ~120 batches...
+  o1.maxBatchBytes = 8 * 1024;  // one turn of writes below becomes ~35 batches...
   o1.windowBytes = 64 * 1024;   // ...far more than the window: the live stream overflows
   auto& n1 = addNode("", &o1);
   ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
   auto& n2 = addNode(n1.url());
   ASSERT_TRUE(runUntil([&] { return allAlive(2); }, 5000));
-  for (int i = 0; i < 1000; ++i) write(n1, "k" + std::to_string(i), std::string(900, 'x'));
+  for (int i = 0; i < 1000; ++i) write(n1, "k" + std::to_string(i), std::string(250, 'x'));
   std::string status;
   n1.mesh->appendStatus(status);
   EXPECT_NE(status.find("\"overflowed\":true"), std::string::npos) << status;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "database/storage/record_rules.h"
+
 namespace db {
 
 struct MeshOptions {
@@ -31,6 +33,9 @@ struct MeshOptions {
   uint64_t reconnectMinMs = 50;          // peer link reconnect backoff (doubles up to max)
   uint64_t reconnectMaxMs = 2000;
   uint64_t maxClockDriftMs = 500;  // remote HLC further ahead than this is clamped + logged
+  // This node's MAX_KEY_LENGTH / MAX_VALUE_LENGTH (the Node copies its API's): every record a
+  // peer sends must pass them, or its whole frame is refused. A cluster shares its limits.
+  Limits limits;
 
   // Catch-up and anti-entropy.
   uint64_t antiEntropyIntervalMs = 5000;       // one digest comparison with one peer per interval

@@ -1,7 +1,8 @@
 // MeshCluster, part 2 (see mesh_cluster.h): the live replication stream. Local writes are
 // appended to the current batch and sealed at the end of the loop turn (uv_check_t), pushed into
 // every live peer's Outbox and pipelined on its PeerLink; acks settle w=quorum/all waiters.
-// Incoming batches (POST /_mesh/replicate) are validated whole, then applied. Loop thread only.
+// Incoming batches (POST /_mesh/replicate) are admitted whole (envelope and the record rules),
+// then applied. Loop thread only.
 // The one thing to get right: a write reaches a peer only through its Outbox, never directly.
 #include "database/mesh/mesh_cluster.h"
 
@@ -208,11 +209,29 @@ void MeshCluster::onWaiterTimer(uv_timer_t* t) noexcept {
 
 void MeshCluster::handleReplicate(const common::http::Request& req, common::http::Responder r) {
   if (!authorized(req, r)) return;
-  auto f = wire::validateFrame(req.body, wire::FrameType::kBatch);
-  if (!f.ok()) {
+  auto f = store_->admit(req.body, wire::FrameType::kBatch);
+  if (!f.ok() && f.error().code == "INVALID_RECORD") {
+    // Well-formed, but a record breaks the rules a client's write obeys (never from a peer with
+    // the same limits: a hostile or misconfigured sender). Nothing of it is stored, and it is
+    // ACKNOWLEDGED, with the refusal in the answer: a 400 would make the sender's link
+    // reconnect and send the same batch again, forever, with every later batch stuck behind
+    // it. (The cost: the sender's w=quorum/all counts this node for that batch.)
     ++batchesRefused_;
-    spdlog::warn("mesh: refused a batch from {}: {} {}", req.header("x-mesh-from"), f.error().code,
-                 f.error().message);
+    spdlog::warn(
+        "mesh: refused a batch from {:.64}: {} {}; acknowledged so its stream goes on, nothing "
+        "of it stored",
+        req.header("x-mesh-from"), f.error().code, f.error().message);
+    auto envelope = wire::validateFrame(req.body, wire::FrameType::kBatch);
+    std::string body = "{\"ack\":";
+    json::appendUint(body, envelope.ok() ? envelope->seq : 0);
+    body.append(",\"refused\":\"INVALID_RECORD\"}");
+    r.respond(200, body, "application/json", {{"X-Mesh-Error", "INVALID_RECORD"}});
+    return;
+  }
+  if (!f.ok()) {  // corrupt: a 400, the link reconnects and the sender sends it again
+    ++batchesRefused_;
+    spdlog::warn("mesh: refused a batch from {:.64}: {} {}", req.header("x-mesh-from"),
+                 f.error().code, f.error().message);
     r.respond(400, json::errorBody("BAD_BATCH"), "application/json",
               {{"X-Mesh-Error", f.error().code}});
     return;

@@ -13,7 +13,37 @@ void addRecord(wire::FrameWriter& w, const RecordView& r) {
         r.tombstone ? std::string_view() : r.value, r.hlc, r.origin);
 }
 
+common::Status checkRef(const wire::RecordRef& r, const Limits& limits) {
+  return checkRecord(r.kind, r.key, r.value, r.hlc, r.origin, limits);
+}
+
 }  // namespace
+
+common::Result<wire::FrameView> StoreBridge::admit(std::string_view bytes, wire::FrameType type) {
+  auto f = wire::validateFrame(bytes, type);
+  if (!f.ok()) {
+    ++framesRefused_;
+    return f.error();
+  }
+  // Every record is checked (not only up to the first bad one) so recordsRefused tells how much
+  // of the frame was bad; the frame is refused whole either way.
+  size_t index = 0, bad = 0;
+  common::Error first;
+  wire::forEachRecord(*f, [&](const wire::RecordRef& r) {
+    auto st = checkRef(r, limits_);
+    if (!st.ok() && bad++ == 0) {
+      first.code = "INVALID_RECORD";
+      const common::Error& e = st.error();
+      first.message = e.code + (e.message.empty() ? "" : ": " + e.message) + " (record " +
+                      std::to_string(index) + " of " + std::to_string(f->count) + ")";
+    }
+    ++index;
+  });
+  if (bad == 0) return f;
+  ++framesRefused_;
+  recordsRefused_ += bad;
+  return first;
+}
 
 common::Result<std::string> StoreBridge::snapshotPage(const std::string& cursor, size_t budget) {
   wire::FrameWriter w(wire::FrameType::kSnapshot);
@@ -86,10 +116,19 @@ std::string StoreBridge::segmentRecords(const Keyspace::SegmentSet& segments) co
 
 std::string StoreBridge::recordsSince(uint64_t floorHlc, size_t* skipped) const {
   wire::FrameWriter w(wire::FrameType::kRecords);
-  if (auto mark = keyspace_.clearMarkMutation(); mark && mark->hlc >= floorHlc) w.add(*mark);
   size_t left = 0;
+  if (auto mark = keyspace_.clearMarkMutation(); mark && mark->hlc >= floorHlc) {
+    if (checkRecord(mark->kind, mark->key, mark->value, mark->hlc, mark->origin, limits_).ok()) {
+      w.add(*mark);
+    } else {
+      ++left;
+    }
+  }
   auto page = keyspace_.scanAll("", SIZE_MAX, [&](const RecordView& r) {
-    if (r.hlc >= floorHlc) {
+    bool valid = checkRecord(r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, r.key,
+                             r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, limits_)
+                     .ok();
+    if (r.hlc >= floorHlc && valid) {
       addRecord(w, r);
     } else {
       ++left;

@@ -1,10 +1,12 @@
-// StoreBridge: everything the mesh needs from the local keyspace, in the mesh's own terms: merge
-// a remote record (LWW), cut a snapshot page, summarise and compare digests, list the records of
-// digest segments, collect tombstones. It is the only mesh file that knows db::Keyspace's API.
+// StoreBridge: everything the mesh needs from the local keyspace, in the mesh's own terms: admit
+// a peer's frame (envelope and every record checked against the node's record rules), merge its
+// records (LWW), cut a snapshot page, summarise and compare digests, list the records of digest
+// segments, collect tombstones. It is the only mesh file that knows db::Keyspace's API.
 // Owned by MeshCluster; loop thread only. Snapshot pages are bounded by bytes; a repair round is
 // bounded by kRepairRecordBudget records, so no call holds the loop for long.
-// The one thing to get right: a repair frame always carries the clear mark too, because two
-// stores can differ only by their clear marks (the root hash covers it, the segments do not).
+// The one thing to get right: a peer's records reach the keyspace only from a frame admit()
+// accepted (the API's rules, whole frame or nothing); and a repair frame always carries the
+// clear mark too, because two stores can differ only by their clear marks.
 #pragma once
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "common/core/result.h"
 #include "database/mesh/wire.h"
 #include "database/storage/keyspace.h"
+#include "database/storage/record_rules.h"
 
 namespace db {
 
@@ -26,18 +29,31 @@ class StoreBridge {
   static constexpr size_t kRepairRecordBudget = 50000;
   static constexpr size_t kMinRepairSegments = 256;
 
-  explicit StoreBridge(Keyspace& keyspace) : keyspace_(keyspace) {}
+  // `limits`: this node's MAX_KEY_LENGTH / MAX_VALUE_LENGTH, the ones its API enforces.
+  explicit StoreBridge(Keyspace& keyspace, Limits limits = {})
+      : keyspace_(keyspace), limits_(limits) {}
 
+  // A frame a peer sent (a batch, a snapshot page, a repair frame): its envelope is checked
+  // (wire::validateFrame) and then every record against the record rules (record_rules.h), so
+  // nothing a client could not have written is ever stored. Refused whole: the wire's error
+  // code, or INVALID_RECORD with the first offending record's rule code and index as message.
+  // Every refusal is counted (framesRefused, and recordsRefused for the records that broke a
+  // rule); the caller logs it with the sender's name.
+  common::Result<wire::FrameView> admit(std::string_view bytes, wire::FrameType type);
+
+  // Precondition: `r` comes from a frame admit() accepted.
   ApplyResult applyRemote(const wire::RecordRef& r) {
     return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
   }
-  // For anti-entropy records: a tombstone older than what we already collected is ignored (it
-  // is collectable everywhere; taking it back would make two nodes re-teach it to each other
-  // after each collection).
+  // For anti-entropy records (same precondition): a tombstone older than what we already
+  // collected is ignored (it is collectable everywhere; taking it back would make two nodes
+  // re-teach it to each other after each collection).
   ApplyResult applyRepair(const wire::RecordRef& r) {
     if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
     return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
   }
+  uint64_t framesRefused() const { return framesRefused_; }
+  uint64_t recordsRefused() const { return recordsRefused_; }
   uint64_t lastHlc() { return keyspace_.clock().last(); }
   uint64_t wallMs() { return keyspace_.clock().wallMs(); }
 
@@ -72,7 +88,9 @@ class StoreBridge {
   void adoptCollectedBelow(uint64_t hlc) { collectedBelow_ = std::max(collectedBelow_, hlc); }
 
   // A kRecords frame of every record (tombstones and the clear mark included) with hlc >= floor:
-  // what an evicted node keeps across its wipe. One O(n) walk. `skipped`: records left out.
+  // what an evicted node keeps across its wipe. One O(n) walk. `skipped`: records left out
+  // (older than the floor, or breaking the record rules: the frame is applied again after the
+  // wipe and must pass them like any peer's).
   std::string recordsSince(uint64_t floorHlc, size_t* skipped) const;
   // Forgets the whole local state (Keyspace::reset) and the collection horizon.
   void reset() {
@@ -82,7 +100,10 @@ class StoreBridge {
 
  private:
   Keyspace& keyspace_;
+  Limits limits_;
   uint64_t collectedBelow_ = 0;  // tombstones below this hlc were collected here
+  uint64_t framesRefused_ = 0;   // peer frames refused by admit()
+  uint64_t recordsRefused_ = 0;  // records in them that broke a rule
 };
 
 }  // namespace db

@@ -19,6 +19,7 @@
 
 #include "common/core/result.h"
 #include "database/storage/mutation.h"
+#include "database/storage/record_rules.h"
 
 namespace db::wire {
 
@@ -30,7 +31,7 @@ enum class FrameType : uint8_t {
 
 inline constexpr size_t kHeaderBytes = 24;
 inline constexpr size_t kTrailerBytes = 8;
-inline constexpr size_t kMaxOriginBytes = 255;
+inline constexpr size_t kMaxOriginBytes = db::kMaxOriginBytes;  // record_rules.h
 inline constexpr size_t kMaxKeyBytes = 1u << 16;
 inline constexpr size_t kMaxValueBytes = 1u << 20;
 inline constexpr size_t kMaxExtraBytes = 1u << 16;

@@ -1,12 +1,14 @@
 // Unit tests of the mesh wire format: round trips of every record kind and of
 // the extra field, and refusal of every truncation, every single-bit
-// corruption, wrong type/version, trailing bytes and hand-built frames whose
-// checksum is right but whose records lie about lengths.
+// corruption, wrong type/version, trailing bytes and hand-built or random frames whose
+// checksum is right but whose records lie about lengths (read within bounds under ASan).
 #include "database/mesh/wire.h"
 
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
+#include <cstring>
+#include <memory>
 #include <random>
 
 namespace db::wire {
@@ -157,6 +159,40 @@ TEST(Wire, RandomGarbageNeverDecodes) {
     if (g == f) continue;
     EXPECT_FALSE(decodeFrame(g, FrameType::kBatch).ok());
   }
+}
+
+TEST(Wire, ForgedFramesWithAValidChecksumAreReadWithinTheirBytes) {
+  // A forging peer computes the checksum: the record parser itself must stay inside the frame.
+  // Each forged frame sits in a buffer of exactly its size, so under ASan a read one byte past
+  // it fails the test; a frame that is accepted yields records that all lie inside it.
+  std::mt19937_64 rng(2);
+  std::string f = sampleBatch();
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string g = f;
+    size_t body = g.size() - kTrailerBytes;
+    for (int edits = 1 + static_cast<int>(rng() % 4); edits > 0; --edits) {
+      g[kHeaderBytes + rng() % (body - kHeaderBytes)] = static_cast<char>(rng());
+    }
+    if (rng() % 4 == 0) g[16] = static_cast<char>(rng() % 16);  // the record count lies too
+    g = reseal(std::move(g));
+    auto exact = std::make_unique<char[]>(g.size());
+    std::memcpy(exact.get(), g.data(), g.size());
+    std::string_view bytes(exact.get(), g.size());
+    auto v = validateFrame(bytes, FrameType::kBatch);
+    if (!v.ok()) continue;
+    ++accepted;
+    uint32_t seen = 0;
+    forEachRecord(*v, [&](const RecordRef& r) {
+      ++seen;
+      for (std::string_view part : {r.origin, r.key, r.value}) {
+        EXPECT_GE(part.data(), bytes.data());
+        EXPECT_LE(part.data() + part.size(), bytes.data() + bytes.size());
+      }
+    });
+    EXPECT_EQ(seen, v->count);
+  }
+  EXPECT_GT(accepted, 0) << "some edits only change bytes inside keys and values";
 }
 
 TEST(Wire, VarintsRoundTripAndRefuseOverflow) {

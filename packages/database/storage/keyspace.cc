@@ -11,11 +11,11 @@
 #include <random>
 
 #include "database/storage/memory_adapter.h"
+#include "database/storage/record_rules.h"
 
 namespace db {
 namespace {
 
-constexpr size_t kMaxOriginBytes = 255;  // as on the wire
 constexpr uint64_t kTombstoneSalt = 0x9E3779B97F4A7C15ull;
 constexpr char kDigestMagic[4] = {'M', 'K', 'D', '1'};
 

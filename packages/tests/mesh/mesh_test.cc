@@ -1,14 +1,18 @@
 // Black-box tests of the mesh: real meshkv-node processes on loopback, joined in chains, written
 // to on different nodes, killed with SIGKILL and restarted, partitioned through test proxies,
-// and compared by /getAll and /status digests. Each test polls with deadlines, never sleeps.
+// and compared by /getAll and /status digests, and sent hand-made batches (the wire codec of
+// meshkv_db) as an outsider would. Each test polls with deadlines, never sleeps.
 // Under sanitizers (slower binaries) the write counts are scaled down (see kScale), never the
 // assertions.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 
+#include "database/mesh/wire.h"
+#include "database/storage/hlc.h"
 #include "tests/mesh/harness.h"
 
 namespace meshtest {
@@ -458,6 +462,39 @@ TEST(Mesh, CorruptBatchIsRefusedAndNothingApplied) {
   auto r = httpPost(c.node(0).url() + "/_mesh/replicate", std::string("MKV1\x01\x01", 6), {});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(c.node(0).get("/getAll").body, "[]");
+}
+
+TEST(Mesh, RecordsFromAPeerMustFitThisNodesLimits) {
+  // An open mesh: anyone may post a batch. Its records pass the rules of this node's API,
+  // MAX_KEY_LENGTH included: a 20-character key is fine for a peer with the default 64, not here.
+  Cluster c("limits");
+  c.commonEnv["MAX_KEY_LENGTH"] = "16";
+  ASSERT_EQ(c.addNode(-1), 0);
+  ASSERT_TRUE(waitFor([&] { return statusReady(c.node(0).get("/status")); }, deadline(10000)));
+  uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  auto batch = [&](uint64_t seq, bool withLongKey) {
+    db::wire::FrameWriter w(db::wire::FrameType::kBatch);
+    w.setSeq(seq);
+    w.add(db::Mutation::Kind::kPut, "from-peer", "1", db::Hlc::pack(now, 0), "forger");
+    if (withLongKey) {
+      w.add(db::Mutation::Kind::kPut, std::string(20, 'k'), "1", db::Hlc::pack(now, 0), "forger");
+    }
+    return w.finish();
+  };
+  const std::vector<std::string> headers = {"X-Mesh-From: forger",
+                                            "Content-Type: application/octet-stream"};
+  auto r = httpPost(c.node(0).url() + "/_mesh/replicate", batch(1, true), headers);
+  EXPECT_EQ(r.status, 200) << "acknowledged, so a real sender's stream would go on";
+  EXPECT_NE(r.body.find("\"refused\":\"INVALID_RECORD\""), std::string::npos) << r.body;
+  EXPECT_EQ(c.node(0).get("/getKeys").body, "[]") << "nothing of the batch was stored";
+  auto s = c.node(0).get("/status");
+  EXPECT_EQ(meshNumber(s, "framesRefused"), 1) << s.body;
+  EXPECT_EQ(meshNumber(s, "recordsRefused"), 1) << s.body;
+  r = httpPost(c.node(0).url() + "/_mesh/replicate", batch(2, false), headers);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(c.node(0).get("/get?k=from-peer").body, "\"1\"");
 }
 
 TEST(Mesh, GracefulLeaveIsAnnounced) {
