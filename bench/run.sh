@@ -10,6 +10,8 @@
 #        bench/run.sh assemble    (measure nothing; rebuild docs/benchmarks.md from the sections)
 # Environment: BUILD (build dir, default build), DURATION (seconds per wrk run, default 8),
 #   ROUNDS (default 3), MESHKV_NODE_BIN, MESHKV_LB_BIN, SERVER_CPU (0), CLIENT_CPU (1).
+#   lb only: LB_ROUNDS (5), LB_DURATION (5), LB_REDIS_N, LB_REDIS_PN (redis-benchmark -n without
+#   and with -P 16), LB_PIN (split | none), LB_SCHED (rr | other); see bench_lb.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -240,7 +242,7 @@ bench_memory() {
 LB_REDIS_N=${LB_REDIS_N:-150000}    # requests per redis-benchmark run, no pipelining
 LB_REDIS_PN=${LB_REDIS_PN:-2000000} # requests per redis-benchmark run, 16-deep pipelines
 LB_PIN=${LB_PIN:-split}             # split: proxy on SERVER_CPU, clients+backends on CLIENT_CPU
-LB_SCHED=${LB_SCHED:-fifo}          # fifo: every process of the section runs SCHED_FIFO (chrt)
+LB_SCHED=${LB_SCHED:-rr}            # rr: every process of the section runs SCHED_RR 10 (chrt)
 LB_ROUNDS=${LB_ROUNDS:-5}
 LB_DURATION=${LB_DURATION:-5}       # seconds per wrk run
 LB_METRICS=(get set get16 set16 keepalive close bulk)
@@ -258,8 +260,8 @@ lb_cpu() {
 
 # lb_client CMD...: runs a client pinned as clients are, under the section's scheduling policy.
 lb_client() {
-  if [ "$LB_SCHED" = fifo ]; then
-    chrt -f 10 taskset -c "$(lb_cpu client)" "$@"
+  if [ "$LB_SCHED" = rr ]; then
+    chrt -r 10 taskset -c "$(lb_cpu client)" "$@"
   else
     taskset -c "$(lb_cpu client)" "$@"
   fi
@@ -327,8 +329,8 @@ lb_costs() {
 
 bench_lb() {
   [ -x "$LB_BIN" ] || { log "no meshkv-lb at $LB_BIN: skipping lb"; return 1; }
-  if [ "$LB_SCHED" = fifo ] && ! chrt -f 10 true 2>/dev/null; then
-    log "lb: SCHED_FIFO is not permitted here: measuring under the normal scheduler"
+  if [ "$LB_SCHED" = rr ] && ! chrt -r 10 true 2>/dev/null; then
+    log "lb: SCHED_RR is not permitted here: measuring under the normal scheduler"
     LB_SCHED=other
   fi
   local np rp lhp lrp hhp hrp
@@ -354,15 +356,17 @@ bench_lb() {
   start_haproxy "$hrp" "$rp" "$(lb_cpu proxy)" || return 1
   local ha_redis=$HAPROXY_PID
   wait_http "http://127.0.0.1:$lhp/" && wait_http "http://127.0.0.1:$hhp/" || return 1
-  # SCHED_FIFO: on a machine shared with builds, a normal-priority benchmark measures mostly the
+  # Real-time: on a machine shared with builds, a normal-priority benchmark measures mostly the
   # builds (rates move 2x between identical runs); real-time processes are not preempted by them.
-  # The kernel's RT throttle still leaves the rest of the machine 5% of each second. Servers
-  # (backends, proxies) get a higher priority than clients: redis-benchmark busy-loops on EPOLLOUT
-  # at the end of a run, and at the backend's priority on the backend's CPU it would starve Redis.
+  # The kernel's RT throttle still leaves the rest of the machine 5% of each second. One priority
+  # for all: a backend above its client would preempt it at every request it is handed, which
+  # rewards a proxy for being slow to pass requests on (see lb-findings.md). Round robin, not
+  # FIFO: redis-benchmark busy-loops on EPOLLOUT at the end of a run and, under FIFO at Redis's
+  # priority on Redis's CPU, starves Redis until a proxy's timeout; RR ends its turn after 100 ms.
   local p
-  if [ "$LB_SCHED" = fifo ]; then
+  if [ "$LB_SCHED" = rr ]; then
     for p in "$nginx_pid" "$redis_pid" "$lb_http" "$lb_redis" "$ha_http" "$ha_redis"; do
-      chrt -f -p 20 "$p" || return 1
+      chrt -r -p 10 "$p" || return 1
     done
   fi
   [ "$(redis-cli -p "$lrp" PING)" = PONG ] && [ "$(redis-cli -p "$hrp" PING)" = PONG ] || return 1
@@ -453,7 +457,7 @@ bench_lb() {
     echo "proxy runs one process per backend. Placement: $placement."
     echo "Redis rows: \`redis-benchmark -c 50 -n $LB_REDIS_N\` (\`-P 16 -n $LB_REDIS_PN\` for pipelines), its"
     echo "overall requests/s; HTTP rows: \`wrk -t1\`, ${LB_DURATION} s, completed responses/s (MB/s for bulk)."
-    [ "$LB_SCHED" = fifo ] && echo "Every process of this section runs SCHED_FIFO: proxies and backends at priority 20, clients at 10."
+    [ "$LB_SCHED" = rr ] && echo "Every process of this section (proxies, backends, clients) runs SCHED_RR at priority 10 (\`chrt -r 10\`)."
     echo "$LB_ROUNDS rounds, each running every row through both proxies back to back (meshkv-lb first in"
     echo "odd rounds, HAProxy first in even ones); the figures are medians."
     echo
@@ -541,7 +545,9 @@ $(machine).
 - Single-threaded servers are pinned with \`taskset\`: the server (meshkv-node, nginx with one
   worker, Redis) on CPU ${SERVER_CPU}, wrk on CPU ${CLIENT_CPU}; the same placement for meshkv and for
   the reference. For the balancer, the proxy (meshkv-lb or HAProxy) has CPU ${SERVER_CPU} to itself and
-  nginx shares CPU ${CLIENT_CPU} with wrk.
+  the backends (nginx, Redis) share CPU ${CLIENT_CPU} with the client (wrk, redis-benchmark); there every
+  process runs SCHED_RR at one priority, so that the builds sharing the machine do not preempt
+  them (see "Why the balancer figures disagreed" below).
 - The machine is shared (other builds may run during a run: see the load average printed in
   each section); alternating the two sides spreads that noise over both.
 - nginx keeps keep-alive connections open indefinitely (\`keepalive_requests\` raised) so that
