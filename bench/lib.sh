@@ -201,3 +201,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 verdict() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {if (v !~ /^[0-9.]+$/) {print "**n/a**"; exit}
   ok = (op == ">=") ? v + 0 >= t + 0 : v + 0 <= t + 0; print ok ? "yes" : "**no**"}'; }
 fmt_int() { printf '%.0f' "$1"; }
+
+# redis_rps FILE: the requests/s of a `redis-benchmark --csv` run (one test).
+redis_rps() { awk -F'"' '$2 ~ /^[A-Z]/ && $4 ~ /^[0-9.]+$/ {v = $4} END {if (v != "") print v}' "$1"; }

@@ -10,6 +10,8 @@
 #        bench/run.sh assemble    (measure nothing; rebuild docs/benchmarks.md from the sections)
 # Environment: BUILD (build dir, default build), DURATION (seconds per wrk run, default 8),
 #   ROUNDS (default 3), MESHKV_NODE_BIN, MESHKV_LB_BIN, SERVER_CPU (0), CLIENT_CPU (1).
+#   lb only: LB_ROUNDS (5), LB_DURATION (5), LB_REDIS_N, LB_REDIS_PN (redis-benchmark -n without
+#   and with -P 16), LB_PIN (split | none), LB_SCHED (rr | other); see bench_lb.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +38,7 @@ for s in "${sections[@]}"; do
     ;;
   esac
 done
-for tool in wrk nginx haproxy redis-server redis-cli curl python3 taskset; do
+for tool in wrk nginx haproxy redis-server redis-cli redis-benchmark curl python3 taskset; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/deps.sh bench" >&2; exit 2; }
 done
 [ "$(nproc)" -ge 2 ] || { SERVER_CPU=0; CLIENT_CPU=0; }
@@ -233,88 +235,262 @@ bench_memory() {
 }
 
 # ==================================================================================================
-# lb: meshkv-lb vs HAProxy (1 thread, TCP mode), both in front of the same nginx (issue 4)
+# lb: meshkv-lb vs HAProxy (1 thread, mode tcp), each in front of the same Redis and nginx
+# (issues 4 and 11). Only the proxy differs between two runs of a row: same backends, same
+# client, same CPUs, same counts.
 # ==================================================================================================
+LB_REDIS_N=${LB_REDIS_N:-150000}    # requests per redis-benchmark run, no pipelining
+LB_REDIS_PN=${LB_REDIS_PN:-2000000} # requests per redis-benchmark run, 16-deep pipelines
+LB_PIN=${LB_PIN:-split}             # split: proxy on SERVER_CPU, clients+backends on CLIENT_CPU
+LB_SCHED=${LB_SCHED:-rr}            # rr: every process of the section runs SCHED_RR 10 (chrt)
+LB_ROUNDS=${LB_ROUNDS:-5}
+LB_DURATION=${LB_DURATION:-5}       # seconds per wrk run
+LB_METRICS=(get set get16 set16 keepalive close bulk)
+
+# lb_cpu ROLE: the CPU list a process of ROLE (proxy, backend, client) is pinned to.
+lb_cpu() {
+  if [ "$LB_PIN" = none ]; then
+    echo "0-$(($(nproc) - 1))"
+  elif [ "$1" = proxy ]; then
+    echo "$SERVER_CPU"
+  else
+    echo "$CLIENT_CPU"
+  fi
+}
+
+# lb_client CMD...: runs a client pinned as clients are, under the section's scheduling policy.
+lb_client() {
+  if [ "$LB_SCHED" = rr ]; then
+    chrt -r 10 taskset -c "$(lb_cpu client)" "$@"
+  else
+    taskset -c "$(lb_cpu client)" "$@"
+  fi
+}
+
+# lb_run METRIC PORT OUTFILE: one run of METRIC against 127.0.0.1:PORT (pinned as a client);
+# prints its figure (requests/s, or MB/s for bulk).
+lb_run() {
+  local metric=$1 port=$2 f=$3
+  case $metric in
+    get | set) lb_client redis-benchmark -p "$port" -t "$metric" -c 50 -n "$LB_REDIS_N" --csv >"$f" 2>&1 ;;
+    get16 | set16)
+      lb_client redis-benchmark -p "$port" -t "${metric%16}" -c 50 -P 16 -n "$LB_REDIS_PN" --csv >"$f" 2>&1
+      ;;
+    keepalive) lb_client wrk -t1 -c50 -d"${LB_DURATION}s" "http://127.0.0.1:$port/" >"$f" 2>&1 ;;
+    close) lb_client wrk -t1 -c50 -d"${LB_DURATION}s" -H 'Connection: close' "http://127.0.0.1:$port/" >"$f" 2>&1 ;;
+    bulk) lb_client wrk -t1 -c4 -d"${LB_DURATION}s" "http://127.0.0.1:$port/big/4m.bin" >"$f" 2>&1 ;;
+  esac
+  case $metric in
+    get* | set*) redis_rps "$f" ;;
+    bulk) wrk_mbps "$f" ;;
+    *) wrk_rps "$f" ;;
+  esac
+}
+
+# lb_errors METRIC OUTFILE: errors the client saw in that run (0 when none).
+lb_errors() {
+  case $1 in
+    get* | set*) grep -qi 'error' "$2" && grep -ci 'error' "$2" || echo 0 ;;
+    *) wrk_errors "$2" ;;
+  esac
+}
+
+# lb_costs PID METRIC PORT: what the proxy PID spends per forwarded request, counted by the
+# kernel (perf stat: syscall tracepoints, context switches, task-clock) over one run of METRIC;
+# deterministic counts, unlike rates. Prints "reads eagain writes epoll_wait epoll_ctl cs cpu_us"
+# or nothing when perf or its tracepoints are unavailable.
+LB_PERF_EVENTS=syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_readv
+LB_PERF_EVENTS+=,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_writev
+LB_PERF_EVENTS+=,syscalls:sys_enter_sendmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
+LB_PERF_EVENTS+=,context-switches,task-clock
+lb_costs() {
+  local pid=$1 metric=$2 port=$3 f="$WORK/costs-$1-$2" n
+  command -v perf >/dev/null || return 0
+  perf stat -x, -o "$f.perf" -e "$LB_PERF_EVENTS" \
+    -e syscalls:sys_exit_read --filter 'ret == -11' -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
+    -p "$pid" -- bash -c "$(declare -f lb_run lb_client lb_cpu redis_rps wrk_rps wrk_mbps); \
+      LB_PIN=$LB_PIN LB_SCHED=$LB_SCHED SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU LB_DURATION=3 \
+      LB_REDIS_N=100000 lb_run $metric $port $f.out >/dev/null" 2>/dev/null || return 0
+  case $metric in
+    get* | set*) n=100000 ;;
+    *) n=$(awk '/requests in/ {print $1}' "$f.out") ;;
+  esac
+  [ -n "$n" ] && [ "$n" -gt 0 ] || return 0
+  awk -F, -v n="$n" '$1 ~ /^[0-9.]+$/ {
+      e = $3; sub(/^syscalls:sys_(enter|exit)_/, "", e); v[$3] = $1 }
+    END {
+      r = v["syscalls:sys_enter_read"] + v["syscalls:sys_enter_recvfrom"] + v["syscalls:sys_enter_readv"]
+      w = v["syscalls:sys_enter_write"] + v["syscalls:sys_enter_sendto"] + v["syscalls:sys_enter_writev"] + v["syscalls:sys_enter_sendmsg"]
+      a = v["syscalls:sys_exit_read"] + v["syscalls:sys_exit_recvfrom"]
+      if (r == 0) exit
+      printf "%.2f %.3f %.2f %.3f %.4f %.3f %.1f\n", r / n, a / n, w / n, v["syscalls:sys_enter_epoll_wait"] / n,
+        v["syscalls:sys_enter_epoll_ctl"] / n, v["context-switches"] / n, v["task-clock"] * 1000 / n }' "$f.perf"
+}
+
 bench_lb() {
   [ -x "$LB_BIN" ] || { log "no meshkv-lb at $LB_BIN: skipping lb"; return 1; }
-  local np lp hp
+  if [ "$LB_SCHED" = rr ] && ! chrt -r 10 true 2>/dev/null; then
+    log "lb: SCHED_RR is not permitted here: measuring under the normal scheduler"
+    LB_SCHED=other
+  fi
+  local np rp lhp lrp hhp hrp
   np=$(free_port)
+  rp=$(free_port)
   mkdir -p "$WORK/www/big"
-  head -c $((10 * 1024 * 1024)) /dev/urandom >"$WORK/www/big/10m.bin"
-  # The proxy under test gets CPU SERVER_CPU alone; nginx shares CLIENT_CPU with wrk.
-  start_nginx "$np" "$CLIENT_CPU" || return 1
-  lp=$(free_port)
-  start_lb "$lp" "$np" "$SERVER_CPU" || return 1
-  hp=$(free_port)
-  start_haproxy "$hp" "$np" "$SERVER_CPU" || return 1
-  wait_http "http://127.0.0.1:$lp/" && wait_http "http://127.0.0.1:$hp/" || return 1
+  head -c $((4 * 1024 * 1024)) /dev/urandom >"$WORK/www/big/4m.bin"
+  start_nginx "$np" "$(lb_cpu backend)" || return 1
+  local nginx_pid=$NGINX_PID
+  start_redis "$rp" "$(lb_cpu backend)" || return 1
+  local redis_pid=$REDIS_PID
+  # One process per backend for each proxy, so a Redis row and an HTTP row never share a loop.
+  lhp=$(free_port)
+  start_lb "$lhp" "$np" "$(lb_cpu proxy)" || return 1
+  local lb_http=$LB_PID
+  lrp=$(free_port)
+  start_lb "$lrp" "$rp" "$(lb_cpu proxy)" || return 1
+  local lb_redis=$LB_PID
+  hhp=$(free_port)
+  start_haproxy "$hhp" "$np" "$(lb_cpu proxy)" || return 1
+  local ha_http=$HAPROXY_PID
+  hrp=$(free_port)
+  start_haproxy "$hrp" "$rp" "$(lb_cpu proxy)" || return 1
+  local ha_redis=$HAPROXY_PID
+  wait_http "http://127.0.0.1:$lhp/" && wait_http "http://127.0.0.1:$hhp/" || return 1
+  # Real-time: on a machine shared with builds, a normal-priority benchmark measures mostly the
+  # builds (rates move 2x between identical runs); real-time processes are not preempted by them.
+  # The kernel's RT throttle still leaves the rest of the machine 5% of each second. One priority
+  # for all: a backend above its client would preempt it at every request it is handed, which
+  # rewards a proxy for being slow to pass requests on (see lb-findings.md). Round robin, not
+  # FIFO: redis-benchmark busy-loops on EPOLLOUT at the end of a run and, under FIFO at Redis's
+  # priority on Redis's CPU, starves Redis until a proxy's timeout; RR ends its turn after 100 ms.
+  local p
+  if [ "$LB_SCHED" = rr ]; then
+    for p in "$nginx_pid" "$redis_pid" "$lb_http" "$lb_redis" "$ha_http" "$ha_redis"; do
+      chrt -r -p 10 "$p" || return 1
+    done
+  fi
+  [ "$(redis-cli -p "$lrp" PING)" = PONG ] && [ "$(redis-cli -p "$hrp" PING)" = PONG ] || return 1
 
-  local -a ka_l=() ka_h=() cl_l=() cl_h=() bu_l=() bu_h=() errs=()
-  local r metric target f port v
-  for r in $(seq 1 "$ROUNDS"); do
-    for metric in keepalive close bulk; do
-      for target in lb haproxy; do
-        port=$lp
-        [ $target = haproxy ] && port=$hp
+  # Alternated rounds, the order flipped every round (lb first in odd rounds, HAProxy first in
+  # even ones) so that neither side always runs right after the other's load.
+  declare -A raw=()
+  local -a errs=()
+  local r metric target f port v order
+  for r in $(seq 1 "$LB_ROUNDS"); do
+    order="lb haproxy"
+    [ $((r % 2)) -eq 0 ] && order="haproxy lb"
+    for metric in "${LB_METRICS[@]}"; do
+      for target in $order; do
+        case $target-$metric in
+          lb-get* | lb-set*) port=$lrp ;; lb-*) port=$lhp ;;
+          haproxy-get* | haproxy-set*) port=$hrp ;; haproxy-*) port=$hhp ;;
+        esac
         f="$WORK/lb-$metric-$target-$r.txt"
-        log "lb: round $r $metric -> $target"
-        case $metric in
-          keepalive) run_wrk "$f" -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$port/" ;;
-          close) run_wrk "$f" -t1 -c50 -d"${DURATION}s" -H 'Connection: close' "http://127.0.0.1:$port/" ;;
-          bulk) run_wrk "$f" -t1 -c4 -d"${DURATION}s" "http://127.0.0.1:$port/big/10m.bin" ;;
-        esac
-        if [ $metric = bulk ]; then v=$(wrk_mbps "$f"); else v=$(wrk_rps "$f"); fi
-        case $metric-$target in
-          keepalive-lb) ka_l+=("$v") ;; keepalive-haproxy) ka_h+=("$v") ;;
-          close-lb) cl_l+=("$v") ;; close-haproxy) cl_h+=("$v") ;;
-          bulk-lb) bu_l+=("$v") ;; bulk-haproxy) bu_h+=("$v") ;;
-        esac
-        [ "$(wrk_errors "$f")" = 0 ] || errs+=("$metric -> $target round $r: $(wrk_errors "$f")")
+        v=$(lb_run "$metric" "$port" "$f")
+        if [ -z "$v" ]; then  # a client that gave up (e.g. a closed connection): once more
+          errs+=("$metric -> $target round $r: no result, run again ($(tr '\r' '\n' <"$f" | grep -m1 -i error))")
+          v=$(lb_run "$metric" "$port" "$f")
+        fi
+        log "lb: round $r $metric -> $target: ${v:-FAILED} (load $(loadavg))"
+        raw[$metric-$target]+="${v:-0} "
+        [ "$(lb_errors "$metric" "$f")" = 0 ] || errs+=("$metric -> $target round $r: $(lb_errors "$metric" "$f")")
       done
     done
   done
+
+  # Per-request costs, counted by the kernel: one Redis GET run and one keep-alive run per proxy.
+  declare -A cost=()
+  local m
+  for m in get keepalive; do
+    cost[$m-lb]=$(lb_costs "$([ $m = get ] && echo "$lb_redis" || echo "$lb_http")" $m \
+      "$([ $m = get ] && echo "$lrp" || echo "$lhp")")
+    cost[$m-haproxy]=$(lb_costs "$([ $m = get ] && echo "$ha_redis" || echo "$ha_http")" $m \
+      "$([ $m = get ] && echo "$hrp" || echo "$hhp")")
+    log "lb: costs $m: lb ${cost[$m-lb]:-n/a}; haproxy ${cost[$m-haproxy]:-n/a}"
+  done
   local lb_kb
-  lb_kb=$(vmrss_kb "$LB_PID")
-  stop_pid "$LB_PID"
-  stop_pid "$HAPROXY_PID"
-  stop_pid "$NGINX_PID"
+  lb_kb=$(vmrss_kb "$lb_http")
+  for p in "$lb_http" "$lb_redis" "$ha_http" "$ha_redis"; do stop_pid "$p"; done
 
-  # Context: nginx direct (on its own CPU, as in the node section), once per metric.
-  np=$(free_port)
-  start_nginx "$np" "$SERVER_CPU" || return 1
-  local dka dcl dbu
-  log "lb: nginx direct (context)"
-  run_wrk "$WORK/direct-ka.txt" -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$np/"
-  run_wrk "$WORK/direct-close.txt" -t1 -c50 -d"${DURATION}s" -H 'Connection: close' "http://127.0.0.1:$np/"
-  run_wrk "$WORK/direct-bulk.txt" -t1 -c4 -d"${DURATION}s" "http://127.0.0.1:$np/big/10m.bin"
-  dka=$(wrk_rps "$WORK/direct-ka.txt"); dcl=$(wrk_rps "$WORK/direct-close.txt"); dbu=$(wrk_mbps "$WORK/direct-bulk.txt")
-  stop_pid "$NGINX_PID"
+  # Context: the backends without a proxy, moved to the proxy's CPU, one run of each kind.
+  local -A direct=()
+  if [ "$LB_PIN" = split ]; then
+    taskset -pc "$SERVER_CPU" "$nginx_pid" >/dev/null
+    taskset -pc "$SERVER_CPU" "$redis_pid" >/dev/null
+  fi
+  for metric in get get16 keepalive close bulk; do
+    port=$np
+    case $metric in get* | set*) port=$rp ;; esac
+    direct[$metric]=$(lb_run "$metric" "$port" "$WORK/direct-$metric.txt")
+  done
+  stop_pid "$nginx_pid"
+  stop_pid "$redis_pid"
 
-  local mkl mkh mcl mch mbl mbh rk rc rb
-  mkl=$(median "${ka_l[@]}"); mkh=$(median "${ka_h[@]}")
-  mcl=$(median "${cl_l[@]}"); mch=$(median "${cl_h[@]}")
-  mbl=$(median "${bu_l[@]}"); mbh=$(median "${bu_h[@]}")
-  rk=$(ratio "$mkl" "$mkh"); rc=$(ratio "$mcl" "$mch"); rb=$(ratio "$mbl" "$mbh")
+  local -A med=() rat=()
+  for metric in "${LB_METRICS[@]}"; do
+    # shellcheck disable=SC2086
+    med[$metric-lb]=$(median ${raw[$metric-lb]})
+    # shellcheck disable=SC2086
+    med[$metric-haproxy]=$(median ${raw[$metric-haproxy]})
+    rat[$metric]=$(ratio "${med[$metric-lb]}" "${med[$metric-haproxy]}")
+  done
+  local placement="the proxy alone on CPU $SERVER_CPU; Redis, nginx and the client (redis-benchmark or wrk) on CPU $CLIENT_CPU"
+  [ "$LB_PIN" = none ] && placement="nothing pinned (LB_PIN=none): all processes free on both CPUs"
+  row() {  # row LABEL METRIC UNIT
+    local lv=${med[$2-lb]} hv=${med[$2-haproxy]}
+    [ "$3" = MB/s ] || { lv=$(fmt_int "$lv"); hv=$(fmt_int "$hv"); }
+    echo "| $1 | $lv | $hv | ${rat[$2]}x | >= 1.0x | $(verdict "${rat[$2]}" '>=' 1.0) |"
+  }
+  costrow() {  # costrow LABEL KEY
+    local c=${cost[$2]}
+    [ -n "$c" ] || { echo "| $1 | n/a | | | | | | |"; return; }
+    # shellcheck disable=SC2086
+    set -- "$1" $c
+    echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"
+  }
   {
-    section_header "Balancer: meshkv-lb vs HAProxy (issue 4)"
-    echo "Both proxies in front of the same nginx (one worker, \`return 200 '{\"ok\":true}'\`, and a"
-    echo "10 MiB file served with sendfile). HAProxy: \`nbthread 1\`, \`mode tcp\`, no logs."
-    echo "meshkv-lb: \`BACKENDS=127.0.0.1:<nginx> SERVICE_PORT=<port>\` (static mode, defaults)."
-    echo "The proxy runs alone on CPU $SERVER_CPU; nginx and wrk share CPU $CLIENT_CPU. ${DURATION} s per run,"
-    echo "$ROUNDS alternated rounds, medians."
+    section_header "Balancer: meshkv-lb vs HAProxy (issues 4 and 11)"
+    echo "Both proxies in front of the same backends: Redis (\`redis-server --save ''\`, a TCP service"
+    echo "that is not HTTP) and nginx (one worker, \`return 200 '{\"ok\":true}'\`, and a 4 MiB file"
+    echo "served with sendfile). HAProxy $(haproxy -v 2>/dev/null | awk 'NR == 1 {print $3}'): \`nbthread 1\`, \`mode tcp\`, no logs, defaults otherwise."
+    echo "meshkv-lb: \`BACKENDS=127.0.0.1:<port> SERVICE_PORT=<port>\` (static mode, defaults). Each"
+    echo "proxy runs one process per backend. Placement: $placement."
+    echo "Redis rows: \`redis-benchmark -c 50 -n $LB_REDIS_N\` (\`-P 16 -n $LB_REDIS_PN\` for pipelines), its"
+    echo "overall requests/s; HTTP rows: \`wrk -t1\`, ${LB_DURATION} s, completed responses/s (MB/s for bulk)."
+    [ "$LB_SCHED" = rr ] && echo "Every process of this section (proxies, backends, clients) runs SCHED_RR at priority 10 (\`chrt -r 10\`)."
+    echo "$LB_ROUNDS rounds, each running every row through both proxies back to back (meshkv-lb first in"
+    echo "odd rounds, HAProxy first in even ones); the figures are medians."
     echo
     echo "| Figure | meshkv-lb | HAProxy | ratio | target | met |"
     echo "|---|---:|---:|---:|---:|:-:|"
-    echo "| keep-alive req/s (\`wrk -t1 -c50\`) | $(fmt_int "$mkl") | $(fmt_int "$mkh") | ${rk}x | >= 0.9x | $(verdict "$rk" '>=' 0.9) |"
-    echo "| new connections/s (\`-H 'Connection: close'\`, -c50) | $(fmt_int "$mcl") | $(fmt_int "$mch") | ${rc}x | >= 0.9x | $(verdict "$rc" '>=' 0.9) |"
-    echo "| bulk MB/s (10 MiB file, \`-c4\`) | $mbl | $mbh | ${rb}x | >= 0.9x | $(verdict "$rb" '>=' 0.9) |"
+    row "Redis GET req/s (\`-c 50\`)" get req/s
+    row "Redis SET req/s (\`-c 50\`)" set req/s
+    row "Redis GET req/s (\`-c 50 -P 16\`)" get16 req/s
+    row "Redis SET req/s (\`-c 50 -P 16\`)" set16 req/s
+    row "HTTP keep-alive req/s (\`wrk -c50\`)" keepalive req/s
+    row "new connections/s (\`Connection: close\`, \`-c50\`)" close req/s
+    row "bulk MB/s (4 MiB responses, \`-c4\`)" bulk MB/s
     echo
-    echo "Raw per round: keep-alive lb ${ka_l[*]}, HAProxy ${ka_h[*]}; close lb ${cl_l[*]}, HAProxy"
-    echo "${cl_h[*]}; bulk MB/s lb ${bu_l[*]}, HAProxy ${bu_h[*]}. meshkv-lb VmRSS after: $((lb_kb / 1024)) MiB."
-    echo "Context, nginx direct (nginx alone on CPU $SERVER_CPU, one run each): $(fmt_int "$dka") req/s"
-    echo "keep-alive ($(ratio "$mkh" "$dka")x for HAProxy), $(fmt_int "$dcl") connections/s ($(ratio "$mch" "$dcl")x),"
-    echo "$dbu MB/s ($(ratio "$mbh" "$dbu")x)."
-    [ ${#errs[@]} -eq 0 ] || { echo; echo "**Errors seen by wrk**: ${errs[*]}."; }
+    echo "Raw per round, meshkv-lb | HAProxy:"
+    for metric in "${LB_METRICS[@]}"; do
+      echo "$metric ${raw[$metric-lb]% } | ${raw[$metric-haproxy]% };"
+    done
+    echo "meshkv-lb VmRSS after: $((lb_kb / 1024)) MiB. Context, the backend alone without a proxy"
+    echo "(moved to the proxy's CPU, one run each): Redis GET $(fmt_int "${direct[get]:-0}") req/s, GET -P 16"
+    echo "$(fmt_int "${direct[get16]:-0}") req/s, nginx keep-alive $(fmt_int "${direct[keepalive]:-0}") req/s, $(fmt_int "${direct[close]:-0}") connections/s, ${direct[bulk]:-0} MB/s."
+    [ ${#errs[@]} -eq 0 ] || { echo; echo "**Errors seen by the clients**: ${errs[*]}."; }
+    echo
+    echo "What the proxy spends per forwarded request (one request and its response), counted by the"
+    echo "kernel with \`perf stat -p\` on the proxy over one Redis GET run (\`-c 50 -n 100000\`) and one"
+    echo "3 s keep-alive run: syscalls, reads that returned EAGAIN, context switches, and CPU time"
+    echo "(task-clock; user and kernel, including the loopback TCP work done in the proxy's syscalls)."
+    echo
+    echo "| Proxy, traffic | reads | EAGAIN reads | writes | epoll_wait | epoll_ctl | context switches | CPU µs |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    costrow "meshkv-lb, Redis GET" get-lb
+    costrow "HAProxy, Redis GET" get-haproxy
+    costrow "meshkv-lb, HTTP keep-alive" keepalive-lb
+    costrow "HAProxy, HTTP keep-alive" keepalive-haproxy
     echo
   } >"$WORK/lb.md"
   mv "$WORK/lb.md" "$OUT/lb.md"
@@ -369,7 +545,9 @@ $(machine).
 - Single-threaded servers are pinned with \`taskset\`: the server (meshkv-node, nginx with one
   worker, Redis) on CPU ${SERVER_CPU}, wrk on CPU ${CLIENT_CPU}; the same placement for meshkv and for
   the reference. For the balancer, the proxy (meshkv-lb or HAProxy) has CPU ${SERVER_CPU} to itself and
-  nginx shares CPU ${CLIENT_CPU} with wrk.
+  the backends (nginx, Redis) share CPU ${CLIENT_CPU} with the client (wrk, redis-benchmark); there every
+  process runs SCHED_RR at one priority, so that the builds sharing the machine do not preempt
+  them (see "Why the balancer figures disagreed" below).
 - The machine is shared (other builds may run during a run: see the load average printed in
   each section); alternating the two sides spreads that noise over both.
 - nginx keeps keep-alive connections open indefinitely (\`keepalive_requests\` raised) so that
@@ -383,11 +561,12 @@ $(machine).
   included here; \`bench/run.sh assemble\` rebuilds this file without measuring anything.
 
 EOF
-    for s in node memory lb mesh; do
+    # lb-findings.md is written by hand (what the figures mean); it follows the generated lb.md.
+    for s in node memory lb lb-findings mesh; do
       [ -f "$OUT/$s.md" ] && cat "$OUT/$s.md"
     done
     for s in "$OUT"/*.md; do
-      case "$(basename "$s" .md)" in node | memory | lb | mesh) continue ;; esac
+      case "$(basename "$s" .md)" in node | memory | lb | lb-findings | mesh) continue ;; esac
       [ -f "$s" ] && cat "$s"
     done
   } >"$tmp"

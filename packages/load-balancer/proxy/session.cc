@@ -94,7 +94,16 @@ void Session::connectNext() {
     abort();
     return;
   }
-  if (rc != 0) connectFailed(rc);
+  if (rc != 0) {
+    connectFailed(rc);
+    return;
+  }
+  // Reading is armed with the connect: epoll then learns POLLIN and POLLOUT in one ADD and drops
+  // POLLOUT with one MOD when the connect completes. Armed only after the connect, libuv 1.44
+  // re-adds a descriptor it forgot was registered (ADD, EEXIST, MOD): one syscall more per
+  // connection. libuv completes the connect before it reads, so no byte arrives before
+  // connected().
+  uv_read_start(asStream(&backend_), &Session::onAlloc, &Session::onBackendRead);
 }
 
 void Session::discardClientInput() {
@@ -149,7 +158,6 @@ void Session::connected() {
   uv_tcp_nodelay(&backend_, 1);
   lastActivity_ = uv_now(listener_->loop_);
   uv_read_start(asStream(&client_), &Session::onAlloc, &Session::onClientRead);
-  uv_read_start(asStream(&backend_), &Session::onAlloc, &Session::onBackendRead);
 }
 
 void Session::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
