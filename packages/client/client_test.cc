@@ -394,6 +394,36 @@ TEST_F(ThreeNodes, AsyncReadsInFlightSurviveANodeKilledUnderThem) {
   EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
+// The pid of the node whose command line names this (unique) port file.
+pid_t pidOf(const std::string& portFile) {
+  for (int pid = 2; pid < 4194304; ++pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
+    if (!f) continue;
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (cmd.find(portFile) != std::string::npos) return pid;
+  }
+  return -1;
+}
+
+TEST_F(ThreeNodes, ReadsGoAroundAHungNode) {
+  Options o = fast(cluster.node(0).url());
+  o.requestTimeoutMs = deadline(3000);
+  o.attemptTimeoutMs = deadline(300);
+  Client c(o);
+  ASSERT_TRUE(seesAll(c));
+  ASSERT_TRUE(c.set("x", "1", WriteOptions{"all"}).ok());
+  pid_t hung = pidOf(cluster.dir() + "/" + cluster.node(1).id() + ".port");
+  ASSERT_GT(hung, 0);
+  ASSERT_EQ(::kill(hung, SIGSTOP), 0);  // alive for TCP, answers nothing
+  for (int i = 0; i < 12; ++i) {
+    auto v = c.get("x");
+    ASSERT_TRUE(v.ok()) << i << ": " << v.error().code << " " << v.error().message;
+    EXPECT_EQ(*v, "1");
+  }
+  EXPECT_GT(c.stats().retries, 0u);
+  ::kill(hung, SIGCONT);
+}
+
 TEST_F(ThreeNodes, GivenTheBalancerItTalksToTheMembersDirectly) {
   std::string backends;
   for (int i = 0; i < 3; ++i) {

@@ -51,6 +51,8 @@ struct Options {
   int connectionsPerNode = 4;   // keep-alive connections per node, opened on demand
   int maxPipeline = 32;         // requests in flight on one connection
   int retries = 2;              // extra attempts of a read (on another node when one exists)
+  int attemptTimeoutMs = 0;     // one attempt of a read (0: requestTimeoutMs / (retries + 1));
+                                // a hung node costs a read this long, then another node answers
   bool retryWrites = false;     // also resend writes cut off after being sent (may apply twice)
   int refreshMs = 2000;         // members are re-read from /status this often
   int downMs = 1000;            // a node that failed a connection is skipped this long
