@@ -189,7 +189,15 @@ void ClientCore::dispatch(const CallPtr& call) {
     return;
   }
   ++call->attempts;
-  c->send(call->target, call->deadlineMs,
+  uint64_t deadline = call->deadlineMs;
+  if (call->idempotent) {  // a read may give up on a hung node early and ask another one
+    int retries = std::max(0, opts_.retries);
+    int attemptMs = opts_.attemptTimeoutMs > 0
+                        ? opts_.attemptTimeoutMs
+                        : std::max(1, opts_.requestTimeoutMs / (retries + 1));
+    deadline = std::min(deadline, now() + static_cast<uint64_t>(attemptMs));
+  }
+  c->send(call->target, deadline,
           [this, call, node](Outcome&& o) { onOutcome(call, node, std::move(o)); });
 }
 
@@ -202,9 +210,13 @@ void ClientCore::onOutcome(const CallPtr& call, Node* node, Outcome&& o) {
     return;
   }
   // (A connection that never opened already marked its node down in onClosed.)
-  if (o.error == kConnectionLost || o.error == kBadResponse) markDown(*node);
+  if (o.error == kConnectionLost || o.error == kBadResponse || o.error == kTimeout) {
+    markDown(*node);
+  }
   bool safe = !o.sent || call->idempotent || opts_.retryWrites;
-  bool retry = !closing_ && o.error != kTimeout && o.error != kClosed && safe &&
+  // A write that timed out may still be applied: only reads go on after a timeout.
+  bool timeoutOk = o.error != kTimeout || call->idempotent;
+  bool retry = !closing_ && timeoutOk && o.error != kClosed && safe &&
                call->attempts <= opts_.retries && now() < call->deadlineMs;
   if (retry) {
     ++stats_.retries;

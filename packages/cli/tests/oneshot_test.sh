@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 
 start_node 127.0.0.31
 A=127.0.0.31:$NODE_PORT
-mk() { "$BIN/meshkv" --node="$A" "$@"; }
+# A generous timeout: on a loaded machine (sanitizers, shared cores) a node can stall seconds.
+mk() { "$BIN/meshkv" --node="$A" --timeout=30000 "$@"; }
 
 expect_exit 0 mk set greeting "hello world"; out_is "OK"
 expect_exit 0 mk get greeting; out_is "hello world"

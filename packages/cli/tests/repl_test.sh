@@ -24,7 +24,7 @@ T=(tmux -L "$SOCK" -f /dev/null)
 stop_tmux() { "${T[@]}" kill-server 2>/dev/null || true; }
 trap 'stop_tmux; cleanup' EXIT
 "${T[@]}" new-session -d -s repl -x 160 -y 50 \
-  "env TERM=screen HOME=$WORK MESHKV_URL=$URL ASAN_OPTIONS=${ASAN_OPTIONS:-} $BIN/meshkv;
+  "env TERM=screen HOME=$WORK MESHKV_URL=$URL ASAN_OPTIONS=${ASAN_OPTIONS:-} $BIN/meshkv --timeout=30000;
    echo \$? >$WORK/exit-status" ||
   fail "tmux could not start"
 "${T[@]}" set-option -t repl remain-on-exit on >/dev/null
@@ -32,7 +32,7 @@ trap 'stop_tmux; cleanup' EXIT
 screen() { "${T[@]}" capture-pane -p -t repl -S -200; }
 has() { screen | grep -qF -- "$1"; }
 type_keys() { "${T[@]}" send-keys -t repl "$@"; }
-see() { until_ok 20 has "$1" || fail "never saw '$1' on screen:"$'\n'"$(screen)"; }
+see() { until_ok 60 has "$1" || fail "never saw '$1' on screen:"$'\n'"$(screen)"; }
 # The line being edited (the last prompt line on the screen).
 last_prompt() { screen | grep -F "meshkv $URL>" | tail -n 1; }
 # capture-pane drops trailing spaces, so the wanted line is compared without them too.
@@ -41,7 +41,7 @@ line_is() {
   want="${want%"${want##*[! ]}"}"
   [ "$(last_prompt)" = "$want" ]
 }
-expect_line() { until_ok 20 line_is "$1" || fail "edit line is '$(last_prompt)', wanted '$1'"; }
+expect_line() { until_ok 60 line_is "$1" || fail "edit line is '$(last_prompt)', wanted '$1'"; }
 # Types a line and Enter, then waits for the next prompt (keys typed while a command runs
 # could be dropped when libedit switches the terminal back to raw mode; a person waits too).
 enter() {
@@ -67,7 +67,7 @@ see "last letter"
 type_keys 'get us' Tab
 expect_line "get user:"
 type_keys Tab
-until_ok 20 bash -c "tmux -L $SOCK capture-pane -p -t repl | grep -q 'user:alpha.*user:beta'" ||
+until_ok 60 bash -c "tmux -L $SOCK capture-pane -p -t repl | grep -q 'user:alpha.*user:beta'" ||
   fail "no list of both keys: $(screen)"
 enter 'b' Tab
 see "meshkv $URL> get user:beta"

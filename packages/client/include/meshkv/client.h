@@ -1,13 +1,14 @@
 // meshkv::Client and meshkv::AsyncClient: the C++ client library of meshkv (find_package(meshkv)
 // or pkg-config meshkv; link meshkv::client). One URL in (a node or the balancer); the client
 // reads the members from /status and sends every request straight to a live member over a
-// keep-alive, pipelined connection pool, retries reads on another node when a connection fails,
-// and follows members that join and leave. Errors are values: Result<T> / Status carry the
-// server's code ("MISSING_RECORD", ...) or a client-side one (kTimeout, kUnavailable, ...).
-// AsyncClient lives on the caller's libuv loop (loop thread only; close(done) before destroying
-// it). Client is the blocking face: it runs a private loop inside each call, so it is not
-// thread-safe (one Client per thread). The one thing a newcomer gets wrong: a list cursor belongs
-// to the node that produced it, so every page of a listing goes to the same node (Pager does it).
+// keep-alive, pipelined connection pool, retries reads on another node when a connection fails
+// or a node stops answering (attemptTimeoutMs), and follows members that join and leave. Errors are
+// values: Result<T> / Status carry the server's code ("MISSING_RECORD", ...) or a client-side one
+// (kTimeout, kUnavailable, ...). AsyncClient lives on the caller's libuv loop (loop thread only;
+// close(done) before destroying it). Client is the blocking face: it runs a private loop inside
+// each call, so it is not thread-safe (one Client per thread). The one thing a newcomer gets wrong:
+// a list cursor belongs to the node that produced it, so every page of a listing goes to the same
+// node (Pager does it).
 #pragma once
 
 #include <uv.h>
@@ -51,6 +52,8 @@ struct Options {
   int connectionsPerNode = 4;   // keep-alive connections per node, opened on demand
   int maxPipeline = 32;         // requests in flight on one connection
   int retries = 2;              // extra attempts of a read (on another node when one exists)
+  int attemptTimeoutMs = 0;     // one attempt of a read (0: requestTimeoutMs / (retries + 1));
+                                // a hung node costs a read this long, then another node answers
   bool retryWrites = false;     // also resend writes cut off after being sent (may apply twice)
   int refreshMs = 2000;         // members are re-read from /status this often
   int downMs = 1000;            // a node that failed a connection is skipped this long
