@@ -329,7 +329,8 @@ TEST_F(MeshClusterTest, CorruptAndUnsignedBatchesAreRefusedWithNothingApplied) {
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
     if (sign)
-      req.headers.push_back("X-Mesh-Auth: " + auth.sign("POST", "/_mesh/replicate", "", body, now));
+      req.headers.push_back("X-Mesh-Auth: " +
+                            auth.sign("POST", "/_mesh/replicate", "", body, now, "1"));
     req.body = std::move(body);
     long status = -1;
     client.send(std::move(req), [&](common::http::ClientResponse&& r) { status = r.status; });

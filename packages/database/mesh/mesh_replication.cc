@@ -85,12 +85,14 @@ void MeshCluster::pump(Peer& p) {
     head.append(kEpochHeader);
     head.append(": ");
     head.append(std::to_string(membership_.self().epoch));
-    if (auth_.enabled()) {
+    std::string proof =
+        auth_.sign("POST", "/_mesh/replicate", "", *e->frame, wallMs(), nextNonce());
+    if (!proof.empty()) {
       head.append("\r\nX-Mesh-Auth: ");
-      head.append(auth_.sign("POST", "/_mesh/replicate", "", *e->frame, wallMs()));
+      head.append(proof);
     }
     head.append("\r\n\r\n");
-    p.link->send(std::move(head), e->frame);
+    p.link->send(std::move(head), e->frame, std::move(proof));
     p.outbox.markSent();
   }
 }
@@ -119,6 +121,12 @@ void MeshCluster::onLinkWritable(PeerLink& link) {
 }
 
 void MeshCluster::onLinkDown(PeerLink&, const std::string&) {}
+
+void MeshCluster::onLinkForged(PeerLink& link, const std::string& why) {
+  ++forgedAnswers_;
+  spdlog::warn("mesh: replication link to {} ({}:{}): {}; reconnecting", link.peerId(), link.host(),
+               link.port(), why);
+}
 
 MeshCluster::Peer* MeshCluster::peer(const std::string& id) {
   auto it = peers_.find(id);
@@ -213,8 +221,8 @@ void MeshCluster::handleReplicate(const common::http::Request& req, common::http
     ++batchesRefused_;
     spdlog::warn("mesh: refused a batch from {}: {} {}", req.header("x-mesh-from"), f.error().code,
                  f.error().message);
-    r.respond(400, json::errorBody("BAD_BATCH"), "application/json",
-              {{"X-Mesh-Error", f.error().code}});
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_BATCH"), "application/json",
+           {{"X-Mesh-Error", f.error().code}});
     return;
   }
   uint64_t refused = 0;
@@ -236,7 +244,7 @@ void MeshCluster::handleReplicate(const common::http::Request& req, common::http
   std::string body = "{\"ack\":";
   json::appendUint(body, f->seq);
   body.push_back('}');
-  r.respond(200, body);
+  answer(r, req.header("x-mesh-auth"), 200, body);
 }
 
 }  // namespace db
