@@ -41,22 +41,27 @@ uint64_t MeshCluster::holdHorizon() const {
 }
 
 bool MeshCluster::mayEvict() const {
-  size_t live = membership_.liveCount();
-  size_t held = holds_.size();
-  if (live != held) return live > held;
+  // Our side: this node and the live members it exchanged with lately. The other side: the held
+  // (dead) members, and live members we only HEAR of (gossip can revive a member on the other
+  // side of a partition, e.g. through a node of ours that was wiped and rejoined over there).
+  uint64_t now = nowMs();
+  uint64_t recent =
+      opts_.suspicionTimeoutMs + opts_.probeIntervalMs * (membership_.members().size() + 1);
+  std::vector<std::string> ours{membership_.self().id};
+  std::vector<std::string> away;
+  for (const Member* m : membership_.liveMembers()) {
+    (now - m->lastContactMs <= recent ? ours : away).push_back(m->id);
+  }
+  for (const auto& [id, hold] : holds_) away.push_back(id);
+  if (ours.size() != away.size()) return ours.size() > away.size();
   // An even split: both sides see the same two sets, so exactly one of them holds the smallest
   // id of all; only that side evicts.
-  std::string smallest = membership_.self().id;
-  for (const Member* m : membership_.liveMembers()) smallest = std::min(smallest, m->id);
-  bool ours = true;
-  for (const auto& [id, hold] : holds_) {
-    if (id < smallest) ours = false;
-  }
-  return ours;
+  return *std::min_element(ours.begin(), ours.end()) < *std::min_element(away.begin(), away.end());
 }
 
 void MeshCluster::checkEvictions() {
-  if (holds_.empty() || !mayEvict()) return;
+  // A node told it was evicted is on the far side of something: it evicts nobody meanwhile.
+  if (holds_.empty() || !evictionClaims_.empty() || !mayEvict()) return;
   uint64_t now = nowMs();
   std::vector<std::string> due;
   for (const auto& [id, hold] : holds_) {

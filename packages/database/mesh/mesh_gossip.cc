@@ -198,11 +198,13 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
           if (u.state != MemberState::kAlive || known != nullptr) continue;
         } else if (u.state == MemberState::kLeft) {
           continue;  // a leave is announced by the member itself (/_mesh/leave), never relayed
-        } else if (u.state == MemberState::kEvicted && known != nullptr && known->live()) {
+        } else if (u.state == MemberState::kEvicted && known != nullptr && known->live() &&
+                   ready_) {
           // Evicted members were dead to the evictor's side for the grace period; one we still
-          // exchange with was not evicted by agreement.
-          spdlog::warn("mesh: {} says {} was evicted, but it is {} here; ignored", from, u.id,
-                       memberStateName(known->state));
+          // exchange with was not evicted by agreement. (A node still copying the cluster's data
+          // takes the cluster's view: it may have met the evicted life before the news.)
+          spdlog::debug("mesh: {} says {} was evicted, but it is {} here; ignored", from, u.id,
+                        memberStateName(known->state));
           continue;
         }
       }
