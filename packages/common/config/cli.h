@@ -13,6 +13,8 @@ namespace common {
 
 // Parses argv (and the environment, through each option's envname). Returns an exit code when
 // the program must stop now (0 after --help/--version, 2 on an invalid setting), else nullopt.
+// An empty value (`--opt ""`, or an environment variable set to "") is an invalid setting like
+// any other, never the default: `SERVICE_PORT=` is a mistake to report, not to guess about.
 std::optional<int> parseCli(CLI::App& app, int argc, char** argv);
 
 // --bind / BIND_ADDRESS (an IPv4 address, "::" or "::1") and --log-level / LOG_LEVEL: the
