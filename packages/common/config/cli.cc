@@ -11,7 +11,7 @@
 
 namespace common {
 
-std::optional<int> parseCli(CLI::App& app, int argc, char** argv) {
+std::optional<int> parseCli(CLI::App& app, int argc, char** argv, EmptyValues empty) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -28,6 +28,7 @@ std::optional<int> parseCli(CLI::App& app, int argc, char** argv) {
     std::fprintf(stderr, "%s: invalid configuration: %s\n", app.get_name().c_str(), msg.c_str());
     return 2;
   }
+  if (empty == EmptyValues::kAllowed) return std::nullopt;
   for (const CLI::Option* opt : app.get_options()) {
     if (opt->get_expected_min() == 0) continue;  // a flag: present or not, never empty
     std::string what;

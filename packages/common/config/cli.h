@@ -15,7 +15,10 @@ namespace common {
 // the program must stop now (0 after --help/--version, 2 on an invalid setting), else nullopt.
 // An empty value (`--opt ""`, or an environment variable set to "") is an invalid setting like
 // any other, never the default: `SERVICE_PORT=` is a mistake to report, not to guess about.
-std::optional<int> parseCli(CLI::App& app, int argc, char** argv);
+// (EmptyValues::kAllowed keeps CLI11's own behaviour, for a tool whose strings may be empty.)
+enum class EmptyValues { kInvalid, kAllowed };
+std::optional<int> parseCli(CLI::App& app, int argc, char** argv,
+                            EmptyValues empty = EmptyValues::kInvalid);
 
 // --bind / BIND_ADDRESS (an IPv4 address, "::" or "::1") and --log-level / LOG_LEVEL: the
 // same option, names and checks in every binary.
