@@ -299,21 +299,25 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
   });
   using common::http::Request;
   using common::http::Responder;
-  server.route("/_mesh/replicate",
+  // Mesh routes take bodies up to a frame's size; the public ones keep the server's small default.
+  auto addMeshRoute = [&server](std::string path, common::http::Handler h) {
+    server.route(std::move(path), std::move(h), {.maxBodyBytes = wire::kMaxFrameBytes});
+  };
+  addMeshRoute("/_mesh/replicate",
                [this](const Request& q, Responder r) { handleReplicate(q, std::move(r)); });
-  server.route("/_mesh/join",
+  addMeshRoute("/_mesh/join",
                [this](const Request& q, Responder r) { handlePing(q, std::move(r), true); });
-  server.route("/_mesh/ping",
+  addMeshRoute("/_mesh/ping",
                [this](const Request& q, Responder r) { handlePing(q, std::move(r), false); });
-  server.route("/_mesh/ping-req",
+  addMeshRoute("/_mesh/ping-req",
                [this](const Request& q, Responder r) { handlePingReq(q, std::move(r)); });
-  server.route("/_mesh/leave",
+  addMeshRoute("/_mesh/leave",
                [this](const Request& q, Responder r) { handleLeave(q, std::move(r)); });
-  server.route("/_mesh/snapshot",
+  addMeshRoute("/_mesh/snapshot",
                [this](const Request& q, Responder r) { handleSnapshot(q, std::move(r)); });
-  server.route("/_mesh/digest",
+  addMeshRoute("/_mesh/digest",
                [this](const Request& q, Responder r) { handleDigest(q, std::move(r)); });
-  server.route("/_mesh/repair",
+  addMeshRoute("/_mesh/repair",
                [this](const Request& q, Responder r) { handleRepair(q, std::move(r)); });
   server.route("/ping",
                [this](const Request& q, Responder r) { handlePublicPing(q, std::move(r)); });
