@@ -150,13 +150,15 @@ void Connection::failRequest(int status) {
   meta.requestId = 0;
   std::string_view code = parser_.errorCode();  // a route's refusal names its own
   std::string body = json::errorBody(code.empty() ? errorCodeFor(status) : code);
+  ExtraHeaders extra;
+  if (!parser_.errorAllow().empty()) extra.emplace_back("Allow", std::string(parser_.errorAllow()));
   if (slots_.empty()) {
-    formatComplete(out_, meta, status, body, "application/json", {});
+    formatComplete(out_, meta, status, body, "application/json", extra);
   } else {
     meta.seq = nextSeq_++;
     meta.answered = true;
     meta.status = status;
-    formatComplete(meta.data, meta, status, body, "application/json", {});
+    formatComplete(meta.data, meta, status, body, "application/json", extra);
     slots_.push_back(std::move(meta));
   }
 }

@@ -202,6 +202,7 @@ int RequestParser::onHeadersComplete(http_parser* p) noexcept {
     HeadDecision d = s->onHead_(head);
     if (d.refuseStatus != 0) {
       s->errorCode_.assign(d.refuseCode);
+      s->errorAllow_.assign(d.refuseAllow);
       return s->fail(d.refuseStatus, "refused by the route");
     }
     if (d.maxBodyBytes != 0) s->maxBodyBytes_ = d.maxBodyBytes;

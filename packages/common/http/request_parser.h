@@ -50,6 +50,7 @@ struct HeadDecision {
   size_t maxBodyBytes = 0;  // 0: ParserLimits::maxBodyBytes
   int refuseStatus = 0;     // not 0: answer this status (with refuseCode) and read no body
   std::string_view refuseCode;
+  std::string_view refuseAllow;  // not empty: the refusal's Allow header
 };
 
 class RequestParser {
@@ -79,6 +80,7 @@ class RequestParser {
   std::string_view errorReason() const { return errorReason_; }
   // The JSON error code OnHead gave with its refusal; "" for the parser's own failures.
   std::string_view errorCode() const { return errorCode_; }
+  std::string_view errorAllow() const { return errorAllow_; }  // a refusal's Allow header
 
  private:
   static int onMessageBegin(http_parser* p) noexcept;
@@ -119,6 +121,7 @@ class RequestParser {
   int chunkCrlfLeft_ = 0;   // bytes of the CRLF after a chunk's data not checked yet
   const char* feedEnd_ = nullptr;
   std::string errorCode_;
+  std::string errorAllow_;
   bool lastWasValue_ = false;
   bool inMessage_ = false;
   bool wantsContinue_ = false;

@@ -59,6 +59,7 @@ HeadDecision Server::admit(const Request& head) const {
     Refusal r = o.admit(head);
     d.refuseStatus = r.status;
     d.refuseCode = r.code;
+    d.refuseAllow = r.allow;
   }
   return d;
 }

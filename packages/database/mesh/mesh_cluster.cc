@@ -261,7 +261,8 @@ void MeshCluster::post(const std::string& url, std::string path, std::string que
 // ---------------------------------------------------------------------------------------------
 
 bool MeshCluster::authorized(const common::http::Request& req, common::http::Responder& r) {
-  // Mesh routes change state: POST only (a link or a crawler must not reach them).
+  // Mesh routes change state: POST only (a link or a crawler must not reach them). The route's
+  // admit check refuses the others before their body is read; this is the same rule again.
   if (req.method != "POST") {
     r.respond(405, json::errorBody("METHOD_NOT_ALLOWED"), "application/json", {{"Allow", "POST"}});
     return false;
@@ -300,8 +301,16 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
   using common::http::Request;
   using common::http::Responder;
   // Mesh routes take bodies up to a frame's size; the public ones keep the server's small default.
-  auto addMeshRoute = [&server](std::string path, common::http::Handler h) {
-    server.route(std::move(path), std::move(h), {.maxBodyBytes = wire::kMaxFrameBytes});
+  // Before any of that body is read: POST only, and with a secret a present, well-formed proof
+  // within the time window (the MAC over the body is checked once it arrived: authorized()).
+  auto admit = [this](const Request& head) -> common::http::Refusal {
+    if (head.method != "POST") return {405, "METHOD_NOT_ALLOWED", "POST"};
+    if (!auth_.plausible(head.header("x-mesh-auth"), wallMs())) return {401, "MESH_AUTH_FAILED"};
+    return {};
+  };
+  auto addMeshRoute = [&server, admit](std::string path, common::http::Handler h) {
+    server.route(std::move(path), std::move(h),
+                 {.maxBodyBytes = wire::kMaxFrameBytes, .admit = admit});
   };
   addMeshRoute("/_mesh/replicate",
                [this](const Request& q, Responder r) { handleReplicate(q, std::move(r)); });
