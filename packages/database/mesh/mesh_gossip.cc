@@ -257,7 +257,10 @@ void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admit
     return;
   }
   std::string url = m->url;
-  post(url, "/_mesh/ping", "", gossipJson(true), opts_.probeTimeoutMs * 2,
+  // A joiner waits for this exchange (its join is answered after it): a slow answer is not a
+  // failed probe, so the deadline is the control plane's, well inside the joiner's own.
+  post(url, "/_mesh/ping", "", gossipJson(true),
+       std::max(opts_.probeTimeoutMs * 2, opts_.requestTimeoutMs / 2),
        [this, url, finish](common::http::ClientResponse&& r) {
          if (phase_ != Phase::kClosed && r.error.empty() && r.status == 200) {
            mergeGossip(r.body, nullptr, GossipSource{url});
