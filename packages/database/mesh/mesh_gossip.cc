@@ -450,9 +450,26 @@ void MeshCluster::probe(const std::string& id) {
 void MeshCluster::contactSeed(const std::string& url) {
   // An address a client handed in (/ping?nodes=) is only a candidate: it is used once its
   // answer proves it (mergeGossip admits it then), and a few are contacted at a time.
+  // It is told who we are, not who else is in the mesh.
   if (seedsInFlight_ >= kMaxSeedsInFlight) return;
   ++seedsInFlight_;
-  post(url, "/_mesh/ping", "", gossipJson(true), opts_.probeTimeoutMs * 2,
+  const Member& self = membership_.self();
+  std::string body = "{\"from\":";
+  json::appendString(body, opts_.nodeId);
+  body.append(",\"epoch\":");
+  json::appendUint(body, self.epoch);
+  body.append(",\"members\":[{\"id\":");
+  json::appendString(body, self.id);
+  body.append(",\"url\":");
+  json::appendString(body, self.url);
+  body.append(",\"state\":\"");
+  body.append(memberStateName(self.state));
+  body.append("\",\"inc\":");
+  json::appendUint(body, self.incarnation);
+  body.append(",\"epoch\":");
+  json::appendUint(body, self.epoch);
+  body.append("}]}");
+  post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
        [this, url](common::http::ClientResponse&& r) {
          --seedsInFlight_;
          if (phase_ == Phase::kClosed) return;
