@@ -53,7 +53,7 @@ struct ServerOptions {
 // A route's answer to a request head, before any body byte is kept.
 struct Refusal {
   int status = 0;  // 0: admitted; else the HTTP status to answer (then the connection closes)
-  std::string_view code;   // the JSON error code, answered as {"error":"<code>"}
+  std::string_view code;        // the JSON error code, answered as {"error":"<code>"}
   std::string_view allow = {};  // not empty: answered as an Allow header (with a 405)
 };
 
