@@ -123,6 +123,14 @@ bool Membership::admit(std::string_view id, uint64_t nowMs) {
   return true;
 }
 
+bool Membership::forgetCandidate(std::string_view id) {
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.admitted) return false;
+  members_.erase(it);
+  std::erase(probeOrder_, std::string(id));
+  return true;
+}
+
 void Membership::contact(std::string_view id, uint64_t nowMs) {
   auto it = members_.find(id);
   if (it != members_.end()) it->second.lastContactMs = nowMs;
@@ -211,7 +219,7 @@ std::optional<std::string> Membership::nextProbeTarget() {
   if ((++picks_ % 4) == 0) {
     std::vector<const std::string*> dead;
     for (const auto& [id, m] : members_) {
-      if (m.state == MemberState::kDead) dead.push_back(&id);
+      if (m.state == MemberState::kDead && m.admitted) dead.push_back(&id);
     }
     if (!dead.empty()) return *dead[(deadCursor_++) % dead.size()];
   }
@@ -223,7 +231,7 @@ std::optional<std::string> Membership::nextProbeTarget() {
     if (probeOrder_.empty()) break;
     const std::string& id = probeOrder_[probeIndex_++];
     auto it = members_.find(id);
-    if (it != members_.end() && it->second.live()) return id;
+    if (it != members_.end() && it->second.live() && it->second.admitted) return id;
   }
   return std::nullopt;
 }

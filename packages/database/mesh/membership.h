@@ -11,8 +11,9 @@
 // was evicted reports selfEvicted() and starts a new life with renewEpoch().
 // Admission (requireAdmission(true), MeshCluster's setting): a member learnt from gossip is only a
 // CANDIDATE until the owner had an authenticated exchange with it at its URL and calls admit();
-// candidates are probed (that is how they get admitted) but are not live members: they are not
-// counted, not asked to help probe, not gossiped on. A new URL makes a member a candidate again.
+// candidates are not live members: not probed by SWIM (the owner pings them to admit them, and
+// drops them with forgetCandidate when that fails), not counted, not asked to help probe, not
+// gossiped on. A new URL makes a member a candidate again.
 // The one thing to get right: unknown members learnt as dead/left are NOT added (otherwise two
 // nodes re-teach each other a forgotten dead member forever).
 #pragma once
@@ -71,6 +72,9 @@ class Membership {
   // `id` proved itself at its current URL: a member from now on. Notifies onChange (isNew =
   // true) when it was a candidate. False when unknown or admitted already.
   bool admit(std::string_view id, uint64_t nowMs);
+  // A candidate that did not prove itself is dropped (no state change is gossiped: it was never
+  // a member); learnt again, it is a candidate again. False when unknown or admitted.
+  bool forgetCandidate(std::string_view id);
 
   // Merges one gossiped entry. Returns true when anything changed (self refutation included).
   bool apply(const MemberUpdate& u, uint64_t nowMs);

@@ -43,9 +43,14 @@ TEST(Membership, GossipedMembersAreCandidatesUntilAdmittedAndAgainAtANewAddress)
   EXPECT_EQ(m.liveCount(), 1u);
   EXPECT_TRUE(m.liveMembers().empty());
   EXPECT_TRUE(m.indirectHelpers("x", 3).empty());
-  EXPECT_EQ(m.gossip().size(), 1u);  // only self: candidates are not passed on
-  EXPECT_EQ(m.nextProbeTarget(), std::optional<std::string>("b"));
+  EXPECT_EQ(m.gossip().size(), 1u);              // only self: candidates are not passed on
+  EXPECT_EQ(m.nextProbeTarget(), std::nullopt);  // the owner pings it to admit it
+  EXPECT_TRUE(m.forgetCandidate("b"));
+  EXPECT_EQ(m.find("b"), nullptr);
+  ASSERT_TRUE(m.apply(up("b", MemberState::kAlive, 5), 0));  // learnt again: a candidate again
   EXPECT_TRUE(m.admit("b", 1));
+  EXPECT_EQ(m.nextProbeTarget(), std::optional<std::string>("b"));
+  EXPECT_FALSE(m.forgetCandidate("b"));
   EXPECT_FALSE(m.admit("b", 2));   // once
   EXPECT_FALSE(m.admit("zz", 2));  // unknown
   EXPECT_EQ(changes.back(), std::make_pair(std::string("b"), true));

@@ -248,6 +248,15 @@ void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admit
     auto node = admitting_.extract(id);
     const Member* now = membership_.find(id);
     bool ok = now != nullptr && now->admitted;
+    if (!ok && membership_.forgetCandidate(id)) {
+      // It did not prove itself: dropped (a member that moved to an unproven address too).
+      spdlog::info("mesh: candidate {} did not prove itself; dropped", id);
+      if (auto it = peers_.find(id); it != peers_.end()) {
+        if (it->second->link != nullptr) it->second->link->destroy();
+        peers_.erase(it);
+        peerGone(id);
+      }
+    }
     if (!node.empty()) {
       for (auto& cb : node.mapped()) cb(ok);
     }

@@ -52,6 +52,7 @@ class MeshHostileTest : public testing::MeshFixture {
     o.tombstoneGraceMs = kGraceMs;
     o.probeTimeoutMs = 400;
     o.suspicionTimeoutMs = 5000;
+    o.replicationTimeoutMs = 5000;
     return o;
   }
   static constexpr uint64_t kGraceMs = 1500;
