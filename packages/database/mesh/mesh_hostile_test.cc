@@ -1,9 +1,9 @@
 // Hostile-peer tests (issue 10, the mesh's trust boundary): three in-process nodes holding data
-// meet a FakePeer that knows no secret, or holds it (an insider), or faces an open mesh. The fake
-// answers every request with an eviction, with forged gossip (itself alive, a real node left at
-// incarnation 2^62), or with a signed answer captured from a real node and replayed; it is handed
-// to the nodes the way an attacker can, through the public /ping?nodes=. After each: every node
-// still holds its data and is ready, was never wiped, lists no fake member (unless the fake
+// meet a HostilePeer that knows no secret, or holds it (an insider), or faces an open mesh. The
+// fake answers every request with an eviction, with forged gossip (itself alive, a real node left
+// at incarnation 2^62), or with a signed answer captured from a real node and replayed; it is
+// handed to the nodes the way an attacker can, through the public /ping?nodes=. After each: every
+// node still holds its data and is ready, was never wiped, lists no fake member (unless the fake
 // legitimately holds the secret), no record reached the fake, and w=all counts real nodes only.
 // Every test first waits for the positive sign that the attack was delivered (the node counted a
 // refused answer or an ignored claim), then checks that nothing happened.
@@ -12,13 +12,13 @@
 #include <charconv>
 
 #include "common/http/client.h"
-#include "database/mesh/testing/fake_peer.h"
+#include "database/mesh/testing/hostile_peer.h"
 #include "database/mesh/testing/mesh_fixture.h"
 
 namespace db {
 namespace {
 
-using testing::FakePeer;
+using testing::HostilePeer;
 using testing::TestNode;
 
 constexpr int kRecords = 50;
@@ -29,7 +29,9 @@ class MeshHostileTest : public testing::MeshFixture {
   void TearDown() override {
     for (auto& f : fakes_) {
       // The scripts may refer to the test body's locals: the fake answers on its own from now.
-      f->answerWith([](const common::http::Request&) { return FakePeer::Answer{503, "{}", {}}; });
+      f->answerWith([](const common::http::Request&) {
+        return HostilePeer::Answer{503, "{}", {}};
+      });
       bool closed = false;
       f->close([&] { closed = true; });
       EXPECT_TRUE(runUntil([&] { return closed; }, 10000));
@@ -76,8 +78,8 @@ class MeshHostileTest : public testing::MeshFixture {
     runUntil([&] { return uv_now(&loop_) >= until; }, 10000);
   }
 
-  FakePeer& addFake(const std::string& id) {
-    fakes_.push_back(std::make_unique<FakePeer>(&loop_, id));
+  HostilePeer& addFake(const std::string& id) {
+    fakes_.push_back(std::make_unique<HostilePeer>(&loop_, id));
     EXPECT_EQ(fakes_.back()->listen(), 0);
     return *fakes_.back();
   }
@@ -99,7 +101,7 @@ class MeshHostileTest : public testing::MeshFixture {
   }
 
   // The original's public route: a client (no secret) hands the node an address.
-  void publicPing(TestNode& n, const FakePeer& fake) {
+  void publicPing(TestNode& n, const HostilePeer& fake) {
     common::http::ClientRequest req;
     req.method = "GET";
     req.url = n.url() + "/ping?nodes=" + fake.hostPort();
@@ -123,7 +125,7 @@ class MeshHostileTest : public testing::MeshFixture {
   }
 
   // What a user would notice if the attack had worked, on every real node.
-  void expectUnharmed(const FakePeer& fake, bool fakeMayBeMember = false) {
+  void expectUnharmed(const HostilePeer& fake, bool fakeMayBeMember = false) {
     for (int i = 0; i < 3; ++i) {
       TestNode& n = *nodes_[i];
       std::string s = status(n);
@@ -165,7 +167,7 @@ class MeshHostileTest : public testing::MeshFixture {
 
   // The fake is handed to every node; waits until each of them refused at least one of its
   // answers (counter `signal`) and the fake got at least `requests` requests.
-  void deliver(FakePeer& fake, std::string_view signal) {
+  void deliver(HostilePeer& fake, std::string_view signal) {
     for (int i = 0; i < 3; ++i) publicPing(*nodes_[i], fake);
     for (int i = 0; i < 3; ++i) {
       TestNode& n = *nodes_[i];
@@ -184,14 +186,14 @@ class MeshHostileTest : public testing::MeshFixture {
   }
 
   // Forged gossip: the fake alive, n2 left at incarnation 2^62.
-  FakePeer::Answer forgedGossip(const FakePeer& fake) {
+  HostilePeer::Answer forgedGossip(const HostilePeer& fake) {
     const Member& n2 = nodes_[1]->mesh->membership().self();
     std::string members = memberJson(fake.id(), fake.url(), "alive", 1, 1) + "," +
                           memberJson("n2", n2.url, "left", kHugeIncarnation, n2.epoch);
-    return FakePeer::gossip(fake.id(), 1, members);
+    return HostilePeer::gossip(fake.id(), 1, members);
   }
 
-  std::vector<std::unique_ptr<FakePeer>> fakes_;
+  std::vector<std::unique_ptr<HostilePeer>> fakes_;
   std::unique_ptr<common::http::Client> client_;
 };
 
@@ -199,7 +201,7 @@ TEST_F(MeshHostileTest, EvictingFakeWithoutTheSecretWipesNobody) {
   startCluster();
   auto& fake = addFake("fake");
   // It even claims to be a real member.
-  fake.answerWith([](const common::http::Request&) { return FakePeer::evicted("n2"); });
+  fake.answerWith([](const common::http::Request&) { return HostilePeer::evicted("n2"); });
   deliver(fake, "forgedAnswers");
   expectUnharmed(fake);
 }
@@ -208,7 +210,7 @@ TEST_F(MeshHostileTest, EvictionClaimOfAnInsiderAtAnUnknownAddressIsIgnored) {
   startCluster();
   auto& fake = addFake("fake");
   fake.signWith(secret_);  // holds the secret, and pretends to be n2 answering
-  fake.answerWith([](const common::http::Request&) { return FakePeer::evicted("n2"); });
+  fake.answerWith([](const common::http::Request&) { return HostilePeer::evicted("n2"); });
   deliver(fake, "evictionClaimsIgnored");
   expectUnharmed(fake);
 }
@@ -224,7 +226,7 @@ class MeshHostileOpenTest : public MeshHostileTest {
 TEST_F(MeshHostileOpenTest, EvictingFakeInAnOpenMeshWipesNobody) {
   startCluster();
   auto& fake = addFake("fake");
-  fake.answerWith([](const common::http::Request&) { return FakePeer::evicted("n2"); });
+  fake.answerWith([](const common::http::Request&) { return HostilePeer::evicted("n2"); });
   deliver(fake, "evictionClaimsIgnored");
   expectUnharmed(fake);
 }
@@ -236,7 +238,7 @@ TEST_F(MeshHostileOpenTest, AMemberAnsweringEvictedIsOneClaimAndWipesNobody) {
   auto& fake = addFake("fake");
   bool turned = false;
   fake.answerWith([&](const common::http::Request&) {
-    return turned ? FakePeer::evicted("fake") : forgedGossip(fake);
+    return turned ? HostilePeer::evicted("fake") : forgedGossip(fake);
   });
   for (int i = 0; i < 3; ++i) publicPing(*nodes_[i], fake);
   // Open mesh: it answered at its own address, so it is admitted (as documented)...
@@ -339,7 +341,7 @@ TEST_F(MeshHostileTest, ACapturedSignedAnswerReplayedToAnotherRequestIsRefused) 
   auto captured = request(std::move(ping));
   ASSERT_EQ(captured.status, 200) << captured.body;
   ASSERT_FALSE(captured.header("x-mesh-auth").empty());
-  FakePeer::Answer replay{static_cast<int>(captured.status), captured.body, {}};
+  HostilePeer::Answer replay{static_cast<int>(captured.status), captured.body, {}};
   replay.headers.emplace_back("X-Mesh-Auth", std::string(captured.header("x-mesh-auth")));
   replay.headers.emplace_back("X-Mesh-From", std::string(captured.header("x-mesh-from")));
   auto& fake = addFake("fake");

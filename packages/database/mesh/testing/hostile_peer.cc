@@ -1,11 +1,11 @@
-// See fake_peer.h. Every path goes to the server's fallback handler; the script decides.
-#include "database/mesh/testing/fake_peer.h"
+// See hostile_peer.h. Every path goes to the server's fallback handler; the script decides.
+#include "database/mesh/testing/hostile_peer.h"
 
 #include <algorithm>
 
 namespace db::testing {
 
-FakePeer::FakePeer(uv_loop_t* loop, std::string id)
+HostilePeer::HostilePeer(uv_loop_t* loop, std::string id)
     : id_(std::move(id)),
       server_(std::make_unique<common::http::Server>(loop, common::http::ServerOptions{})) {
   script_ = [](const common::http::Request&) { return Answer{404, "{}", {}}; };
@@ -25,27 +25,28 @@ FakePeer::FakePeer(uv_loop_t* loop, std::string id)
   });
 }
 
-int FakePeer::listen() {
+int HostilePeer::listen() {
   return server_->listen("127.0.0.1", 0);
 }
 
-size_t FakePeer::count(std::string_view path) const {
+size_t HostilePeer::count(std::string_view path) const {
   return static_cast<size_t>(
       std::count_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.path == path; }));
 }
 
-void FakePeer::close(std::function<void()> done) {
+void HostilePeer::close(std::function<void()> done) {
   server_->close(std::move(done));
 }
 
-FakePeer::Answer FakePeer::evicted(std::string_view from) {
+HostilePeer::Answer HostilePeer::evicted(std::string_view from) {
   return Answer{
       409,
       R"({"error":"EVICTED"})",
       {{"X-Mesh-Error", "EVICTED"}, {"X-Mesh-Gc", "0"}, {"X-Mesh-From", std::string(from)}}};
 }
 
-FakePeer::Answer FakePeer::gossip(std::string_view from, uint64_t epoch, std::string_view members) {
+HostilePeer::Answer HostilePeer::gossip(std::string_view from, uint64_t epoch,
+                                        std::string_view members) {
   std::string body = "{\"from\":\"" + std::string(from) + "\",\"epoch\":" + std::to_string(epoch) +
                      ",\"members\":[" + std::string(members) +
                      "],\"ready\":true,\"delivered\":0,\"digest\":\"0\",\"gc\":0}";

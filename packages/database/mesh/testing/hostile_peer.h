@@ -1,8 +1,9 @@
-// FakePeer: a hostile mesh peer for tests. A common::http::Server on 127.0.0.1:0 on the test's
-// loop that answers EVERY request with what its script says (an eviction, forged gossip, a
-// replayed answer...) and records every request it received, so a test can assert that no
+// HostilePeer: a hostile mesh peer for tests. A common::http::Server on 127.0.0.1:0 on the
+// test's loop that answers EVERY request with what its script says (an eviction, forged gossip,
+// a replayed answer...) and records every request it received, so a test can assert that no
 // replication record ever reached it. It can sign its answers like a node holding a secret
-// (signWith), to play an insider. Owned by the test; close() before the loop closes.
+// (signWith), to play an insider. Owned by the test; close() before the loop closes. (h-valid's
+// FakePeer forges records; the two can become one helper.)
 // The one thing to get right: the fake only answers; whether a node believed it is asserted on
 // the nodes (their /status, their data), never on the fake.
 #pragma once
@@ -21,7 +22,7 @@
 
 namespace db::testing {
 
-class FakePeer {
+class HostilePeer {
  public:
   struct Answer {
     int status = 200;
@@ -33,7 +34,7 @@ class FakePeer {
   };
   using Script = std::function<Answer(const common::http::Request&)>;
 
-  FakePeer(uv_loop_t* loop, std::string id);
+  HostilePeer(uv_loop_t* loop, std::string id);
   // Listens on 127.0.0.1:0; 0 or -errno.
   int listen();
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
