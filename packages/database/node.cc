@@ -38,6 +38,8 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   opts.keepAliveTimeoutMs = config_.keepAliveTimeoutMs;
   opts.closeTimeoutMs = 2000;  // leaves ~2.5 s of the 4.8 s shutdown budget to the mesh leave
   opts.drainTimeoutMs = config_.drainTimeoutMs;  // within closeTimeoutMs (capped at 1.5 s)
+  // Public routes keep ServerOptions' small body limit; the mesh registers its own per route.
+  opts.maxPendingBodyBytes = config_.maxPendingBodyBytes;
   server_ = std::make_unique<common::http::Server>(loop_, opts);
   KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.mesh.nodeId);
   ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;

@@ -1,6 +1,6 @@
 // See config.h. CLI11 checks each value's shape; the cross-field rules (exactly one mode, a
-// GROUP_PORT with GROUP_NAME, BACKENDS entries that resolve) are checked after parsing and
-// reported the same way: "meshkv-lb: invalid configuration: ..." and exit status 2.
+// GROUP_PORT with GROUP_NAME, BACKENDS entries that are not empty and resolve) are checked after
+// parsing and reported the same way: "meshkv-lb: invalid configuration: ..." and exit status 2.
 #include "load-balancer/config.h"
 
 #include <netdb.h>
@@ -175,19 +175,20 @@ ParsedConfig parseConfig(int argc, char** argv) {
     std::string spec = c.backendsSpec.substr(start, comma - start);
     while (!spec.empty() && spec.front() == ' ') spec.erase(0, 1);
     while (!spec.empty() && spec.back() == ' ') spec.pop_back();
-    if (!spec.empty()) {
-      StaticBackend b;
-      b.spec = spec;
-      std::string err = resolveBackend(spec, b.addr);
-      if (!err.empty()) {
-        out.exitCode = invalid(err);
-        return out;
-      }
-      c.backends.push_back(b);
+    if (spec.empty()) {  // "a:1,,b:2" or a trailing comma: a lost entry, not a style choice
+      out.exitCode = invalid("BACKENDS has an empty entry: '" + c.backendsSpec + "'");
+      return out;
     }
+    StaticBackend b;
+    b.spec = spec;
+    std::string err = resolveBackend(spec, b.addr);
+    if (!err.empty()) {
+      out.exitCode = invalid(err);
+      return out;
+    }
+    c.backends.push_back(b);
     start = comma + 1;
   }
-  if (c.backends.empty()) out.exitCode = invalid("BACKENDS lists no backend");
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -66,6 +67,33 @@ TEST(ConfigTest, InvalidSettingsExit2) {
   auto help = parse({"--help"});
   ASSERT_TRUE(help.exitCode.has_value());
   EXPECT_EQ(0, *help.exitCode);
+}
+
+TEST(ConfigTest, EmptySettingsAndEmptyBackendEntriesExit2) {
+  // An empty value is a mistake to report, not a request for the default.
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--backends", "127.0.0.1:1,,127.0.0.1:2"},
+           {"--backends", "127.0.0.1:1,"},
+           {"--backends", ",127.0.0.1:1"},
+           {"--backends", "127.0.0.1:1, ,127.0.0.1:2"},
+           {"--backends", ""},
+           {"--backends", "127.0.0.1:1", "--service-port", ""},
+       }) {
+    auto p = parse(args);
+    ASSERT_TRUE(p.exitCode.has_value()) << args[1];
+    EXPECT_EQ(2, *p.exitCode) << args[1];
+  }
+  for (const char* name : {"SERVICE_PORT", "BALANCE", "ADMIN_PORT", "CONNECT_TIMEOUT_MS"}) {
+    ASSERT_EQ(0, setenv(name, "", 1));
+    auto p = parse({"--backends", "127.0.0.1:1"});
+    unsetenv(name);
+    ASSERT_TRUE(p.exitCode.has_value()) << name << "= was taken as the default";
+    EXPECT_EQ(2, *p.exitCode) << name;
+  }
+  // The same settings unset still give their defaults.
+  auto p = parse({"--backends", "127.0.0.1:1"});
+  ASSERT_FALSE(p.exitCode.has_value());
+  EXPECT_EQ(8080, p.config.servicePort);
 }
 
 TEST(ConfigTest, OwnContainerIdComesFromTheMountTable) {

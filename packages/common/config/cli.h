@@ -13,7 +13,12 @@ namespace common {
 
 // Parses argv (and the environment, through each option's envname). Returns an exit code when
 // the program must stop now (0 after --help/--version, 2 on an invalid setting), else nullopt.
-std::optional<int> parseCli(CLI::App& app, int argc, char** argv);
+// An empty value (`--opt ""`, or an environment variable set to "") is an invalid setting like
+// any other, never the default: `SERVICE_PORT=` is a mistake to report, not to guess about.
+// (EmptyValues::kAllowed keeps CLI11's own behaviour, for a tool whose strings may be empty.)
+enum class EmptyValues { kInvalid, kAllowed };
+std::optional<int> parseCli(CLI::App& app, int argc, char** argv,
+                            EmptyValues empty = EmptyValues::kInvalid);
 
 // --bind / BIND_ADDRESS (an IPv4 address, "::" or "::1") and --log-level / LOG_LEVEL: the
 // same option, names and checks in every binary.

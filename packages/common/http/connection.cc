@@ -26,6 +26,10 @@ std::string_view errorCodeFor(int status) {
       return "URL_TOO_LONG";
     case 431:
       return "HEADERS_TOO_LARGE";
+    case 503:
+      return "BODY_MEMORY_FULL";  // the parser's only 503
+    case 505:
+      return "HTTP_VERSION_NOT_SUPPORTED";
     default:
       return "BAD_REQUEST";
   }
@@ -34,7 +38,11 @@ std::string_view errorCodeFor(int status) {
 }  // namespace
 
 Connection::Connection(Server& server, uint64_t id)
-    : server_(server), id_(id), parser_(server.limits_, [this](Request& r) { dispatch(r); }) {
+    : server_(server),
+      id_(id),
+      parser_(
+          server.limits_, [this](Request& r) { dispatch(r); },
+          [&server](const Request& head) { return server.admit(head); }, &server.bodyBudget_) {
   tcp_.data = this;
   writeReq_.data = this;
   shutdownReq_.data = this;
@@ -140,14 +148,17 @@ void Connection::failRequest(int status) {
   Slot meta;
   meta.keepAlive = false;
   meta.requestId = 0;
-  std::string body = json::errorBody(errorCodeFor(status));
+  std::string_view code = parser_.errorCode();  // a route's refusal names its own
+  std::string body = json::errorBody(code.empty() ? errorCodeFor(status) : code);
+  ExtraHeaders extra;
+  if (!parser_.errorAllow().empty()) extra.emplace_back("Allow", std::string(parser_.errorAllow()));
   if (slots_.empty()) {
-    formatComplete(out_, meta, status, body, "application/json", {});
+    formatComplete(out_, meta, status, body, "application/json", extra);
   } else {
     meta.seq = nextSeq_++;
     meta.answered = true;
     meta.status = status;
-    formatComplete(meta.data, meta, status, body, "application/json", {});
+    formatComplete(meta.data, meta, status, body, "application/json", extra);
     slots_.push_back(std::move(meta));
   }
 }

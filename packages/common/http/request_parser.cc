@@ -1,9 +1,15 @@
 // See request_parser.h. http-parser calls back with fragments (a URL or header may arrive in
 // several reads), so every piece is appended to buffers that are reused request after request:
-// a keep-alive connection allocates nothing in steady state.
+// a keep-alive connection allocates nothing in steady state. A body buffer is the exception:
+// one above kKeepBodyCapacity is freed (not just cleared) when its request ends or fails, so
+// the memory really goes back; while a body grows, every capacity increase is charged to the
+// shared BodyBudget first.
 #include "common/http/request_parser.h"
 
 #include <strings.h>
+
+#include <algorithm>
+#include <climits>
 
 namespace common::http {
 namespace {
@@ -16,6 +22,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+constexpr size_t kKeepBodyCapacity = 8192;  // a body buffer this small is kept for reuse
+
 }  // namespace
 
 std::string_view Request::header(std::string_view name) const {
@@ -26,8 +34,13 @@ std::string_view Request::header(std::string_view name) const {
   return {};
 }
 
-RequestParser::RequestParser(ParserLimits limits, OnRequest onRequest)
-    : limits_(limits), onRequest_(std::move(onRequest)) {
+RequestParser::RequestParser(ParserLimits limits, OnRequest onRequest, OnHead onHead,
+                             BodyBudget* budget)
+    : limits_(limits),
+      onRequest_(std::move(onRequest)),
+      maxBodyBytes_(limits.maxBodyBytes),
+      onHead_(std::move(onHead)),
+      budget_(budget) {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
   http_parser_settings_init(&settings_);
@@ -36,21 +49,67 @@ RequestParser::RequestParser(ParserLimits limits, OnRequest onRequest)
   settings_.on_header_field = &RequestParser::onHeaderField;
   settings_.on_header_value = &RequestParser::onHeaderValue;
   settings_.on_headers_complete = &RequestParser::onHeadersComplete;
+  settings_.on_chunk_header = &RequestParser::onChunkHeader;
   settings_.on_body = &RequestParser::onBody;
   settings_.on_message_complete = &RequestParser::onMessageComplete;
+}
+
+RequestParser::~RequestParser() {
+  releaseBody();
 }
 
 int RequestParser::fail(int status, const char* reason) {
   if (failStatus_ == 0) {
     failStatus_ = status;
     errorReason_ = reason;
+    releaseBody();  // nothing more of it will be read: the memory goes back now
   }
   return -1;
 }
 
+void RequestParser::releaseBody() {
+  if (budget_ != nullptr) budget_->release(charged_);
+  charged_ = 0;
+  if (body_.capacity() > kKeepBodyCapacity) {
+    std::string().swap(body_);
+  } else {
+    body_.clear();
+  }
+}
+
+bool RequestParser::growBody(size_t len) {
+  size_t need = body_.size() + len;
+  if (need <= body_.capacity()) return true;
+  // Double as std::string would, but never past the request's limit (or its declared length).
+  size_t cap = std::max(need, std::min(body_.capacity() * 2, maxBodyBytes_));
+  if (parser_.content_length != ULLONG_MAX && !(parser_.flags & F_CHUNKED)) {
+    cap = std::max(need, std::min(cap, body_.size() + len + parser_.content_length));
+  }
+  size_t more = cap - body_.capacity();
+  if (budget_ != nullptr && !budget_->reserve(more)) return false;
+  charged_ += more;
+  body_.reserve(cap);
+  return true;
+}
+
+bool RequestParser::checkChunkEnd(const char* from, const char* end) {
+  static constexpr char kCrlf[] = "\r\n";
+  while (chunkCrlfLeft_ > 0 && from < end) {
+    if (*from++ != kCrlf[2 - chunkCrlfLeft_]) return false;
+    chunkCrlfLeft_--;
+  }
+  return true;
+}
+
 int RequestParser::feed(const char* data, size_t len) {
   if (failStatus_ != 0) return failStatus_;
+  if (!checkChunkEnd(data, data + len)) {
+    fail(400, "chunk data longer than its chunk size");
+    return failStatus_;
+  }
+  feedEnd_ = data + len;
   size_t parsed = http_parser_execute(&parser_, &settings_, data, len);
+  feedEnd_ = nullptr;
   if (failStatus_ != 0) return failStatus_;
   enum http_errno err = HTTP_PARSER_ERRNO(&parser_);
   if (err == HPE_HEADER_OVERFLOW) {
@@ -77,7 +136,10 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
   s->url_.clear();
   s->headerBytes_.clear();
   s->spans_.clear();
-  s->body_.clear();
+  s->releaseBody();
+  s->maxBodyBytes_ = s->limits_.maxBodyBytes;
+  s->chunkLeft_ = 0;
+  s->chunkCrlfLeft_ = 0;
   s->lastWasValue_ = false;
   s->inMessage_ = true;
   s->wantsContinue_ = false;
@@ -121,9 +183,9 @@ int RequestParser::onHeaderValue(http_parser* p, const char* at, size_t len) noe
 
 int RequestParser::onHeadersComplete(http_parser* p) noexcept {
   RequestParser* s = self(p);
-  if (p->content_length != ULLONG_MAX && p->content_length > s->limits_.maxBodyBytes) {
-    return s->fail(413, "body too large");
-  }
+  // HTTP/2+ (and 0.x) on this socket is not a dialect we speak. A higher 1.x minor is served as
+  // 1.1, as RFC 9110 2.5 asks of a recipient that implements the major version.
+  if (p->http_major != 1) return s->fail(505, "HTTP version not supported");
   s->headers_.clear();
   for (const Span& sp : s->spans_) {
     s->headers_.push_back(
@@ -134,24 +196,55 @@ int RequestParser::onHeadersComplete(http_parser* p) noexcept {
       s->wantsContinue_ = true;
     }
   }
+  if (s->onHead_) {
+    Request head;
+    s->fillHead(head);
+    HeadDecision d = s->onHead_(head);
+    if (d.refuseStatus != 0) {
+      s->errorCode_.assign(d.refuseCode);
+      s->errorAllow_.assign(d.refuseAllow);
+      return s->fail(d.refuseStatus, "refused by the route");
+    }
+    if (d.maxBodyBytes != 0) s->maxBodyBytes_ = d.maxBodyBytes;
+  }
+  if (p->content_length != ULLONG_MAX && p->content_length > s->maxBodyBytes_) {
+    return s->fail(413, "body too large");
+  }
+  return 0;
+}
+
+int RequestParser::onChunkHeader(http_parser* p) noexcept {
+  RequestParser* s = self(p);
+  // p->content_length is this chunk's size: refused before any of it is read.
+  if (p->content_length > s->maxBodyBytes_ - s->body_.size()) {
+    return s->fail(413, "chunk larger than the body limit");
+  }
+  s->chunkLeft_ = p->content_length;
   return 0;
 }
 
 int RequestParser::onBody(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
-  if (s->body_.size() + len > s->limits_.maxBodyBytes) return s->fail(413, "body too large");
+  if (len > s->maxBodyBytes_ - s->body_.size()) return s->fail(413, "body too large");
+  if (!s->growBody(len)) return s->fail(503, "request body memory full");
   s->body_.append(at, len);
+  if ((p->flags & F_CHUNKED) && len > 0) {
+    s->chunkLeft_ -= std::min<uint64_t>(len, s->chunkLeft_);
+    if (s->chunkLeft_ == 0) {  // the chunk's data ends at at+len: a CRLF must follow
+      s->chunkCrlfLeft_ = 2;
+      if (!s->checkChunkEnd(at + len, s->feedEnd_)) {
+        return s->fail(400, "chunk data longer than its chunk size");
+      }
+    }
+  }
   return 0;
 }
 
-int RequestParser::onMessageComplete(http_parser* p) noexcept {
-  RequestParser* s = self(p);
-  s->inMessage_ = false;
-  s->wantsContinue_ = false;
-  Request req;
+void RequestParser::fillHead(Request& req) {
+  const http_parser* p = &parser_;
   req.method = http_method_str(static_cast<http_method>(p->method));
   req.head = p->method == HTTP_HEAD;
-  std::string_view url = s->url_;
+  std::string_view url = url_;
   if (!url.empty() && url.front() != '/') {
     // absolute-form ("http://host/path?q"): keep from the path on
     size_t scheme = url.find("://");
@@ -165,12 +258,21 @@ int RequestParser::onMessageComplete(http_parser* p) noexcept {
   req.query = q == std::string_view::npos || q >= beforeFragment.size()
                   ? std::string_view{}
                   : beforeFragment.substr(q + 1);
-  req.body = s->body_;
-  req.headers = &s->headers_;
+  req.headers = &headers_;
   req.keepAlive = http_should_keep_alive(p) != 0;
-  req.httpMinor = static_cast<uint8_t>(p->http_major == 1 ? p->http_minor : 0);
+  req.httpMinor = static_cast<uint8_t>(std::min<unsigned>(p->http_minor, 1));
+}
+
+int RequestParser::onMessageComplete(http_parser* p) noexcept {
+  RequestParser* s = self(p);
+  s->inMessage_ = false;
+  s->wantsContinue_ = false;
+  Request req;
+  s->fillHead(req);
+  req.body = s->body_;
   req.id = s->nextId_++;
   s->onRequest_(req);
+  s->releaseBody();  // a large buffer goes back now, not when the next request begins
   return 0;
 }
 

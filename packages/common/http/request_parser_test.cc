@@ -1,5 +1,6 @@
 // Unit tests for RequestParser without sockets: requests split at every byte boundary,
-// pipelined requests, and broken or oversized input answered with the right status.
+// pipelined requests, broken or oversized input answered with the right status, and the body
+// rules decided at headers-complete (route limits, refusals, the shared body budget).
 #include "common/http/request_parser.h"
 
 #include <gtest/gtest.h>
@@ -16,11 +17,15 @@ struct Seen {
 };
 
 struct Harness {
-  explicit Harness(ParserLimits limits = {})
-      : parser(limits, [this](Request& r) {
-          seen.push_back({std::string(r.method), std::string(r.path), std::string(r.query),
-                          std::string(r.body), std::string(r.header("HOST")), r.keepAlive});
-        }) {}
+  explicit Harness(ParserLimits limits = {}, RequestParser::OnHead onHead = {},
+                   BodyBudget* budget = nullptr)
+      : parser(
+            limits,
+            [this](Request& r) {
+              seen.push_back({std::string(r.method), std::string(r.path), std::string(r.query),
+                              std::string(r.body), std::string(r.header("HOST")), r.keepAlive});
+            },
+            std::move(onHead), budget) {}
   int feed(std::string_view s) { return parser.feed(s.data(), s.size()); }
   std::vector<Seen> seen;
   RequestParser parser;
@@ -98,6 +103,116 @@ TEST(RequestParser, ExpectContinueIsReported) {
   EXPECT_FALSE(h.parser.inRequest());
   ASSERT_EQ(h.seen.size(), 1u);
   EXPECT_EQ(h.seen[0].body, "ok");
+}
+
+// An OnHead like the server's: /big takes up to 1 MiB, /locked is refused, the rest the default.
+HeadDecision routes(const Request& head) {
+  HeadDecision d;
+  if (head.path == "/big") d.maxBodyBytes = 1u << 20;
+  if (head.path == "/locked") {
+    d.refuseStatus = 401;
+    d.refuseCode = "MESH_AUTH_FAILED";
+  }
+  return d;
+}
+
+std::string post(std::string_view path, size_t contentLength) {
+  return "POST " + std::string(path) +
+         " HTTP/1.1\r\nContent-Length: " + std::to_string(contentLength) + "\r\n\r\n";
+}
+
+TEST(RequestParser, ContentLengthOverTheRouteLimitIs413BeforeAnyBodyByte) {
+  ParserLimits l;
+  l.maxBodyBytes = 8192;
+  Harness small(l, routes);
+  EXPECT_EQ(small.feed(post("/set", 8193)), 413);  // the head alone decides
+  Harness big(l, routes);
+  EXPECT_EQ(big.feed(post("/big", (1u << 20) + 1)), 413);
+  Harness fits(l, routes);
+  const std::string body(600 * 1024, 'b');  // over the default, within /big's limit
+  ASSERT_EQ(fits.feed(post("/big", body.size()) + body), 0);
+  ASSERT_EQ(fits.seen.size(), 1u);
+  EXPECT_EQ(fits.seen[0].body.size(), body.size());
+  EXPECT_TRUE(small.seen.empty() && big.seen.empty());
+}
+
+TEST(RequestParser, RefusalAtTheHeadReadsNoBodyAndNamesItsCode) {
+  Harness h({}, routes);
+  EXPECT_EQ(h.feed(post("/locked", 100)), 401);
+  EXPECT_EQ(h.parser.errorCode(), "MESH_AUTH_FAILED");
+  EXPECT_FALSE(h.parser.wantsContinue());
+  EXPECT_EQ(h.feed(std::string(100, 'x')), 401);  // stays failed; the body is never delivered
+  EXPECT_TRUE(h.seen.empty());
+  Harness other({}, routes);  // a route without refusal still reads its body
+  ASSERT_EQ(other.feed(post("/set", 2) + "ok"), 0);
+  ASSERT_EQ(other.seen.size(), 1u);
+  EXPECT_EQ(other.parser.errorCode(), "");
+}
+
+TEST(RequestParser, SharedBodyBudgetRefusesWith503AndGivesEverythingBack) {
+  BodyBudget budget(256 * 1024);
+  Harness a({}, routes, &budget), b({}, routes, &budget);
+  ASSERT_EQ(a.feed(post("/big", 200 * 1024) + std::string(150 * 1024, 'a')), 0);
+  EXPECT_GE(budget.used(), 149u * 1024);  // (less the few bytes a string holds inline)
+  EXPECT_LE(budget.used(), 200u * 1024);  // capacity, capped at the declared length
+  EXPECT_EQ(b.feed(post("/big", 200 * 1024) + std::string(120 * 1024, 'b')), 503);
+  EXPECT_LE(budget.used(), 200u * 1024) << "the refused body's bytes were not released";
+  ASSERT_EQ(a.feed(std::string(50 * 1024, 'a')), 0);  // a completes: its buffer goes back
+  ASSERT_EQ(a.seen.size(), 1u);
+  EXPECT_EQ(budget.used(), 0u);
+  {
+    Harness gone({}, routes, &budget);  // a connection dropped mid-body releases on destruction
+    ASSERT_EQ(gone.feed(post("/big", 100 * 1024) + std::string(10 * 1024, 'g')), 0);
+    EXPECT_GT(budget.used(), 0u);
+  }
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+TEST(RequestParser, ChunkDataRunningPastItsSizeIs400AtEveryCut) {
+  const std::string head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  // http-parser (non-strict) would take "12" as the CRLF and "345" as the next chunk's size.
+  const std::string bad = head + "5\r\nhello12345\r\n0\r\n\r\n";
+  const std::string good = head + "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n";
+  for (size_t cut = 1; cut < bad.size(); ++cut) {
+    Harness h;
+    int first = h.feed(bad.substr(0, cut));
+    int second = first != 0 ? first : h.feed(bad.substr(cut));
+    EXPECT_EQ(second, 400) << cut;
+    EXPECT_TRUE(h.seen.empty()) << cut;
+  }
+  for (size_t cut = 1; cut < good.size(); ++cut) {
+    Harness h;
+    ASSERT_EQ(h.feed(good.substr(0, cut)), 0) << cut;
+    ASSERT_EQ(h.feed(good.substr(cut)), 0) << cut;
+    ASSERT_EQ(h.seen.size(), 1u) << cut;
+    EXPECT_EQ(h.seen[0].body, "helloabc") << cut;
+  }
+}
+
+TEST(RequestParser, ChunkSizeOverTheLimitIs413BeforeItsData) {
+  ParserLimits l;
+  l.maxBodyBytes = 8192;
+  Harness h(l, routes);
+  // A chunk of 0x100000 bytes announced, none sent: refused on the size line.
+  EXPECT_EQ(h.feed("POST /set HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n"), 413);
+  Harness sum(l, routes);  // chunks that fit one by one but not together
+  EXPECT_EQ(sum.feed("POST /set HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n" +
+                     std::string(4096, 'x') + "\r\n1001\r\n"),
+            413);
+}
+
+TEST(RequestParser, OnlyHttp1IsSpoken) {
+  Harness nine;
+  EXPECT_EQ(nine.feed("GET / HTTP/9.9\r\n\r\n"), 505);
+  Harness two;
+  EXPECT_EQ(two.feed("GET / HTTP/2.0\r\n\r\n"), 505);
+  Harness zero;
+  EXPECT_EQ(zero.feed("GET / HTTP/0.9\r\n\r\n"), 505);
+  // A later 1.x minor is served as 1.1 (RFC 9110 2.5).
+  Harness later;
+  ASSERT_EQ(later.feed("GET /a HTTP/1.2\r\n\r\n"), 0);
+  ASSERT_EQ(later.seen.size(), 1u);
+  EXPECT_TRUE(later.seen[0].keepAlive);
 }
 
 }  // namespace

@@ -16,7 +16,10 @@
 namespace common::http {
 
 Server::Server(uv_loop_t* loop, ServerOptions opts)
-    : loop_(loop), opts_(opts), limits_{opts.maxUrlBytes, opts.maxHeaderBytes, opts.maxBodyBytes} {
+    : loop_(loop),
+      opts_(opts),
+      limits_{opts.maxUrlBytes, opts.maxHeaderBytes, opts.maxBodyBytes},
+      bodyBudget_(opts.maxPendingBodyBytes) {
   listener_.data = this;
   sweep_.data = this;
   forceClose_.data = this;
@@ -31,8 +34,8 @@ Server::~Server() {
   }
 }
 
-void Server::route(std::string path, Handler handler) {
-  routes_[std::move(path)] = std::move(handler);
+void Server::route(std::string path, Handler handler, RouteOptions options) {
+  routes_[std::move(path)] = Route{std::move(handler), std::move(options)};
 }
 void Server::fallback(Handler handler) {
   fallback_ = std::move(handler);
@@ -43,7 +46,22 @@ void Server::addObserver(ServerObserver* observer) {
 
 const Handler& Server::handlerFor(std::string_view path) const {
   auto it = routes_.find(absl::string_view(path.data(), path.size()));
-  return it == routes_.end() ? fallback_ : it->second;
+  return it == routes_.end() ? fallback_ : it->second.handler;
+}
+
+HeadDecision Server::admit(const Request& head) const {
+  auto it = routes_.find(absl::string_view(head.path.data(), head.path.size()));
+  if (it == routes_.end()) return {};  // the fallback: the default limit
+  const RouteOptions& o = it->second.options;
+  HeadDecision d;
+  d.maxBodyBytes = o.maxBodyBytes;
+  if (o.admit) {
+    Refusal r = o.admit(head);
+    d.refuseStatus = r.status;
+    d.refuseCode = r.code;
+    d.refuseAllow = r.allow;
+  }
+  return d;
 }
 
 Connection* Server::find(uint64_t id) const {

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/http/request.h"
@@ -32,7 +33,13 @@ struct ServerOptions {
   uint64_t keepAliveTimeoutMs = 60000;  // idle between requests; also a stalled reader
   size_t maxHeaderBytes = 8192;
   size_t maxUrlBytes = 8192;
-  size_t maxBodyBytes = 64u << 20;
+  // The body limit of a route registered without its own (RouteOptions::maxBodyBytes): small,
+  // because the public routes take their input in the URL. Over it: 413 without reading more.
+  size_t maxBodyBytes = 8192;
+  // Bytes held by unfinished request bodies, summed over all connections. A request whose body
+  // would take more gets 503 {"error":"BODY_MEMORY_FULL"}, its buffer is freed and its
+  // connection closes. Buffers grow by doubling, so this counts capacity, not bytes received.
+  size_t maxPendingBodyBytes = 64u << 20;
   size_t highWatermark = 1u << 20;  // pending output above which reading pauses
   uint64_t closeTimeoutMs = 4000;   // close(): force-close what is still open after this
   // close() drains before it closes: for up to drainTimeoutMs the listener still accepts and
@@ -41,6 +48,21 @@ struct ServerOptions {
   // the wire (or a proxy that had just picked this backend) gets an answer, not a reset.
   uint64_t drainTimeoutMs = 1000;
   uint64_t drainIdleMs = 100;
+};
+
+// A route's answer to a request head, before any body byte is kept.
+struct Refusal {
+  int status = 0;  // 0: admitted; else the HTTP status to answer (then the connection closes)
+  std::string_view code;        // the JSON error code, answered as {"error":"<code>"}
+  std::string_view allow = {};  // not empty: answered as an Allow header (with a 405)
+};
+
+struct RouteOptions {
+  size_t maxBodyBytes = 0;  // 0: ServerOptions::maxBodyBytes (the small public default)
+  // Runs once the request's head (method, URL, headers) is complete and before the body is read.
+  // `head.body` is empty; the views are valid during the call only. (The "= nullptr" spares
+  // GCC's -Wmissing-field-initializers on `{.maxBodyBytes = N}`.)
+  std::function<Refusal(const Request& head)> admit = nullptr;
 };
 
 struct ServerStats {
@@ -56,14 +78,17 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void route(std::string path, Handler handler);  // exact path match
-  void fallback(Handler handler);                 // everything else (default: 404 JSON)
-  void addObserver(ServerObserver* observer);     // not owned; must outlive the server
+  // Exact path match. A request for it is admitted (options.admit) and its body limited
+  // (options.maxBodyBytes) as soon as its head is read.
+  void route(std::string path, Handler handler, RouteOptions options = {});
+  void fallback(Handler handler);              // everything else (default: 404 JSON)
+  void addObserver(ServerObserver* observer);  // not owned; must outlive the server
 
   // Binds and listens. Returns 0 or a negative libuv error. Port 0 picks a free port.
   int listen(const std::string& host, int port);
   int port() const { return port_; }
   const ServerStats& stats() const { return stats_; }
+  size_t pendingBodyBytes() const { return bodyBudget_.used(); }  // see maxPendingBodyBytes
   const ServerOptions& options() const { return opts_; }
   uv_loop_t* loop() const { return loop_; }
 
@@ -95,10 +120,17 @@ class Server {
   void maybeFinishClose();
   Connection* find(uint64_t id) const;
   const Handler& handlerFor(std::string_view path) const;
+  HeadDecision admit(const Request& head) const;  // the parser's OnHead, for every connection
+
+  struct Route {
+    Handler handler;
+    RouteOptions options;
+  };
 
   uv_loop_t* loop_;
   ServerOptions opts_;
   ParserLimits limits_;
+  BodyBudget bodyBudget_;
   uv_tcp_t listener_;
   uv_timer_t sweep_;
   uv_timer_t forceClose_;
@@ -116,7 +148,7 @@ class Server {
   uint64_t nextConnectionId_ = 1;
   uint64_t nextRequestId_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
-  absl::flat_hash_map<std::string, Handler> routes_;
+  absl::flat_hash_map<std::string, Route> routes_;
   Handler fallback_;
   std::vector<ServerObserver*> observers_;
   std::function<void()> onClosed_;

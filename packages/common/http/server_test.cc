@@ -44,6 +44,24 @@ class ServerTest : public ::testing::Test {
       server_->route("/stream", [this](const Request& req, Responder r) {
         r.stream(200, std::make_unique<Counter>(this, streamPieces_));
       });
+      // Answers with the size of the body it got; takes up to 1 MiB.
+      server_->route(
+          "/big",
+          [this](const Request& req, Responder r) {
+            ++bodiesSeen_;
+            r.respond(200, std::to_string(req.body.size()));
+          },
+          RouteOptions{.maxBodyBytes = 1u << 20});
+      // Refuses every request at its head, like the mesh without a valid signature.
+      server_->route(
+          "/locked",
+          [this](const Request&, Responder r) {
+            ++bodiesSeen_;
+            r.respond(200, "{}");
+          },
+          RouteOptions{.admit = [](const Request& head) {
+            return head.header("x-key") == "open" ? Refusal{} : Refusal{401, "MESH_AUTH_FAILED"};
+          }});
       ASSERT_EQ(server_->listen("127.0.0.1", 0), 0);
       port_ = server_->port();
     });
@@ -86,6 +104,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::vector<Responder> parked_;
   std::atomic<size_t> produced_{0};
+  std::atomic<int> bodiesSeen_{0};
   int streamPieces_ = 3;
   int port_ = 0;
 };
@@ -342,6 +361,107 @@ TEST_F(ServerTest, CloseShutsIdleConnectionsWithoutWaitingForTheDrainDeadline) {
   EXPECT_TRUE(eof);
   ::close(fd);
   EXPECT_TRUE(eventually([&] { return closed.load(); }));
+}
+
+std::string postHead(std::string_view path, size_t contentLength, std::string_view extra = "") {
+  return "POST " + std::string(path) + " HTTP/1.1\r\n" + std::string(extra) +
+         "Content-Length: " + std::to_string(contentLength) + "\r\n\r\n";
+}
+
+// What a client sees after sending only a request head: the answer, and the connection closed.
+std::string answerToHead(int port, const std::string& head) {
+  int fd = connectTo(port);
+  EXPECT_TRUE(sendAll(fd, head));
+  bool closed = false;
+  std::string r = readUntilClose(fd, 5000, &closed);
+  EXPECT_TRUE(closed) << r;
+  ::close(fd);
+  return r;
+}
+
+TEST_F(ServerTest, BodyOverTheRouteLimitIs413WithoutWaitingForIt) {
+  start();  // the default limit (8 KiB) for /echo, 1 MiB for /big
+  std::string r = answerToHead(port_, postHead("/echo", 100u << 20));  // no body byte sent
+  EXPECT_EQ(r.rfind("HTTP/1.1 413 ", 0), 0u) << r;
+  EXPECT_NE(r.find("{\"error\":\"PAYLOAD_TOO_LARGE\"}"), std::string::npos) << r;
+  r = answerToHead(port_, postHead("/big", (1u << 20) + 1));
+  EXPECT_EQ(r.rfind("HTTP/1.1 413 ", 0), 0u) << r;
+  r = answerToHead(port_, postHead("/nope", 8193));  // unknown routes: the default too
+  EXPECT_EQ(r.rfind("HTTP/1.1 413 ", 0), 0u) << r;
+  EXPECT_EQ(bodiesSeen_.load(), 0);
+}
+
+TEST_F(ServerTest, RouteWithALargerLimitTakesALargeBody) {
+  start();
+  int fd = connectTo(port_);
+  const std::string body(900 * 1024, 'v');
+  ASSERT_TRUE(sendAll(fd, postHead("/big", body.size()) + body));
+  std::string r = readResponses(fd, 1);
+  EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r.substr(0, 80);
+  EXPECT_NE(r.find("\r\n\r\n921600"), std::string::npos) << r;
+  ::close(fd);
+  // ... and a small one on a default route still works on a kept-alive connection.
+  fd = connectTo(port_);
+  ASSERT_TRUE(sendAll(fd, postHead("/echo?k", 8192) + std::string(8192, 'x')));
+  EXPECT_NE(readResponses(fd, 1).find("200 OK"), std::string::npos);
+  ::close(fd);
+}
+
+TEST_F(ServerTest, AdmitRefusalAnswersAtTheHeadAndReadsNoBody) {
+  start();
+  // 64 MiB declared, nothing sent: the refusal comes from the head alone.
+  std::string r = answerToHead(port_, postHead("/locked", 64u << 20));
+  EXPECT_EQ(r.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+  EXPECT_NE(r.find("{\"error\":\"MESH_AUTH_FAILED\"}"), std::string::npos) << r;
+  // Expect: 100-continue is not answered with 100 for a refused request.
+  r = answerToHead(port_, postHead("/locked", 10, "Expect: 100-continue\r\n"));
+  EXPECT_EQ(r.rfind("HTTP/1.1 401 ", 0), 0u) << r;
+  EXPECT_EQ(bodiesSeen_.load(), 0);
+  // Admitted: read and handled as usual.
+  int fd = connectTo(port_);
+  ASSERT_TRUE(sendAll(fd, postHead("/locked", 2, "X-Key: open\r\n") + "ok"));
+  ASSERT_TRUE(eventually([&] { return bodiesSeen_.load() == 1; }));
+  ::close(fd);
+}
+
+TEST_F(ServerTest, UnfinishedBodiesOverTheServerCapGet503AndAreFreed) {
+  ServerOptions o;
+  o.maxPendingBodyBytes = 256 * 1024;
+  start(o);
+  auto pending = [&] {
+    size_t n = 0;
+    loop_.post([&] { n = server_->pendingBodyBytes(); });
+    return n;
+  };
+  int a = connectTo(port_);  // holds 150 KiB of a 200 KiB body, and stalls
+  ASSERT_TRUE(sendAll(a, postHead("/big", 200 * 1024) + std::string(150 * 1024, 'a')));
+  ASSERT_TRUE(eventually([&] { return pending() >= 150u * 1024; }));
+  int b = connectTo(port_);  // another 120 KiB would pass the cap
+  ASSERT_TRUE(sendAll(b, postHead("/big", 200 * 1024) + std::string(120 * 1024, 'b')));
+  bool closed = false;
+  std::string r = readUntilClose(b, 5000, &closed);
+  EXPECT_EQ(r.rfind("HTTP/1.1 503 ", 0), 0u) << r;
+  EXPECT_NE(r.find("{\"error\":\"BODY_MEMORY_FULL\"}"), std::string::npos) << r;
+  EXPECT_TRUE(closed);
+  ::close(b);
+  EXPECT_LE(pending(), 200u * 1024);  // b's bytes went back at once; a's are still held
+  ::close(a);                         // a client gone mid-body gives its share back too
+  EXPECT_TRUE(eventually([&] { return pending() == 0; }));
+  EXPECT_EQ(bodiesSeen_.load(), 0);
+}
+
+TEST_F(ServerTest, ChunkDataPastItsSizeIs400AndHttp9Is505) {
+  start();
+  std::string r = answerToHead(
+      port_, "POST /big HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello12345\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 400 ", 0), 0u) << r;
+  r = answerToHead(port_, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 413 ", 0), 0u) << r;  // a 64 KiB chunk on an 8 KiB route
+  r = answerToHead(port_, "GET /echo HTTP/9.9\r\n\r\n");
+  EXPECT_EQ(r.rfind("HTTP/1.1 505 HTTP Version Not Supported\r\n", 0), 0u) << r;
+  EXPECT_NE(r.find("{\"error\":\"HTTP_VERSION_NOT_SUPPORTED\"}"), std::string::npos) << r;
+  EXPECT_EQ(bodiesSeen_.load(), 0);
 }
 
 }  // namespace

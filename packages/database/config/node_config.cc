@@ -163,6 +163,11 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
       ->envname("DRAIN_TIMEOUT_MS")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1500}))
       ->capture_default_str();
+  app.add_option("--max-pending-body-bytes", c.maxPendingBodyBytes,
+                 "request bodies still arriving hold this much memory at most (then 503)")
+      ->envname("MAX_PENDING_BODY_BYTES")
+      ->check(CLI::Range(size_t{64} << 10, size_t{4} << 30))
+      ->capture_default_str();
   common::addLogLevelOption(app, c.logLevel);
   app.add_option("--port-file", c.portFile, "write the bound port to this file once listening");
   app.add_flag("--healthcheck", c.healthcheck,

@@ -24,6 +24,8 @@ struct NodeConfig {
   uint64_t headerTimeoutMs = 10000;
   uint64_t keepAliveTimeoutMs = 60000;
   uint64_t drainTimeoutMs = 1000;  // shutdown: connections drain this long at most
+  // Bytes all unfinished request bodies may hold together (common::http::ServerOptions).
+  size_t maxPendingBodyBytes = 64u << 20;
   std::string logLevel = "info";
   std::string portFile;      // write the bound port here once listening (tests, scripts)
   bool healthcheck = false;  // --healthcheck: probe the local node and exit 0 (healthy) or 1

@@ -70,6 +70,7 @@ bool Membership::apply(const MemberUpdate& u, uint64_t nowMs) {
     m.id = u.id;
     m.url = u.url;
     m.epoch = u.epoch;
+    m.admitted = !requireAdmission_;
     auto [pos, _] = members_.emplace(u.id, std::move(m));
     setState(pos->second, u.state, u.incarnation, nowMs, /*isNew=*/true);
     probeOrder_.push_back(u.id);
@@ -103,9 +104,30 @@ bool Membership::apply(const MemberUpdate& u, uint64_t nowMs) {
       break;
   }
   if (!take) return false;
-  if (!u.url.empty()) m.url = u.url;
+  if (!u.url.empty() && u.url != m.url) {
+    m.url = u.url;
+    if (requireAdmission_) m.admitted = false;  // it must prove itself at the new address
+  }
   m.epoch = std::max(m.epoch, u.epoch);
   setState(m, u.state, u.incarnation, nowMs, false);
+  return true;
+}
+
+bool Membership::admit(std::string_view id, uint64_t nowMs) {
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.admitted) return false;
+  Member& m = it->second;
+  m.admitted = true;
+  m.lastContactMs = nowMs;
+  if (onChange_) onChange_(m, m.state, /*isNew=*/true);
+  return true;
+}
+
+bool Membership::forgetCandidate(std::string_view id) {
+  auto it = members_.find(id);
+  if (it == members_.end() || it->second.admitted) return false;
+  members_.erase(it);
+  std::erase(probeOrder_, std::string(id));
   return true;
 }
 
@@ -197,7 +219,7 @@ std::optional<std::string> Membership::nextProbeTarget() {
   if ((++picks_ % 4) == 0) {
     std::vector<const std::string*> dead;
     for (const auto& [id, m] : members_) {
-      if (m.state == MemberState::kDead) dead.push_back(&id);
+      if (m.state == MemberState::kDead && m.admitted) dead.push_back(&id);
     }
     if (!dead.empty()) return *dead[(deadCursor_++) % dead.size()];
   }
@@ -209,7 +231,7 @@ std::optional<std::string> Membership::nextProbeTarget() {
     if (probeOrder_.empty()) break;
     const std::string& id = probeOrder_[probeIndex_++];
     auto it = members_.find(id);
-    if (it != members_.end() && it->second.live()) return id;
+    if (it != members_.end() && it->second.live() && it->second.admitted) return id;
   }
   return std::nullopt;
 }
@@ -217,7 +239,7 @@ std::optional<std::string> Membership::nextProbeTarget() {
 std::vector<std::string> Membership::indirectHelpers(std::string_view target, int k) {
   std::vector<std::string> out;
   for (const auto& [id, m] : members_) {
-    if (id != target && m.state == MemberState::kAlive) out.push_back(id);
+    if (id != target && m.state == MemberState::kAlive && m.admitted) out.push_back(id);
   }
   std::sort(out.begin(), out.end());  // deterministic before the seeded shuffle
   std::shuffle(out.begin(), out.end(), rng_);
@@ -234,7 +256,7 @@ const Member* Membership::find(std::string_view id) const {
 std::vector<const Member*> Membership::liveMembers() const {
   std::vector<const Member*> out;
   for (const auto& [id, m] : members_) {
-    if (m.live()) out.push_back(&m);
+    if (m.live() && m.admitted) out.push_back(&m);
   }
   std::sort(out.begin(), out.end(), [](const Member* a, const Member* b) { return a->id < b->id; });
   return out;
@@ -245,7 +267,7 @@ std::vector<MemberUpdate> Membership::gossip() const {
   out.reserve(members_.size() + 1);
   out.push_back({self_.id, self_.url, self_.state, self_.incarnation, self_.epoch});
   for (const auto& [id, m] : members_) {
-    out.push_back({m.id, m.url, m.state, m.incarnation, m.epoch});
+    if (m.admitted) out.push_back({m.id, m.url, m.state, m.incarnation, m.epoch});
   }
   for (const auto& [id, epoch] : evicted_) out.push_back({id, "", MemberState::kEvicted, 0, epoch});
   return out;
@@ -253,7 +275,7 @@ std::vector<MemberUpdate> Membership::gossip() const {
 
 size_t Membership::liveCount() const {
   size_t n = self_.state == MemberState::kLeft ? 0 : 1;
-  for (const auto& [id, m] : members_) n += m.live() ? 1 : 0;
+  for (const auto& [id, m] : members_) n += m.live() && m.admitted ? 1 : 0;
   return n;
 }
 

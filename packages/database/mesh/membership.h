@@ -9,6 +9,11 @@
 // decides when); the eviction (id, epoch) is gossiped like a state and remembered, and nothing
 // from that life of the member (epoch <= the evicted one) is accepted again. A node that learns it
 // was evicted reports selfEvicted() and starts a new life with renewEpoch().
+// Admission (requireAdmission(true), MeshCluster's setting): a member learnt from gossip is only a
+// CANDIDATE until the owner had an authenticated exchange with it at its URL and calls admit();
+// candidates are not live members: not probed by SWIM (the owner pings them to admit them, and
+// drops them with forgetCandidate when that fails), not counted, not asked to help probe, not
+// gossiped on. A new URL makes a member a candidate again.
 // The one thing to get right: unknown members learnt as dead/left are NOT added (otherwise two
 // nodes re-teach each other a forgotten dead member forever).
 #pragma once
@@ -49,6 +54,7 @@ struct Member {
   uint64_t epoch = 0;          // see MemberUpdate::epoch
   uint64_t stateSinceMs = 0;   // local clock: when it entered `state`
   uint64_t lastContactMs = 0;  // local clock: last successful exchange (0 = never)
+  bool admitted = true;        // false: a candidate (see requireAdmission)
   bool live() const { return state == MemberState::kAlive || state == MemberState::kSuspect; }
 };
 
@@ -61,6 +67,14 @@ class Membership {
              uint64_t seed = 1);
 
   void onChange(ChangeFn fn) { onChange_ = std::move(fn); }
+  // From now on members learnt by apply() are candidates until admit() (see the top).
+  void requireAdmission(bool on) { requireAdmission_ = on; }
+  // `id` proved itself at its current URL: a member from now on. Notifies onChange (isNew =
+  // true) when it was a candidate. False when unknown or admitted already.
+  bool admit(std::string_view id, uint64_t nowMs);
+  // A candidate that did not prove itself is dropped (no state change is gossiped: it was never
+  // a member); learnt again, it is a candidate again. False when unknown or admitted.
+  bool forgetCandidate(std::string_view id);
 
   // Merges one gossiped entry. Returns true when anything changed (self refutation included).
   bool apply(const MemberUpdate& u, uint64_t nowMs);
@@ -97,6 +111,7 @@ class Membership {
   const Member& self() const { return self_; }
   const Member* find(std::string_view id) const;
   const std::map<std::string, Member, std::less<>>& members() const { return members_; }
+  // Admitted members only (candidates are not members yet).
   std::vector<const Member*> liveMembers() const;  // self excluded
   std::vector<MemberUpdate> gossip() const;        // self included
   size_t liveCount() const;                        // self included
@@ -118,6 +133,7 @@ class Membership {
   std::function<bool(const Member&)> retainDead_;
   std::map<std::string, uint64_t, std::less<>> evicted_;  // id -> highest evicted epoch
   bool selfEvicted_ = false;
+  bool requireAdmission_ = false;
   static constexpr size_t kMaxEvictions = 1024;  // oldest forgotten beyond this
 };
 

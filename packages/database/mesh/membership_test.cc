@@ -31,6 +31,38 @@ TEST(Membership, LearnsAliveMembersButNotUnknownDeadOnes) {
   EXPECT_EQ(m.find("b")->url, "http://b:1");
 }
 
+TEST(Membership, GossipedMembersAreCandidatesUntilAdmittedAndAgainAtANewAddress) {
+  Membership m("a", "http://a:1", 100, opts());
+  m.requireAdmission(true);
+  std::vector<std::pair<std::string, bool>> changes;  // id, admitted
+  m.onChange([&](const Member& x, MemberState, bool) { changes.emplace_back(x.id, x.admitted); });
+  ASSERT_TRUE(m.apply(up("b", MemberState::kAlive, 5), 0));
+  ASSERT_NE(m.find("b"), nullptr);
+  EXPECT_FALSE(m.find("b")->admitted);
+  // A candidate is probed (that is how it proves itself) but is not a member yet.
+  EXPECT_EQ(m.liveCount(), 1u);
+  EXPECT_TRUE(m.liveMembers().empty());
+  EXPECT_TRUE(m.indirectHelpers("x", 3).empty());
+  EXPECT_EQ(m.gossip().size(), 1u);              // only self: candidates are not passed on
+  EXPECT_EQ(m.nextProbeTarget(), std::nullopt);  // the owner pings it to admit it
+  EXPECT_TRUE(m.forgetCandidate("b"));
+  EXPECT_EQ(m.find("b"), nullptr);
+  ASSERT_TRUE(m.apply(up("b", MemberState::kAlive, 5), 0));  // learnt again: a candidate again
+  EXPECT_TRUE(m.admit("b", 1));
+  EXPECT_EQ(m.nextProbeTarget(), std::optional<std::string>("b"));
+  EXPECT_FALSE(m.forgetCandidate("b"));
+  EXPECT_FALSE(m.admit("b", 2));   // once
+  EXPECT_FALSE(m.admit("zz", 2));  // unknown
+  EXPECT_EQ(changes.back(), std::make_pair(std::string("b"), true));
+  EXPECT_EQ(m.liveCount(), 2u);
+  EXPECT_EQ(m.gossip().size(), 2u);
+  // The same member announced at another address must prove itself there.
+  ASSERT_TRUE(m.apply(MemberUpdate{"b", "http://evil:1", MemberState::kAlive, 6}, 3));
+  EXPECT_FALSE(m.find("b")->admitted);
+  EXPECT_EQ(changes.back(), std::make_pair(std::string("b"), false));
+  EXPECT_EQ(m.liveCount(), 1u);
+}
+
 TEST(Membership, PrecedenceFollowsIncarnations) {
   Membership m("a", "http://a:1", 100, opts());
   m.apply(up("b", MemberState::kAlive, 5), 0);

@@ -265,41 +265,42 @@ void MeshCluster::collectTombstones() {
   if (n > 0) spdlog::debug("mesh: dropped {} tombstones", n);
 }
 
-bool MeshCluster::servesData(common::http::Responder& r, bool takesData) {
+bool MeshCluster::servesData(const common::http::Request& req, common::http::Responder& r,
+                             bool takesData) {
   // A node wiped after an eviction holds a partial store until it is ready again: it must not
   // be copied from or compared with. And a node that is not ready takes no repairs: the sender
   // may be an evicted life it has not heard about yet (it thinks we are ready from before our
   // wipe); we get our data from the live stream and from the snapshot we ask for ourselves.
   // (Nodes started together are all not ready and copy each other's empty stores: allowed.)
   if (!rejoining_ && (ready_ || !takesData)) return true;
-  r.respond(503, json::errorBody("NOT_READY"));
+  answer(r, req.header("x-mesh-auth"), 503, json::errorBody("NOT_READY"));
   return false;
 }
 
 void MeshCluster::handleSnapshot(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(r, /*takesData=*/false)) return;
+  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
   std::string cursor = queryParam(req.query, "cursor");
   auto page = store_->snapshotPage(cursor, opts_.snapshotPageBytes);
   if (!page.ok()) {
-    r.respond(400, json::errorBody(page.error().code));
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody(page.error().code));
     return;
   }
-  r.respond(200, std::move(page.value()), kOctet,
-            {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
+  answer(r, req.header("x-mesh-auth"), 200, std::move(page.value()), kOctet,
+         {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
 }
 
 void MeshCluster::handleDigest(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(r, /*takesData=*/false)) return;
-  auto answer = store_->answerDigest(req.body);
-  if (!answer.ok()) {
-    r.respond(400, json::errorBody(answer.error().code));
+  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
+  auto digest = store_->answerDigest(req.body);
+  if (!digest.ok()) {
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody(digest.error().code));
     return;
   }
-  r.respond(200, std::move(answer.value()), kOctet);
+  answer(r, req.header("x-mesh-auth"), 200, digest.value(), kOctet);
 }
 
 void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(r, /*takesData=*/true)) return;
+  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/true)) return;
   // Pushed records pass the record rules like any peer's, whole frame or nothing. The pusher
   // (an anti-entropy round) just fails that round: nothing is resent in a loop.
   auto f = store_->admit(req.body, wire::FrameType::kRecords);
@@ -307,19 +308,20 @@ void MeshCluster::handleRepair(const common::http::Request& req, common::http::R
     spdlog::warn("mesh: refused a repair from {:.64}: {} {}", req.header("x-mesh-from"),
                  f.error().code, f.error().message);
     bool invalid = f.error().code == "INVALID_RECORD";
-    r.respond(400, json::errorBody(invalid ? "INVALID_RECORD" : "BAD_RECORDS"), "application/json",
-              {{"X-Mesh-Error", f.error().code}});
+    answer(r, req.header("x-mesh-auth"), 400,
+           json::errorBody(invalid ? "INVALID_RECORD" : "BAD_RECORDS"), "application/json",
+           {{"X-Mesh-Error", f.error().code}});
     return;
   }
   // Our records for the same segments first (before applying theirs: we send what we had).
   auto segments = StoreBridge::segmentsFromExtra(f->extra);
   if (!segments.ok()) {
-    r.respond(400, json::errorBody("BAD_SEGMENTS"));
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_SEGMENTS"));
     return;
   }
   std::string ours = store_->segmentRecords(*segments);
   wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRepair(m); });
-  r.respond(200, std::move(ours), kOctet);
+  answer(r, req.header("x-mesh-auth"), 200, std::move(ours), kOctet);
 }
 
 }  // namespace db

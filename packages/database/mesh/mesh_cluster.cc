@@ -8,6 +8,8 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -51,6 +53,11 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
     h->data = this;
     ++handlesOpen_;
   }
+  // A nonce prefix per process (a counter follows it): every request proof is unique.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&nonceSeed_), sizeof nonceSeed_) != 1) {
+    nonceSeed_ = uv_hrtime() ^ std::hash<std::string>{}(opts_.nodeId);
+  }
+  membership_.requireAdmission(true);
   membership_.onChange([this](const Member& m, MemberState before, bool isNew) {
     onMemberChange(m, before, isNew);
   });
@@ -112,6 +119,7 @@ void MeshCluster::start() {
         "can replicate into it");
   }
   catchUpStartedMs_ = uv_hrtime() / 1000000;
+  lifeStartMs_ = nowMs();
   uv_timer_start(&probeTimer_, &MeshCluster::onProbeTimer, opts_.probeIntervalMs,
                  opts_.probeIntervalMs);
   uv_timer_start(&aeTimer_, &MeshCluster::onAeTimer, opts_.antiEntropyIntervalMs,
@@ -207,6 +215,10 @@ void MeshCluster::onHandleClosed(uv_handle_t* h) noexcept {
   if (self->handlesOpen_ == 0 && self->leaveDone_) std::exchange(self->leaveDone_, nullptr)();
 }
 
+std::string MeshCluster::nextNonce() {
+  return hex64(nonceSeed_) + hex64(++nonceCounter_);
+}
+
 void MeshCluster::post(const std::string& url, std::string path, std::string query,
                        std::string body, uint64_t timeoutMs,
                        std::function<void(common::http::ClientResponse&&)> done) {
@@ -219,28 +231,39 @@ void MeshCluster::post(const std::string& url, std::string path, std::string que
   req.headers.push_back("X-Mesh-From: " + opts_.nodeId);
   uint64_t epoch = membership_.self().epoch;
   req.headers.push_back(std::string(kEpochHeader) + ": " + std::to_string(epoch));
-  if (auth_.enabled()) {
-    req.headers.push_back(std::string(kMeshAuthHeader) + ": " +
-                          auth_.sign("POST", path, query, body, wallMs()));
-  }
+  std::string proof = auth_.sign("POST", path, query, body, wallMs(), nextNonce());
+  if (!proof.empty()) req.headers.push_back(std::string(kMeshAuthHeader) + ": " + proof);
   req.body = std::move(body);
   req.connectTimeoutMs = static_cast<long>(std::min<uint64_t>(timeoutMs, 1000));
   req.timeoutMs = static_cast<long>(timeoutMs);
   req.maxResponseBytes = 256u << 20;
   req.freshConnection = url == opts_.meshNetworkUrl;  // the balancer picks anew each time
-  // Any internal answer can say that this life of ours was evicted (see mesh_eviction.cc); an
-  // answer to a request of a previous life says nothing about this one.
-  client_->send(std::move(req),
-                [this, url, epoch, done = std::move(done)](common::http::ClientResponse&& r) {
-                  if (r.status == 409 && r.header("x-mesh-error") == "EVICTED" &&
-                      epoch == membership_.self().epoch && phase_ != Phase::kClosed) {
-                    uint64_t gc = 0;
-                    auto v = r.header("x-mesh-gc");
-                    std::from_chars(v.data(), v.data() + v.size(), gc);
-                    onEvicted(url, gc);
-                  }
-                  done(std::move(r));
-                });
+  client_->send(std::move(req), [this, url, path, epoch, proof = std::move(proof),
+                                 done = std::move(done)](common::http::ClientResponse&& r) {
+    // Nothing of an answer is believed before its proof is checked: an answer without a valid
+    // one (unsigned, signed for another request, or by another responder) is a failed request.
+    if (r.error.empty() &&
+        !auth_.verifyResponse(r.header("x-mesh-auth"), proof, static_cast<int>(r.status),
+                              r.header("x-mesh-from"), r.body)) {
+      ++forgedAnswers_;
+      spdlog::warn("mesh: answer to {} from {} (HTTP {}) has no valid proof: ignored", path, url,
+                   r.status);
+      r.error = "answer without a valid X-Mesh-Auth proof";
+      r.status = 0;
+      r.body.clear();
+      r.headers.clear();
+    }
+    // An answer can say that this life of ours was evicted (see mesh_eviction.cc); an answer to
+    // a request of a previous life says nothing about this one.
+    if (r.error.empty() && r.status == 409 && r.header("x-mesh-error") == "EVICTED" &&
+        epoch == membership_.self().epoch && phase_ != Phase::kClosed) {
+      uint64_t gc = 0;
+      auto v = r.header("x-mesh-gc");
+      std::from_chars(v.data(), v.data() + v.size(), gc);
+      noteEvictionClaim(url, std::string(r.header("x-mesh-from")), gc);
+    }
+    done(std::move(r));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,17 +271,35 @@ void MeshCluster::post(const std::string& url, std::string path, std::string que
 // ---------------------------------------------------------------------------------------------
 
 bool MeshCluster::authorized(const common::http::Request& req, common::http::Responder& r) {
-  if (phase_ == Phase::kClosed) {
-    r.respond(503, json::errorBody("LEAVING"));
+  // Mesh routes change state: POST only (a link or a crawler must not reach them). The route's
+  // admit check refuses the others before their body is read; this is the same rule again.
+  if (req.method != "POST") {
+    r.respond(405, json::errorBody("METHOD_NOT_ALLOWED"), "application/json", {{"Allow", "POST"}});
     return false;
   }
-  if (auth_.verify(req.header("x-mesh-auth"), "POST", req.path, req.query, req.body, wallMs())) {
-    return !refuseEvicted(req, r);
+  std::string_view proof = req.header("x-mesh-auth");
+  if (!auth_.verify(proof, "POST", req.path, req.query, req.body, wallMs())) {
+    spdlog::warn("mesh: refused {} from {}: bad or missing X-Mesh-Auth", req.path,
+                 req.header("x-mesh-from"));
+    r.respond(401, json::errorBody("MESH_AUTH_FAILED"));
+    return false;
   }
-  spdlog::warn("mesh: refused {} from {}: bad or missing X-Mesh-Auth", req.path,
-               req.header("x-mesh-from"));
-  r.respond(401, json::errorBody("MESH_AUTH_FAILED"));
-  return false;
+  if (phase_ == Phase::kClosed) {
+    answer(r, proof, 503, json::errorBody("LEAVING"));
+    return false;
+  }
+  return !refuseEvicted(req, r);
+}
+
+void MeshCluster::answer(common::http::Responder& r, std::string_view requestProof, int status,
+                         std::string_view body, std::string_view contentType,
+                         std::vector<std::pair<std::string, std::string>> headers) {
+  headers.emplace_back("X-Mesh-From", opts_.nodeId);
+  if (auth_.enabled()) {
+    headers.emplace_back(std::string(kMeshAuthHeader),
+                         auth_.signResponse(requestProof, status, opts_.nodeId, body));
+  }
+  r.respond(status, body, contentType, std::move(headers));
 }
 
 void MeshCluster::registerRoutes(common::http::Server& server) {
@@ -269,21 +310,33 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
   });
   using common::http::Request;
   using common::http::Responder;
-  server.route("/_mesh/replicate",
+  // Mesh routes take bodies up to a frame's size; the public ones keep the server's small default.
+  // Before any of that body is read: POST only, and with a secret a present, well-formed proof
+  // within the time window (the MAC over the body is checked once it arrived: authorized()).
+  auto admit = [this](const Request& head) -> common::http::Refusal {
+    if (head.method != "POST") return {405, "METHOD_NOT_ALLOWED", "POST"};
+    if (!auth_.plausible(head.header("x-mesh-auth"), wallMs())) return {401, "MESH_AUTH_FAILED"};
+    return {};
+  };
+  auto addMeshRoute = [&server, admit](std::string path, common::http::Handler h) {
+    server.route(std::move(path), std::move(h),
+                 {.maxBodyBytes = wire::kMaxFrameBytes, .admit = admit});
+  };
+  addMeshRoute("/_mesh/replicate",
                [this](const Request& q, Responder r) { handleReplicate(q, std::move(r)); });
-  server.route("/_mesh/join",
+  addMeshRoute("/_mesh/join",
                [this](const Request& q, Responder r) { handlePing(q, std::move(r), true); });
-  server.route("/_mesh/ping",
+  addMeshRoute("/_mesh/ping",
                [this](const Request& q, Responder r) { handlePing(q, std::move(r), false); });
-  server.route("/_mesh/ping-req",
+  addMeshRoute("/_mesh/ping-req",
                [this](const Request& q, Responder r) { handlePingReq(q, std::move(r)); });
-  server.route("/_mesh/leave",
+  addMeshRoute("/_mesh/leave",
                [this](const Request& q, Responder r) { handleLeave(q, std::move(r)); });
-  server.route("/_mesh/snapshot",
+  addMeshRoute("/_mesh/snapshot",
                [this](const Request& q, Responder r) { handleSnapshot(q, std::move(r)); });
-  server.route("/_mesh/digest",
+  addMeshRoute("/_mesh/digest",
                [this](const Request& q, Responder r) { handleDigest(q, std::move(r)); });
-  server.route("/_mesh/repair",
+  addMeshRoute("/_mesh/repair",
                [this](const Request& q, Responder r) { handleRepair(q, std::move(r)); });
   server.route("/ping",
                [this](const Request& q, Responder r) { handlePublicPing(q, std::move(r)); });
@@ -333,7 +386,10 @@ void MeshCluster::appendStatus(std::string& s) const {
   counter("wipes", wipes_);  // this node was evicted and copied the data again
   counter("preservedKept", preservedKept_);
   counter("preservedDropped", preservedDropped_);
-  counter("evictions", evictions_);  // members this node evicted
+  counter("evictions", evictions_);                   // members this node evicted
+  counter("forgedAnswers", forgedAnswers_);           // answers refused: no valid proof
+  counter("evictionClaims", evictionClaims_.size());  // about this life, not (yet) agreed
+  counter("evictionClaimsIgnored", claimsIgnored_);
   // Dead members holding tombstone collection, and the evicted lives this node knows of.
   auto list = [&s](const char* name, const auto& items, const char* field, auto value) {
     s.append(",\"");
@@ -370,6 +426,10 @@ void MeshCluster::appendStatus(std::string& s) const {
     json::appendUint(s, m.incarnation);
     s.append(",\"self\":");
     s.append(self ? "true" : "false");
+    if (!self) {
+      s.append(",\"admitted\":");
+      s.append(m.admitted ? "true" : "false");
+    }
     auto it = peers_.find(m.id);
     if (!self && it != peers_.end()) {
       const Peer& p = *it->second;

@@ -9,6 +9,10 @@
 // announces the leave, flushes, closes every handle it owns, then calls done (the loop may close).
 // Members dead longer than the tombstone grace period are evicted (mesh_eviction.cc); an evicted
 // node wipes its store and copies the cluster's data again, so deleted keys never come back.
+// Trust (docs/mesh.md, "Threat model"): with MESH_SECRET every request AND every answer is signed
+// (auth.h) and nothing unsigned is acted on; a member learnt from gossip is a candidate until its
+// signed answer at its own URL admits it, and only admitted members are streamed to and count for
+// write concerns; a node wipes itself only when an eviction is agreed (never on one answer).
 // The one thing to get right: every write reaches peers through the Outbox only, so a reconnect,
 // a slow peer or a dead one never loses or blocks a write; anything missed (overflow, a peer that
 // was away) is healed by anti-entropy, which is safe because merging is LWW (order-free).
@@ -57,11 +61,12 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void appendStatus(std::string& json) const override;
   void leave(std::function<void()> done) override;
 
-  // For tests (the counters are in /status too): the member table, batches sent, and the bytes
-  // of the last anti-entropy round (both directions).
+  // For tests (the counters are in /status too): the member table, batches sent, the bytes of
+  // the last anti-entropy round (both directions), and how often this node was wiped.
   const Membership& membership() const { return membership_; }
   uint64_t batchesSent() const { return batchesSent_; }
   uint64_t antiEntropyBytes() const { return aeBytes_; }
+  uint64_t wipes() const { return wipes_; }  // times this node was evicted
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
   void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
 
@@ -124,6 +129,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void onLinkConnected(PeerLink& link) override;
   void onLinkAck(PeerLink& link, uint64_t seq) override;
   void onLinkWritable(PeerLink& link) override;
+  void onLinkForged(PeerLink& link, const std::string& why) override;
 
   // Replication.
   void flushBatch();
@@ -145,7 +151,18 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void sendPing(const std::string& url, uint64_t timeoutMs, std::function<void(bool ok)> done);
   void contactSeed(const std::string& url);
   std::string gossipJson(bool withInfo) const;
-  bool mergeGossip(std::string_view body, std::string* fromId);
+  // Where a member list comes from: a request to us (`answeredUrl` empty) or the answer to our
+  // request to `answeredUrl`. Decides what of it is believed (see mergeGossip).
+  struct GossipSource {
+    std::string answeredUrl;
+  };
+  bool mergeGossip(std::string_view body, std::string* fromId, const GossipSource& src = {});
+  // Admission: a candidate becomes a member once it answered a signed request at its own URL.
+  void admitFromAnswer(const std::string& url, const std::string& from);
+  void admitSoon(const std::string& id, std::function<void(bool admitted)> done = {});
+  std::map<std::string, std::vector<std::function<void(bool)>>> admitting_;  // id -> waiting
+  int seedsInFlight_ = 0;  // /ping?nodes= contacts under way (bounded)
+  static constexpr int kMaxSeedsInFlight = 16;
 
   // Catch-up and anti-entropy.
   void startSnapshot(const std::string& peerId);
@@ -160,8 +177,12 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void checkEvictions();                         // from the probe tick: hold past grace -> evict
   bool mayEvict() const;                         // this node is on the majority side
   uint64_t holdHorizon() const;                  // min hold hlc (UINT64_MAX: none)
-  // A peer said this life of ours was evicted: wipe and rejoin on the next loop turn.
-  void onEvicted(const std::string& byUrl, uint64_t gcHlc);
+  // A member (answering at its URL) said this life of ours was evicted: remembered; the node
+  // wipes only once the claim is agreed (evictionAgreed), and rejoins through a claimant.
+  void noteEvictionClaim(const std::string& url, const std::string& from, uint64_t gcHlc);
+  bool evictionAgreed() const;
+  void maybeWipe();
+  void onEvicted(const std::string& byUrl, uint64_t gcHlc);  // agreed: wipe on the next turn
   void wipeAndRejoin();
   void applyPreserved();  // after the snapshot: the kept records, re-replicated
   bool refuseEvicted(const common::http::Request& req, common::http::Responder& r);
@@ -170,10 +191,17 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   void post(const std::string& url, std::string path, std::string query, std::string body,
             uint64_t timeoutMs, std::function<void(common::http::ClientResponse&&)> done);
   bool authorized(const common::http::Request& req, common::http::Responder& r);
-  bool servesData(common::http::Responder& r, bool takesData);  // else 503 NOT_READY
-  uint64_t nowMs() const;                                       // loop clock (monotonic)
-  uint64_t stableHlc() const;                                   // see collectTombstones
-  uint64_t wallMs() const;                                      // for signatures
+  // Every answer to a /_mesh request goes through here: it carries our id and, with a secret,
+  // the proof bound to the request's own proof (`requestProof`: its X-Mesh-Auth).
+  void answer(common::http::Responder& r, std::string_view requestProof, int status,
+              std::string_view body, std::string_view contentType = "application/json",
+              std::vector<std::pair<std::string, std::string>> headers = {});
+  std::string nextNonce();
+  bool servesData(const common::http::Request& req, common::http::Responder& r,
+                  bool takesData);  // else 503 NOT_READY
+  uint64_t nowMs() const;           // loop clock (monotonic)
+  uint64_t stableHlc() const;       // see collectTombstones
+  uint64_t wallMs() const;          // for signatures
 
   // Route handlers.
   void handleReplicate(const common::http::Request& req, common::http::Responder r);
@@ -248,6 +276,16 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uint64_t wipes_ = 0;
   uint64_t preservedKept_ = 0;
   uint64_t preservedDropped_ = 0;
+  struct Claim {
+    std::string url;
+    uint64_t gc = 0;
+  };
+  std::map<std::string, Claim> evictionClaims_;  // member id -> its claim about this life
+  uint64_t lifeStartMs_ = 0;                     // loop clock when this life (epoch) began
+  uint64_t claimsIgnored_ = 0;                   // eviction claims that were not agreed
+  uint64_t forgedAnswers_ = 0;
+  uint64_t nonceSeed_ = 0;
+  uint64_t nonceCounter_ = 0;
 
   uint64_t batchesSent_ = 0;
   uint64_t batchesRefused_ = 0;

@@ -14,112 +14,15 @@
 
 #include "common/http/client.h"
 #include "database/mesh/store_bridge.h"
+#include "database/mesh/testing/mesh_fixture.h"
 #include "database/mesh/wire.h"
 
 namespace db {
 namespace {
 
-struct TestNode {
-  std::string id;
-  std::unique_ptr<Keyspace> keyspace;
-  std::unique_ptr<common::http::Server> server;
-  std::unique_ptr<MeshCluster> mesh;
-  bool closed = false;
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
-};
+using testing::TestNode;
 
-class MeshClusterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(uv_loop_init(&loop_), 0);
-    uv_timer_init(&loop_, &tick_);
-    // Bounds how long one loop iteration may block, so runUntil re-checks its condition.
-    uv_timer_start(
-        &tick_, [](uv_timer_t*) {}, 5, 5);
-  }
-
-  void TearDown() override {
-    for (auto& n : nodes_) closeNode(*n);
-    runUntil(
-        [&] {
-          return std::all_of(nodes_.begin(), nodes_.end(), [](auto& n) { return n->closed; });
-        },
-        10000);
-    nodes_.clear();
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
-  }
-
-  MeshOptions options(const std::string& id, const std::string& join) {
-    MeshOptions o;
-    o.nodeId = id;
-    o.advertiseUrl = "http://127.0.0.1:0";
-    o.meshNetworkUrl = join;
-    o.secret = secret_;
-    o.probeIntervalMs = 100;
-    o.probeTimeoutMs = 80;
-    o.suspicionTimeoutMs = 500;
-    o.joinRetryMs = 10;
-    o.antiEntropyIntervalMs = 200;
-    o.replicationTimeoutMs = 300;
-    return o;
-  }
-
-  TestNode& addNode(const std::string& join, MeshOptions* custom = nullptr) {
-    auto n = std::make_unique<TestNode>();
-    n->id = "n" + std::to_string(nodes_.size() + 1);
-    n->keyspace = std::make_unique<Keyspace>(makeDefaultKeyspaceOptions(n->id));
-    n->server = std::make_unique<common::http::Server>(&loop_, common::http::ServerOptions{});
-    MeshOptions o = custom != nullptr ? *custom : options(n->id, join);
-    o.nodeId = n->id;
-    n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
-    n->mesh->registerRoutes(*n->server);
-    EXPECT_EQ(n->server->listen("127.0.0.1", 0), 0);
-    n->mesh->start();
-    nodes_.push_back(std::move(n));
-    return *nodes_.back();
-  }
-
-  void closeNode(TestNode& n) {
-    if (n.mesh == nullptr || n.closed) return;
-    TestNode* p = &n;
-    n.mesh->leave([p] { p->server->close([p] { p->closed = true; }); });
-  }
-
-  bool runUntil(const std::function<bool()>& cond, int timeoutMs) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-    return true;
-  }
-
-  void write(TestNode& n, const std::string& k, const std::string& v) {
-    n.mesh->onLocalWrite(*n.keyspace->set(k, v));
-  }
-
-  bool allAlive(size_t n) {
-    for (auto& node : nodes_) {
-      if (node->mesh->membership().liveCount() != n || !node->mesh->ready()) return false;
-    }
-    return true;
-  }
-
-  bool sameRoots() {
-    uint64_t r = nodes_[0]->keyspace->rootHash();
-    for (auto& n : nodes_) {
-      if (n->keyspace->rootHash() != r) return false;
-    }
-    return true;
-  }
-
-  uv_loop_t loop_;
-  uv_timer_t tick_;
-  std::string secret_ = "test-secret";
-  std::vector<std::unique_ptr<TestNode>> nodes_;
-};
+class MeshClusterTest : public testing::MeshFixture {};
 
 TEST_F(MeshClusterTest, ChainJoinStreamsWritesAndConverges) {
   auto& n1 = addNode("http://127.0.0.1:1");
@@ -342,7 +245,8 @@ TEST_F(MeshClusterTest, CorruptAndUnsignedBatchesAreRefusedWithNothingApplied) {
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
     if (sign)
-      req.headers.push_back("X-Mesh-Auth: " + auth.sign("POST", "/_mesh/replicate", "", body, now));
+      req.headers.push_back("X-Mesh-Auth: " +
+                            auth.sign("POST", "/_mesh/replicate", "", body, now, "1"));
     req.body = std::move(body);
     long status = -1;
     client.send(std::move(req), [&](common::http::ClientResponse&& r) { status = r.status; });

@@ -7,6 +7,10 @@
 // a node that hears it was evicted keeps the records no dropped tombstone can contradict
 // (hlc >= the cluster's collection horizon), wipes its store, starts a new life (epoch) and
 // copies the cluster's data again like a new node, then re-applies and replicates what it kept.
+// Being told is not enough: a node wipes itself only when the eviction is AGREED (noteEvictionClaim
+// collects the claims of members answering at their own URLs; evictionAgreed decides): never on
+// one answer, never while this life is younger than the grace period (no real eviction can be),
+// and the claims die with the life they were about, so a wipe cannot loop.
 // Loop thread only. The one thing to get right: two sides of a partition must never evict each
 // other, so only a majority (or, on an even split, the side holding the smallest id) evicts.
 #include <spdlog/spdlog.h>
@@ -37,22 +41,27 @@ uint64_t MeshCluster::holdHorizon() const {
 }
 
 bool MeshCluster::mayEvict() const {
-  size_t live = membership_.liveCount();
-  size_t held = holds_.size();
-  if (live != held) return live > held;
+  // Our side: this node and the live members it exchanged with lately. The other side: the held
+  // (dead) members, and live members we only HEAR of (gossip can revive a member on the other
+  // side of a partition, e.g. through a node of ours that was wiped and rejoined over there).
+  uint64_t now = nowMs();
+  uint64_t recent =
+      opts_.suspicionTimeoutMs + opts_.probeIntervalMs * (membership_.members().size() + 1);
+  std::vector<std::string> ours{membership_.self().id};
+  std::vector<std::string> away;
+  for (const Member* m : membership_.liveMembers()) {
+    (now - m->lastContactMs <= recent ? ours : away).push_back(m->id);
+  }
+  for (const auto& [id, hold] : holds_) away.push_back(id);
+  if (ours.size() != away.size()) return ours.size() > away.size();
   // An even split: both sides see the same two sets, so exactly one of them holds the smallest
   // id of all; only that side evicts.
-  std::string smallest = membership_.self().id;
-  for (const Member* m : membership_.liveMembers()) smallest = std::min(smallest, m->id);
-  bool ours = true;
-  for (const auto& [id, hold] : holds_) {
-    if (id < smallest) ours = false;
-  }
-  return ours;
+  return *std::min_element(ours.begin(), ours.end()) < *std::min_element(away.begin(), away.end());
 }
 
 void MeshCluster::checkEvictions() {
-  if (holds_.empty() || !mayEvict()) return;
+  // A node told it was evicted is on the far side of something: it evicts nobody meanwhile.
+  if (holds_.empty() || !evictionClaims_.empty() || !mayEvict()) return;
   uint64_t now = nowMs();
   std::vector<std::string> due;
   for (const auto& [id, hold] : holds_) {
@@ -77,9 +86,70 @@ bool MeshCluster::refuseEvicted(const common::http::Request& req, common::http::
   if (from.empty() || !membership_.isEvicted(from, epoch)) return false;
   spdlog::info("mesh: refused {} from {}: that life of it (epoch {}) was evicted", req.path, from,
                epoch);
-  r.respond(409, json::errorBody("EVICTED"), "application/json",
-            {{"X-Mesh-Error", "EVICTED"}, {"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
+  answer(r, req.header("x-mesh-auth"), 409, json::errorBody("EVICTED"), "application/json",
+         {{"X-Mesh-Error", "EVICTED"}, {"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
   return true;
+}
+
+void MeshCluster::noteEvictionClaim(const std::string& url, const std::string& from,
+                                    uint64_t gcHlc) {
+  // Only an admitted member answering at its own URL makes a claim: an address a client handed
+  // in, the balancer, or a candidate says nothing about this node's life.
+  const Member* m = from.empty() ? nullptr : membership_.find(from);
+  if (m == nullptr || m == &membership_.self() || !m->admitted || m->state == MemberState::kLeft ||
+      m->url != url) {
+    ++claimsIgnored_;
+    spdlog::warn(
+        "mesh: {} (as '{}') says this node was evicted: not a member answering at its "
+        "own address; ignored",
+        url, from);
+    return;
+  }
+  bool fresh = evictionClaims_.count(from) == 0;
+  evictionClaims_[from] = Claim{url, gcHlc};
+  if (fresh) {
+    spdlog::warn("mesh: {} says this node (epoch {}) was evicted ({} claim(s) so far)", from,
+                 membership_.self().epoch, evictionClaims_.size());
+  }
+  maybeWipe();
+}
+
+bool MeshCluster::evictionAgreed() const {
+  if (evictionClaims_.empty()) return false;
+  uint64_t now = nowMs();
+  // A member is evicted only after being dead to the others for the grace period: a life
+  // younger than that cannot have been (this is also the back-off after a wipe).
+  if (now - lifeStartMs_ < opts_.tombstoneGraceMs) return false;
+  // Our own view: cut off from every member for longer than the grace period.
+  bool isolated = peers_.empty() && !holds_.empty();
+  for (const auto& [id, hold] : holds_) {
+    isolated = isolated && now - hold.sinceMs >= opts_.tombstoneGraceMs;
+  }
+  if (isolated) return true;
+  // Or a majority of the members we know (not counting ourselves) say so, at least two.
+  size_t known = 0;
+  for (const auto& [id, m] : membership_.members()) {
+    known += m.admitted && m.state != MemberState::kLeft ? 1 : 0;
+  }
+  size_t claims = 0;
+  for (const auto& [id, c] : evictionClaims_) {
+    const Member* m = membership_.find(id);
+    claims += m != nullptr && m->admitted && m->state != MemberState::kLeft ? 1 : 0;
+  }
+  return claims >= 2 && claims * 2 > known;
+}
+
+void MeshCluster::maybeWipe() {
+  if (!evictionAgreed()) return;
+  uint64_t gc = 0;
+  std::string by;
+  for (const auto& [id, c] : evictionClaims_) {
+    if (by.empty() || c.gc > gc) {
+      by = c.url;
+      gc = c.gc;
+    }
+  }
+  onEvicted(by, gc);
 }
 
 void MeshCluster::onEvicted(const std::string& byUrl, uint64_t gcHlc) {
@@ -127,6 +197,8 @@ void MeshCluster::wipeAndRejoin() {
   lastGcHorizon_ = 0;
   // 3. A new life, then the path of a new node: join, subscribe, snapshot, verify, ready.
   membership_.renewEpoch(wallMs());
+  evictionClaims_.clear();  // they were about the previous life
+  lifeStartMs_ = nowMs();
   ready_ = false;
   rejoining_ = true;
   catchUpStartedMs_ = uv_hrtime() / 1000000;

@@ -22,7 +22,8 @@ using mesh_util::kOctet;
 using mesh_util::queryParam;
 
 namespace {
-constexpr int kJoinAttemptsBeforeAlone = 6;  // then a node starts a cluster of its own
+constexpr int kJoinAttemptsBeforeAlone = 6;     // then a node starts a cluster of its own
+constexpr uint64_t kMaxFutureMs = 3600 * 1000;  // gossiped incarnations beyond now + this: lies
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -30,6 +31,15 @@ constexpr int kJoinAttemptsBeforeAlone = 6;  // then a node starts a cluster of 
 // ---------------------------------------------------------------------------------------------
 
 void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew) {
+  if (m.live() && !m.admitted) {
+    // A candidate (new, or at a new address): nothing is sent to it before it proves itself.
+    if (Peer* p = peer(m.id); p != nullptr && p->link != nullptr) {
+      p->link->destroy();
+      p->link = nullptr;
+    }
+    if (phase_ != Phase::kLeaving && phase_ != Phase::kClosed) admitSoon(m.id);
+    return;
+  }
   if (m.live()) {
     // Back (or new): whatever it lacks was kept for it (held), so plain LWW merging is safe.
     if (holds_.erase(m.id) > 0) spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
@@ -83,8 +93,8 @@ void MeshCluster::restartLink(Peer& p) {
   p.host = url->host;
   p.port = url->port;
   p.outbox.rewind();
-  p.link =
-      new PeerLink(loop_, p.id, p.host, p.port, this, opts_.reconnectMinMs, opts_.reconnectMaxMs);
+  p.link = new PeerLink(loop_, p.id, p.host, p.port, this, opts_.reconnectMinMs,
+                        opts_.reconnectMaxMs, &auth_);
   p.link->start();
 }
 
@@ -132,7 +142,7 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
   return s;
 }
 
-bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
+bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const GossipSource& src) {
   rapidjson::Document d;
   d.Parse(body.data(), body.size());
   if (d.HasParseError() || !d.IsObject()) return false;
@@ -142,6 +152,17 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
   if (fromId != nullptr) *fromId = from;
   uint64_t fromEpoch = d.HasMember("epoch") && d["epoch"].IsUint64() ? d["epoch"].GetUint64() : 0;
   if (!from.empty() && membership_.isEvicted(from, fromEpoch)) return false;  // an evicted life
+  // Who is believed about whom. With a secret, the list was verified (request or answer): its
+  // sender holds the secret. Without one, a sender is believed about others only once admitted
+  // (and, for an answer, only at its own URL); anyone may still introduce itself (a candidate).
+  const Member* sender = from.empty() ? nullptr : membership_.find(from);
+  bool trusted =
+      auth_.enabled() || (sender != nullptr && sender != &membership_.self() && sender->admitted &&
+                          (src.answeredUrl.empty() || sender->url == src.answeredUrl));
+  // Incarnations and epochs are boot times in ms (+ refutations): one far in the future is a lie
+  // that no real node could ever outrank (and 2^64-1 cannot even be refuted).
+  uint64_t latest = wallMs() + kMaxFutureMs;
+  uint64_t gc = d.HasMember("gc") && d["gc"].IsUint64() ? d["gc"].GetUint64() : 0;
   if (d.HasMember("members") && d["members"].IsArray()) {
     for (const auto& e : d["members"].GetArray()) {
       if (!e.IsObject() || !e.HasMember("id") || !e["id"].IsString() || !e.HasMember("url") ||
@@ -154,16 +175,44 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
       uint64_t epoch = e.HasMember("epoch") && e["epoch"].IsUint64() ? e["epoch"].GetUint64() : 0;
       MemberUpdate u{e["id"].GetString(), e["url"].GetString(), *st, e["inc"].GetUint64(), epoch};
       if (u.id.empty() || u.id.size() > wire::kMaxOriginBytes) continue;
+      if (u.incarnation > latest || u.epoch > latest) {
+        spdlog::warn("mesh: {} gossiped {} with incarnation {} (epoch {}): in the future; ignored",
+                     from, u.id, u.incarnation, u.epoch);
+        continue;
+      }
+      if (u.id == opts_.nodeId) {
+        // "This life of yours was evicted": a claim, counted only from a member answering at
+        // its own URL, and acted on only once agreed (mesh_eviction.cc).
+        if (u.state == MemberState::kEvicted) {
+          if (u.epoch >= membership_.self().epoch && !src.answeredUrl.empty()) {
+            noteEvictionClaim(src.answeredUrl, from, gc);
+          }
+          continue;
+        }
+      } else if (u.id == from) {
+        if (u.state == MemberState::kEvicted) continue;  // nobody evicts itself
+      } else {
+        const Member* known = membership_.find(u.id);
+        if (!trusted) {
+          // An unproven sender may introduce members (candidates), nothing more.
+          if (u.state != MemberState::kAlive || known != nullptr) continue;
+        } else if (u.state == MemberState::kLeft) {
+          continue;  // a leave is announced by the member itself (/_mesh/leave), never relayed
+        } else if (u.state == MemberState::kEvicted && known != nullptr && known->live() &&
+                   ready_) {
+          // Evicted members were dead to the evictor's side for the grace period; one we still
+          // exchange with was not evicted by agreement. (A node still copying the cluster's data
+          // takes the cluster's view: it may have met the evicted life before the news.)
+          spdlog::debug("mesh: {} says {} was evicted, but it is {} here; ignored", from, u.id,
+                        memberStateName(known->state));
+          continue;
+        }
+      }
       membership_.apply(u, now);
     }
   }
-  if (membership_.selfEvicted()) {  // the list says this life of ours was evicted
-    const Member* by = from.empty() ? nullptr : membership_.find(from);
-    uint64_t gc = d.HasMember("gc") && d["gc"].IsUint64() ? d["gc"].GetUint64() : 0;
-    onEvicted(by != nullptr && by != &membership_.self() ? by->url : std::string(), gc);
-    return false;
-  }
   if (!from.empty() && from != opts_.nodeId) {
+    if (!src.answeredUrl.empty()) admitFromAnswer(src.answeredUrl, from);
     membership_.contact(from, now);
     if (Peer* p = peer(from)) {
       if (d.HasMember("ready") && d["ready"].IsBool()) p->ready = d["ready"].GetBool();
@@ -179,6 +228,56 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId) {
   return true;
 }
 
+void MeshCluster::admitFromAnswer(const std::string& url, const std::string& from) {
+  // The answer to OUR request sent to the member's own URL, proven (with a secret) to come from
+  // a holder of the secret for that very request: the member is who it says, where it says.
+  const Member* m = membership_.find(from);
+  if (m == nullptr || m == &membership_.self() || m->admitted || !m->live()) return;
+  if (m->url != url) return;
+  spdlog::info("mesh: {} ({}) admitted{}", from, url,
+               auth_.enabled() ? ": it answered with a valid proof" : "");
+  membership_.admit(from, nowMs());
+}
+
+void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admitted)> done) {
+  auto [it, first] = admitting_.try_emplace(id);
+  if (done) it->second.push_back(std::move(done));
+  if (!first) return;  // a ping to it is under way already
+  const Member* m = membership_.find(id);
+  auto finish = [this, id] {
+    auto node = admitting_.extract(id);
+    const Member* now = membership_.find(id);
+    bool ok = now != nullptr && now->admitted;
+    if (!ok && membership_.forgetCandidate(id)) {
+      // It did not prove itself: dropped (a member that moved to an unproven address too).
+      spdlog::info("mesh: candidate {} did not prove itself; dropped", id);
+      if (auto it = peers_.find(id); it != peers_.end()) {
+        if (it->second->link != nullptr) it->second->link->destroy();
+        peers_.erase(it);
+        peerGone(id);
+      }
+    }
+    if (!node.empty()) {
+      for (auto& cb : node.mapped()) cb(ok);
+    }
+  };
+  if (m == nullptr || phase_ == Phase::kLeaving || phase_ == Phase::kClosed) {
+    finish();
+    return;
+  }
+  std::string url = m->url;
+  // A joiner waits for this exchange (its join is answered after it): a slow answer is not a
+  // failed probe, so the deadline is the control plane's, well inside the joiner's own.
+  post(url, "/_mesh/ping", "", gossipJson(true),
+       std::max(opts_.probeTimeoutMs * 2, opts_.requestTimeoutMs / 2),
+       [this, url, finish](common::http::ClientResponse&& r) {
+         if (phase_ != Phase::kClosed && r.error.empty() && r.status == 200) {
+           mergeGossip(r.body, nullptr, GossipSource{url});
+         }
+         finish();
+       });
+}
+
 void MeshCluster::attemptJoin() {
   if (phase_ != Phase::kJoining) return;
   ++joinAttempts_;
@@ -187,19 +286,20 @@ void MeshCluster::attemptJoin() {
   if (rejoining_ && joinAttempts_ > kJoinAttemptsBeforeAlone / 2) joinUrl_.clear();
   std::string url = joinUrl_.empty() ? opts_.meshNetworkUrl : joinUrl_;
   if (url.empty()) url = anyMemberUrl();  // no MESH_NETWORK_URL: any member it still knows
-  post(url, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
-       [this, url](common::http::ClientResponse&& r) {
-         if (phase_ != Phase::kJoining) return;
-         std::string from;
-         if (!r.error.empty() || r.status != 200 || !mergeGossip(r.body, &from)) {
-           spdlog::info(
-               "mesh: join through {} failed (attempt {}): {}", url, joinAttempts_,
-               r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.error);
-           joinDone(false, false);
-           return;
-         }
-         joinDone(true, from == opts_.nodeId);
-       });
+  post(
+      url, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
+      [this, url](common::http::ClientResponse&& r) {
+        if (phase_ != Phase::kJoining) return;
+        std::string from;
+        if (!r.error.empty() || r.status != 200 || !mergeGossip(r.body, &from, GossipSource{url})) {
+          spdlog::info(
+              "mesh: join through {} failed (attempt {}): {}", url, joinAttempts_,
+              r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.error);
+          joinDone(false, false);
+          return;
+        }
+        joinDone(true, from == opts_.nodeId);
+      });
 }
 
 void MeshCluster::joinDone(bool ok, bool reachedSelf) {
@@ -238,20 +338,23 @@ void MeshCluster::subscribeAll() {
   auto pending = std::make_shared<int>(0);
   auto best = std::make_shared<std::string>();
   std::string body = gossipJson(true);
-  std::vector<std::string> targets;
-  for (const auto& [id, p] : peers_) targets.push_back(id);
+  // Every live member, candidates included: the signed answer to this join admits them.
+  std::vector<std::pair<std::string, std::string>> targets;  // id, url
+  for (const auto& [id, m] : membership_.members()) {
+    if (m.live()) targets.emplace_back(id, m.url);
+  }
   if (targets.empty()) {
     becomeReady("no live peer to copy from");
     return;
   }
   *pending = static_cast<int>(targets.size());
-  for (const auto& id : targets) {
-    Peer* p = peer(id);
-    post(p->url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
-         [this, pending, best, id](common::http::ClientResponse&& r) {
+  for (const auto& [id, url] : targets) {
+    post(url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
+         [this, pending, best, id, url](common::http::ClientResponse&& r) {
            if (phase_ != Phase::kSubscribing) return;
            std::string from;
-           if (r.error.empty() && r.status == 200 && mergeGossip(r.body, &from) && from == id) {
+           if (r.error.empty() && r.status == 200 &&
+               mergeGossip(r.body, &from, GossipSource{url}) && from == id) {
              Peer* q = peer(id);
              if (q != nullptr && (best->empty() || q->ready)) *best = id;
            }
@@ -277,6 +380,7 @@ void MeshCluster::probeTick() {
   uint64_t now = nowMs();
   membership_.tick(now);
   if (phase_ == Phase::kReady) checkEvictions();
+  if (!evictionClaims_.empty()) maybeWipe();  // our own view of the time away grows
   // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
   // Alone: knock every tick. With peers: now and then too, since two groups that each formed
   // on their own (nodes started together, nobody reachable yet) would otherwise never meet.
@@ -304,7 +408,7 @@ void MeshCluster::knock(int triesLeft) {
        [this, triesLeft](common::http::ClientResponse&& r) {
          if (phase_ != Phase::kReady || !r.error.empty() || r.status != 200) return;
          std::string from;
-         if (!mergeGossip(r.body, &from)) return;
+         if (!mergeGossip(r.body, &from, GossipSource{opts_.meshNetworkUrl})) return;
          if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
        });
 }
@@ -312,9 +416,10 @@ void MeshCluster::knock(int triesLeft) {
 void MeshCluster::sendPing(const std::string& url, uint64_t timeoutMs,
                            std::function<void(bool ok)> done) {
   post(url, "/_mesh/ping", "", gossipJson(true), timeoutMs,
-       [this, done = std::move(done)](common::http::ClientResponse&& r) {
+       [this, url, done = std::move(done)](common::http::ClientResponse&& r) {
          if (phase_ == Phase::kClosed) return;
-         bool ok = r.error.empty() && r.status == 200 && mergeGossip(r.body, nullptr);
+         bool ok =
+             r.error.empty() && r.status == 200 && mergeGossip(r.body, nullptr, GossipSource{url});
          done(ok);
        });
 }
@@ -362,10 +467,32 @@ void MeshCluster::probe(const std::string& id) {
 }
 
 void MeshCluster::contactSeed(const std::string& url) {
-  post(url, "/_mesh/ping", "", gossipJson(true), opts_.probeTimeoutMs * 2,
-       [this](common::http::ClientResponse&& r) {
+  // An address a client handed in (/ping?nodes=) is only a candidate: it is used once its
+  // answer proves it (mergeGossip admits it then), and a few are contacted at a time.
+  // It is told who we are, not who else is in the mesh.
+  if (seedsInFlight_ >= kMaxSeedsInFlight) return;
+  ++seedsInFlight_;
+  const Member& self = membership_.self();
+  std::string body = "{\"from\":";
+  json::appendString(body, opts_.nodeId);
+  body.append(",\"epoch\":");
+  json::appendUint(body, self.epoch);
+  body.append(",\"members\":[{\"id\":");
+  json::appendString(body, self.id);
+  body.append(",\"url\":");
+  json::appendString(body, self.url);
+  body.append(",\"state\":\"");
+  body.append(memberStateName(self.state));
+  body.append("\",\"inc\":");
+  json::appendUint(body, self.incarnation);
+  body.append(",\"epoch\":");
+  json::appendUint(body, self.epoch);
+  body.append("}]}");
+  post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
+       [this, url](common::http::ClientResponse&& r) {
+         --seedsInFlight_;
          if (phase_ == Phase::kClosed) return;
-         if (r.error.empty() && r.status == 200) mergeGossip(r.body, nullptr);
+         if (r.error.empty() && r.status == 200) mergeGossip(r.body, nullptr, GossipSource{url});
        });
 }
 
@@ -374,11 +501,25 @@ void MeshCluster::handlePing(const common::http::Request& req, common::http::Res
   if (!authorized(req, r)) return;
   std::string from;
   if (!mergeGossip(req.body, &from)) {
-    r.respond(400, json::errorBody("BAD_GOSSIP"));
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_GOSSIP"));
     return;
   }
   if (join && from != opts_.nodeId) spdlog::debug("mesh: join request from {}", from);
-  r.respond(200, gossipJson(true));
+  const Member* m = from.empty() ? nullptr : membership_.find(from);
+  if (join && m != nullptr && m != &membership_.self() && !m->admitted && m->live()) {
+    // A join is a subscription: the joiner copies a snapshot right after our answer, so it must
+    // be streamed to from now on. It gets a stream once it proved itself at its own URL: answer
+    // after that exchange.
+    admitSoon(from, [this, r, proof = std::string(req.header("x-mesh-auth"))](bool ok) mutable {
+      if (ok) {
+        answer(r, proof, 200, gossipJson(true));
+      } else {
+        answer(r, proof, 503, json::errorBody("NOT_ADMITTED"));
+      }
+    });
+    return;
+  }
+  answer(r, req.header("x-mesh-auth"), 200, gossipJson(true));
 }
 
 void MeshCluster::handlePingReq(const common::http::Request& req, common::http::Responder r) {
@@ -386,22 +527,24 @@ void MeshCluster::handlePingReq(const common::http::Request& req, common::http::
   rapidjson::Document d;
   d.Parse(req.body.data(), req.body.size());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("url") || !d["url"].IsString()) {
-    r.respond(400, json::errorBody("BAD_PING_REQ"));
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
     return;
   }
   std::string url = d["url"].GetString();
   if (!common::parseHttpUrl(url).ok()) {
-    r.respond(400, json::errorBody("BAD_PING_REQ"));
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
     return;
   }
   sendPing(url, opts_.probeTimeoutMs,
-           [r](bool ok) mutable { r.respond(200, ok ? "{\"ok\":true}" : "{\"ok\":false}"); });
+           [this, r, proof = std::string(req.header("x-mesh-auth"))](bool ok) mutable {
+             answer(r, proof, 200, ok ? "{\"ok\":true}" : "{\"ok\":false}");
+           });
 }
 
 void MeshCluster::handleLeave(const common::http::Request& req, common::http::Responder r) {
   if (!authorized(req, r)) return;
   mergeGossip(req.body, nullptr);
-  r.respond(200, "{\"success\":true}");
+  answer(r, req.header("x-mesh-auth"), 200, "{\"success\":true}");
 }
 
 void MeshCluster::handlePublicPing(const common::http::Request& req, common::http::Responder r) {
@@ -446,7 +589,9 @@ void MeshCluster::handlePublicPing(const common::http::Request& req, common::htt
     s.append("\"}");
   };
   add(membership_.self(), true);
-  for (const auto& [id, m] : membership_.members()) add(m, false);
+  for (const auto& [id, m] : membership_.members()) {
+    if (m.admitted) add(m, false);  // candidates are not members yet
+  }
   s.append("]}");
   r.respond(200, s);
 }

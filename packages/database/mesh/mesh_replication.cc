@@ -88,12 +88,14 @@ void MeshCluster::pump(Peer& p) {
     head.append(kEpochHeader);
     head.append(": ");
     head.append(std::to_string(membership_.self().epoch));
-    if (auth_.enabled()) {
+    std::string proof =
+        auth_.sign("POST", "/_mesh/replicate", "", *e->frame, wallMs(), nextNonce());
+    if (!proof.empty()) {
       head.append("\r\nX-Mesh-Auth: ");
-      head.append(auth_.sign("POST", "/_mesh/replicate", "", *e->frame, wallMs()));
+      head.append(proof);
     }
     head.append("\r\n\r\n");
-    p.link->send(std::move(head), e->frame);
+    p.link->send(std::move(head), e->frame, std::move(proof));
     p.outbox.markSent();
   }
 }
@@ -119,6 +121,13 @@ void MeshCluster::onLinkAck(PeerLink& link, uint64_t seq) {
 
 void MeshCluster::onLinkWritable(PeerLink& link) {
   if (Peer* p = peer(link.peerId())) pump(*p);
+}
+
+void MeshCluster::onLinkForged(PeerLink& link, const std::string& why) {
+  ++forgedAnswers_;
+  const Peer* p = peer(link.peerId());
+  spdlog::warn("mesh: replication link to {} ({}): {}; reconnecting", link.peerId(),
+               p != nullptr ? p->url : std::string("?"), why);
 }
 
 MeshCluster::Peer* MeshCluster::peer(const std::string& id) {
@@ -225,15 +234,16 @@ void MeshCluster::handleReplicate(const common::http::Request& req, common::http
     std::string body = "{\"ack\":";
     json::appendUint(body, envelope.ok() ? envelope->seq : 0);
     body.append(",\"refused\":\"INVALID_RECORD\"}");
-    r.respond(200, body, "application/json", {{"X-Mesh-Error", "INVALID_RECORD"}});
+    answer(r, req.header("x-mesh-auth"), 200, body, "application/json",
+           {{"X-Mesh-Error", "INVALID_RECORD"}});
     return;
   }
   if (!f.ok()) {  // corrupt: a 400, the link reconnects and the sender sends it again
     ++batchesRefused_;
     spdlog::warn("mesh: refused a batch from {:.64}: {} {}", req.header("x-mesh-from"),
                  f.error().code, f.error().message);
-    r.respond(400, json::errorBody("BAD_BATCH"), "application/json",
-              {{"X-Mesh-Error", f.error().code}});
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_BATCH"), "application/json",
+           {{"X-Mesh-Error", f.error().code}});
     return;
   }
   uint64_t refused = 0;
@@ -255,7 +265,7 @@ void MeshCluster::handleReplicate(const common::http::Request& req, common::http
   std::string body = "{\"ack\":";
   json::appendUint(body, f->seq);
   body.push_back('}');
-  r.respond(200, body);
+  answer(r, req.header("x-mesh-auth"), 200, body);
 }
 
 }  // namespace db

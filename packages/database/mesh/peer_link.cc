@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <strings.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -29,7 +31,8 @@ struct PeerLink::WriteReq {
 };
 
 PeerLink::PeerLink(uv_loop_t* loop, std::string peerId, std::string host, uint16_t port,
-                   Delegate* delegate, uint64_t reconnectMinMs, uint64_t reconnectMaxMs)
+                   Delegate* delegate, uint64_t reconnectMinMs, uint64_t reconnectMaxMs,
+                   const MeshAuth* auth)
     : loop_(loop),
       peerId_(std::move(peerId)),
       host_(std::move(host)),
@@ -37,12 +40,16 @@ PeerLink::PeerLink(uv_loop_t* loop, std::string peerId, std::string host, uint16
       delegate_(delegate),
       backoffMinMs_(reconnectMinMs),
       backoffMaxMs_(reconnectMaxMs),
-      backoffMs_(reconnectMinMs) {
+      backoffMs_(reconnectMinMs),
+      auth_(auth) {
   uv_timer_init(loop_, &retry_);
   retry_.data = this;
   handlesOpen_ = 1;
   http_parser_settings_init(&settings_);
   settings_.on_body = &PeerLink::onBody;
+  settings_.on_message_begin = &PeerLink::onMessageBegin;
+  settings_.on_header_field = &PeerLink::onHeaderField;
+  settings_.on_header_value = &PeerLink::onHeaderValue;
   settings_.on_message_complete = &PeerLink::onMessageComplete;
 }
 
@@ -121,6 +128,7 @@ void PeerLink::onConnect(uv_connect_t* req, int status) noexcept {
   self->backoffMs_ = self->backoffMinMs_;
   self->queuedBytes_ = 0;
   self->body_.clear();
+  self->proofs_.clear();
   self->parseFailed_ = false;
   http_parser_init(&self->parser_, HTTP_RESPONSE);
   self->parser_.data = self;
@@ -128,8 +136,9 @@ void PeerLink::onConnect(uv_connect_t* req, int status) noexcept {
   self->delegate_->onLinkConnected(*self);
 }
 
-void PeerLink::send(std::string head, std::shared_ptr<const std::string> body) {
+void PeerLink::send(std::string head, std::shared_ptr<const std::string> body, std::string proof) {
   if (!connected()) return;
+  proofs_.push_back(std::move(proof));
   auto* w = new WriteReq;
   w->link = this;
   w->generation = generation_;
@@ -205,10 +214,62 @@ int PeerLink::onBody(http_parser* p, const char* at, size_t len) noexcept {
   return 0;
 }
 
+int PeerLink::onMessageBegin(http_parser* p) noexcept {
+  auto* self = static_cast<PeerLink*>(p->data);
+  self->answerAuth_.clear();
+  self->answerFrom_.clear();
+  self->field_.clear();
+  self->hdr_ = Hdr::kOther;
+  return 0;
+}
+
+int PeerLink::onHeaderField(http_parser* p, const char* at, size_t len) noexcept {
+  auto* self = static_cast<PeerLink*>(p->data);
+  if (self->hdr_ != Hdr::kOther || self->field_.size() > 64) self->field_.clear();
+  if (self->field_.size() + len <= 64) self->field_.append(at, len);
+  self->hdr_ = Hdr::kOther;
+  return 0;
+}
+
+int PeerLink::onHeaderValue(http_parser* p, const char* at, size_t len) noexcept {
+  auto* self = static_cast<PeerLink*>(p->data);
+  if (!self->field_.empty()) {
+    auto is = [&](std::string_view name) {
+      return self->field_.size() == name.size() &&
+             strncasecmp(self->field_.data(), name.data(), name.size()) == 0;
+    };
+    self->hdr_ = is("x-mesh-auth") ? Hdr::kAuth : is("x-mesh-from") ? Hdr::kFrom : Hdr::kOther;
+    self->field_.clear();
+  }
+  std::string* out = self->hdr_ == Hdr::kAuth   ? &self->answerAuth_
+                     : self->hdr_ == Hdr::kFrom ? &self->answerFrom_
+                                                : nullptr;
+  if (out != nullptr && out->size() + len <= 256) out->append(at, len);
+  return 0;
+}
+
 int PeerLink::onMessageComplete(http_parser* p) noexcept {
   auto* self = static_cast<PeerLink*>(p->data);
   std::string body = std::move(self->body_);
   self->body_.clear();
+  // The answer must prove it was made, by a holder of the secret, for the request it answers
+  // (the oldest in flight: answers come in request order).
+  std::string proof;
+  if (!self->proofs_.empty()) {
+    proof = std::move(self->proofs_.front());
+    self->proofs_.pop_front();
+  }
+  if (self->auth_ != nullptr && self->auth_->enabled() &&
+      (self->answerFrom_ != self->peerId_ ||
+       !self->auth_->verifyResponse(self->answerAuth_, proof, p->status_code, self->answerFrom_,
+                                    body))) {
+    self->parseFailed_ = true;
+    std::string why = "answer without a valid proof (HTTP " + std::to_string(p->status_code) + ")";
+    uint64_t gen = self->generation_;
+    self->delegate_->onLinkForged(*self, why);
+    if (gen == self->generation_ && !self->destroying_) self->fail(why);
+    return 1;
+  }
   if (p->status_code != 200) {
     self->parseFailed_ = true;
     self->fail("peer refused a batch: HTTP " + std::to_string(p->status_code) + " " + body);
@@ -244,6 +305,7 @@ void PeerLink::fail(const std::string& why) {
     }
   }
   queuedBytes_ = 0;
+  proofs_.clear();
   state_ = State::kWaiting;
   uv_timer_start(&retry_, &PeerLink::onRetry, backoffMs_, 0);
   backoffMs_ = std::min(backoffMs_ * 2, backoffMaxMs_);

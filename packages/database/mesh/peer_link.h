@@ -6,17 +6,22 @@
 // to send: the owner's Outbox does; the link asks for more through Delegate::onWritable().
 // Lifetime: created with new by MeshCluster, destroyed only by destroy(), which closes the handles
 // and deletes the link in the last close callback (never inside one of its own callbacks).
-// Loop thread only. The one thing to get right: a non-200 answer or a garbled response means the
-// stream is out of step: the link closes and reconnects, and the owner re-sends all un-acked.
+// With a secret every answer must carry a proof bound to the request it answers (MeshAuth); an
+// ack without one is never counted. Loop thread only. The one thing to get right: a non-200,
+// unproven or garbled answer means the stream is out of step: the link closes and reconnects,
+// and the owner re-sends all un-acked.
 #pragma once
 
 #include <http_parser.h>
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+
+#include "database/mesh/auth.h"
 
 namespace db {
 
@@ -28,10 +33,13 @@ class PeerLink {
     virtual void onLinkConnected(PeerLink& link) = 0;  // rewind and (re)send un-acked batches
     virtual void onLinkAck(PeerLink& link, uint64_t seq) = 0;
     virtual void onLinkWritable(PeerLink& link) = 0;  // output drained below the watermark
+    // An answer failed its proof (MeshAuth::verifyResponse); the link resets right after.
+    virtual void onLinkForged(PeerLink& link, const std::string& why) = 0;
   };
 
+  // `auth` (not owned, outlives the link) verifies every answer against its request's proof.
   PeerLink(uv_loop_t* loop, std::string peerId, std::string host, uint16_t port, Delegate* delegate,
-           uint64_t reconnectMinMs, uint64_t reconnectMaxMs);
+           uint64_t reconnectMinMs, uint64_t reconnectMaxMs, const MeshAuth* auth);
   PeerLink(const PeerLink&) = delete;
   PeerLink& operator=(const PeerLink&) = delete;
 
@@ -44,8 +52,9 @@ class PeerLink {
   bool connected() const { return state_ == State::kConnected; }
   // Connected and below the output watermark: the owner may send().
   bool writable() const { return connected() && queuedBytes_ < kHighWatermark; }
-  // Writes one request. `head` is the request line + headers (ending in \r\n\r\n).
-  void send(std::string head, std::shared_ptr<const std::string> body);
+  // Writes one request. `head` is the request line + headers (ending in \r\n\r\n); `proof`
+  // its X-Mesh-Auth value, which its answer must be bound to (empty when the mesh is open).
+  void send(std::string head, std::shared_ptr<const std::string> body, std::string proof);
 
   const std::string& peerId() const { return peerId_; }
 
@@ -64,6 +73,9 @@ class PeerLink {
   static void onTimerClosed(uv_handle_t* h) noexcept;
   static void onRetry(uv_timer_t* t) noexcept;
   static int onBody(http_parser* p, const char* at, size_t len) noexcept;
+  static int onMessageBegin(http_parser* p) noexcept;
+  static int onHeaderField(http_parser* p, const char* at, size_t len) noexcept;
+  static int onHeaderValue(http_parser* p, const char* at, size_t len) noexcept;
   static int onMessageComplete(http_parser* p) noexcept;
 
   void connectTo(const struct sockaddr* addr);
@@ -88,6 +100,11 @@ class PeerLink {
   http_parser parser_;
   http_parser_settings settings_;
   std::string body_;
+  const MeshAuth* auth_;
+  std::deque<std::string> proofs_;  // of the requests in flight, in order
+  enum class Hdr { kOther, kAuth, kFrom } hdr_ = Hdr::kOther;
+  std::string field_;  // the header name being read
+  std::string answerAuth_, answerFrom_;
   bool parseFailed_ = false;
   size_t queuedBytes_ = 0;
   int handlesOpen_ = 0;  // timer + sockets not yet closed

@@ -35,6 +35,10 @@ inline constexpr size_t kMaxOriginBytes = db::kMaxOriginBytes;  // record_rules.
 inline constexpr size_t kMaxKeyBytes = 1u << 16;
 inline constexpr size_t kMaxValueBytes = 1u << 20;
 inline constexpr size_t kMaxExtraBytes = 1u << 16;
+// The largest request body a mesh route accepts (its RouteOptions::maxBodyBytes). A batch is
+// far smaller (maxBatchBytes plus one record); a repair frame carries whole differing segments,
+// which is why this stays at the HTTP server's former global limit.
+inline constexpr size_t kMaxFrameBytes = 64u << 20;
 
 // Builds a frame incrementally: add records, then finish(). Reusable after finish().
 class FrameWriter {

@@ -57,6 +57,7 @@ class NodeProcess {
 
   const std::string& id() const { return id_; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   std::string url() const { return "http://" + id_ + ":" + std::to_string(port_); }
   HttpResult get(const std::string& pathAndQuery, long timeoutMs = 5000) const {
     return httpGet(url() + pathAndQuery, timeoutMs);

@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
       ->envname("LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
-  if (auto code = common::parseCli(app, argc, argv)) return *code;
+  // --key-prefix and --extra-query may well be empty: the stress tool keeps CLI11's handling.
+  if (auto code = common::parseCli(app, argc, argv, common::EmptyValues::kAllowed)) return *code;
   common::initLogging(s.logLevel, "meshkv-stress");
 
   auto mix = stress::parseMix(s.mix);

@@ -176,6 +176,19 @@ TEST(Protocol, UrlOver8KiBIs414) {
   EXPECT_TRUE(c.waitClosed(3s));
 }
 
+TEST(Protocol, BodyOver8KiBIs413WithoutWaitingForIt) {
+  // 63 MB announced, not one byte sent: the answer comes from the head alone.
+  RawConn c;
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(
+      c.sendAll("POST /set?k=big&v=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 63000000\r\n\r\n"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r) << "no answer to an oversized Content-Length";
+  EXPECT_EQ(r->status, 413) << r->statusLine;
+  EXPECT_EQ(r->body, "{\"error\":\"PAYLOAD_TOO_LARGE\"}");
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
 TEST(Protocol, AClientTricklingHeadersIsClosedAfterTheHeaderTimeout) {
   const char* env = std::getenv("MESHKV_TEST_HEADER_TIMEOUT_MS");
   if (env == nullptr || std::atoi(env) <= 0) {
