@@ -94,7 +94,7 @@ run_suite() {
 single() {
   local portfile=$WORK/node.port pid port status=0
   "$BIN/meshkv-node" --port 0 --port-file "$portfile" --header-timeout-ms "$HEADER_TIMEOUT_MS" \
-    --hostname single >"$WORK/node.log" 2>&1 &
+    --hostname single --data-dir "$WORK/data-single" >"$WORK/node.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   if ! until_ok 20 file_has_port "$portfile"; then
@@ -124,7 +124,7 @@ cluster() {
     backends+=("127.0.0.1:$port")
     MESH_NETWORK_URL=http://127.0.0.1:$first ADVERTISE_URL=http://127.0.0.1:$port \
       "$BIN/meshkv-node" --port "$port" --hostname "node$((i + 1))" \
-      --header-timeout-ms "$HEADER_TIMEOUT_MS" >"$WORK/node$((i + 1)).log" 2>&1 &
+      --data-dir "$WORK/data$((i + 1))" --header-timeout-ms "$HEADER_TIMEOUT_MS" >"$WORK/node$((i + 1)).log" 2>&1 &
     pid=$!
     pids+=("$pid")
     nodepids+=("$pid")

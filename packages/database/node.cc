@@ -30,9 +30,36 @@ class AccessLog : public common::http::ServerObserver {
   }
 };
 
+KeyspaceOptions keyspaceOptions(const NodeConfig& c) {
+  KeyspaceOptions ks = makeDefaultKeyspaceOptions(c.hostname);
+  ks.maxClockDriftMs = c.mesh.maxClockDriftMs;
+  ks.tombstoneGraceMs = c.mesh.tombstoneGraceMs;
+  return ks;
+}
+
 }  // namespace
 
-Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(config)) {
+common::Result<Storage> openStorage(const NodeConfig& config) {
+  Storage s;
+  s.keyspace = std::make_unique<Keyspace>(keyspaceOptions(config));
+  if (config.memory) {
+    spdlog::info("persistence: off (--memory): nothing survives a restart");
+    return s;
+  }
+  auto dir = persistence::DataDir::open(config.dataDir);
+  if (!dir.ok()) return dir.error();
+  s.dir = std::move(*dir);
+  uint64_t t0 = uv_hrtime();
+  auto rep = persistence::recover(*s.dir, *s.keyspace, config.repair);
+  if (!rep.ok()) return rep.error();
+  s.recovered = std::move(*rep);
+  spdlog::info("persistence: recovered {} in {} ms: {} ({} live records)", config.dataDir,
+               (uv_hrtime() - t0) / 1000000, s.recovered.summary(), s.keyspace->size());
+  return s;
+}
+
+Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
+    : loop_(loop), config_(std::move(config)), storage_(std::move(storage)) {
   common::http::ServerOptions opts;
   opts.maxConnections = static_cast<size_t>(config_.maxConnections);
   opts.headerTimeoutMs = config_.headerTimeoutMs;
@@ -40,10 +67,14 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   opts.closeTimeoutMs = 2000;  // leaves ~2.5 s of the 4.8 s shutdown budget to the mesh leave
   opts.drainTimeoutMs = config_.drainTimeoutMs;  // within closeTimeoutMs (capped at 1.5 s)
   server_ = std::make_unique<common::http::Server>(loop_, opts);
-  KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.hostname);
-  ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;
-  ks.tombstoneGraceMs = config_.mesh.tombstoneGraceMs;
-  keyspace_ = std::make_unique<Keyspace>(std::move(ks));
+  if (storage_.dir) {
+    persistence::PersisterOptions po;
+    persistence::parseFsyncPolicy(config_.fsync, po.fsync);  // validated by the config
+    po.compactMinBytes = config_.compactMinBytes;
+    persister_ = std::make_unique<persistence::Persister>(loop_, *keyspace_, *storage_.dir, po,
+                                                          storage_.recovered);
+    durability_ = persister_.get();
+  }
   if (config_.meshNetworkUrl.empty()) {
     cluster_ = std::make_unique<StandaloneCluster>();
   } else {
@@ -54,7 +85,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   info.limits = Limits{static_cast<size_t>(config_.maxKeyLength),
                        static_cast<size_t>(config_.maxValueLength)};
   info.startedAtMs = uv_now(loop_);
-  api_ = std::make_unique<Api>(*keyspace_, *cluster_, *server_, info);
+  api_ = std::make_unique<Api>(*keyspace_, *cluster_, *durability_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
   server_->addObserver(accessLog_.get());
 }
@@ -62,6 +93,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
 Node::~Node() = default;
 
 int Node::start() {
+  if (persister_) persister_->start();
   api_->registerRoutes();
   cluster_->registerRoutes(*server_);
   uv_signal_init(loop_, &sigterm_);
@@ -118,6 +150,7 @@ void Node::shutdown() {
   // acknowledged every write this node accepted.
   server_->close([this] {
     cluster_->leave([this] {
+      if (persister_) persister_->close([] {});  // the last records, then the thread ends
       uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
       // Closing the last handle of a signal restores its default action (terminate): a second

@@ -352,6 +352,9 @@ Cluster::Cluster(std::string name)
   char* d = mkdtemp(tmpl);
   dir_ = d != nullptr ? d : "/tmp";
   std::fprintf(stderr, "[mesh] %s: logs in %s\n", name.c_str(), dir_.c_str());
+  // The mesh tests restart nodes expecting an empty store (catch-up from peers); persistence
+  // has its own tests (packages/tests/crash), so these nodes keep today's memory mode.
+  commonEnv["MEMORY"] = "1";
   commonEnv["PROBE_INTERVAL_MS"] = "200";
   commonEnv["PROBE_TIMEOUT_MS"] = "150";
   commonEnv["SUSPICION_TIMEOUT_MS"] = "1000";
