@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "database/persistence/record.h"
 
@@ -111,6 +112,11 @@ common::Result<RecoveryReport> recover(const DataDir& dir, Keyspace& keyspace, b
     rep.liveFiles.push_back(dir.snapshotPath(*layout->snapshot));
   }
   for (uint64_t g : layout->logs) {
+    std::error_code ec;
+    if (g != layout->logs.back() && std::filesystem::file_size(dir.logPath(g), ec) == 0 && !ec) {
+      ::unlink(dir.logPath(g).c_str());  // a start that wrote nothing: one file less per restart
+      continue;
+    }
     auto r = replayFile(dir.logPath(g), false, repair, keyspace, rep);
     if (!r.ok()) return r.error();
     rep.logBytes += r->size;
