@@ -4,6 +4,8 @@
 // every acknowledged write must be there (FSYNC=always). Under everysec only the writes of the
 // last second may be missing: the test reports the largest gap seen (kill time minus the ack
 // time of a missing write) and fails above 2 s. CRASH_ROUNDS rounds per policy (default 3).
+// Plus: a second process on the same DATA_DIR exits with one line; w=disk survives kill -9 under
+// FSYNC=no; w=disk is refused in memory mode.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,11 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -198,5 +202,45 @@ TEST_P(CrashTest, Kill9UnderAWriteLoadKeepsEveryAcknowledgedWrite) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fsync, CrashTest, ::testing::Values("always", "everysec"));
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(CrashTest, ASecondProcessOnTheSameDataDirExits2WithOneLine) {
+  std::map<std::string, std::string> env = {{"DATA_DIR", dir_ + "/data"}};
+  node_ = std::make_unique<NodeProcess>("127.0.0.41", dir_);
+  ASSERT_TRUE(node_->start(env));
+  NodeProcess second("127.0.0.42", dir_);
+  EXPECT_FALSE(second.start(env, 10000));  // it exits instead of listening
+  std::string log = readFile(second.logPath());
+  EXPECT_NE(log.find("is in use by another meshkv-node"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  EXPECT_EQ(node_->get("/healthcheck").status, 200);  // the first one is unharmed
+}
+
+TEST_F(CrashTest, WDiskIsAcknowledgedAfterItsFsyncAndSurvivesKill9) {
+  std::map<std::string, std::string> env = {{"DATA_DIR", dir_ + "/data"}, {"FSYNC", "no"}};
+  node_ = std::make_unique<NodeProcess>("127.0.0.41", dir_);
+  ASSERT_TRUE(node_->start(env));
+  EXPECT_EQ(node_->get("/set?k=durable&v=yes&w=disk").status, 200);
+  EXPECT_EQ(node_->get("/clear?w=bogus").status, 400);
+  auto st = node_->get("/status");
+  EXPECT_NE(st.body.find("\"fsync\":\"no\""), std::string::npos) << st.body;
+  node_->kill9();
+  ASSERT_TRUE(node_->start(env));
+  auto r = node_->get("/get?k=durable");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "\"yes\"");
+}
+
+TEST_F(CrashTest, WDiskIsRefusedInMemoryMode) {
+  node_ = std::make_unique<NodeProcess>("127.0.0.41", dir_);
+  ASSERT_TRUE(node_->start({{"MEMORY", "1"}}));
+  auto r = node_->get("/set?k=a&v=b&w=disk");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "{\"error\":\"PERSISTENCE_DISABLED\"}");
+}
 
 }  // namespace
