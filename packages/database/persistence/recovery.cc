@@ -48,8 +48,8 @@ common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, 
       ks.reset();
       return true;
     }
-    ApplyResult a = ks.apply(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin);
-    if (a == ApplyResult::kRefusedClock || a == ApplyResult::kRefusedInvalid) {
+    ApplyResult a = ks.replay(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin);
+    if (a == ApplyResult::kRefusedInvalid) {  // over this start's MAX_KEY/VALUE limits
       if (rep.refused++ == 0) {
         spdlog::warn("recovery: {} refused a record ({}); counting the others", path, toString(a));
       }

@@ -1,6 +1,7 @@
 // recover(): rebuilds a Keyspace from a DataDir at start, before the node listens: deletes the
 // leftovers of an interrupted compaction, loads the current snapshot, replays the logs after it
-// through Keyspace::apply (a LWW merge, so a record seen twice is harmless). A torn last record
+// through Keyspace::replay (apply's LWW merge without the clock-drift refusal, so a record seen
+// twice is harmless and a wall clock that went back loses nothing). A torn last record
 // of a log (a crash mid-write) is cut off, logged and counted. A bad record with data after it
 // (or any bad record in a snapshot, which was fsynced before it was named) stops the start with
 // DATA_DAMAGED naming the file and offset, unless `repair`, which truncates the file there (as

@@ -132,6 +132,19 @@ TEST(Recovery, SnapshotThenLogsAndLeftoversDeleted) {
   EXPECT_EQ(r->liveFiles.size(), 3u);
 }
 
+TEST(Recovery, RecordsFromAheadOfAWallClockThatWentBackAreKept) {
+  Env e;
+  std::string b;
+  uint64_t future = Hlc::pack(Hlc().wallMs() + 3600 * 1000, 0);  // an hour ahead of us now
+  encodeRecord(b, RecordKind::kPut, "k", "v", future, "me");
+  e.write(e.dir->logPath(1), b);
+  auto r = recover(*e.dir, e.ks, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->refused, 0u);
+  EXPECT_EQ(e.ks.get("k"), "v");
+  EXPECT_GT(e.ks.clock().now(), future);  // our next writes still win over the old ones
+}
+
 TEST(Recovery, AResetRecordWipesWhatCameBefore) {
   Env e;
   std::string b = records(2);

@@ -251,6 +251,16 @@ ApplyResult Keyspace::apply(const Mutation& m) {
 
 ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::string_view value,
                             uint64_t hlc, std::string_view origin) {
+  return merge(kind, key, value, hlc, origin, false);
+}
+
+ApplyResult Keyspace::replay(Mutation::Kind kind, std::string_view key, std::string_view value,
+                             uint64_t hlc, std::string_view origin) {
+  return merge(kind, key, value, hlc, origin, true);
+}
+
+ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::string_view value,
+                            uint64_t hlc, std::string_view origin, bool trusted) {
   if (origin.empty() || origin.size() > kMaxOriginBytes) return ApplyResult::kRefusedInvalid;
   switch (kind) {
     case Mutation::Kind::kPut:
@@ -265,8 +275,11 @@ ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::stri
     default:
       return ApplyResult::kRefusedInvalid;
   }
-  auto seen = hlc_.observe(hlc);
-  if (!seen.ok()) return ApplyResult::kRefusedClock;
+  if (trusted) {
+    hlc_.absorb(hlc);
+  } else if (!hlc_.observe(hlc).ok()) {
+    return ApplyResult::kRefusedClock;
+  }
   if (kind == Mutation::Kind::kClear) {
     if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
       return ApplyResult::kStale;

@@ -119,6 +119,11 @@ class Keyspace {
   ApplyResult apply(const Mutation& m);
   ApplyResult apply(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
                     std::string_view origin);
+  // apply() for the node's own log replayed at start: the same merge, but the hlc is absorbed
+  // without the drift check (this node accepted it once; a wall clock that went back since must
+  // not drop it).
+  ApplyResult replay(Mutation::Kind kind, std::string_view key, std::string_view value,
+                     uint64_t hlc, std::string_view origin);
 
   // The cluster-wide clear mark: every record with version (hlc, origin) <= it is gone.
   // hlc 0 = never cleared.
@@ -182,6 +187,8 @@ class Keyspace {
 
  private:
   // `refusal`, when given, receives the engine's error when it refuses the write.
+  ApplyResult merge(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
+                    std::string_view origin, bool trusted);
   ApplyResult write(std::string_view key, std::string_view value, uint64_t hlc,
                     std::string_view origin, bool tombstone, common::Error* refusal = nullptr);
   void applyClearMark(uint64_t hlc, std::string_view origin);
