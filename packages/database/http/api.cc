@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "common/http/json.h"
 #include "common/http/response.h"
@@ -32,6 +33,28 @@ uint64_t residentBytes() {
   std::fclose(f);
   return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
+
+std::string replicationTimeoutBody(int acked) {
+  std::string body = "{\"error\":\"REPLICATION_TIMEOUT\",\"acked\":";
+  json::appendInt(body, acked);
+  body.push_back('}');
+  return body;
+}
+
+// A write answered once each of `pending` waits (fsync, replication) succeeded, or at the first
+// failure; later completions are ignored.
+struct WriteJoin {
+  WriteJoin(common::http::Responder responder, int n) : r(std::move(responder)), pending(n) {}
+  void done(int status, std::string_view body) {
+    if (answered) return;
+    if (status == 200 && --pending > 0) return;
+    answered = true;
+    r.respond(status, body);
+  }
+  common::http::Responder r;
+  int pending;
+  bool answered = false;
+};
 
 }  // namespace
 
@@ -122,27 +145,24 @@ common::Result<Api::Concern> Api::admitWrite(std::string_view wText) {
 
 void Api::finishWrite(const Mutation& m, Concern c, Responder r) {
   cluster_.onLocalWrite(m);
-  if (!c.disk && !durability_.syncEveryWrite()) return replicate(m, c.w, r);
-  // The 200 waits for the fsync of the log that holds this write (its ticket, taken now).
-  uint64_t ticket = durability_.lastTicket();
-  std::optional<Mutation> copy;
-  if (c.w != WriteConcern::kLocal) copy = m;  // awaitReplication needs it after the fsync
-  durability_.awaitSynced(ticket,
-                          [this, r, w = c.w, copy = std::move(copy)](common::Status st) mutable {
-                            if (!st.ok()) return respondError(r, st.error());
-                            if (!copy) return r.respond(200, kSuccess);
-                            replicate(*copy, w, r);
-                          });
-}
-
-void Api::replicate(const Mutation& m, WriteConcern w, Responder r) {
-  if (w == WriteConcern::kLocal) return r.respond(200, kSuccess);
-  cluster_.awaitReplication(m, w, [r](bool ok, int acked) mutable {
-    if (ok) return r.respond(200, kSuccess);
-    std::string body = "{\"error\":\"REPLICATION_TIMEOUT\",\"acked\":";
-    json::appendInt(body, acked);
-    body.push_back('}');
-    r.respond(504, body);
+  if (!c.disk && !durability_.syncEveryWrite()) {
+    if (c.w == WriteConcern::kLocal) return r.respond(200, kSuccess);
+    return cluster_.awaitReplication(m, c.w, [r](bool ok, int acked) mutable {
+      if (ok) return r.respond(200, kSuccess);
+      r.respond(504, replicationTimeoutBody(acked));
+    });
+  }
+  // The 200 waits for the fsync of the log that holds this write (its ticket, taken now) and,
+  // with w=quorum|all, for the replication, both at once; the first failure answers.
+  auto join = std::make_shared<WriteJoin>(r, c.w == WriteConcern::kLocal ? 1 : 2);
+  durability_.awaitSynced(durability_.lastTicket(), [join](common::Status st) {
+    if (st.ok()) return join->done(200, kSuccess);
+    join->done(statusForError(st.error().code), json::errorBody(st.error().code));
+  });
+  if (c.w == WriteConcern::kLocal) return;
+  cluster_.awaitReplication(m, c.w, [join](bool ok, int acked) {
+    if (ok) return join->done(200, kSuccess);
+    join->done(504, replicationTimeoutBody(acked));
   });
 }
 

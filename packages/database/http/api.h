@@ -51,7 +51,6 @@ class Api {
   // (INVALID_WRITE_CONCERN, PERSISTENCE_DISABLED, DISK_UNAVAILABLE).
   common::Result<Concern> admitWrite(std::string_view w);
   void finishWrite(const Mutation& m, Concern c, Responder r);
-  void replicate(const Mutation& m, WriteConcern w, Responder r);
 
   Keyspace& keyspace_;
   Cluster& cluster_;
