@@ -189,6 +189,39 @@ TEST_F(PersisterTest, ACompactionRacingWritesReplaysToTheSameState) {
   EXPECT_EQ(ks_->get("last"), "1");
 }
 
+TEST_F(PersisterTest, AClearAndAResetDuringACompactionReplayToTheSameState) {
+  PersisterOptions o;
+  o.sliceRecords = 5;
+  o.compactMinBytes = uint64_t{1} << 40;
+  open(o);
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(ks_->set("k" + std::to_string(i), "v").ok());
+  persister_->compactNow();
+  int turn = 0;
+  ASSERT_TRUE(runUntil([&] {
+    // The snapshot has already taken some records when the clear comes; it then walks records
+    // written after the clear, and the reset wipes them in the middle of that walk.
+    if (turn == 3) ks_->clear();
+    if (turn == 4) {
+      for (int i = 0; i < 500; ++i) EXPECT_TRUE(ks_->set("mid" + std::to_string(i), "m").ok());
+    }
+    if (turn == 20) ks_->reset();
+    if (turn > 20) {
+      EXPECT_TRUE(ks_->set("late" + std::to_string(turn), "l").ok());
+    }
+    ++turn;
+    return persister_->stats().compactions == 1;
+  }));
+  ASSERT_GT(turn, 20);
+  ASSERT_TRUE(sync().ok());
+  uint64_t root = ks_->rootHash();
+  size_t size = ks_->size();
+  restart(o);
+  EXPECT_EQ(ks_->size(), size);
+  EXPECT_EQ(ks_->rootHash(), root);
+  EXPECT_FALSE(ks_->contains("k1"));
+  EXPECT_FALSE(ks_->contains("mid1"));
+}
+
 TEST_F(PersisterTest, CompactionStartsByItselfPastTheThreshold) {
   PersisterOptions o;
   o.compactMinBytes = 4096;
