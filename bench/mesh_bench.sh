@@ -61,7 +61,9 @@ start_node() {
   local id=$1
   shift
   rm -f "$WORK/$id.port"
+  # Memory mode like the published figures (BENCH_MEMORY=0: with the log, under $WORK).
   env -u MESH_NETWORK_URL PORT=0 HOSTNAME="$id" BIND_ADDRESS="$id" LOG_LEVEL=warn \
+    MEMORY="${BENCH_MEMORY:-1}" DATA_DIR="$WORK/data-$id" \
     "$@" "$NODE" --port-file "$WORK/$id.port" >>"$WORK/$id.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 500); do

@@ -112,6 +112,8 @@ for image in $IMAGES; do
       need meshkv-node
       build_image node 'EXPOSE 80
 ENV PORT=80
+ENV DATA_DIR=/data
+VOLUME /data
 HEALTHCHECK --interval=2s --timeout=2s --start-period=2s --retries=3 CMD ["meshkv-node", "--healthcheck"]
 STOPSIGNAL SIGTERM
 CMD ["meshkv-node"]' "$BIN/meshkv-node"

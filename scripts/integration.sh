@@ -66,7 +66,7 @@ start_node() {
   rm -f "$portfile"
   env ${join:+MESH_NETWORK_URL=http://127.0.0.1:$join} ADVERTISE_URL=http://127.0.0.1:0 \
     "$BIN/meshkv-node" --port 0 --port-file "$portfile" --hostname "$name" \
-    --header-timeout-ms "$HEADER_TIMEOUT_MS" >"$WORK/$name.log" 2>&1 &
+    --data-dir "$WORK/data-$name" --header-timeout-ms "$HEADER_TIMEOUT_MS" >"$WORK/$name.log" 2>&1 &
   NODE_PID=$!
   pids+=("$NODE_PID")
   if ! until_ok 20 file_has_port "$portfile"; then

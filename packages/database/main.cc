@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <cstdio>
+
 #include "common/log/log.h"
 #include "database/config/node_config.h"
 #include "database/node.h"
@@ -33,11 +35,17 @@ int main(int argc, char** argv) {
   if (parsed.exitCode) return *parsed.exitCode;
   if (parsed.config.healthcheck) return probe(parsed.config.port);
   common::initLogging(parsed.config.logLevel, "node");
+  // Lock and recover DATA_DIR before anything else exists: a refusal is one line and exit 2.
+  auto storage = db::openStorage(parsed.config);
+  if (!storage.ok()) {
+    std::fprintf(stderr, "meshkv-node: %s\n", storage.error().message.c_str());
+    return 2;
+  }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   uv_loop_t* loop = uv_default_loop();
   int rc = 0;
   {
-    db::Node node(loop, parsed.config);
+    db::Node node(loop, parsed.config, std::move(*storage));
     if (node.start() != 0) rc = 1;
     uv_run(loop, UV_RUN_DEFAULT);
   }

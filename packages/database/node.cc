@@ -29,9 +29,36 @@ class AccessLog : public common::http::ServerObserver {
   }
 };
 
+KeyspaceOptions keyspaceOptions(const NodeConfig& c) {
+  KeyspaceOptions ks = makeDefaultKeyspaceOptions(c.mesh.nodeId);  // the records' origin
+  ks.maxClockDriftMs = c.mesh.maxClockDriftMs;
+  ks.tombstoneGraceMs = c.mesh.tombstoneGraceMs;
+  return ks;
+}
+
 }  // namespace
 
-Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(config)) {
+common::Result<Storage> openStorage(const NodeConfig& config) {
+  Storage s;
+  s.keyspace = std::make_unique<Keyspace>(keyspaceOptions(config));
+  if (config.memory) {
+    spdlog::info("persistence: off (--memory): nothing survives a restart");
+    return s;
+  }
+  auto dir = persistence::DataDir::open(config.dataDir);
+  if (!dir.ok()) return dir.error();
+  s.dir = std::move(*dir);
+  uint64_t t0 = uv_hrtime();
+  auto rep = persistence::recover(*s.dir, *s.keyspace, config.repair);
+  if (!rep.ok()) return rep.error();
+  s.recovered = std::move(*rep);
+  spdlog::info("persistence: recovered {} in {} ms: {} ({} live records)", config.dataDir,
+               (uv_hrtime() - t0) / 1000000, s.recovered.summary(), s.keyspace->size());
+  return s;
+}
+
+Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
+    : loop_(loop), config_(std::move(config)), storage_(std::move(storage)) {
   common::http::ServerOptions opts;
   opts.maxConnections = static_cast<size_t>(config_.maxConnections);
   opts.headerTimeoutMs = config_.headerTimeoutMs;
@@ -41,10 +68,14 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   // Public routes keep ServerOptions' small body limit; the mesh registers its own per route.
   opts.maxPendingBodyBytes = config_.maxPendingBodyBytes;
   server_ = std::make_unique<common::http::Server>(loop_, opts);
-  KeyspaceOptions ks = makeDefaultKeyspaceOptions(config_.mesh.nodeId);
-  ks.maxClockDriftMs = config_.mesh.maxClockDriftMs;
-  ks.tombstoneGraceMs = config_.mesh.tombstoneGraceMs;
-  keyspace_ = std::make_unique<Keyspace>(std::move(ks));
+  if (storage_.dir) {
+    persistence::PersisterOptions po;
+    persistence::parseFsyncPolicy(config_.fsync, po.fsync);  // validated by the config
+    po.compactMinBytes = config_.compactMinBytes;
+    persister_ = std::make_unique<persistence::Persister>(loop_, *keyspace_, *storage_.dir, po,
+                                                          storage_.recovered);
+    durability_ = persister_.get();
+  }
   Limits limits{static_cast<size_t>(config_.maxKeyLength),
                 static_cast<size_t>(config_.maxValueLength)};
   // Every node runs the mesh: without MESH_NETWORK_URL it is a cluster of one that others join.
@@ -55,7 +86,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
   info.hostname = config_.hostname;
   info.limits = limits;
   info.startedAtMs = uv_now(loop_);
-  api_ = std::make_unique<Api>(*keyspace_, *cluster_, *server_, info);
+  api_ = std::make_unique<Api>(*keyspace_, *cluster_, *durability_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
   server_->addObserver(accessLog_.get());
 }
@@ -63,6 +94,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config) : loop_(loop), config_(std::move(
 Node::~Node() = default;
 
 int Node::start() {
+  if (persister_) persister_->start();
   api_->registerRoutes();
   cluster_->registerRoutes(*server_);
   uv_signal_init(loop_, &sigterm_);
@@ -120,6 +152,7 @@ void Node::shutdown() {
   // acknowledged every write this node accepted.
   server_->close([this] {
     cluster_->leave([this] {
+      if (persister_) persister_->close([] {});  // the last records, then the thread ends
       uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
       // Closing the last handle of a signal restores its default action (terminate): a second

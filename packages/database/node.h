@@ -1,8 +1,9 @@
-// Node: one meshkv database node: the HTTP server, the keyspace, the mesh (MeshCluster, also
-// when it is the only node) and the public API, wired on one libuv loop. main() builds it from
-// the parsed config, calls start(), runs the loop, and the loop ends once a SIGTERM/SIGINT
-// shutdown has closed every handle: announce the leave, finish in-flight requests, close.
-// Loop thread only.
+// Node: one meshkv database node: the HTTP server, the keyspace, its persistence (DATA_DIR, or
+// memory), the mesh (MeshCluster, also when it is the only node) and the public API, wired on
+// one libuv loop. main() first calls openStorage() (lock + recovery, before any handle exists,
+// so a refusal is one line and exit 2), builds the Node from it, calls start(), runs the loop,
+// and the loop ends once a SIGTERM/SIGINT shutdown has closed every handle: announce the leave,
+// finish in-flight requests, write the log's last bytes, close. Loop thread only.
 // The one thing to get right: the node must exit 0 within 5 s of SIGTERM even if a peer or a
 // client stalls, so a guard timer ends the process if the graceful path is stuck.
 #pragma once
@@ -14,14 +15,28 @@
 #include "common/http/server.h"
 #include "database/cluster.h"
 #include "database/config/node_config.h"
+#include "database/durability.h"
 #include "database/http/api.h"
+#include "database/persistence/data_dir.h"
+#include "database/persistence/persister.h"
+#include "database/persistence/recovery.h"
 #include "database/storage/keyspace.h"
 
 namespace db {
 
+// The keyspace, recovered from DATA_DIR (dir null: --memory).
+struct Storage {
+  std::unique_ptr<Keyspace> keyspace;
+  std::unique_ptr<persistence::DataDir> dir;
+  persistence::RecoveryReport recovered;
+};
+// Locks DATA_DIR and replays it. Errors: DATA_DIR_LOCKED, DATA_DIR_UNUSABLE, DATA_DAMAGED
+// (their message is the line to print).
+common::Result<Storage> openStorage(const NodeConfig& config);
+
 class Node {
  public:
-  Node(uv_loop_t* loop, NodeConfig config);
+  Node(uv_loop_t* loop, NodeConfig config, Storage storage);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -38,7 +53,11 @@ class Node {
 
   uv_loop_t* loop_;
   NodeConfig config_;
-  std::unique_ptr<Keyspace> keyspace_;
+  Storage storage_;
+  std::unique_ptr<Keyspace>& keyspace_ = storage_.keyspace;
+  std::unique_ptr<persistence::Persister> persister_;  // null with --memory
+  MemoryDurability memoryDurability_;
+  Durability* durability_ = &memoryDurability_;
   std::unique_ptr<common::http::Server> server_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Api> api_;

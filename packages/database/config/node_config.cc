@@ -117,6 +117,31 @@ void addMeshOptions(CLI::App& app, MeshOptions& m) {
       ->group(g);
 }
 
+void addPersistenceOptions(CLI::App& app, NodeConfig& c) {
+  const std::string g = "Persistence";
+  app.add_option("--data-dir", c.dataDir, "the node's log and snapshot files (one node per dir)")
+      ->envname("DATA_DIR")
+      ->capture_default_str()
+      ->group(g);
+  app.add_flag("--memory", c.memory, "keep the data in memory only (nothing survives a restart)")
+      ->envname("MEMORY")
+      ->group(g);
+  app.add_option("--fsync", c.fsync, "when the log is fsynced: always | everysec | no")
+      ->envname("FSYNC")
+      ->check(CLI::IsMember({"always", "everysec", "no"}))
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--compact-min-bytes", c.compactMinBytes, "logs below this are never compacted")
+      ->envname("COMPACT_MIN_BYTES")
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 40))
+      ->capture_default_str()
+      ->group(g);
+  app.add_flag("--repair", c.repair,
+               "cut a damaged log or snapshot at its first bad record (the records after it are "
+               "lost) instead of refusing to start")
+      ->group(g);
+}
+
 }  // namespace
 
 ParsedConfig parseNodeConfig(int argc, char** argv) {
@@ -173,6 +198,7 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
   app.add_flag("--healthcheck", c.healthcheck,
                "probe the node on PORT at 127.0.0.1 and exit 0 when healthy (for Docker)");
   addMeshOptions(app, c.mesh);
+  addPersistenceOptions(app, c);
   out.exitCode = common::parseCli(app, argc, argv);
   // HOSTNAME is the node id (Docker sets it per container). Unset (a node started by hand:
   // shells do not export it), /status shows the machine's host name, peers dial it, and the id

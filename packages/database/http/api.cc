@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "common/http/json.h"
 #include "common/http/response.h"
@@ -18,7 +19,7 @@ constexpr std::string_view kSuccess = "{\"success\":true}";
 namespace json = common::json;
 
 std::optional<WriteConcern> parseWriteConcern(std::string_view w) {
-  if (w.empty() || w == "1" || w == "local") return WriteConcern::kLocal;
+  if (w.empty() || w == "1" || w == "local" || w == "disk") return WriteConcern::kLocal;
   if (w == "quorum") return WriteConcern::kQuorum;
   if (w == "all") return WriteConcern::kAll;
   return std::nullopt;
@@ -33,18 +34,45 @@ uint64_t residentBytes() {
   return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+std::string replicationTimeoutBody(int acked) {
+  std::string body = "{\"error\":\"REPLICATION_TIMEOUT\",\"acked\":";
+  json::appendInt(body, acked);
+  body.push_back('}');
+  return body;
+}
+
+// A write answered once each of `pending` waits (fsync, replication) succeeded, or at the first
+// failure; later completions are ignored.
+struct WriteJoin {
+  WriteJoin(common::http::Responder responder, int n) : r(std::move(responder)), pending(n) {}
+  void done(int status, std::string_view body) {
+    if (answered) return;
+    if (status == 200 && --pending > 0) return;
+    answered = true;
+    r.respond(status, body);
+  }
+  common::http::Responder r;
+  int pending;
+  bool answered = false;
+};
+
 }  // namespace
 
 int statusForError(std::string_view code) {
   if (code == "MISSING_RECORD" || code == "UNKNOWN_ROUTE") return 404;
   if (code == "REPLICATION_TIMEOUT") return 504;
-  if (code == "NOT_READY") return 503;
+  if (code == "NOT_READY" || code == "DISK_UNAVAILABLE") return 503;
   if (code == "STORE_FULL" || code == "STORE_REFUSED") return 507;  // Insufficient Storage
   return 400;
 }
 
-Api::Api(Keyspace& keyspace, Cluster& cluster, common::http::Server& server, NodeInfo info)
-    : keyspace_(keyspace), cluster_(cluster), server_(server), info_(std::move(info)) {}
+Api::Api(Keyspace& keyspace, Cluster& cluster, Durability& durability, common::http::Server& server,
+         NodeInfo info)
+    : keyspace_(keyspace),
+      cluster_(cluster),
+      durability_(durability),
+      server_(server),
+      info_(std::move(info)) {}
 
 void Api::registerRoutes() {
   auto bind = [this](void (Api::*fn)(const Request&, Responder)) {
@@ -73,21 +101,21 @@ static void respondError(common::http::Responder& r, const common::Error& e) {
 void Api::set(const Request& req, Responder r) {
   auto st = parseKeyParams(req.query, Need::kKeyAndValue, info_.limits, params_);
   if (!st.ok()) return respondError(r, st.error());
-  auto w = parseWriteConcern(params_.w);
-  if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
+  auto c = admitWrite(params_.w);
+  if (!c.ok()) return respondError(r, c.error());
   auto m = keyspace_.set(params_.key, params_.value);
   if (!m.ok()) return respondError(r, m.error());  // not stored, not replicated
-  finishWrite(*m, *w, r);
+  finishWrite(*m, *c, r);
 }
 
 void Api::rm(const Request& req, Responder r) {
   auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
   if (!st.ok()) return respondError(r, st.error());
-  auto w = parseWriteConcern(params_.w);
-  if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
+  auto c = admitWrite(params_.w);
+  if (!c.ok()) return respondError(r, c.error());
   auto m = keyspace_.remove(params_.key);
   if (!m.ok()) return respondError(r, m.error());
-  finishWrite(*m, *w, r);
+  finishWrite(*m, *c, r);
 }
 
 void Api::clear(const Request& req, Responder r) {
@@ -101,20 +129,40 @@ void Api::clear(const Request& req, Responder r) {
     seenW = true;
     wText = q.value;
   }
-  auto w = parseWriteConcern(wText);
-  if (!w) return respondError(r, {"INVALID_WRITE_CONCERN", ""});
-  finishWrite(keyspace_.clear(), *w, r);
+  auto c = admitWrite(wText);
+  if (!c.ok()) return respondError(r, c.error());
+  finishWrite(keyspace_.clear(), *c, r);
 }
 
-void Api::finishWrite(const Mutation& m, WriteConcern w, Responder r) {
+common::Result<Api::Concern> Api::admitWrite(std::string_view wText) {
+  auto w = parseWriteConcern(wText);
+  if (!w) return common::Error{"INVALID_WRITE_CONCERN", ""};
+  Concern c{*w, wText == "disk"};
+  if (c.disk && !durability_.persistent()) return common::Error{"PERSISTENCE_DISABLED", ""};
+  if (auto st = durability_.writable(); !st.ok()) return st.error();
+  return c;
+}
+
+void Api::finishWrite(const Mutation& m, Concern c, Responder r) {
   cluster_.onLocalWrite(m);
-  if (w == WriteConcern::kLocal) return r.respond(200, kSuccess);
-  cluster_.awaitReplication(m, w, [r](bool ok, int acked) mutable {
-    if (ok) return r.respond(200, kSuccess);
-    std::string body = "{\"error\":\"REPLICATION_TIMEOUT\",\"acked\":";
-    json::appendInt(body, acked);
-    body.push_back('}');
-    r.respond(504, body);
+  if (!c.disk && !durability_.syncEveryWrite()) {
+    if (c.w == WriteConcern::kLocal) return r.respond(200, kSuccess);
+    return cluster_.awaitReplication(m, c.w, [r](bool ok, int acked) mutable {
+      if (ok) return r.respond(200, kSuccess);
+      r.respond(504, replicationTimeoutBody(acked));
+    });
+  }
+  // The 200 waits for the fsync of the log that holds this write (its ticket, taken now) and,
+  // with w=quorum|all, for the replication, both at once; the first failure answers.
+  auto join = std::make_shared<WriteJoin>(r, c.w == WriteConcern::kLocal ? 1 : 2);
+  durability_.awaitSynced(durability_.lastTicket(), [join](common::Status st) {
+    if (st.ok()) return join->done(200, kSuccess);
+    join->done(statusForError(st.error().code), json::errorBody(st.error().code));
+  });
+  if (c.w == WriteConcern::kLocal) return;
+  cluster_.awaitReplication(m, c.w, [join](bool ok, int acked) {
+    if (ok) return join->done(200, kSuccess);
+    join->done(504, replicationTimeoutBody(acked));
   });
 }
 
@@ -187,6 +235,7 @@ void Api::status(const Request&, Responder r) {
   json::appendUint(s, keyspace_.memoryUsed());
   s.append("}");
   cluster_.appendStatus(s);
+  durability_.appendStatus(s);
   s.push_back('}');
   r.respond(200, s);
 }

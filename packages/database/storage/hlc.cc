@@ -40,12 +40,18 @@ uint64_t Hlc::now() {
 common::Result<uint64_t> Hlc::observe(uint64_t remote) {
   uint64_t wall = wallMs();
   uint64_t rl = millis(remote);
-  uint64_t rc = counter(remote);
   if (rl > wall + maxDriftMs_) {
     return common::Error{"CLOCK_DRIFT", "remote clock " + std::to_string(rl - wall) +
                                             " ms ahead of ours (max " +
                                             std::to_string(maxDriftMs_) + " ms)"};
   }
+  return absorb(remote);
+}
+
+uint64_t Hlc::absorb(uint64_t remote) {
+  uint64_t wall = wallMs();
+  uint64_t rl = millis(remote);
+  uint64_t rc = counter(remote);
   uint64_t l = std::max({l_, rl, wall});
   if (l == l_ && l == rl) {
     c_ = std::max(c_, rc);

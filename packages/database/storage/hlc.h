@@ -39,6 +39,9 @@ class Hlc {
   // `remote` and everything before), or CLOCK_DRIFT when `remote` is more than maxDriftMs ahead
   // of the wall clock (the clock is then left unchanged).
   common::Result<uint64_t> observe(uint64_t remote);
+  // observe() without the drift check, for timestamps this node already accepted once (its own
+  // log replayed at start): refusing them would lose data when the wall clock went back.
+  uint64_t absorb(uint64_t ts);
 
   uint64_t last() const { return pack(l_, c_); }  // the latest timestamp issued or observed
   uint64_t maxDriftMs() const { return maxDriftMs_; }

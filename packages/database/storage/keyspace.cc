@@ -128,6 +128,7 @@ void Keyspace::reset() {
   oldestTombstone_ = sweepOldest_ = UINT64_MAX;
   sweepCursor_ = 0;
   rootDirty_ = true;
+  if (observer_ != nullptr) observer_->onReset();
 }
 
 std::optional<std::string_view> Keyspace::get(std::string_view key) const {
@@ -250,6 +251,16 @@ ApplyResult Keyspace::apply(const Mutation& m) {
 
 ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::string_view value,
                             uint64_t hlc, std::string_view origin) {
+  return merge(kind, key, value, hlc, origin, false);
+}
+
+ApplyResult Keyspace::replay(Mutation::Kind kind, std::string_view key, std::string_view value,
+                             uint64_t hlc, std::string_view origin) {
+  return merge(kind, key, value, hlc, origin, true);
+}
+
+ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::string_view value,
+                            uint64_t hlc, std::string_view origin, bool trusted) {
   if (origin.empty() || origin.size() > kMaxOriginBytes) return ApplyResult::kRefusedInvalid;
   switch (kind) {
     case Mutation::Kind::kPut:
@@ -264,8 +275,11 @@ ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::stri
     default:
       return ApplyResult::kRefusedInvalid;
   }
-  auto seen = hlc_.observe(hlc);
-  if (!seen.ok()) return ApplyResult::kRefusedClock;
+  if (trusted) {
+    hlc_.absorb(hlc);
+  } else if (!hlc_.observe(hlc).ok()) {
+    return ApplyResult::kRefusedClock;
+  }
   if (kind == Mutation::Kind::kClear) {
     if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
       return ApplyResult::kStale;
@@ -298,6 +312,10 @@ ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64
   xorRecord(kh, hlc, origin, tombstone);
   if (tombstone) noteTombstone(hlc);
   maxStoredHlc_ = std::max(maxStoredHlc_, hlc);
+  if (observer_ != nullptr) {
+    observer_->onChange(tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, key, value, hlc,
+                        origin);
+  }
   return ApplyResult::kApplied;
 }
 
@@ -305,6 +323,7 @@ void Keyspace::applyClearMark(uint64_t hlc, std::string_view origin) {
   clearHlc_ = hlc;
   clearOrigin_.assign(origin);
   rootDirty_ = true;
+  if (observer_ != nullptr) observer_->onChange(Mutation::Kind::kClear, {}, {}, hlc, origin);
   if (engine_->size() == 0) {
     maxStoredHlc_ = 0;
     return;

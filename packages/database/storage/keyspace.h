@@ -51,6 +51,18 @@ struct ScanPage {
   size_t visited = 0;
 };
 
+// Told of every change of the state, synchronously, on the loop thread, after it happened:
+// client writes, applied remote/snapshot/repair mutations (kApplied only), clears and resets.
+// Not told of tombstone collection (forgetting old deletes changes nothing a reader sees).
+// The persistence log is the observer; it must not call back into the Keyspace.
+class KeyspaceObserver {
+ public:
+  virtual ~KeyspaceObserver() = default;
+  virtual void onChange(Mutation::Kind kind, std::string_view key, std::string_view value,
+                        uint64_t hlc, std::string_view origin) = 0;
+  virtual void onReset() = 0;
+};
+
 class Keyspace {
  public:
   static constexpr size_t kSegmentBits = 12;
@@ -107,6 +119,11 @@ class Keyspace {
   ApplyResult apply(const Mutation& m);
   ApplyResult apply(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
                     std::string_view origin);
+  // apply() for the node's own log replayed at start: the same merge, but the hlc is absorbed
+  // without the drift check (this node accepted it once; a wall clock that went back since must
+  // not drop it).
+  ApplyResult replay(Mutation::Kind kind, std::string_view key, std::string_view value,
+                     uint64_t hlc, std::string_view origin);
 
   // The cluster-wide clear mark: every record with version (hlc, origin) <= it is gone.
   // hlc 0 = never cleared.
@@ -164,8 +181,13 @@ class Keyspace {
 
   const StorageAdapter& engine() const { return *engine_; }
 
+  // One observer at most (null: none). Set after recovery, so replaying the log is not logged.
+  void setObserver(KeyspaceObserver* observer) { observer_ = observer; }
+
  private:
   // `refusal`, when given, receives the engine's error when it refuses the write.
+  ApplyResult merge(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
+                    std::string_view origin, bool trusted);
   ApplyResult write(std::string_view key, std::string_view value, uint64_t hlc,
                     std::string_view origin, bool tombstone, common::Error* refusal = nullptr);
   void applyClearMark(uint64_t hlc, std::string_view origin);
@@ -187,6 +209,7 @@ class Keyspace {
   uint64_t oldestTombstone_ = UINT64_MAX;  // <= the hlc of every stored tombstone
   uint64_t sweepOldest_ = UINT64_MAX;      // oldest tombstone kept by the sweep in progress
   uint64_t sweepCursor_ = 0;               // engine cursor of the sliced sweep (0 = none)
+  KeyspaceObserver* observer_ = nullptr;
 };
 
 }  // namespace db

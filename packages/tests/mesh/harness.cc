@@ -377,6 +377,10 @@ int Cluster::addNode(int joinVia, const std::map<std::string, std::string>& extr
   proxies_.push_back(withProxy ? std::make_unique<TestProxy>(id, groups_, groupsMu_) : nullptr);
   std::map<std::string, std::string> env = commonEnv;
   for (const auto& [k, v] : extraEnv) env[k] = v;
+  // The mesh tests restart nodes expecting an empty store (catch-up from peers); persistence
+  // has its own tests (packages/tests/crash), so these nodes keep memory mode unless a test
+  // gives them a DATA_DIR.
+  if (env.count("DATA_DIR") == 0) env.emplace("MEMORY", "1");
   envs_.push_back(env);
   if (!restart(i, joinVia)) return -1;
   return i;

@@ -1,0 +1,114 @@
+// See record.h.
+#include "database/persistence/record.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+
+#include "common/core/bytes.h"
+
+namespace db::persistence {
+namespace {
+
+namespace bytes = common::bytes;
+
+uint64_t checksum(const char* body, uint32_t len) {
+  return XXH3_64bits_withSeed(body, len, len);
+}
+
+bool onlyZeros(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == '\0'; });
+}
+
+// Decodes a body whose checksum matched; false when its lengths do not add up.
+bool decodeBody(const char* p, uint32_t len, LogRecord& r) {
+  if (len < kRecordFixedBodyBytes) return false;
+  auto kind = static_cast<uint8_t>(p[0]);
+  if (kind > static_cast<uint8_t>(RecordKind::kReset)) return false;
+  r.kind = static_cast<RecordKind>(kind);
+  r.hlc = bytes::getU64(p + 1);
+  size_t originLen = bytes::getU16(p + 9);
+  size_t keyLen = bytes::getU16(p + 11);
+  size_t valueLen = bytes::getU32(p + 13);
+  if (kRecordFixedBodyBytes + originLen + keyLen + valueLen != len) return false;
+  const char* q = p + kRecordFixedBodyBytes;
+  r.origin = {q, originLen};
+  r.key = {q + originLen, keyLen};
+  r.value = {q + originLen + keyLen, valueLen};
+  return true;
+}
+
+}  // namespace
+
+size_t encodedSize(std::string_view key, std::string_view value, std::string_view origin) {
+  return kRecordHeaderBytes + kRecordFixedBodyBytes + key.size() + value.size() + origin.size();
+}
+
+void encodeRecord(std::string& out, RecordKind kind, std::string_view key, std::string_view value,
+                  uint64_t hlc, std::string_view origin) {
+  size_t start = out.size();
+  auto len =
+      static_cast<uint32_t>(kRecordFixedBodyBytes + origin.size() + key.size() + value.size());
+  out.reserve(start + kRecordHeaderBytes + len);
+  bytes::putU32(out, len);
+  bytes::putU64(out, 0);  // checksum, filled in below
+  out.push_back(static_cast<char>(kind));
+  bytes::putU64(out, hlc);
+  bytes::putU16(out, static_cast<uint16_t>(origin.size()));
+  bytes::putU16(out, static_cast<uint16_t>(key.size()));
+  bytes::putU32(out, static_cast<uint32_t>(value.size()));
+  out.append(origin).append(key).append(value);
+  uint64_t sum = checksum(out.data() + start + kRecordHeaderBytes, len);
+  for (size_t i = 0; i < 8; ++i) out[start + 4 + i] = static_cast<char>((sum >> (8 * i)) & 0xff);
+}
+
+const char* toString(ScanOutcome::State s) {
+  switch (s) {
+    case ScanOutcome::State::kClean:
+      return "clean";
+    case ScanOutcome::State::kTorn:
+      return "torn tail";
+    case ScanOutcome::State::kDamaged:
+      return "damaged";
+  }
+  return "?";
+}
+
+ScanOutcome scanRecords(std::string_view b, absl::FunctionRef<bool(const LogRecord&)> visit) {
+  ScanOutcome out;
+  size_t off = 0;
+  while (off < b.size()) {
+    size_t left = b.size() - off;
+    out.goodEnd = off;
+    if (left < kRecordHeaderBytes) {  // a header cut short can only be the end
+      out.state = ScanOutcome::State::kTorn;
+      return out;
+    }
+    uint32_t len = bytes::getU32(b.data() + off);
+    uint64_t sum = bytes::getU64(b.data() + off + 4);
+    size_t end = off + kRecordHeaderBytes + len;
+    LogRecord r;
+    bool valid = len <= kMaxRecordBodyBytes && end <= b.size() &&
+                 checksum(b.data() + off + kRecordHeaderBytes, len) == sum &&
+                 decodeBody(b.data() + off + kRecordHeaderBytes, len, r);
+    if (!valid) {
+      // Torn: the record runs past the end or ends exactly there, or only zeros follow (a file
+      // system that extended the file but never wrote the data). A torn write leaves a length
+      // field whole or absent, so a length above the maximum is damage, not a tear; a length
+      // damaged into running past the end cannot be told from a tear (the last MiB only).
+      bool last = len <= kMaxRecordBodyBytes && end >= b.size();
+      bool torn = last || onlyZeros(b.substr(off));
+      out.state = torn ? ScanOutcome::State::kTorn : ScanOutcome::State::kDamaged;
+      return out;
+    }
+    ++out.records;
+    off = end;
+    out.goodEnd = off;
+    if (!visit(r)) return out;
+  }
+  out.goodEnd = b.size();
+  out.state = ScanOutcome::State::kClean;
+  return out;
+}
+
+}  // namespace db::persistence

@@ -1,0 +1,129 @@
+// See recovery.h. Files are mmapped read-only and walked in place (no copy of the data).
+#include "database/persistence/recovery.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "database/persistence/record.h"
+
+namespace db::persistence {
+namespace {
+
+struct FileResult {
+  uint64_t size = 0;  // after any cut
+};
+
+common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, bool repair,
+                                      Keyspace& ks, RecoveryReport& rep) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return common::Error{"DATA_DIR_UNUSABLE", path + ": " + std::strerror(errno)};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return common::Error{"DATA_DIR_UNUSABLE", path + ": " + std::strerror(e)};
+  }
+  auto size = static_cast<size_t>(st.st_size);
+  const char* base = nullptr;
+  if (size > 0) {
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      return common::Error{"DATA_DIR_UNUSABLE", path + ": mmap: " + std::strerror(e)};
+    }
+    base = static_cast<const char*>(p);
+    madvise(p, size, MADV_SEQUENTIAL);
+  }
+  ScanOutcome out = scanRecords({base, size}, [&](const LogRecord& r) {
+    ++rep.records;
+    if (r.kind == RecordKind::kReset) {
+      ks.reset();
+      return true;
+    }
+    ApplyResult a = ks.replay(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin);
+    if (a == ApplyResult::kRefusedInvalid) {  // over this start's MAX_KEY/VALUE limits
+      if (rep.refused++ == 0) {
+        spdlog::warn("recovery: {} refused a record ({}); counting the others", path, toString(a));
+      }
+    }
+    return true;
+  });
+  if (base != nullptr) munmap(const_cast<char*>(base), size);
+  uint64_t cut = size - out.goodEnd;
+  bool torn = out.state == ScanOutcome::State::kTorn && !isSnapshot;
+  if (out.state != ScanOutcome::State::kClean && !torn && !repair) {
+    ::close(fd);
+    return common::Error{"DATA_DAMAGED", path + ": bad record at offset " +
+                                             std::to_string(out.goodEnd) + " of " +
+                                             std::to_string(size) +
+                                             " bytes (start with --repair to cut the file there)"};
+  }
+  if (out.state != ScanOutcome::State::kClean) {
+    if (ftruncate(fd, static_cast<off_t>(out.goodEnd)) != 0 || fdatasync(fd) != 0) {
+      int e = errno;
+      ::close(fd);
+      return common::Error{"DATA_DIR_UNUSABLE", path + ": cannot truncate: " + std::strerror(e)};
+    }
+    if (torn) {
+      ++rep.tornTails;
+      rep.tornBytes += cut;
+      spdlog::warn("recovery: {}: torn last record at offset {} ({} bytes) cut off", path,
+                   out.goodEnd, cut);
+    } else {
+      rep.repairedBytes += cut;
+      spdlog::warn("recovery: --repair: {} truncated at offset {} ({} bytes dropped)", path,
+                   out.goodEnd, cut);
+    }
+  }
+  ::close(fd);
+  return FileResult{out.goodEnd};
+}
+
+}  // namespace
+
+std::string RecoveryReport::summary() const {
+  return std::to_string(records) + " records, " + std::to_string(snapshotBytes) +
+         " snapshot bytes, " + std::to_string(logBytes) + " log bytes, " +
+         std::to_string(tornTails) + " torn tails cut (" + std::to_string(tornBytes) + " bytes), " +
+         std::to_string(repairedBytes) + " bytes cut by --repair, " + std::to_string(refused) +
+         " refused";
+}
+
+common::Result<RecoveryReport> recover(const DataDir& dir, Keyspace& keyspace, bool repair) {
+  RecoveryReport rep;
+  auto layout = dir.scan();
+  if (!layout.ok()) return layout.error();
+  for (const auto& f : layout->stale) {
+    spdlog::info("recovery: deleting leftover {}", f);
+    ::unlink(f.c_str());
+  }
+  if (layout->snapshot) {
+    auto r = replayFile(dir.snapshotPath(*layout->snapshot), true, repair, keyspace, rep);
+    if (!r.ok()) return r.error();
+    rep.snapshotBytes = r->size;
+    rep.liveFiles.push_back(dir.snapshotPath(*layout->snapshot));
+  }
+  for (uint64_t g : layout->logs) {
+    std::error_code ec;
+    if (g != layout->logs.back() && std::filesystem::file_size(dir.logPath(g), ec) == 0 && !ec) {
+      ::unlink(dir.logPath(g).c_str());  // a start that wrote nothing: one file less per restart
+      continue;
+    }
+    auto r = replayFile(dir.logPath(g), false, repair, keyspace, rep);
+    if (!r.ok()) return r.error();
+    rep.logBytes += r->size;
+    rep.liveFiles.push_back(dir.logPath(g));
+  }
+  rep.nextGen = layout->nextGen();
+  return rep;
+}
+
+}  // namespace db::persistence
