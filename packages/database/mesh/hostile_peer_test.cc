@@ -38,6 +38,7 @@ struct TestNode {
   std::unique_ptr<Keyspace> keyspace;
   std::unique_ptr<common::http::Server> server;
   std::unique_ptr<MeshCluster> mesh;
+  MemoryDurability durability;  // memory mode: writes are answered once applied
   std::unique_ptr<Api> api;
   bool closed = false;
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
@@ -92,7 +93,7 @@ class HostilePeerTest : public ::testing::Test {
     o.joinRetryMs = 10;
     o.antiEntropyIntervalMs = 200;
     n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
-    n->api = std::make_unique<Api>(*n->keyspace, *n->mesh, *n->server,
+    n->api = std::make_unique<Api>(*n->keyspace, *n->mesh, n->durability, *n->server,
                                    NodeInfo{id, Limits{}, uv_now(&loop_)});
     n->api->registerRoutes();
     n->mesh->registerRoutes(*n->server);
