@@ -35,7 +35,7 @@ export PKG_CONFIG_PATH=$(dirname "$(ls -d "$WORK"/prefix/lib*/pkgconfig/meshkv.p
 g++ -std=c++20 -o "$WORK/ex-pc" "$EXAMPLE/main.cc" $(pkg-config --cflags --libs meshkv) \
   2>"$WORK/pc.log" || fail "pkg-config build: $(cat "$WORK/pc.log")"
 
-PORT=0 HOSTNAME=install-test LOG_LEVEL=warn "$BUILD/bin/meshkv-node" --port-file "$WORK/port" \
+PORT=0 HOSTNAME=install-test LOG_LEVEL=warn MEMORY=1 "$BUILD/bin/meshkv-node" --port-file "$WORK/port" \
   >"$WORK/node.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 1500); do [ -s "$WORK/port" ] && break; sleep 0.02; done

@@ -35,7 +35,7 @@ until_ok() {
 # start_node HOST: starts meshkv-node bound to HOST on a free port; sets NODE_PORT.
 start_node() {
   local host=$1 pf="$WORK/$1.port"
-  PORT=0 HOSTNAME=$host BIND_ADDRESS=$host MESH_NETWORK_URL=http://127.0.0.1:1 \
+  PORT=0 HOSTNAME=$host BIND_ADDRESS=$host MEMORY=1 \
     PROBE_INTERVAL_MS=200 PROBE_TIMEOUT_MS=150 SUSPICION_TIMEOUT_MS=1000 JOIN_RETRY_MS=20 \
     "$BIN/meshkv-node" --port-file "$pf" >"$WORK/$host.log" 2>&1 &
   pids+=($!)
