@@ -409,17 +409,21 @@ Keyspace::Digest Keyspace::digest() const {
 // "MKD1" | clearHlc u64 | originLen u8 | origin | root u64 | bitmap of non-zero segments
 // (kSegments/8 bytes) | each non-zero segment u64, in index order. Little endian.
 std::string Keyspace::encodeDigest() const {
+  return encodeDigest(digest());
+}
+
+std::string Keyspace::encodeDigest(const Digest& d) {
   std::string out(kDigestMagic, 4);
-  putU64(out, clearHlc_);
-  out.push_back(static_cast<char>(clearOrigin_.size()));
-  out.append(clearOrigin_);
-  putU64(out, rootHash());
+  putU64(out, d.clearHlc);
+  out.push_back(static_cast<char>(d.clearOrigin.size()));
+  out.append(d.clearOrigin);
+  putU64(out, d.root);
   size_t bitmapAt = out.size();
   out.append(kSegments / 8, '\0');
   for (size_t i = 0; i < kSegments; ++i) {
-    if (segments_[i] == 0) continue;
+    if (d.segments[i] == 0) continue;
     out[bitmapAt + i / 8] = static_cast<char>(out[bitmapAt + i / 8] | (1 << (i % 8)));
-    putU64(out, segments_[i]);
+    putU64(out, d.segments[i]);
   }
   return out;
 }

@@ -153,7 +153,8 @@ class Keyspace {
     Segments segments{};
   };
   Digest digest() const;
-  std::string encodeDigest() const;
+  std::string encodeDigest() const;  // encodeDigest(digest())
+  static std::string encodeDigest(const Digest& d);
   static common::Result<Digest> decodeDigest(std::string_view bytes);  // BAD_DIGEST
   // Segments whose hashes differ.
   static SegmentSet diffSegments(const Segments& a, const Segments& b);
