@@ -22,6 +22,17 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// RFC 9110 5.6.2 tchar.
+bool isToken(std::string_view s) {
+  static constexpr std::string_view kPunct = "!#$%&'*+-.^_`|~";
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && kPunct.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 constexpr size_t kKeepBodyCapacity = 8192;  // a body buffer this small is kept for reuse
 
 }  // namespace
@@ -149,6 +160,12 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
 int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
   if (s->url_.size() + len > s->limits_.maxUrlBytes) return s->fail(414, "URL too long");
+  // http-parser, built non-strict, lets a tab or a form feed into the target; RFC 9112 3.2
+  // does not, and a proxy that splits on them would read another target.
+  for (size_t i = 0; i < len; ++i) {
+    auto c = static_cast<unsigned char>(at[i]);
+    if (c <= 0x20 || c == 0x7f) return s->fail(400, "control byte in the request target");
+  }
   s->url_.append(at, len);
   return 0;
 }
@@ -187,7 +204,17 @@ int RequestParser::onHeadersComplete(http_parser* p) noexcept {
   // 1.1, as RFC 9110 2.5 asks of a recipient that implements the major version.
   if (p->http_major != 1) return s->fail(505, "HTTP version not supported");
   s->headers_.clear();
-  for (const Span& sp : s->spans_) {
+  for (Span& sp : s->spans_) {
+    // RFC 9112 5.1: a field name is a token, and whitespace before the colon MUST be refused
+    // (non-strict http-parser accepts "Host : x"; a proxy may read it as another header).
+    if (!isToken(std::string_view(s->headerBytes_).substr(sp.nameOff, sp.nameLen))) {
+      return s->fail(400, "header name is not a token");
+    }
+    // RFC 9110 5.5: trailing whitespace is not part of a field value ("Content-Length: 3 ").
+    while (sp.valueLen > 0 && (s->headerBytes_[sp.valueOff + sp.valueLen - 1] == ' ' ||
+                               s->headerBytes_[sp.valueOff + sp.valueLen - 1] == '\t')) {
+      --sp.valueLen;
+    }
     s->headers_.push_back(
         Header{std::string_view(s->headerBytes_).substr(sp.nameOff, sp.nameLen),
                std::string_view(s->headerBytes_).substr(sp.valueOff, sp.valueLen)});

@@ -76,6 +76,24 @@ TEST(RequestParser, GarbageIs400AndStaysFailed) {
   EXPECT_EQ(upgrade.feed("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n"), 400);
 }
 
+// Found by fuzz/http_request_fuzz.cc: non-strict http-parser let these through.
+TEST(RequestParser, WhitespaceInHeaderNamesAndControlBytesInTheTargetAre400) {
+  for (std::string_view bad :
+       {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", "GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
+        "GET /a\tb HTTP/1.1\r\n\r\n", "GET /a\fb HTTP/1.1\r\n\r\n"}) {
+    Harness h;
+    EXPECT_EQ(h.feed(bad), 400) << bad;
+    EXPECT_TRUE(h.seen.empty()) << bad;
+  }
+}
+
+TEST(RequestParser, TrailingWhitespaceIsNotPartOfAHeaderValue) {
+  Harness h;
+  ASSERT_EQ(h.feed("GET / HTTP/1.1\r\nHost: node \t\r\n\r\n"), 0);
+  ASSERT_EQ(h.seen.size(), 1u);
+  EXPECT_EQ(h.seen[0].host, "node");
+}
+
 TEST(RequestParser, LimitsGive414431And413) {
   ParserLimits l;
   l.maxUrlBytes = 16;
