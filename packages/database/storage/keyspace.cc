@@ -449,6 +449,8 @@ common::Result<Keyspace::Digest> Keyspace::decodeDigest(std::string_view b) {
     if (end - p < 8) return bad("truncated segments");
     d.segments[i] = getU64(p);
     p += 8;
+    // The encoder announces only non-zero segments; a zero one would be a second encoding.
+    if (d.segments[i] == 0) return bad("zero segment announced");
   }
   if (p != end) return bad("trailing bytes");
   return d;
