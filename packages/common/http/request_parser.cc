@@ -210,6 +210,14 @@ int RequestParser::onHeadersComplete(http_parser* p) noexcept {
     if (!isToken(std::string_view(s->headerBytes_).substr(sp.nameOff, sp.nameLen))) {
       return s->fail(400, "header name is not a token");
     }
+    // RFC 9110 5.5: a value is visible characters, spaces and tabs; http-parser lets some
+    // control bytes through (a backspace right after the colon).
+    for (char ch : std::string_view(s->headerBytes_).substr(sp.valueOff, sp.valueLen)) {
+      auto c = static_cast<unsigned char>(ch);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return s->fail(400, "control byte in a header value");
+      }
+    }
     // RFC 9110 5.5: trailing whitespace is not part of a field value ("Content-Length: 3 ").
     while (sp.valueLen > 0 && (s->headerBytes_[sp.valueOff + sp.valueLen - 1] == ' ' ||
                                s->headerBytes_[sp.valueOff + sp.valueLen - 1] == '\t')) {

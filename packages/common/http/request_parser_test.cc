@@ -80,7 +80,8 @@ TEST(RequestParser, GarbageIs400AndStaysFailed) {
 TEST(RequestParser, WhitespaceInHeaderNamesAndControlBytesInTheTargetAre400) {
   for (std::string_view bad :
        {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", "GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
-        "GET /a\tb HTTP/1.1\r\n\r\n", "GET /a\fb HTTP/1.1\r\n\r\n"}) {
+        "GET /a\tb HTTP/1.1\r\n\r\n", "GET /a\fb HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nTransfer-Encoding:\bchunked\r\n\r\n"}) {
     Harness h;
     EXPECT_EQ(h.feed(bad), 400) << bad;
     EXPECT_TRUE(h.seen.empty()) << bad;
