@@ -114,6 +114,9 @@ bool RequestParser::checkChunkEnd(const char* from, const char* end) {
 
 int RequestParser::feed(const char* data, size_t len) {
   if (failStatus_ != 0) return failStatus_;
+  // http-parser reads an empty buffer as the end of the stream (a request cut short: 400).
+  // An empty read is not an end here; Connection handles EOF itself.
+  if (len == 0) return 0;
   if (!checkChunkEnd(data, data + len)) {
     fail(400, "chunk data longer than its chunk size");
     return failStatus_;

@@ -68,7 +68,7 @@ class RequestParser {
   // Parses `len` bytes; calls onRequest for each complete request. Returns 0 when all was
   // consumed, or the HTTP status to answer (400, 413, 414, 431, 503, 505, or a refusal from
   // OnHead) after which the connection must close. Once failed, it stays failed, and the body
-  // read so far is freed.
+  // read so far is freed. An empty feed does nothing (it is not an end of stream).
   int feed(const char* data, size_t len);
 
   // True between the first byte of a request and its end (used for the header timeout).

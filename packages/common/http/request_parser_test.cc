@@ -88,6 +88,17 @@ TEST(RequestParser, WhitespaceInHeaderNamesAndControlBytesInTheTargetAre400) {
   }
 }
 
+// Found by fuzz/http_request_fuzz.cc: http-parser reads len 0 as EOF, which failed a request
+// cut mid-head with 400 instead of waiting for the rest.
+TEST(RequestParser, AnEmptyFeedIsNotTheEndOfTheStream) {
+  Harness h;
+  ASSERT_EQ(h.feed("POST /set?k=c "), 0);
+  ASSERT_EQ(h.feed(""), 0);
+  ASSERT_EQ(h.feed("HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0);
+  ASSERT_EQ(h.seen.size(), 1u);
+  EXPECT_EQ(h.seen[0].path, "/set");
+}
+
 TEST(RequestParser, TrailingWhitespaceIsNotPartOfAHeaderValue) {
   Harness h;
   ASSERT_EQ(h.feed("GET / HTTP/1.1\r\nHost: node \t\r\n\r\n"), 0);
