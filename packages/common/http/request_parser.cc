@@ -155,6 +155,7 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
   s->chunkLeft_ = 0;
   s->chunkCrlfLeft_ = 0;
   s->lastWasValue_ = false;
+  s->headersDone_ = false;
   s->inMessage_ = true;
   s->wantsContinue_ = false;
   return 0;
@@ -175,6 +176,9 @@ int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {
 
 int RequestParser::onHeaderField(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
+  // Trailer fields (after a chunked body) are dropped, as RFC 9110 6.5.1 allows: the delivered
+  // headers are views into headerBytes_, which must not grow (reallocate) after the head.
+  if (s->headersDone_) return 0;
   if (s->headerBytes_.size() + len > s->limits_.maxHeaderBytes) {
     return s->fail(431, "headers too large");
   }
@@ -191,6 +195,7 @@ int RequestParser::onHeaderField(http_parser* p, const char* at, size_t len) noe
 
 int RequestParser::onHeaderValue(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
+  if (s->headersDone_) return 0;  // a trailer: see onHeaderField
   if (s->headerBytes_.size() + len > s->limits_.maxHeaderBytes) {
     return s->fail(431, "headers too large");
   }
@@ -206,6 +211,7 @@ int RequestParser::onHeadersComplete(http_parser* p) noexcept {
   // HTTP/2+ (and 0.x) on this socket is not a dialect we speak. A higher 1.x minor is served as
   // 1.1, as RFC 9110 2.5 asks of a recipient that implements the major version.
   if (p->http_major != 1) return s->fail(505, "HTTP version not supported");
+  s->headersDone_ = true;
   s->headers_.clear();
   for (Span& sp : s->spans_) {
     // RFC 9112 5.1: a field name is a token, and whitespace before the colon MUST be refused

@@ -120,6 +120,7 @@ class RequestParser {
   const char* feedEnd_ = nullptr;
   std::string errorCode_;
   bool lastWasValue_ = false;
+  bool headersDone_ = false;  // past headers-complete: trailer fields are dropped
   bool inMessage_ = false;
   bool wantsContinue_ = false;
   int failStatus_ = 0;
