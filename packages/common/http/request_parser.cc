@@ -163,10 +163,11 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
 
 int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
-  if (s->url_.size() + len > s->limits_.maxUrlBytes) return s->fail(414, "URL too long");
+  // Byte by byte, so the first fault in the stream decides (414 or 400) wherever reads split it.
   // http-parser, built non-strict, lets a tab or a form feed into the target; RFC 9112 3.2
   // does not, and a proxy that splits on them would read another target.
   for (size_t i = 0; i < len; ++i) {
+    if (s->url_.size() + i >= s->limits_.maxUrlBytes) return s->fail(414, "URL too long");
     auto c = static_cast<unsigned char>(at[i]);
     if (c <= 0x20 || c == 0x7f) return s->fail(400, "control byte in the request target");
   }
