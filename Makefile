@@ -6,13 +6,16 @@
 #   run     a local cluster: three nodes joined through meshkv-lb on port 8080 (no Docker)
 #   bench   the figures in docs/benchmarks.md (wrk against nginx, HAProxy, Redis)
 #   images  the Docker images, built offline from host binaries (no registry needed)
+#   fuzz    the libFuzzer targets of fuzz/ (clang), each for FUZZ_SECONDS (default 60); see
+#           docs/fuzzing.md. `make test` replays their corpora and regressions without clang
 #   fmt / lint  clang-format the tree / check formatting
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_SECONDS ?= 60
 
-.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images fmt lint clean
+.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images fuzz fmt lint clean
 
 deps:
 	@scripts/deps.sh build
@@ -49,6 +52,9 @@ bench: build
 images: build
 	@scripts/images.sh
 
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
 fmt:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
 
@@ -56,4 +62,4 @@ lint:
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages meshkv needs to build, test and benchmark, only those missing.
 # Idempotent: a second run with everything present does nothing and asks no mirror.
-# Usage: scripts/deps.sh [build|bench|all]   (default: build = what `make test` needs)
+# Usage: scripts/deps.sh [build|bench|fuzz|all]   (default: build = what `make test` needs;
+#        fuzz = Debian's clang and libFuzzer for `make fuzz`)
 set -euo pipefail
 
 build_pkgs=(
@@ -15,13 +16,15 @@ build_pkgs=(
   busybox-static  # meshkv-lb Docker e2e: the FROM-scratch test backend image
 )
 bench_pkgs=(wrk nginx-light haproxy redis-server)
+fuzz_pkgs=(clang-14 libclang-rt-14-dev)  # libclang_rt.fuzzer: -fsanitize=fuzzer
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   bench) want+=("${bench_pkgs[@]}") ;;
-  all) want+=("${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|bench|all]" >&2; exit 2 ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  all) want+=("${bench_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|bench|fuzz|all]" >&2; exit 2 ;;
 esac
 
 missing=()

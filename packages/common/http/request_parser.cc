@@ -22,6 +22,17 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// RFC 9110 5.6.2 tchar.
+bool isToken(std::string_view s) {
+  static constexpr std::string_view kPunct = "!#$%&'*+-.^_`|~";
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && kPunct.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 constexpr size_t kKeepBodyCapacity = 8192;  // a body buffer this small is kept for reuse
 
 }  // namespace
@@ -103,6 +114,9 @@ bool RequestParser::checkChunkEnd(const char* from, const char* end) {
 
 int RequestParser::feed(const char* data, size_t len) {
   if (failStatus_ != 0) return failStatus_;
+  // http-parser reads an empty buffer as the end of the stream (a request cut short: 400).
+  // An empty read is not an end here; Connection handles EOF itself.
+  if (len == 0) return 0;
   if (!checkChunkEnd(data, data + len)) {
     fail(400, "chunk data longer than its chunk size");
     return failStatus_;
@@ -141,6 +155,7 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
   s->chunkLeft_ = 0;
   s->chunkCrlfLeft_ = 0;
   s->lastWasValue_ = false;
+  s->headersDone_ = false;
   s->inMessage_ = true;
   s->wantsContinue_ = false;
   return 0;
@@ -148,13 +163,23 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
 
 int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
-  if (s->url_.size() + len > s->limits_.maxUrlBytes) return s->fail(414, "URL too long");
+  // Byte by byte, so the first fault in the stream decides (414 or 400) wherever reads split it.
+  // http-parser, built non-strict, lets a tab or a form feed into the target; RFC 9112 3.2
+  // does not, and a proxy that splits on them would read another target.
+  for (size_t i = 0; i < len; ++i) {
+    if (s->url_.size() + i >= s->limits_.maxUrlBytes) return s->fail(414, "URL too long");
+    auto c = static_cast<unsigned char>(at[i]);
+    if (c <= 0x20 || c == 0x7f) return s->fail(400, "control byte in the request target");
+  }
   s->url_.append(at, len);
   return 0;
 }
 
 int RequestParser::onHeaderField(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
+  // Trailer fields (after a chunked body) are dropped, as RFC 9110 6.5.1 allows: the delivered
+  // headers are views into headerBytes_, which must not grow (reallocate) after the head.
+  if (s->headersDone_) return 0;
   if (s->headerBytes_.size() + len > s->limits_.maxHeaderBytes) {
     return s->fail(431, "headers too large");
   }
@@ -171,6 +196,7 @@ int RequestParser::onHeaderField(http_parser* p, const char* at, size_t len) noe
 
 int RequestParser::onHeaderValue(http_parser* p, const char* at, size_t len) noexcept {
   RequestParser* s = self(p);
+  if (s->headersDone_) return 0;  // a trailer: see onHeaderField
   if (s->headerBytes_.size() + len > s->limits_.maxHeaderBytes) {
     return s->fail(431, "headers too large");
   }
@@ -186,8 +212,27 @@ int RequestParser::onHeadersComplete(http_parser* p) noexcept {
   // HTTP/2+ (and 0.x) on this socket is not a dialect we speak. A higher 1.x minor is served as
   // 1.1, as RFC 9110 2.5 asks of a recipient that implements the major version.
   if (p->http_major != 1) return s->fail(505, "HTTP version not supported");
+  s->headersDone_ = true;
   s->headers_.clear();
-  for (const Span& sp : s->spans_) {
+  for (Span& sp : s->spans_) {
+    // RFC 9112 5.1: a field name is a token, and whitespace before the colon MUST be refused
+    // (non-strict http-parser accepts "Host : x"; a proxy may read it as another header).
+    if (!isToken(std::string_view(s->headerBytes_).substr(sp.nameOff, sp.nameLen))) {
+      return s->fail(400, "header name is not a token");
+    }
+    // RFC 9110 5.5: a value is visible characters, spaces and tabs; http-parser lets some
+    // control bytes through (a backspace right after the colon).
+    for (char ch : std::string_view(s->headerBytes_).substr(sp.valueOff, sp.valueLen)) {
+      auto c = static_cast<unsigned char>(ch);
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return s->fail(400, "control byte in a header value");
+      }
+    }
+    // RFC 9110 5.5: trailing whitespace is not part of a field value ("Content-Length: 3 ").
+    while (sp.valueLen > 0 && (s->headerBytes_[sp.valueOff + sp.valueLen - 1] == ' ' ||
+                               s->headerBytes_[sp.valueOff + sp.valueLen - 1] == '\t')) {
+      --sp.valueLen;
+    }
     s->headers_.push_back(
         Header{std::string_view(s->headerBytes_).substr(sp.nameOff, sp.nameLen),
                std::string_view(s->headerBytes_).substr(sp.valueOff, sp.valueLen)});

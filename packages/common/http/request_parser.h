@@ -69,7 +69,7 @@ class RequestParser {
   // Parses `len` bytes; calls onRequest for each complete request. Returns 0 when all was
   // consumed, or the HTTP status to answer (400, 413, 414, 431, 503, 505, or a refusal from
   // OnHead) after which the connection must close. Once failed, it stays failed, and the body
-  // read so far is freed.
+  // read so far is freed. An empty feed does nothing (it is not an end of stream).
   int feed(const char* data, size_t len);
 
   // True between the first byte of a request and its end (used for the header timeout).
@@ -123,6 +123,7 @@ class RequestParser {
   std::string errorCode_;
   std::string errorAllow_;
   bool lastWasValue_ = false;
+  bool headersDone_ = false;  // past headers-complete: trailer fields are dropped
   bool inMessage_ = false;
   bool wantsContinue_ = false;
   int failStatus_ = 0;

@@ -76,6 +76,51 @@ TEST(RequestParser, GarbageIs400AndStaysFailed) {
   EXPECT_EQ(upgrade.feed("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n"), 400);
 }
 
+// Found by fuzz/http_request_fuzz.cc: non-strict http-parser let these through.
+TEST(RequestParser, WhitespaceInHeaderNamesAndControlBytesInTheTargetAre400) {
+  for (std::string_view bad :
+       {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", "GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
+        "GET /a\tb HTTP/1.1\r\n\r\n", "GET /a\fb HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nTransfer-Encoding:\bchunked\r\n\r\n"}) {
+    Harness h;
+    EXPECT_EQ(h.feed(bad), 400) << bad;
+    EXPECT_TRUE(h.seen.empty()) << bad;
+  }
+}
+
+// Found by fuzz/http_request_fuzz.cc: http-parser reads len 0 as EOF, which failed a request
+// cut mid-head with 400 instead of waiting for the rest.
+TEST(RequestParser, AnEmptyFeedIsNotTheEndOfTheStream) {
+  Harness h;
+  ASSERT_EQ(h.feed("POST /set?k=c "), 0);
+  ASSERT_EQ(h.feed(""), 0);
+  ASSERT_EQ(h.feed("HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), 0);
+  ASSERT_EQ(h.seen.size(), 1u);
+  EXPECT_EQ(h.seen[0].path, "/set");
+}
+
+// Found by fuzz/http_request_fuzz.cc (ASan: heap-use-after-free): trailer fields grew the
+// header buffer after the head, so the delivered headers pointed into freed memory.
+TEST(RequestParser, TrailersAreDroppedAndTheHeadersStayValid) {
+  Harness h;
+  std::string trailers;
+  for (int i = 0; i < 50; ++i) trailers += "X-Trailer-" + std::to_string(i) + ": value\r\n";
+  ASSERT_EQ(h.feed("POST /t HTTP/1.1\r\nHost: node\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "2\r\nok\r\n0\r\n" +
+                   trailers + "\r\n"),
+            0);
+  ASSERT_EQ(h.seen.size(), 1u);
+  EXPECT_EQ(h.seen[0].host, "node");
+  EXPECT_EQ(h.seen[0].body, "ok");
+}
+
+TEST(RequestParser, TrailingWhitespaceIsNotPartOfAHeaderValue) {
+  Harness h;
+  ASSERT_EQ(h.feed("GET / HTTP/1.1\r\nHost: node \t\r\n\r\n"), 0);
+  ASSERT_EQ(h.seen.size(), 1u);
+  EXPECT_EQ(h.seen[0].host, "node");
+}
+
 TEST(RequestParser, LimitsGive414431And413) {
   ParserLimits l;
   l.maxUrlBytes = 16;

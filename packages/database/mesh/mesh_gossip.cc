@@ -350,7 +350,8 @@ void MeshCluster::subscribeAll() {
   *pending = static_cast<int>(targets.size());
   for (const auto& [id, url] : targets) {
     post(url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
-         [this, pending, best, id, url](common::http::ClientResponse&& r) {
+         // init-captures: clang before 16 cannot capture a structured binding by name
+         [this, pending, best, id = id, url = url](common::http::ClientResponse&& r) {
            if (phase_ != Phase::kSubscribing) return;
            std::string from;
            if (r.error.empty() && r.status == 200 &&

@@ -45,7 +45,9 @@ bool getVarint(const char*& p, const char* end, uint64_t& v) {
     uint8_t b = static_cast<uint8_t>(*p++);
     if (shift == 63 && b > 1) return false;  // would overflow 64 bits
     v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
+    // A last byte of 0 after the first is a longer spelling of a shorter varint: refused, so a
+    // frame has one encoding (the fuzz target re-encodes what it decodes).
+    if ((b & 0x80) == 0) return b != 0 || shift == 0;
   }
   return false;
 }
@@ -143,6 +145,9 @@ common::Result<FrameView> validateFrame(std::string_view bytes, FrameType expect
   if (std::memcmp(p, kMagic, 4) != 0) return err("BAD_MAGIC");
   if (static_cast<uint8_t>(p[4]) != 1) return err("BAD_VERSION", std::to_string(p[4]));
   if (static_cast<uint8_t>(p[5]) != static_cast<uint8_t>(expected)) return err("BAD_TYPE");
+  // No flag is defined yet: a frame that sets one (or the reserved bytes) means something this
+  // version cannot read, and ignoring it would give one frame several encodings.
+  if (p[6] != 0 || p[7] != 0) return err("BAD_FLAGS", "flags and reserved bytes must be 0");
   uint64_t seq = getU64(p + 8);
   uint32_t count = getU32(p + 16);
   uint32_t payloadLen = getU32(p + 20);

@@ -90,12 +90,15 @@ common::Result<FrameView> validateFrame(std::string_view bytes, FrameType expect
 void forEachRecord(const FrameView& f, const std::function<void(const RecordRef&)>& fn);
 
 // Validates and decodes a whole frame (copies; validateFrame + forEachRecord avoid them). Error
-// codes: TRUNCATED, BAD_MAGIC, BAD_VERSION, BAD_TYPE, BAD_CHECKSUM, BAD_RECORD, TRAILING_BYTES.
+// codes: TRUNCATED, BAD_MAGIC, BAD_VERSION, BAD_TYPE, BAD_FLAGS, BAD_CHECKSUM, BAD_RECORD,
+// TRAILING_BYTES. A frame has exactly one encoding: flags and reserved bytes are 0 and every
+// varint is minimal, so a valid frame re-encodes to the same bytes.
 common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected);
 
 // LEB128 helpers (exposed for tests and the digest codec).
 void putVarint(std::string& out, uint64_t v);
-// Reads a varint at p (advancing it); false when it runs past end or exceeds 10 bytes.
+// Reads a varint at p (advancing it); false when it runs past end, exceeds 10 bytes or is not
+// minimal (a last byte of 0 after the first).
 bool getVarint(const char*& p, const char* end, uint64_t& v);
 void putU64(std::string& out, uint64_t v);
 uint64_t getU64(const char* p);

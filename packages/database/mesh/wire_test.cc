@@ -109,6 +109,11 @@ TEST(Wire, RefusesTrailingBytesWrongTypeAndVersion) {
   d = decodeFrame(reseal(v), FrameType::kBatch);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().code, "BAD_VERSION");
+  std::string flagged = f;
+  flagged[6] = 1;  // a flag this version does not know
+  d = decodeFrame(reseal(flagged), FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "BAD_FLAGS");
   d = decodeFrame("", FrameType::kBatch);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().code, "TRUNCATED");
@@ -215,6 +220,10 @@ TEST(Wire, VarintsRoundTripAndRefuseOverflow) {
   const char* p = over.data();
   uint64_t got = 0;
   EXPECT_FALSE(getVarint(p, over.data() + over.size(), got));
+  // 0 spelled in two bytes would give a frame a second encoding.
+  std::string longZero("\x80\x00", 2);
+  const char* z = longZero.data();
+  EXPECT_FALSE(getVarint(z, longZero.data() + longZero.size(), got));
 }
 
 }  // namespace

@@ -419,17 +419,26 @@ uint64_t Keyspace::rootHash() const {
 // "MKD1" | clearHlc u64 | originLen u8 | origin | root u64 | bitmap of non-zero segments
 // (kSegments/8 bytes) | each non-zero segment u64, in index order. Little endian.
 std::string Keyspace::encodeDigest() const {
+  Digest d;
+  d.clearHlc = clearHlc_;
+  d.clearOrigin = clearOrigin_;
+  d.root = rootHash();
+  d.segments = segments_;
+  return encodeDigest(d);
+}
+
+std::string Keyspace::encodeDigest(const Digest& d) {
   std::string out(kDigestMagic, 4);
-  putU64(out, clearHlc_);
-  out.push_back(static_cast<char>(clearOrigin_.size()));
-  out.append(clearOrigin_);
-  putU64(out, rootHash());
+  putU64(out, d.clearHlc);
+  out.push_back(static_cast<char>(d.clearOrigin.size()));
+  out.append(d.clearOrigin);
+  putU64(out, d.root);
   size_t bitmapAt = out.size();
   out.append(kSegments / 8, '\0');
   for (size_t i = 0; i < kSegments; ++i) {
-    if (segments_[i] == 0) continue;
+    if (d.segments[i] == 0) continue;
     out[bitmapAt + i / 8] = static_cast<char>(out[bitmapAt + i / 8] | (1 << (i % 8)));
-    putU64(out, segments_[i]);
+    putU64(out, d.segments[i]);
   }
   return out;
 }
@@ -455,6 +464,8 @@ common::Result<Keyspace::Digest> Keyspace::decodeDigest(std::string_view b) {
     if (end - p < 8) return bad("truncated segments");
     d.segments[i] = getU64(p);
     p += 8;
+    // The encoder announces only non-zero segments; a zero one would be a second encoding.
+    if (d.segments[i] == 0) return bad("zero segment announced");
   }
   if (p != end) return bad("trailing bytes");
   return d;

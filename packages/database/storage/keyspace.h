@@ -170,6 +170,7 @@ class Keyspace {
     Segments segments{};
   };
   std::string encodeDigest() const;
+  static std::string encodeDigest(const Digest& d);
   static common::Result<Digest> decodeDigest(std::string_view bytes);  // BAD_DIGEST
   // Segments whose hashes differ.
   static SegmentSet diffSegments(const Segments& a, const Segments& b);

@@ -455,6 +455,13 @@ TEST(Keyspace, DigestEncodingRoundTripsAndRejectsGarbage) {
   std::string wrongMagic = enc;
   wrongMagic[0] = 'X';
   EXPECT_FALSE(Keyspace::decodeDigest(wrongMagic).ok());
+  // A segment announced in the bitmap but zero: another spelling of "absent", refused.
+  Keyspace::Digest one;
+  one.segments[0] = 7;
+  std::string zero = Keyspace::encodeDigest(one);
+  ASSERT_TRUE(Keyspace::decodeDigest(zero).ok());
+  zero.replace(zero.size() - 8, 8, 8, '\0');
+  EXPECT_FALSE(Keyspace::decodeDigest(zero).ok());
 }
 
 TEST(Keyspace, DecodingRandomBytesNeverCrashes) {

@@ -1,25 +1,22 @@
 // See engine_client.h.
 #include "load-balancer/docker/engine_client.h"
 
+#include <charconv>
 #include <cstdlib>
 
 namespace lb {
 
 namespace {
+// "X.Y" with decimal X and Y; a number too large for an int is unparsable (not an overflow).
 bool parseVersion(std::string_view v, int& major, int& minor) {
+  auto number = [](std::string_view s, int& out) {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size();
+  };
   auto dot = v.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot + 1 >= v.size()) return false;
-  major = 0;
-  minor = 0;
-  for (size_t i = 0; i < dot; ++i) {
-    if (v[i] < '0' || v[i] > '9') return false;
-    major = major * 10 + (v[i] - '0');
-  }
-  for (size_t i = dot + 1; i < v.size(); ++i) {
-    if (v[i] < '0' || v[i] > '9') return false;
-    minor = minor * 10 + (v[i] - '0');
-  }
-  return true;
+  if (dot == std::string_view::npos) return false;
+  return number(v.substr(0, dot), major) && number(v.substr(dot + 1), minor);
 }
 }  // namespace
 

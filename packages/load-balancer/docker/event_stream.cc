@@ -38,7 +38,9 @@ common::Result<ContainerEvent> parseEvent(std::string_view json) {
   if (t != d.MemberEnd() && t->value.IsInt64()) e.time = t->value.GetInt64();
   auto tn = d.FindMember("timeNano");
   if (tn != d.MemberEnd() && tn->value.IsInt64()) e.timeNano = tn->value.GetInt64();
-  if (e.timeNano == 0) e.timeNano = e.time * 1000000000LL;
+  if (e.timeNano == 0 && __builtin_mul_overflow(e.time, int64_t{1000000000}, &e.timeNano)) {
+    return common::Error{"BAD_EVENT", "event time out of range"};
+  }
   if (e.type.empty()) e.type = "container";  // old daemons omit it on container events
   if (e.action.empty() || e.id.empty()) {
     return common::Error{"BAD_EVENT", "event without Action or Actor.ID"};
