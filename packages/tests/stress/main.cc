@@ -43,6 +43,9 @@ struct Settings {
   std::string plot, ackLog;
   std::string progress = "auto";
   uint64_t seed = 0;
+  double rate = 0;
+  std::string ratio, dist = "uniform";
+  std::string csv, hdrOut;
   std::string logLevel = "warn";
 };
 
@@ -84,6 +87,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--mix", s.mix, "Operation weights, e.g. set=80,get=20 (set, get, rm, is)")
       ->envname("STRESS_MIX")
+      ->capture_default_str();
+  app.add_option("--ratio", s.ratio, "SET:GET request ratio, e.g. 1:9 (replaces --mix)")
+      ->envname("STRESS_RATIO");
+  app.add_option("--dist", s.dist, "How random keys are drawn: uniform or zipfian (theta 0.99)")
+      ->envname("STRESS_DIST")
+      ->check(CLI::IsMember({"uniform", "zipfian"}))
       ->capture_default_str();
   app.add_option("--keys", s.keySpace, "Key space: keys are PREFIX0 .. PREFIX<keys-1>")
       ->envname("STRESS_KEYS")
@@ -129,6 +138,17 @@ int main(int argc, char** argv) {
       ->envname("STRESS_PROGRESS")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
       ->capture_default_str();
+  app.add_option("--rate", s.rate,
+                 "Open loop: N requests/s spread evenly, latency counted from when each was due "
+                 "(wrk2's coordinated-omission correction); 0 = closed loop")
+      ->envname("STRESS_RATE")
+      ->check(CLI::Range(0.0, 10000000.0))
+      ->capture_default_str();
+  app.add_option("--csv", s.csv, "Write the summary (one header line, one row) as CSV to FILE")
+      ->envname("STRESS_CSV");
+  app.add_option("--hdr-out", s.hdrOut,
+                 "Write the latency percentile distribution (HdrHistogram text format) to FILE")
+      ->envname("STRESS_HDR_OUT");
   app.add_option("--seed", s.seed, "Random seed (0: from the clock)")->envname("STRESS_SEED");
   app.add_option("--log-level", s.logLevel, "trace, debug, info, warn, error, critical, off")
       ->envname("LOG_LEVEL")
@@ -138,6 +158,14 @@ int main(int argc, char** argv) {
   if (auto code = common::parseCli(app, argc, argv, common::EmptyValues::kAllowed)) return *code;
   common::initLogging(s.logLevel, "meshkv-stress");
 
+  if (!s.ratio.empty()) {
+    size_t colon = s.ratio.find(':');
+    if (colon == std::string::npos) {
+      std::fprintf(stderr, "meshkv-stress: invalid configuration: --ratio: expected SET:GET\n");
+      return 2;
+    }
+    s.mix = "set=" + s.ratio.substr(0, colon) + ",get=" + s.ratio.substr(colon + 1);
+  }
   auto mix = stress::parseMix(s.mix);
   if (!mix.ok()) {
     std::fprintf(stderr, "meshkv-stress: invalid configuration: --mix: %s\n",
@@ -186,6 +214,7 @@ int main(int argc, char** argv) {
   opt.connections = static_cast<uint32_t>(std::min<uint64_t>(connections, 1000000));
   opt.mix = *mix;
   opt.keySpace = s.keySpace;
+  stress::parseKeyDist(s.dist, &opt.keyDist);  // validated by the option's check
   opt.sequentialKeys = s.sequentialKeys;
   opt.keyPrefix = s.keyPrefix;
   opt.extraQuery = s.extraQuery;
@@ -205,6 +234,7 @@ int main(int argc, char** argv) {
   opt.timeoutMs = s.timeoutMs;
   opt.maxTimeMs = static_cast<uint64_t>(s.maxTimeSec * 1000);
   opt.seed = s.seed ? s.seed : uv_hrtime();
+  opt.rate = s.rate;
   raiseFileLimit(std::min<uint64_t>(connections, s.amount) + 64);
 
   stress::ReportInfo info;
@@ -218,6 +248,8 @@ int main(int argc, char** argv) {
   info.keySpace = s.keySpace;
   info.sequentialKeys = s.sequentialKeys;
   info.maxErrors = s.maxErrors;
+  info.rate = s.rate;
+  info.keyDist = opt.keyDist;
 
   std::ofstream ackLog;
   if (!s.ackLog.empty()) {
@@ -277,6 +309,14 @@ int main(int argc, char** argv) {
   if (ackLog.is_open()) ackLog.close();
   if (!s.plot.empty() && !writeFile(s.plot, stress::svgPlot(r, info))) {
     std::fprintf(stderr, "meshkv-stress: cannot write --plot %s\n", s.plot.c_str());
+    return 1;
+  }
+  if (!s.csv.empty() && !writeFile(s.csv, stress::csvReport(r, info))) {
+    std::fprintf(stderr, "meshkv-stress: cannot write --csv %s\n", s.csv.c_str());
+    return 1;
+  }
+  if (!s.hdrOut.empty() && !writeFile(s.hdrOut, stress::hdrPercentiles(r.latencyUs))) {
+    std::fprintf(stderr, "meshkv-stress: cannot write --hdr-out %s\n", s.hdrOut.c_str());
     return 1;
   }
   if (!r.stopReason.empty()) return 1;
