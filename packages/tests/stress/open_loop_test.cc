@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -67,7 +69,7 @@ struct StressRun {
 // Runs the stress tool against `url`, pausing `node` for 1 s once the run has gone on for about
 // 2 s (its second progress line). Waits for the report.
 StressRun runWithPause(const std::string& dir, const std::vector<std::string>& extra,
-                 meshtest::NodeProcess& node) {
+                       meshtest::NodeProcess& node) {
   std::vector<std::string> args = {stressBinary(), "--url", node.url(),     "--json",
                                    "--progress",   "lines", "--seed",       "7",
                                    "--keys",       "1000",  "--timeout-ms", "20000"};
@@ -117,7 +119,23 @@ TEST(StressOpenLoop, ServerPausedOneSecondShowsInTheTail) {
   EXPECT_GE(lat["max"].GetDouble(), 900.0) << run.json;
   // Most requests never met the pause: the tail comes from it, not from a saturated server.
   EXPECT_LT(lat["p50"].GetDouble(), 500.0) << run.json;
+
+  // The same pause under today's closed loop (4 connections as fast as they go, cut after 5 s):
+  // only the 4 requests in flight wait out the pause, so the max shows it and p99.9 does not.
+  StressRun closed =
+      runWithPause(dir, {"-n", "100000000", "-c", "1", "-w", "4", "--max-time", "5"}, node);
+  EXPECT_EQ(closed.exitCode, 1) << "a run cut by --max-time exits 1" << closed.err;
+  rapidjson::Document cdoc;
+  cdoc.Parse(closed.json.c_str());
+  ASSERT_FALSE(cdoc.HasParseError()) << closed.json;
+  EXPECT_STREQ(cdoc["mode"].GetString(), "closed");
+  ASSERT_GT(cdoc["succeeded"].GetUint64(), 8000u) << "too few requests to rank a p99.9";
+  EXPECT_GE(cdoc["latencyMs"]["max"].GetDouble(), 900.0) << closed.json;
+  EXPECT_LT(cdoc["latencyMs"]["p99.9"].GetDouble(), 500.0) << closed.json;
+
+  std::printf("open loop: %s\nclosed loop: %s\n", run.json.c_str(), closed.json.c_str());
   EXPECT_EQ(node.terminate(), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
