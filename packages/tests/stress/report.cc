@@ -94,7 +94,9 @@ std::string progressBar(const Progress& p, int width) {
   bar += fmt("%3.0f%%", done * 100);
   bar += " " + std::to_string(p.completed) + "/" + std::to_string(p.amount);
   double rps = rate(p.completed, p.elapsedSec);
-  bar += "  " + fmt("%.0f", rps) + " req/s  " + std::to_string(p.errors) + " errors";
+  bar += "  " + fmt("%.0f", rps) + " req/s";
+  if (p.liveRate > 0) bar += " (now " + fmt("%.0f", p.liveRate) + ")";
+  bar += "  " + std::to_string(p.errors) + " errors";
   if (rps > 0 && p.completed < p.amount) {
     bar += "  ETA " + duration(static_cast<double>(p.amount - p.completed) / rps);
   }
@@ -104,8 +106,8 @@ std::string progressBar(const Progress& p, int width) {
 std::string progressLine(const Progress& p) {
   return "[<] " + std::to_string(p.amount - std::min(p.amount, p.completed)) + " / [!] " +
          std::to_string(p.errors) + " / [^] " + std::to_string(p.succeeded) + "  (" +
-         fmt("%.0f", rate(p.completed, p.elapsedSec)) + " req/s, " + fmt("%.1f", p.elapsedSec) +
-         " s)";
+         fmt("%.0f", rate(p.completed, p.elapsedSec)) + " req/s, now " + fmt("%.0f", p.liveRate) +
+         " req/s, " + fmt("%.1f", p.elapsedSec) + " s)";
 }
 
 std::string header(const ReportInfo& info, uint64_t amount) {

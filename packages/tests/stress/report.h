@@ -25,9 +25,11 @@ struct ReportInfo {
   double rate = 0;  // open loop at this many requests/s; 0 = closed loop
 };
 
-// One terminal line (no newline): "[######....] 45% 45000/100000  9876 req/s  0 errors  ETA 5s".
+// One terminal line (no newline):
+// "[######....] 45% 45000/100000  9876 req/s (now 9901)  0 errors  ETA 5s" (now: the last second).
 std::string progressBar(const Progress& p, int width);
-// The original's line, plus the rate: "[<] 55000 / [!] 0 / [^] 45000  (9876 req/s)".
+// The original's line, plus the rates:
+// "[<] 55000 / [!] 0 / [^] 45000  (9876 req/s, now 9901 req/s, 4.6 s)".
 std::string progressLine(const Progress& p);
 // The header printed before the run.
 std::string header(const ReportInfo& info, uint64_t amount);

@@ -162,6 +162,9 @@ TEST(Report, ProgressShowsHowFarAndHowFast) {
   EXPECT_NE(bar.find("500 req/s"), std::string::npos) << bar;
   EXPECT_NE(bar.find("ETA 2s"), std::string::npos) << bar;
   EXPECT_EQ(progressLine(p).substr(0, 28), "[<] 750 / [!] 0 / [^] 250  (");
+  p.liveRate = 1234;
+  EXPECT_NE(progressBar(p, 20).find("(now 1234)"), std::string::npos);
+  EXPECT_NE(progressLine(p).find("now 1234 req/s"), std::string::npos) << progressLine(p);
 }
 
 TEST(Report, SvgIsOneEscapedDocumentWithBothPanels) {

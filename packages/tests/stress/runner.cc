@@ -91,6 +91,14 @@ Progress Runner::progress() const {
   p.completed = p.succeeded + p.errors;
   uint64_t end = finished_ || closing_ ? lastEndNs_ : uv_hrtime();
   p.elapsedSec = started_ ? static_cast<double>(end - startNs_) / 1e9 : 0;
+  // The live rate: what completed in the last slices adding up to about one second.
+  uint64_t n = 0;
+  double sec = 0;
+  for (auto it = results_.slices.rbegin(); it != results_.slices.rend() && sec < 0.999; ++it) {
+    n += it->completed;
+    sec += it->lengthSec;
+  }
+  p.liveRate = sec > 0 ? static_cast<double>(n) / sec : 0;
   return p;
 }
 

@@ -61,6 +61,7 @@ struct RunOptions {
 struct Progress {
   uint64_t amount = 0, issued = 0, completed = 0, succeeded = 0, errors = 0;
   double elapsedSec = 0;
+  double liveRate = 0;  // completions per second over the last second (0 before the first slice)
 };
 
 // One time slice of the run: what completed in [startSec, startSec + lengthSec).
