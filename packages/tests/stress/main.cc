@@ -1,6 +1,7 @@
 // meshkv-stress: the load generator (the original's `npm run stress`, in C++ on libuv). Reads
 // SERVICE_URL and STRESS_* (each also a flag), resolves the target once, runs a stress::Runner
-// on one loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
+// (raw HTTP) or a stress::ClientRunner (--engine client / --cluster: the client library) on one
+// loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
 // report (or --json) on stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when
 // errors exceed --max-errors or the run was cut short, 2 on an invalid setting.
 // It only ever targets the one address it is given, and stops by itself (count and --max-time).
@@ -14,10 +15,12 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "common/config/cli.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
+#include "tests/stress/client_runner.h"
 #include "tests/stress/report.h"
 #include "tests/stress/runner.h"
 
@@ -45,6 +48,8 @@ struct Settings {
   uint64_t seed = 0;
   double rate = 0;
   std::string ratio, dist = "uniform";
+  std::string engine = "raw";
+  bool cluster = false;
   std::string csv, hdrOut;
   std::string logLevel = "warn";
 };
@@ -60,6 +65,39 @@ bool writeFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << text;
   return static_cast<bool>(f);
+}
+
+// Wires progress, acks and SIGINT/SIGTERM to either engine and runs the loop to the end.
+template <typename Engine>
+void runEngine(Engine& runner, uv_loop_t& loop, const std::string& mode, std::ofstream& ackLog) {
+  double lastLine = 0;
+  runner.onProgress([&](const stress::Progress& p) {
+    if (mode == "bar") {
+      std::cerr << "\r" << stress::progressBar(p, 30) << "\033[K" << std::flush;
+    } else if (mode == "lines" && (p.elapsedSec - lastLine >= 1.0 || p.completed == p.amount)) {
+      lastLine = p.elapsedSec;
+      std::cerr << stress::progressLine(p) << "\n";
+    }
+  });
+  if (ackLog.is_open()) {
+    runner.onAck([&](std::string_view key, std::string_view value) {
+      ackLog << key << ' ' << value << '\n';
+    });
+  }
+  uv_signal_t sigint, sigterm;
+  uv_signal_init(&loop, &sigint);
+  uv_signal_init(&loop, &sigterm);
+  sigint.data = sigterm.data = &runner;
+  auto onSignal = [](uv_signal_t* h, int signum) {
+    static_cast<Engine*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
+  };
+  uv_signal_start(&sigint, onSignal, SIGINT);
+  uv_signal_start(&sigterm, onSignal, SIGTERM);
+  runner.start([&] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+  });
+  uv_run(&loop, UV_RUN_DEFAULT);
 }
 
 }  // namespace
@@ -88,6 +126,16 @@ int main(int argc, char** argv) {
   app.add_option("--mix", s.mix, "Operation weights, e.g. set=80,get=20 (set, get, rm, is)")
       ->envname("STRESS_MIX")
       ->capture_default_str();
+  app.add_option("--engine", s.engine,
+                 "raw: HTTP/1.1 straight to --url (one request per connection at a time); "
+                 "client: through the meshkv client library (pooled, pipelined)")
+      ->envname("STRESS_ENGINE")
+      ->check(CLI::IsMember({"raw", "client"}))
+      ->capture_default_str();
+  app.add_flag("--cluster", s.cluster,
+               "Through the client library in cluster mode: members read from --url's /status, "
+               "every node loaded directly (implies --engine client)")
+      ->envname("STRESS_CLUSTER");
   app.add_option("--ratio", s.ratio, "SET:GET request ratio, e.g. 1:9 (replaces --mix)")
       ->envname("STRESS_RATIO");
   app.add_option("--dist", s.dist, "How random keys are drawn: uniform or zipfian (theta 0.99)")
@@ -250,6 +298,7 @@ int main(int argc, char** argv) {
   info.maxErrors = s.maxErrors;
   info.rate = s.rate;
   info.keyDist = opt.keyDist;
+  info.engine = s.cluster ? "cluster" : s.engine;
 
   std::ofstream ackLog;
   if (!s.ackLog.empty()) {
@@ -267,39 +316,28 @@ int main(int argc, char** argv) {
     std::cout << stress::header(info, s.amount) << "\n==================\n\n" << std::flush;
   if (mode == "lines") std::cerr << "[<] Left Requests / [!] Errors / [^] Success\n";
 
-  stress::Runner runner(&loop, opt);
-  double lastLine = 0;
-  runner.onProgress([&](const stress::Progress& p) {
-    if (mode == "bar") {
-      std::cerr << "\r" << stress::progressBar(p, 30) << "\033[K" << std::flush;
-    } else if (mode == "lines" && (p.elapsedSec - lastLine >= 1.0 || p.completed == p.amount)) {
-      lastLine = p.elapsedSec;
-      std::cerr << stress::progressLine(p) << "\n";
-    }
-  });
-  if (ackLog.is_open()) {
-    runner.onAck([&](std::string_view key, std::string_view value) {
-      ackLog << key << ' ' << value << '\n';
-    });
+  std::unique_ptr<stress::Runner> raw;
+  std::unique_ptr<stress::ClientRunner> viaClient;
+  if (s.engine == "client" || s.cluster) {
+    meshkv::Options co;
+    co.url = s.url;
+    co.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
+    co.requestTimeoutMs = static_cast<int>(std::min<uint64_t>(s.timeoutMs, INT32_MAX));
+    co.connectTimeoutMs = std::min(co.requestTimeoutMs, 1000);
+    // One request per connection like the raw engine, up to a pool size; beyond it they pipeline.
+    co.connectionsPerNode = static_cast<int>(std::min<uint64_t>(connections, 256));
+    co.maxPipeline = 32;
+    if (s.noRetry) co.retries = 0;
+    viaClient = std::make_unique<stress::ClientRunner>(&loop, opt, co);
+    runEngine(*viaClient, loop, mode, ackLog);
+  } else {
+    raw = std::make_unique<stress::Runner>(&loop, opt);
+    runEngine(*raw, loop, mode, ackLog);
   }
-  uv_signal_t sigint, sigterm;
-  uv_signal_init(&loop, &sigint);
-  uv_signal_init(&loop, &sigterm);
-  sigint.data = sigterm.data = &runner;
-  auto onSignal = [](uv_signal_t* h, int signum) {
-    static_cast<stress::Runner*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
-  };
-  uv_signal_start(&sigint, onSignal, SIGINT);
-  uv_signal_start(&sigterm, onSignal, SIGTERM);
-  runner.start([&] {
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-  });
-  uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   if (mode == "bar") std::cerr << "\n";
 
-  const stress::Results& r = runner.results();
+  const stress::Results& r = raw ? raw->results() : viaClient->results();
   if (s.json) {
     std::cout << stress::jsonReport(r, info);
   } else {

@@ -69,7 +69,7 @@ struct StressRun {
 // Runs the stress tool against `url`, pausing `node` for 1 s once the run has gone on for about
 // 2 s (its second progress line). Waits for the report.
 StressRun runWithPause(const std::string& dir, const std::vector<std::string>& extra,
-                       meshtest::NodeProcess& node) {
+                       meshtest::NodeProcess& node, bool pause = true) {
   std::vector<std::string> args = {stressBinary(), "--url", node.url(),     "--json",
                                    "--progress",   "lines", "--seed",       "7",
                                    "--keys",       "1000",  "--timeout-ms", "20000"};
@@ -79,7 +79,8 @@ StressRun runWithPause(const std::string& dir, const std::vector<std::string>& e
   pid_t pid = spawn(args, out, err);
   if (pid < 0) return run;
   // Lines mode prints a header line, then one progress line per second.
-  bool going = meshtest::waitFor([&] { return countOf(readAll(err), "[<] ") >= 3; }, 30000);
+  bool going =
+      pause && meshtest::waitFor([&] { return countOf(readAll(err), "[<] ") >= 3; }, 30000);
   if (going) {
     kill(node.pid(), SIGSTOP);
     std::this_thread::sleep_for(std::chrono::seconds(1));  // the fault itself, not a wait
@@ -134,6 +135,47 @@ TEST(StressOpenLoop, ServerPausedOneSecondShowsInTheTail) {
   EXPECT_LT(cdoc["latencyMs"]["p99.9"].GetDouble(), 500.0) << closed.json;
 
   std::printf("open loop: %s\nclosed loop: %s\n", run.json.c_str(), closed.json.c_str());
+  EXPECT_EQ(node.terminate(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StressOpenLoop, TheClientEngineInClusterModeRunsTheSameWorkloads) {
+  char tmpl[] = "/tmp/meshkv-stress-client-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  meshtest::NodeProcess node("127.0.0.1", dir);
+  ASSERT_TRUE(node.start({{"MEMORY", "1"}, {"LOG_LEVEL", "warn"}})) << readAll(node.logPath());
+
+  // Open loop through the client library's cluster mode: members from /status, then direct.
+  StressRun open = runWithPause(
+      dir, {"--cluster", "--rate", "500", "-n", "1000", "-c", "2", "-w", "4", "--ratio", "1:1"},
+      node, false);
+  ASSERT_EQ(open.exitCode, 0) << open.err << open.json;
+  rapidjson::Document d;
+  d.Parse(open.json.c_str());
+  ASSERT_FALSE(d.HasParseError()) << open.json;
+  EXPECT_STREQ(d["engine"].GetString(), "cluster");
+  EXPECT_STREQ(d["mode"].GetString(), "open");
+  EXPECT_EQ(d["succeeded"].GetUint64(), 1000u);
+  EXPECT_EQ(d["errors"].GetUint64(), 0u);
+  EXPECT_GE(d["seconds"].GetDouble(), 1.9) << "1000 requests due over 2 s";
+  EXPECT_GT(d["operations"]["get"].GetUint64(), 300u);
+  EXPECT_GT(d["operations"]["set"].GetUint64(), 300u);
+
+  // Closed loop through the client to the one URL, zipfian keys, 200-byte values.
+  StressRun closed =
+      runWithPause(dir,
+                   {"--engine", "client", "-n", "2000", "-c", "1", "-w", "8", "--dist", "zipfian",
+                    "--value-size", "200", "--mix", "set=1,get=3"},
+                   node, false);
+  ASSERT_EQ(closed.exitCode, 0) << closed.err << closed.json;
+  rapidjson::Document c;
+  c.Parse(closed.json.c_str());
+  ASSERT_FALSE(c.HasParseError()) << closed.json;
+  EXPECT_STREQ(c["engine"].GetString(), "client");
+  EXPECT_STREQ(c["keyDistribution"].GetString(), "zipfian");
+  EXPECT_EQ(c["succeeded"].GetUint64(), 2000u);
+  EXPECT_GT(c["notFound"].GetUint64(), 0u) << "gets of keys never set are misses, not errors";
   EXPECT_EQ(node.terminate(), 0);
   std::filesystem::remove_all(dir);
 }

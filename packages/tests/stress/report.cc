@@ -122,7 +122,7 @@ std::string header(const ReportInfo& info, uint64_t amount) {
             ? "open loop at " + fmt("%.0f", info.rate) +
                   " requests/s (latency from when each request was due)"
             : std::string("closed loop (each connection sends when its last reply came)")) +
-       "\n";
+       ", engine " + info.engine + "\n";
   s += " - Mix: " + info.mix + "; " +
        (info.sequentialKeys ? std::string("a new key per request")
                             : std::to_string(info.keySpace) + " keys (" +
@@ -255,6 +255,8 @@ std::string jsonReport(const Results& r, const ReportInfo& info) {
   s += ",\"keepAlive\":" + std::string(info.keepAlive ? "true" : "false");
   s += ",\"mode\":" + std::string(info.rate > 0 ? "\"open\"" : "\"closed\"");
   s += ",\"rate\":" + fmt("%.1f", info.rate);
+  s += ",\"engine\":";
+  json::appendString(s, info.engine);
   s += ",\"keyDistribution\":\"" + std::string(keyDistName(info.keyDist)) + "\"";
   s += ",\"requested\":" + std::to_string(r.amount);
   s += ",\"issued\":" + std::to_string(r.issued);
