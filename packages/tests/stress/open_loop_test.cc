@@ -131,7 +131,8 @@ TEST(StressOpenLoop, ServerPausedOneSecondShowsInTheTail) {
   ASSERT_FALSE(cdoc.HasParseError()) << closed.json;
   EXPECT_STREQ(cdoc["mode"].GetString(), "closed");
   ASSERT_GT(cdoc["succeeded"].GetUint64(), 8000u) << "too few requests to rank a p99.9";
-  EXPECT_GE(cdoc["latencyMs"]["max"].GetDouble(), 900.0) << closed.json;
+  // Most of the pause, not all: a starved CPU can delay the tool's next send into the pause.
+  EXPECT_GE(cdoc["latencyMs"]["max"].GetDouble(), 500.0) << closed.json;
   EXPECT_LT(cdoc["latencyMs"]["p99.9"].GetDouble(), 500.0) << closed.json;
 
   std::printf("open loop: %s\nclosed loop: %s\n", run.json.c_str(), closed.json.c_str());
