@@ -1,5 +1,5 @@
-// See histogram.h. Bucket layout: index v for v < 128; above, with msb = the highest set bit and
-// shift = msb - 6, the value's top 7 bits (64..127) pick one of 64 buckets in octave `shift`.
+// See histogram.h. Bucket layout: index v for v < 256; above, with msb = the highest set bit and
+// shift = msb - 7, the value's top 8 bits (128..255) pick one of 128 buckets in octave `shift`.
 #include "tests/stress/histogram.h"
 
 #include <algorithm>
@@ -14,7 +14,7 @@ size_t Histogram::bucketOf(uint64_t value) {
   if (value < kExact) return static_cast<size_t>(value);
   int msb = 63 - std::countl_zero(value);
   int shift = msb - (kSubBits - 1);  // >= 1
-  uint64_t top = value >> shift;     // 64..127
+  uint64_t top = value >> shift;     // 128..255
   return kExact + static_cast<size_t>(shift - 1) * kHalf + static_cast<size_t>(top - kHalf);
 }
 

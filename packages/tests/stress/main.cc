@@ -1,6 +1,7 @@
 // meshkv-stress: the load generator (the original's `npm run stress`, in C++ on libuv). Reads
 // SERVICE_URL and STRESS_* (each also a flag), resolves the target once, runs a stress::Runner
-// on one loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
+// (raw HTTP) or a stress::ClientRunner (--engine client / --cluster: the client library) on one
+// loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
 // report (or --json) on stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when
 // errors exceed --max-errors or the run was cut short, 2 on an invalid setting.
 // It only ever targets the one address it is given, and stops by itself (count and --max-time).
@@ -14,10 +15,12 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "common/config/cli.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
+#include "tests/stress/client_runner.h"
 #include "tests/stress/report.h"
 #include "tests/stress/runner.h"
 
@@ -43,6 +46,11 @@ struct Settings {
   std::string plot, ackLog;
   std::string progress = "auto";
   uint64_t seed = 0;
+  double rate = 0;
+  std::string ratio, dist = "uniform";
+  std::string engine = "raw";
+  bool cluster = false;
+  std::string csv, hdrOut;
   std::string logLevel = "warn";
 };
 
@@ -57,6 +65,39 @@ bool writeFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << text;
   return static_cast<bool>(f);
+}
+
+// Wires progress, acks and SIGINT/SIGTERM to either engine and runs the loop to the end.
+template <typename Engine>
+void runEngine(Engine& runner, uv_loop_t& loop, const std::string& mode, std::ofstream& ackLog) {
+  double lastLine = 0;
+  runner.onProgress([&](const stress::Progress& p) {
+    if (mode == "bar") {
+      std::cerr << "\r" << stress::progressBar(p, 30) << "\033[K" << std::flush;
+    } else if (mode == "lines" && (p.elapsedSec - lastLine >= 1.0 || p.completed == p.amount)) {
+      lastLine = p.elapsedSec;
+      std::cerr << stress::progressLine(p) << "\n";
+    }
+  });
+  if (ackLog.is_open()) {
+    runner.onAck([&](std::string_view key, std::string_view value) {
+      ackLog << key << ' ' << value << '\n';
+    });
+  }
+  uv_signal_t sigint, sigterm;
+  uv_signal_init(&loop, &sigint);
+  uv_signal_init(&loop, &sigterm);
+  sigint.data = sigterm.data = &runner;
+  auto onSignal = [](uv_signal_t* h, int signum) {
+    static_cast<Engine*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
+  };
+  uv_signal_start(&sigint, onSignal, SIGINT);
+  uv_signal_start(&sigterm, onSignal, SIGTERM);
+  runner.start([&] {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+  });
+  uv_run(&loop, UV_RUN_DEFAULT);
 }
 
 }  // namespace
@@ -84,6 +125,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--mix", s.mix, "Operation weights, e.g. set=80,get=20 (set, get, rm, is)")
       ->envname("STRESS_MIX")
+      ->capture_default_str();
+  app.add_option("--engine", s.engine,
+                 "raw: HTTP/1.1 straight to --url (one request per connection at a time); "
+                 "client: through the meshkv client library (pooled, pipelined)")
+      ->envname("STRESS_ENGINE")
+      ->check(CLI::IsMember({"raw", "client"}))
+      ->capture_default_str();
+  app.add_flag("--cluster", s.cluster,
+               "Through the client library in cluster mode: members read from --url's /status, "
+               "every node loaded directly (implies --engine client)")
+      ->envname("STRESS_CLUSTER");
+  app.add_option("--ratio", s.ratio, "SET:GET request ratio, e.g. 1:9 (replaces --mix)")
+      ->envname("STRESS_RATIO");
+  app.add_option("--dist", s.dist, "How random keys are drawn: uniform or zipfian (theta 0.99)")
+      ->envname("STRESS_DIST")
+      ->check(CLI::IsMember({"uniform", "zipfian"}))
       ->capture_default_str();
   app.add_option("--keys", s.keySpace, "Key space: keys are PREFIX0 .. PREFIX<keys-1>")
       ->envname("STRESS_KEYS")
@@ -129,6 +186,17 @@ int main(int argc, char** argv) {
       ->envname("STRESS_PROGRESS")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
       ->capture_default_str();
+  app.add_option("--rate", s.rate,
+                 "Open loop: N requests/s spread evenly, latency counted from when each was due "
+                 "(wrk2's coordinated-omission correction); 0 = closed loop")
+      ->envname("STRESS_RATE")
+      ->check(CLI::Range(0.0, 10000000.0))
+      ->capture_default_str();
+  app.add_option("--csv", s.csv, "Write the summary (one header line, one row) as CSV to FILE")
+      ->envname("STRESS_CSV");
+  app.add_option("--hdr-out", s.hdrOut,
+                 "Write the latency percentile distribution (HdrHistogram text format) to FILE")
+      ->envname("STRESS_HDR_OUT");
   app.add_option("--seed", s.seed, "Random seed (0: from the clock)")->envname("STRESS_SEED");
   app.add_option("--log-level", s.logLevel, "trace, debug, info, warn, error, critical, off")
       ->envname("LOG_LEVEL")
@@ -138,6 +206,14 @@ int main(int argc, char** argv) {
   if (auto code = common::parseCli(app, argc, argv, common::EmptyValues::kAllowed)) return *code;
   common::initLogging(s.logLevel, "meshkv-stress");
 
+  if (!s.ratio.empty()) {
+    size_t colon = s.ratio.find(':');
+    if (colon == std::string::npos) {
+      std::fprintf(stderr, "meshkv-stress: invalid configuration: --ratio: expected SET:GET\n");
+      return 2;
+    }
+    s.mix = "set=" + s.ratio.substr(0, colon) + ",get=" + s.ratio.substr(colon + 1);
+  }
   auto mix = stress::parseMix(s.mix);
   if (!mix.ok()) {
     std::fprintf(stderr, "meshkv-stress: invalid configuration: --mix: %s\n",
@@ -186,6 +262,7 @@ int main(int argc, char** argv) {
   opt.connections = static_cast<uint32_t>(std::min<uint64_t>(connections, 1000000));
   opt.mix = *mix;
   opt.keySpace = s.keySpace;
+  stress::parseKeyDist(s.dist, &opt.keyDist);  // validated by the option's check
   opt.sequentialKeys = s.sequentialKeys;
   opt.keyPrefix = s.keyPrefix;
   opt.extraQuery = s.extraQuery;
@@ -205,6 +282,7 @@ int main(int argc, char** argv) {
   opt.timeoutMs = s.timeoutMs;
   opt.maxTimeMs = static_cast<uint64_t>(s.maxTimeSec * 1000);
   opt.seed = s.seed ? s.seed : uv_hrtime();
+  opt.rate = s.rate;
   raiseFileLimit(std::min<uint64_t>(connections, s.amount) + 64);
 
   stress::ReportInfo info;
@@ -218,6 +296,9 @@ int main(int argc, char** argv) {
   info.keySpace = s.keySpace;
   info.sequentialKeys = s.sequentialKeys;
   info.maxErrors = s.maxErrors;
+  info.rate = s.rate;
+  info.keyDist = opt.keyDist;
+  info.engine = s.cluster ? "cluster" : s.engine;
 
   std::ofstream ackLog;
   if (!s.ackLog.empty()) {
@@ -235,39 +316,28 @@ int main(int argc, char** argv) {
     std::cout << stress::header(info, s.amount) << "\n==================\n\n" << std::flush;
   if (mode == "lines") std::cerr << "[<] Left Requests / [!] Errors / [^] Success\n";
 
-  stress::Runner runner(&loop, opt);
-  double lastLine = 0;
-  runner.onProgress([&](const stress::Progress& p) {
-    if (mode == "bar") {
-      std::cerr << "\r" << stress::progressBar(p, 30) << "\033[K" << std::flush;
-    } else if (mode == "lines" && (p.elapsedSec - lastLine >= 1.0 || p.completed == p.amount)) {
-      lastLine = p.elapsedSec;
-      std::cerr << stress::progressLine(p) << "\n";
-    }
-  });
-  if (ackLog.is_open()) {
-    runner.onAck([&](std::string_view key, std::string_view value) {
-      ackLog << key << ' ' << value << '\n';
-    });
+  std::unique_ptr<stress::Runner> raw;
+  std::unique_ptr<stress::ClientRunner> viaClient;
+  if (s.engine == "client" || s.cluster) {
+    meshkv::Options co;
+    co.url = s.url;
+    co.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
+    co.requestTimeoutMs = static_cast<int>(std::min<uint64_t>(s.timeoutMs, INT32_MAX));
+    co.connectTimeoutMs = std::min(co.requestTimeoutMs, 1000);
+    // One request per connection like the raw engine, up to a pool size; beyond it they pipeline.
+    co.connectionsPerNode = static_cast<int>(std::min<uint64_t>(connections, 256));
+    co.maxPipeline = 32;
+    if (s.noRetry) co.retries = 0;
+    viaClient = std::make_unique<stress::ClientRunner>(&loop, opt, co);
+    runEngine(*viaClient, loop, mode, ackLog);
+  } else {
+    raw = std::make_unique<stress::Runner>(&loop, opt);
+    runEngine(*raw, loop, mode, ackLog);
   }
-  uv_signal_t sigint, sigterm;
-  uv_signal_init(&loop, &sigint);
-  uv_signal_init(&loop, &sigterm);
-  sigint.data = sigterm.data = &runner;
-  auto onSignal = [](uv_signal_t* h, int signum) {
-    static_cast<stress::Runner*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
-  };
-  uv_signal_start(&sigint, onSignal, SIGINT);
-  uv_signal_start(&sigterm, onSignal, SIGTERM);
-  runner.start([&] {
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-  });
-  uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   if (mode == "bar") std::cerr << "\n";
 
-  const stress::Results& r = runner.results();
+  const stress::Results& r = raw ? raw->results() : viaClient->results();
   if (s.json) {
     std::cout << stress::jsonReport(r, info);
   } else {
@@ -277,6 +347,14 @@ int main(int argc, char** argv) {
   if (ackLog.is_open()) ackLog.close();
   if (!s.plot.empty() && !writeFile(s.plot, stress::svgPlot(r, info))) {
     std::fprintf(stderr, "meshkv-stress: cannot write --plot %s\n", s.plot.c_str());
+    return 1;
+  }
+  if (!s.csv.empty() && !writeFile(s.csv, stress::csvReport(r, info))) {
+    std::fprintf(stderr, "meshkv-stress: cannot write --csv %s\n", s.csv.c_str());
+    return 1;
+  }
+  if (!s.hdrOut.empty() && !writeFile(s.hdrOut, stress::hdrPercentiles(r.latencyUs))) {
+    std::fprintf(stderr, "meshkv-stress: cannot write --hdr-out %s\n", s.hdrOut.c_str());
     return 1;
   }
   if (!r.stopReason.empty()) return 1;

@@ -33,11 +33,12 @@ std::string duration(double sec) {
 }
 
 struct Percentiles {
-  uint64_t p50, p90, p99, p999, max;
+  uint64_t p50, p90, p99, p999, p9999, max;
 };
 
 Percentiles percentiles(const Histogram& h) {
-  return {h.percentile(0.50), h.percentile(0.90), h.percentile(0.99), h.percentile(0.999), h.max()};
+  return {h.percentile(0.50),  h.percentile(0.90),   h.percentile(0.99),
+          h.percentile(0.999), h.percentile(0.9999), h.max()};
 }
 
 std::string xmlEscape(std::string_view s) {
@@ -93,7 +94,9 @@ std::string progressBar(const Progress& p, int width) {
   bar += fmt("%3.0f%%", done * 100);
   bar += " " + std::to_string(p.completed) + "/" + std::to_string(p.amount);
   double rps = rate(p.completed, p.elapsedSec);
-  bar += "  " + fmt("%.0f", rps) + " req/s  " + std::to_string(p.errors) + " errors";
+  bar += "  " + fmt("%.0f", rps) + " req/s";
+  if (p.liveRate > 0) bar += " (now " + fmt("%.0f", p.liveRate) + ")";
+  bar += "  " + std::to_string(p.errors) + " errors";
   if (rps > 0 && p.completed < p.amount) {
     bar += "  ETA " + duration(static_cast<double>(p.amount - p.completed) / rps);
   }
@@ -103,8 +106,8 @@ std::string progressBar(const Progress& p, int width) {
 std::string progressLine(const Progress& p) {
   return "[<] " + std::to_string(p.amount - std::min(p.amount, p.completed)) + " / [!] " +
          std::to_string(p.errors) + " / [^] " + std::to_string(p.succeeded) + "  (" +
-         fmt("%.0f", rate(p.completed, p.elapsedSec)) + " req/s, " + fmt("%.1f", p.elapsedSec) +
-         " s)";
+         fmt("%.0f", rate(p.completed, p.elapsedSec)) + " req/s, now " + fmt("%.0f", p.liveRate) +
+         " req/s, " + fmt("%.1f", p.elapsedSec) + " s)";
 }
 
 std::string header(const ReportInfo& info, uint64_t amount) {
@@ -114,9 +117,16 @@ std::string header(const ReportInfo& info, uint64_t amount) {
   s += " - Workers per cluster: " + std::to_string(info.workers) + " (" +
        std::to_string(info.connections) + " connections, " +
        (info.keepAlive ? "keep-alive" : "a new connection per request") + ")\n";
+  s += " - Load: " +
+       (info.rate > 0
+            ? "open loop at " + fmt("%.0f", info.rate) +
+                  " requests/s (latency from when each request was due)"
+            : std::string("closed loop (each connection sends when its last reply came)")) +
+       ", engine " + info.engine + "\n";
   s += " - Mix: " + info.mix + "; " +
        (info.sequentialKeys ? std::string("a new key per request")
-                            : std::to_string(info.keySpace) + " keys") +
+                            : std::to_string(info.keySpace) + " keys (" +
+                                  std::string(keyDistName(info.keyDist)) + ")") +
        ", values of " + std::to_string(info.valueSize) + " bytes\n";
   return s;
 }
@@ -131,7 +141,7 @@ std::string textReport(const Results& r, const ReportInfo& info) {
   s += " - Total time: " + fmt("%.2f", r.elapsedSec) + " sec\n";
   s += " - Requests/s: " + fmt("%.0f", rate(r.succeeded + r.errors, r.elapsedSec)) + "\n";
   s += " - Latency (ms): p50 " + ms(p.p50) + "  p90 " + ms(p.p90) + "  p99 " + ms(p.p99) +
-       "  p99.9 " + ms(p.p999) + "  max " + ms(p.max) + "  (mean " +
+       "  p99.9 " + ms(p.p999) + "  p99.99 " + ms(p.p9999) + "  max " + ms(p.max) + "  (mean " +
        fmt("%.2f", r.latencyUs.mean() / 1000.0) + ")\n";
   s += " - Success: " + std::to_string(r.succeeded);
   if (r.notFound) s += " (" + std::to_string(r.notFound) + " of them 404 not found)";
@@ -167,6 +177,71 @@ std::string textReport(const Results& r, const ReportInfo& info) {
   return s;
 }
 
+std::string csvReport(const Results& r, const ReportInfo& info) {
+  Percentiles p = percentiles(r.latencyUs);
+  std::string s =
+      "mode,rate,connections,requested,issued,succeeded,errors,seconds,requests_per_second,"
+      "min_ms,mean_ms,p50_ms,p90_ms,p99_ms,p99_9_ms,p99_99_ms,max_ms\n";
+  s += std::string(info.rate > 0 ? "open," : "closed,") + fmt("%.1f", info.rate) + ",";
+  s += std::to_string(info.connections) + "," + std::to_string(r.amount) + "," +
+       std::to_string(r.issued) + "," + std::to_string(r.succeeded) + "," +
+       std::to_string(r.errors) + "," + fmt("%.3f", r.elapsedSec) + "," +
+       fmt("%.1f", rate(r.succeeded + r.errors, r.elapsedSec)) + ",";
+  s += ms(r.latencyUs.min()) + "," + fmt("%.3f", r.latencyUs.mean() / 1000.0) + "," + ms(p.p50) +
+       "," + ms(p.p90) + "," + ms(p.p99) + "," + ms(p.p999) + "," + ms(p.p9999) + "," + ms(p.max) +
+       "\n";
+  return s;
+}
+
+std::string hdrPercentiles(const Histogram& h) {
+  std::string s = "       Value     Percentile TotalCount 1/(1-Percentile)\n\n";
+  auto row = [&](double q) {
+    uint64_t v = h.percentile(q);
+    uint64_t total = static_cast<uint64_t>(std::ceil(q * static_cast<double>(h.count())));
+    char buf[128];
+    if (q < 1.0) {
+      std::snprintf(buf, sizeof buf, "%12.3f %14.12f %10llu %14.2f\n",
+                    static_cast<double>(v) / 1000.0, q, static_cast<unsigned long long>(total),
+                    1.0 / (1.0 - q));
+    } else {
+      std::snprintf(buf, sizeof buf, "%12.3f %14.12f %10llu\n", static_cast<double>(v) / 1000.0, q,
+                    static_cast<unsigned long long>(h.count()));
+    }
+    s += buf;
+  };
+  if (h.count() > 0) {
+    // Like HdrHistogram's outputPercentileDistribution: 5 ticks per halving of the distance to
+    // 100%, until the tail holds less than one recorded value.
+    constexpr int kTicksPerHalf = 5;
+    double q = 0;
+    for (double half = 0.5;; half /= 2) {
+      double step = half / kTicksPerHalf;
+      for (int i = 0; i < kTicksPerHalf; ++i, q += step) row(q);
+      if ((1.0 - q) * static_cast<double>(h.count()) < 1.0 || half < 1e-12) break;
+    }
+    row(1.0);
+  }
+  // Standard deviation from the buckets (each value taken at its bucket's middle).
+  long double var = 0;
+  for (auto [index, n] : h.sparse()) {
+    long double mid =
+        (static_cast<long double>(Histogram::bucketLow(index)) + Histogram::bucketHigh(index)) / 2;
+    long double d = mid - h.mean();
+    var += d * d * n;
+  }
+  double stddev = h.count() ? std::sqrt(static_cast<double>(var / h.count())) : 0.0;
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n"
+                "#[Max     = %12.3f, Total count    = %12llu]\n"
+                "#[Buckets = %12zu, SubBuckets     = %12llu]\n",
+                h.mean() / 1000.0, stddev / 1000.0, static_cast<double>(h.max()) / 1000.0,
+                static_cast<unsigned long long>(h.count()), Histogram::kBuckets,
+                static_cast<unsigned long long>(Histogram::kHalf));
+  s += buf;
+  return s;
+}
+
 std::string jsonReport(const Results& r, const ReportInfo& info) {
   namespace json = common::json;
   Percentiles p = percentiles(r.latencyUs);
@@ -178,6 +253,11 @@ std::string jsonReport(const Results& r, const ReportInfo& info) {
   s += ",\"workers\":" + std::to_string(info.workers);
   s += ",\"connections\":" + std::to_string(info.connections);
   s += ",\"keepAlive\":" + std::string(info.keepAlive ? "true" : "false");
+  s += ",\"mode\":" + std::string(info.rate > 0 ? "\"open\"" : "\"closed\"");
+  s += ",\"rate\":" + fmt("%.1f", info.rate);
+  s += ",\"engine\":";
+  json::appendString(s, info.engine);
+  s += ",\"keyDistribution\":\"" + std::string(keyDistName(info.keyDist)) + "\"";
   s += ",\"requested\":" + std::to_string(r.amount);
   s += ",\"issued\":" + std::to_string(r.issued);
   s += ",\"succeeded\":" + std::to_string(r.succeeded);
@@ -204,7 +284,7 @@ std::string jsonReport(const Results& r, const ReportInfo& info) {
   s += ",\"latencyMs\":{\"min\":" + ms(r.latencyUs.min()) +
        ",\"mean\":" + fmt("%.3f", r.latencyUs.mean() / 1000.0) + ",\"p50\":" + ms(p.p50) +
        ",\"p90\":" + ms(p.p90) + ",\"p99\":" + ms(p.p99) + ",\"p99.9\":" + ms(p.p999) +
-       ",\"max\":" + ms(p.max) + "}";
+       ",\"p99.99\":" + ms(p.p9999) + ",\"max\":" + ms(p.max) + "}";
   s += ",\"connectionsOpened\":" + std::to_string(r.connectionsOpened);
   s += ",\"staleRetries\":" + std::to_string(r.staleRetries);
   s += ",\"stopReason\":";

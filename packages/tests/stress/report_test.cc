@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <sstream>
+
 namespace stress {
 namespace {
 
@@ -84,6 +87,70 @@ TEST(Report, JsonIsValidAndCarriesTheFigures) {
   EXPECT_FALSE(d["passed"].GetBool());
 }
 
+TEST(Report, JsonAndTextCarryTheFourNinesAndTheLoadMode) {
+  ReportInfo open = sampleInfo();
+  open.rate = 2000;
+  std::string j = jsonReport(sampleResults(), open);
+  rapidjson::Document d;
+  d.Parse(j.c_str());
+  ASSERT_FALSE(d.HasParseError()) << j;
+  EXPECT_STREQ(d["mode"].GetString(), "open");
+  EXPECT_DOUBLE_EQ(d["rate"].GetDouble(), 2000.0);
+  EXPECT_LE(d["latencyMs"]["p99.9"].GetDouble(), d["latencyMs"]["p99.99"].GetDouble());
+  EXPECT_LE(d["latencyMs"]["p99.99"].GetDouble(), d["latencyMs"]["max"].GetDouble());
+  EXPECT_NE(textReport(sampleResults(), open).find("p99.99"), std::string::npos);
+  EXPECT_NE(header(open, 1000).find("open loop at 2000 requests/s"), std::string::npos);
+  EXPECT_NE(header(sampleInfo(), 1000).find("closed loop"), std::string::npos);
+}
+
+TEST(Report, CsvIsOneHeaderAndOneRowOfTheSameWidth) {
+  std::string c = csvReport(sampleResults(), sampleInfo());
+  size_t nl = c.find('\n');
+  ASSERT_NE(nl, std::string::npos);
+  std::string head = c.substr(0, nl), row = c.substr(nl + 1);
+  ASSERT_FALSE(row.empty());
+  EXPECT_EQ(row.back(), '\n');
+  row.pop_back();
+  EXPECT_EQ(row.find('\n'), std::string::npos);
+  EXPECT_EQ(std::count(head.begin(), head.end(), ','), std::count(row.begin(), row.end(), ','));
+  EXPECT_EQ(head.rfind("mode,rate,", 0), 0u) << head;
+  EXPECT_NE(head.find("p99_99_ms"), std::string::npos);
+  EXPECT_EQ(row.rfind("closed,0.0,20,1000,1000,990,10,", 0), 0u) << row;
+}
+
+TEST(Report, HdrPercentileFileHasTheColumnsAndMonotonicRowsToTheMax) {
+  Results r = sampleResults();
+  std::string t = hdrPercentiles(r.latencyUs);
+  std::istringstream in(t);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_NE(line.find("Value"), std::string::npos);
+  EXPECT_NE(line.find("Percentile"), std::string::npos);
+  EXPECT_NE(line.find("TotalCount"), std::string::npos);
+  EXPECT_NE(line.find("1/(1-Percentile)"), std::string::npos);
+  double lastValue = -1, lastQ = -1, value = 0, q = 0;
+  uint64_t lastCount = 0, count = 0;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream row(line);
+    ASSERT_TRUE(row >> value >> q >> count) << line;
+    EXPECT_GE(value, lastValue) << line;
+    EXPECT_GT(q, lastQ) << line;
+    EXPECT_GE(count, lastCount) << line;
+    lastValue = value;
+    lastQ = q;
+    lastCount = count;
+    ++rows;
+  }
+  EXPECT_GT(rows, 10);
+  EXPECT_DOUBLE_EQ(q, 1.0);
+  EXPECT_EQ(count, r.latencyUs.count());
+  EXPECT_NEAR(value, r.latencyUs.max() / 1000.0, 0.001);
+  EXPECT_NE(t.find("#[Max     ="), std::string::npos);
+  EXPECT_NE(t.find("Total count    =         1000"), std::string::npos) << t;
+}
+
 TEST(Report, ProgressShowsHowFarAndHowFast) {
   Progress p;
   p.amount = 1000;
@@ -95,6 +162,9 @@ TEST(Report, ProgressShowsHowFarAndHowFast) {
   EXPECT_NE(bar.find("500 req/s"), std::string::npos) << bar;
   EXPECT_NE(bar.find("ETA 2s"), std::string::npos) << bar;
   EXPECT_EQ(progressLine(p).substr(0, 28), "[<] 750 / [!] 0 / [^] 250  (");
+  p.liveRate = 1234;
+  EXPECT_NE(progressBar(p, 20).find("(now 1234)"), std::string::npos);
+  EXPECT_NE(progressLine(p).find("now 1234 req/s"), std::string::npos) << progressLine(p);
 }
 
 TEST(Report, SvgIsOneEscapedDocumentWithBothPanels) {

@@ -7,6 +7,7 @@
 
 #include <http_parser.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -21,6 +22,7 @@ struct Runner::Worker {
   bool busy = false;
   bool retried = false;
   bool responseDone = false;
+  bool idle = false;  // open loop: parked in Runner::idle_
   Op op = Op::kSet;
   uint64_t startNs = 0;
   std::string key, value, request;
@@ -53,7 +55,10 @@ bool answered(Op op, unsigned status) {
 }  // namespace
 
 Runner::Runner(uv_loop_t* loop, RunOptions options)
-    : loop_(loop), options_(std::move(options)), rng_(options_.seed ? options_.seed : 1) {
+    : loop_(loop),
+      options_(std::move(options)),
+      rng_(options_.seed ? options_.seed : 1),
+      keys_(options_.keySpace, options_.keyDist) {
   results_.amount = options_.amount;
   uint64_t n = std::min<uint64_t>(options_.connections, options_.amount);
   if (n == 0 && options_.amount > 0) n = 1;
@@ -86,6 +91,14 @@ Progress Runner::progress() const {
   p.completed = p.succeeded + p.errors;
   uint64_t end = finished_ || closing_ ? lastEndNs_ : uv_hrtime();
   p.elapsedSec = started_ ? static_cast<double>(end - startNs_) / 1e9 : 0;
+  // The live rate: what completed in the last slices adding up to about one second.
+  uint64_t n = 0;
+  double sec = 0;
+  for (auto it = results_.slices.rbegin(); it != results_.slices.rend() && sec < 0.999; ++it) {
+    n += it->completed;
+    sec += it->lengthSec;
+  }
+  p.liveRate = sec > 0 ? static_cast<double>(n) / sec : 0;
   return p;
 }
 
@@ -98,7 +111,10 @@ void Runner::start(std::function<void()> done) {
   sliceTimer_.data = this;
   uv_timer_init(loop_, &maxTimer_);
   maxTimer_.data = this;
-  openHandles_ += 2;
+  uv_timer_init(loop_, &rateTimer_);
+  rateTimer_.data = this;
+  openHandles_ += 3;
+  if (openLoop()) uv_timer_start(&rateTimer_, rateTimerCb, 1, 1);
   uint64_t slice = options_.sliceMs ? options_.sliceMs : 100;
   uv_timer_start(&sliceTimer_, sliceTimerCb, slice, slice);
   if (options_.maxTimeMs) uv_timer_start(&maxTimer_, maxTimerCb, options_.maxTimeMs, 0);
@@ -123,8 +139,7 @@ void Runner::stop(std::string reason) {
 
 void Runner::buildRequest(Worker* w) {
   w->op = options_.mix.pick(random());
-  uint64_t n =
-      options_.sequentialKeys ? nextKey_++ : random() % (options_.keySpace ? options_.keySpace : 1);
+  uint64_t n = options_.sequentialKeys ? nextKey_++ : keys_.pick(random());
   w->key = options_.keyPrefix;
   w->key += std::to_string(n);
   std::string& r = w->request;
@@ -160,19 +175,38 @@ void Runner::buildRequest(Worker* w) {
   r += "\r\n";
 }
 
+uint64_t Runner::dueCount(uint64_t nowNs) const {
+  double due = static_cast<double>(nowNs - startNs_) * options_.rate / 1e9;
+  return std::min<uint64_t>(options_.amount, static_cast<uint64_t>(due) + 1);
+}
+
+uint64_t Runner::dueNs(uint64_t index) const {
+  return startNs_ + static_cast<uint64_t>(static_cast<double>(index) * 1e9 / options_.rate);
+}
+
 void Runner::next(Worker* w) {
   if (closing_) return;
   if (stopping_ || results_.issued >= options_.amount) {
     maybeFinish();
     return;
   }
+  uint64_t now = uv_hrtime();
+  if (openLoop() && results_.issued >= dueCount(now)) {
+    if (!w->idle) {
+      w->idle = true;
+      idle_.push_back(w);
+    }
+    return;
+  }
+  uint64_t index = results_.issued;
   ++results_.issued;
   ++inFlight_;
   w->busy = true;
   w->retried = false;
   buildRequest(w);
   ++results_.byOp[static_cast<size_t>(w->op)];
-  w->startNs = uv_hrtime();
+  // Open loop: the clock starts when the request was due, however late a connection freed up.
+  w->startNs = openLoop() ? std::min(now, dueNs(index)) : now;
   uv_timer_start(&w->timer, timeoutCb, options_.timeoutMs ? options_.timeoutMs : 10000, 0);
   if (w->conn == nullptr) {
     connect(w);
@@ -307,6 +341,8 @@ void Runner::closeAll() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&sliceTimer_), runTimerCloseCb);
   uv_close(reinterpret_cast<uv_handle_t*>(&maxTimer_), runTimerCloseCb);
+  uv_close(reinterpret_cast<uv_handle_t*>(&rateTimer_), runTimerCloseCb);
+  idle_.clear();
 }
 
 void Runner::handleClosed() {
@@ -397,6 +433,18 @@ void Runner::onTimeout(Worker* w) {
   }
 }
 
+void Runner::onRateTimer() {
+  if (stopping_ || closing_) return;
+  uint64_t due = dueCount(uv_hrtime());
+  while (!idle_.empty() && results_.issued < due && !closing_) {
+    Worker* w = idle_.back();
+    idle_.pop_back();
+    w->idle = false;
+    next(w);
+  }
+  if (results_.issued >= options_.amount) uv_timer_stop(&rateTimer_);
+}
+
 void Runner::onSliceTimer() {
   cutSlice();
   if (progressFn_) progressFn_(progress());
@@ -452,6 +500,10 @@ void Runner::sliceTimerCb(uv_timer_t* t) noexcept {
 void Runner::maxTimerCb(uv_timer_t* t) noexcept {
   auto* r = static_cast<Runner*>(t->data);
   r->stop("time limit of " + std::to_string(r->options_.maxTimeMs / 1000) + " s reached");
+}
+
+void Runner::rateTimerCb(uv_timer_t* t) noexcept {
+  static_cast<Runner*>(t->data)->onRateTimer();
 }
 
 int Runner::onMessageComplete(http_parser* p) noexcept {

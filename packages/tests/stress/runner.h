@@ -4,6 +4,8 @@
 // latency in a Histogram (microseconds), one Slice per `sliceMs` for the chart, errors by kind.
 // The caller owns the loop and the Runner; the Runner must outlive the `done` callback, which
 // fires on the loop once every request ended and every handle it opened is closed.
+// With RunOptions::rate > 0 it runs an open loop instead: requests are due at a fixed rate and
+// their latency counts from when they were due (see RunOptions::rate).
 // A newcomer's trap: a request that fails (refused, reset, timeout, bad status) is counted as an
 // error and NOT retried: the count of errors is what the e2e tests assert on.
 #pragma once
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "tests/stress/histogram.h"
+#include "tests/stress/keys.h"
 #include "tests/stress/mix.h"
 
 struct http_parser;
@@ -33,7 +36,8 @@ struct RunOptions {
   uint64_t amount = 100000;    // requests to issue in total
   uint32_t connections = 1000;
   Mix mix;
-  uint64_t keySpace = 100000;   // random keys are keyPrefix + [0, keySpace)
+  uint64_t keySpace = 100000;           // random keys are keyPrefix + [0, keySpace)
+  KeyDist keyDist = KeyDist::kUniform;  // how random keys are drawn from the key space
   bool sequentialKeys = false;  // every request gets a fresh key keyPrefix + n (n = 0, 1, ...)
   std::string keyPrefix = "stress:";
   std::string extraQuery;       // appended to every request's query ("w=quorum"), already encoded
@@ -46,11 +50,18 @@ struct RunOptions {
   // Resend once, on a new connection, a request whose reused keep-alive connection was closed
   // before any byte of its response arrived (what curl and browsers do, RFC 9110 9.2.2).
   bool retryStale = true;
+  // Open loop (wrk2's method) when > 0: request i is due at start + i / rate, whatever the
+  // server does; a request waits for a free connection when none is idle, and its latency is
+  // measured from when it was DUE, not when it was sent, so a stalled server shows up as the
+  // latency every scheduled user saw (the coordinated-omission correction). 0: closed loop,
+  // every connection sends its next request as soon as the previous one ended.
+  double rate = 0;
 };
 
 struct Progress {
   uint64_t amount = 0, issued = 0, completed = 0, succeeded = 0, errors = 0;
   double elapsedSec = 0;
+  double liveRate = 0;  // completions per second over the last second (0 before the first slice)
 };
 
 // One time slice of the run: what completed in [startSec, startSec + lengthSec).
@@ -123,6 +134,10 @@ class Runner {
   void onRead(Conn* c, ssize_t nread, const uv_buf_t* buf);
   void onTimeout(Worker* w);
   void onSliceTimer();
+  void onRateTimer();
+  bool openLoop() const { return options_.rate > 0; }
+  uint64_t dueCount(uint64_t nowNs) const;  // open loop: requests due by `nowNs`
+  uint64_t dueNs(uint64_t index) const;     // open loop: when request `index` is due
 
   static void connectCb(uv_connect_t* req, int status) noexcept;
   static void writeCb(uv_write_t* req, int status) noexcept;
@@ -134,6 +149,7 @@ class Runner {
   static void timeoutCb(uv_timer_t* t) noexcept;
   static void sliceTimerCb(uv_timer_t* t) noexcept;
   static void maxTimerCb(uv_timer_t* t) noexcept;
+  static void rateTimerCb(uv_timer_t* t) noexcept;
   static int onMessageComplete(::http_parser* p) noexcept;
 
   uint64_t random();
@@ -143,6 +159,8 @@ class Runner {
   std::vector<std::unique_ptr<Worker>> workers_;
   uv_timer_t sliceTimer_{};
   uv_timer_t maxTimer_{};
+  uv_timer_t rateTimer_{};     // open loop: hands due requests to idle workers
+  std::vector<Worker*> idle_;  // open loop: workers waiting for a due request
   std::function<void()> done_;
   ProgressFn progressFn_;
   AckFn ackFn_;
@@ -153,6 +171,7 @@ class Runner {
   uint64_t inFlight_ = 0;
   uint64_t nextKey_ = 0;
   uint64_t rng_;
+  KeyPicker keys_;
   size_t openHandles_ = 0;
   bool started_ = false, stopping_ = false, closing_ = false, finished_ = false;
   std::array<char, 65536> readBuf_{};

@@ -355,5 +355,40 @@ TEST_F(RunnerTest, TheTimeLimitStopsAnEndlessRun) {
   EXPECT_LT(r.elapsedSec, 5.0);
 }
 
+TEST_F(RunnerTest, OpenLoopSendsAtTheRateNotAsFastAsItCan) {
+  TestServer server(&loop_);
+  RunOptions o = optionsFor(server.port);
+  o.amount = 100;
+  o.connections = 8;
+  o.rate = 200;  // 100 requests due over 0.495 s
+  Runner runner(&loop_, o);
+  ASSERT_TRUE(run(runner, &server));
+  const Results& r = runner.results();
+  EXPECT_EQ(r.succeeded, 100u);
+  EXPECT_GE(r.elapsedSec, 0.49) << "the last request is due at 99 / 200 s";
+  EXPECT_LT(r.elapsedSec, 5.0);
+}
+
+TEST_F(RunnerTest, OpenLoopCountsLatencyFromWhenARequestWasDue) {
+  // One connection, and the server never answers the 2nd request: the requests due while the
+  // connection waits for its 500 ms timeout could not be sent, and their latency includes that
+  // wait (a closed-loop tool would time them from the late send and show them fast).
+  TestServer server(&loop_);
+  server.hangEvery = 2;
+  RunOptions o = optionsFor(server.port);
+  o.amount = 3;
+  o.connections = 1;
+  o.rate = 100;  // due at 0, 10 and 20 ms
+  o.timeoutMs = 500;
+  Runner runner(&loop_, o);
+  ASSERT_TRUE(run(runner, &server));
+  const Results& r = runner.results();
+  EXPECT_EQ(r.errorsByKind.count("timeout"), 1u);
+  EXPECT_EQ(r.succeeded, 2u);
+  EXPECT_EQ(r.latencyUs.count(), 2u);
+  // The 3rd request, due at 20 ms, went out after the 2nd timed out at >= 510 ms.
+  EXPECT_GE(r.latencyUs.max(), 480000u);
+}
+
 }  // namespace
 }  // namespace stress
