@@ -3,7 +3,8 @@
 // SWIM member table (Membership) fresh with probes, streams every local write to every live peer
 // (one PeerLink + Outbox per peer; a loop turn's writes flushed as one batch from a uv_check_t),
 // applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
-// pages, then one anti-entropy round, then ready), runs periodic anti-entropy, collects
+// pages and one anti-entropy round; or, with data recovered from DATA_DIR, anti-entropy rounds
+// only; then ready), runs periodic anti-entropy, collects
 // tombstones, and serves /_mesh/... and the original's /ping.
 // main.cc (Node) owns it; it lives on the node's loop thread. leave() is its shutdown: it
 // announces the leave, flushes, closes every handle it owns, then calls done (the loop may close).

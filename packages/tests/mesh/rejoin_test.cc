@@ -77,7 +77,7 @@ TEST(MeshRejoin, RestartedNodeKeepsItsDataAndCatchesUpOnlyTheDifference) {
   Cluster c("rejoin");
   c.commonEnv = {{"ANTI_ENTROPY_INTERVAL_MS", "500"}};
   startDurable(c);
-  const int n = sanitized() ? 4000 : 20000;
+  const int n = 20000;
   const std::string value(250, 'v');
   ASSERT_EQ(writeRange(c, {0, 1, 2}, 0, n, value), 0);
   ASSERT_TRUE(waitFor([&] { return sameDigests(c); }, deadline(30000)));
