@@ -1,6 +1,9 @@
-// MeshCluster, part 4 (see mesh_cluster.h): catch-up and anti-entropy. A joining node copies
-// snapshot pages (prefetched: page N+1 is cut while page N is applied), verifies with one
-// anti-entropy round and becomes ready; ready nodes compare digests periodically and exchange
+// MeshCluster, part 4 (see mesh_cluster.h): catch-up and anti-entropy. A joining node with an
+// empty store copies snapshot pages (prefetched: page N+1 is cut while page N is applied),
+// verifies with one anti-entropy round and becomes ready; one that recovered its data from
+// DATA_DIR runs anti-entropy rounds until nothing differs (bytes grow with the difference), unless
+// that data is older than the tombstone grace period (then: reset and snapshot, never a merge
+// that could resurrect a collected delete); ready nodes compare digests periodically and exchange
 // only the differing segments; tombstones are collected below the delivery horizon. Routes:
 // /_mesh/snapshot|digest|repair. Every frame a peer sends (page, repair answer, pushed repair) is
 // admitted whole by StoreBridge::admit (the API's record rules) before any of it is applied.
@@ -16,6 +19,7 @@
 #include "common/http/json.h"
 #include "common/http/url.h"
 #include "database/mesh/mesh_util.h"
+#include "database/storage/hlc.h"
 
 namespace db {
 
@@ -27,6 +31,74 @@ using mesh_util::queryParam;
 // ---------------------------------------------------------------------------------------------
 // Catch-up (snapshot) and anti-entropy
 // ---------------------------------------------------------------------------------------------
+
+void MeshCluster::startCatchUp(const std::string& peerId) {
+  if (recoveredHlc_ == 0 || rejoining_) {
+    if (catchUpPath_ == CatchUpPath::kNone) catchUpPath_ = CatchUpPath::kSnapshot;
+    startSnapshot(peerId);
+    return;
+  }
+  // The recovered data is as old as its newest record at most (the node was up at least until
+  // then; an idle node is judged older than it is, which only costs a copy). Peers collect a
+  // tombstone only once it is older than the grace period, and hold collection at what a dead
+  // member had received until it is evicted (dead for the grace period): if we are back within
+  // the grace period (less the clock drift allowed between nodes), no delete we lack has been
+  // collected, and a LWW merge cannot bring a deleted key back. The margin: the clock drift
+  // allowed between nodes, plus a request timeout for deletes still in flight to us when we
+  // stopped (older than our newest record, yet not received).
+  uint64_t newestMs = Hlc::millis(recoveredHlc_);
+  uint64_t now = wallMs();
+  uint64_t ageMs = now > newestMs ? now - newestMs : 0;
+  if (ageMs + opts_.maxClockDriftMs + opts_.requestTimeoutMs >= opts_.tombstoneGraceMs) {
+    size_t records = keyspace_.size() + store_->tombstoneCount();
+    spdlog::warn(
+        "mesh: the recovered data is {} ms old (TOMBSTONE_GRACE_MS {}): peers may have collected "
+        "deletes it lacks; dropping its {} records and copying a snapshot",
+        ageMs, opts_.tombstoneGraceMs, records);
+    store_->reset();  // Keyspace::reset: the persister logs a reset record
+    recoveredHlc_ = 0;
+    catchUpPath_ = CatchUpPath::kTooOld;
+    startSnapshot(peerId);
+    return;
+  }
+  phase_ = Phase::kRepairing;
+  catchUpPath_ = CatchUpPath::kAntiEntropy;
+  snapshotPeer_ = peerId;
+  catchUpFailures_ = 0;
+  spdlog::info("mesh: {} records recovered (newest {} ms old): catching up from {} by anti-entropy",
+               keyspace_.size(), ageMs, peerId);
+  catchUpRound();
+}
+
+void MeshCluster::catchUpRound() {
+  if (phase_ != Phase::kRepairing) return;
+  antiEntropyWith(snapshotPeer_, [this](bool ok) {
+    if (phase_ != Phase::kRepairing) return;
+    if (!ok) {
+      if (++catchUpFailures_ < kMaxCatchUpFailures && peer(snapshotPeer_) != nullptr) {
+        catchUpRound();
+        return;
+      }
+      spdlog::warn("mesh: anti-entropy catch-up with {} failed {} times; joining again",
+                   snapshotPeer_, catchUpFailures_);
+      phase_ = Phase::kJoining;
+      uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+      return;
+    }
+    catchUpFailures_ = 0;
+    ++catchUpRounds_;
+    if (aeComplete_) {
+      becomeReady("recovered data caught up by anti-entropy");
+      spdlog::info("mesh: catch-up took {} rounds, {} bytes", catchUpRounds_, catchUpBytes_);
+      return;
+    }
+    if (catchUpRounds_ >= kMaxCatchUpRounds) {
+      becomeReady("recovered data mostly caught up (round limit; periodic anti-entropy goes on)");
+      return;
+    }
+    catchUpRound();  // a large gap: the round was bounded by kRepairRecordBudget
+  });
+}
 
 void MeshCluster::startSnapshot(const std::string& peerId) {
   phase_ = Phase::kSnapshot;
@@ -75,6 +147,7 @@ void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
          auto gcText = r.header("x-mesh-gc");
          std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
          snapshotGc_ = std::max(snapshotGc_, gc);
+         catchUpBytes_ += r.body.size();
          // Ask for the next page first, apply this one on the next loop turn: the peer cuts
          // page N+1 while we apply page N.
          std::string next(f->extra);
@@ -121,6 +194,7 @@ void MeshCluster::becomeReady(const char* why) {
   ready_ = true;
   readyAtMs_ = uv_hrtime() / 1000000;
   rejoining_ = false;
+  recoveredHlc_ = 0;  // from now on this store is served: a later join merges, never resets it
   joinUrl_.clear();
   spdlog::info("mesh: ready after {} ms ({})", readyAtMs_ - catchUpStartedMs_, why);
 }
@@ -166,6 +240,7 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
     return;
   }
   aeRunning_ = true;
+  aeComplete_ = false;
   uint64_t startHlc = store_->lastHlc();
   // A peer whose stream overflowed gets batches again from now on; this round covers the rest.
   if (p->outbox.overflowed()) p->outbox.reopen();
@@ -183,6 +258,15 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
            return;
          }
          size_t bytes = sent + r.body.size();
+         if (phase_ == Phase::kRepairing) {
+           // Recovered data catching up: take the peer's tombstone horizon (as a snapshot copy
+           // does) and drop our tombstones it already collected, so we never teach them back.
+           uint64_t gc = 0;
+           auto gcText = r.header("x-mesh-gc");
+           std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
+           store_->adoptCollectedBelow(gc);
+           if (gc > 0) tombstonesDropped_ += store_->collectTombstones(gc, opts_.tombstoneGraceMs);
+         }
          auto plan = store_->repairPlan(r.body);
          if (!plan.ok()) {
            aeRunning_ = false;
@@ -194,6 +278,8 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
            aeRunning_ = false;
            ++aeRounds_;
            aeBytes_ = bytes;
+           aeComplete_ = true;
+           if (!ready_) catchUpBytes_ += bytes;
            if (Peer* q = peer(peerId)) q->outbox.repaired(startHlc);
            done(true);
            return;
@@ -233,6 +319,8 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
                 });
                 ++aeRounds_;
                 aeBytes_ = bytes + r2.body.size();
+                aeComplete_ = repairing == differing;
+                if (!ready_) catchUpBytes_ += aeBytes_;
                 spdlog::info(
                     "mesh: anti-entropy with {}: {} segments differed, {} repaired, {} "
                     "records received ({} changed ours), {} bytes",
@@ -296,7 +384,9 @@ void MeshCluster::handleDigest(const common::http::Request& req, common::http::R
     answer(r, req.header("x-mesh-auth"), 400, json::errorBody(digest.error().code));
     return;
   }
-  answer(r, req.header("x-mesh-auth"), 200, digest.value(), kOctet);
+  // With our tombstone horizon, which a node catching up from recovered data adopts.
+  answer(r, req.header("x-mesh-auth"), 200, digest.value(), kOctet,
+         {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
 }
 
 void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {

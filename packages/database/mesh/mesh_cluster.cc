@@ -41,6 +41,9 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
                   opts_, std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
       client_(std::make_unique<common::http::Client>(loop)),
       store_(std::make_unique<StoreBridge>(keyspace, opts_.limits)) {
+  // Built after recovery (Node), before anything stamps a write: the clock absorbed every
+  // replayed record, so its value is the newest recovered hlc.
+  if (keyspace_.size() + keyspace_.tombstoneCount() > 0) recoveredHlc_ = keyspace_.clock().last();
   uv_check_init(loop_, &check_);
   uv_timer_init(loop_, &probeTimer_);
   uv_timer_init(loop_, &aeTimer_);
@@ -353,8 +356,8 @@ void MeshCluster::appendStatus(std::string& s) const {
   s.append(",\"incarnation\":");
   json::appendUint(s, membership_.self().incarnation);
   s.append(",\"phase\":\"");
-  static const char* kPhase[] = {"idle",      "joining", "subscribing", "snapshot",
-                                 "verifying", "ready",   "leaving",     "closed"};
+  static const char* kPhase[] = {"idle",      "joining", "subscribing", "snapshot", "verifying",
+                                 "repairing", "ready",   "leaving",     "closed"};
   s.append(kPhase[static_cast<int>(phase_)]);
   s.append("\",\"secured\":");
   s.append(auth_.enabled() ? "true" : "false");
@@ -370,6 +373,14 @@ void MeshCluster::appendStatus(std::string& s) const {
   counter("catchUpMs",
           readyAtMs_ >= catchUpStartedMs_ && ready_ ? readyAtMs_ - catchUpStartedMs_ : 0);
   counter("snapshotRecords", snapshotRecords_);
+  // How this life caught up: "snapshot" (empty store), "antiEntropy" (data recovered from
+  // DATA_DIR), "tooOld" (recovered data older than the grace period: reset, then a snapshot).
+  static const char* kPath[] = {"none", "snapshot", "antiEntropy", "tooOld"};
+  s.append(",\"catchUpPath\":\"");
+  s.append(kPath[static_cast<int>(catchUpPath_)]);
+  s.push_back('"');
+  counter("catchUpBytes", catchUpBytes_);
+  counter("catchUpRounds", catchUpRounds_);
   counter("batchesSent", batchesSent_);
   counter("batchesApplied", batchesApplied_);
   counter("batchesRefused", batchesRefused_);

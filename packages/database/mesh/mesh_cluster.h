@@ -3,7 +3,8 @@
 // SWIM member table (Membership) fresh with probes, streams every local write to every live peer
 // (one PeerLink + Outbox per peer; a loop turn's writes flushed as one batch from a uv_check_t),
 // applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
-// pages, then one anti-entropy round, then ready), runs periodic anti-entropy, collects
+// pages and one anti-entropy round; or, with data recovered from DATA_DIR, anti-entropy rounds
+// only; then ready), runs periodic anti-entropy, collects
 // tombstones, and serves /_mesh/... and the original's /ping.
 // main.cc (Node) owns it; it lives on the node's loop thread. leave() is its shutdown: it
 // announces the leave, flushes, closes every handle it owns, then calls done (the loop may close).
@@ -109,6 +110,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
     kSubscribing,
     kSnapshot,
     kVerifying,
+    kRepairing,  // recovered data: anti-entropy rounds instead of a snapshot (startCatchUp)
     kReady,
     kLeaving,
     kClosed
@@ -164,7 +166,12 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   int seedsInFlight_ = 0;  // /ping?nodes= contacts under way (bounded)
   static constexpr int kMaxSeedsInFlight = 16;
 
-  // Catch-up and anti-entropy.
+  // Catch-up and anti-entropy. startCatchUp picks the path: a snapshot copy for an empty
+  // store, anti-entropy rounds (catchUpRound) for data recovered from DATA_DIR, and a reset
+  // plus a snapshot copy for recovered data older than the tombstone grace period.
+  enum class CatchUpPath { kNone, kSnapshot, kAntiEntropy, kTooOld };
+  void startCatchUp(const std::string& peerId);
+  void catchUpRound();
   void startSnapshot(const std::string& peerId);
   void fetchPage(const std::string& peerId, std::string cursor);
   void applyPages();
@@ -264,6 +271,16 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   size_t aeCursor_ = 0;
   bool aeRunning_ = false;
   uint64_t snapshotGc_ = 0;  // the snapshot source's tombstone horizon (X-Mesh-Gc), max seen
+  // Newest hlc of the data recovered from DATA_DIR (the clock after replay; 0: nothing was
+  // recovered, or it was reset). The node was up at least until then.
+  uint64_t recoveredHlc_ = 0;
+  CatchUpPath catchUpPath_ = CatchUpPath::kNone;
+  uint64_t catchUpBytes_ = 0;   // bytes received while catching up (pages, digests, repairs)
+  uint64_t catchUpRounds_ = 0;  // anti-entropy rounds of the recovered-data catch-up
+  int catchUpFailures_ = 0;     // failed rounds in a row (then the join starts over)
+  bool aeComplete_ = false;     // the last round left no differing segment unrepaired
+  static constexpr uint64_t kMaxCatchUpRounds = 64;  // 4096 segments / 256 per round, x4
+  static constexpr int kMaxCatchUpFailures = 3;
 
   std::map<std::string, Hold> holds_;  // dead members, by id
   std::string joinUrl_;                // "" = MESH_NETWORK_URL; the evictor while rejoining

@@ -333,7 +333,7 @@ void MeshCluster::onJoinTimer(uv_timer_t* t) noexcept {
 
 void MeshCluster::subscribeAll() {
   // Register with every live member directly, so each of them streams its writes to us from now
-  // on; only then copy a snapshot (nothing written meanwhile can be missed).
+  // on; only then catch up (startCatchUp: nothing written meanwhile can be missed).
   phase_ = Phase::kSubscribing;
   auto pending = std::make_shared<int>(0);
   auto best = std::make_shared<std::string>();
@@ -366,7 +366,7 @@ void MeshCluster::subscribeAll() {
                uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
                return;
              }
-             startSnapshot(*best);
+             startCatchUp(*best);
            }
          });
   }
