@@ -21,7 +21,7 @@ WORK=$(mktemp -d /tmp/meshkv-client-bench-XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 
-PORT=0 HOSTNAME=bench LOG_LEVEL=warn taskset -c "$SERVER_CPU" "$NODE_BIN" --port-file "$WORK/port" \
+PORT=0 HOSTNAME=bench LOG_LEVEL=warn MEMORY=1 taskset -c "$SERVER_CPU" "$NODE_BIN" --port-file "$WORK/port" \
   >"$WORK/node.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 500); do [ -s "$WORK/port" ] && break; sleep 0.02; done
