@@ -47,6 +47,7 @@ run: build
 
 bench: build
 	@scripts/deps.sh bench
+	@bench/client.sh --doc
 	@bench/run.sh
 
 images: build

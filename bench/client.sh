@@ -17,6 +17,7 @@ DURATION=${DURATION:-5}
 IN_FLIGHT=${IN_FLIGHT:-64}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d /tmp/meshkv-client-bench-XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
@@ -51,6 +52,7 @@ fi
 async=$(client "$BENCH_BIN" "$URL" async "$DURATION" "$IN_FLIGHT" | grep -oE '^async get: [0-9]+' | grep -oE '[0-9]+$')
 wrk_rps=$(client wrk -t1 -c"$IN_FLIGHT" -d"${DURATION}s" "$URL/get?k=bench" | awk '/Requests\/sec/ {print int($2)}')
 
+table() {
 echo "| figure (one node, loopback) | requests/s |"
 echo "|---|---|"
 echo "| meshkv::Client blocking get, 1 thread | $blocking |"
@@ -59,3 +61,30 @@ echo "| Redis GET, 1 connection, no pipelining (redis-benchmark -c 1) | $redis_r
 echo "| meshkv::AsyncClient get, $IN_FLIGHT in flight, 1 thread | $async |"
 echo "| wrk -t1 -c$IN_FLIGHT, /get | $wrk_rps |"
 python3 -c "print(f'| async / wrk | {$async / $wrk_rps:.2f}x |')"
+if [ "$redis_rt" != "n/a" ]; then
+  python3 -c "print(f'| blocking / Redis one-connection loop | {$blocking / $redis_rt:.2f}x |')"
+fi
+python3 -c "print(f'| blocking / curl keep-alive loop | {$blocking / $curl_rt:.2f}x |')"
+}
+
+# --doc: also write docs/benchmarks/client.md (bench/run.sh includes it in docs/benchmarks.md).
+if [ "${1:-}" = "--doc" ]; then
+  doc=$ROOT/docs/benchmarks/client.md
+  {
+    echo "## Client library: meshkv::Client and AsyncClient (issue 14)"
+    echo
+    echo "Measured by \`bench/client.sh --doc\` (\`make bench\` runs it) on $(date -u '+%Y-%m-%d %H:%M UTC');"
+    echo "machine: $(uname -srm), $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo));"
+    echo "load average at start $LOAD0. Server on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU, $DURATION s each."
+    echo
+    table
+    echo
+    echo "The blocking client is one request in flight on one keep-alive connection, like"
+    echo "redis-cli's latency loop (Redis's one-connection GET is the reference). The async client"
+    echo "pipelines $IN_FLIGHT requests on its pool while wrk keeps $IN_FLIGHT connections with one request"
+    echo "each, so the async/wrk ratio shows the pipelining, not a faster server."
+  } >"$doc"
+  cat "$doc"
+else
+  table
+fi
