@@ -15,6 +15,7 @@
 
 #include "common/http/client.h"
 #include "common/http/url.h"
+#include "common/testing/run_until.h"
 #include "database/http/api.h"
 #include "database/mesh/mesh_cluster.h"
 #include "database/mesh/testing/fake_peer.h"
@@ -104,12 +105,7 @@ class HostilePeerTest : public ::testing::Test {
   }
 
   bool runUntil(const std::function<bool()>& cond, int timeoutMs) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-    return true;
+    return common::testing::runUntil(&loop_, cond, timeoutMs);
   }
 
   common::http::ClientResponse get(const std::string& url) {

@@ -22,6 +22,23 @@ using mesh_util::kOctet;
 using mesh_util::queryParam;
 
 namespace {
+// One member of a gossip list, {"id","url","state","inc","epoch"}: from the member table
+// (MemberUpdate) or this node itself (Member); the reader is mergeGossip().
+template <typename M>
+void appendGossipEntry(std::string& s, const M& m) {
+  s.append("{\"id\":");
+  json::appendString(s, m.id);
+  s.append(",\"url\":");
+  json::appendString(s, m.url);
+  s.append(",\"state\":\"");
+  s.append(memberStateName(m.state));
+  s.append("\",\"inc\":");
+  json::appendUint(s, m.incarnation);
+  s.append(",\"epoch\":");
+  json::appendUint(s, m.epoch);
+  s.push_back('}');
+}
+
 constexpr int kJoinAttemptsBeforeAlone = 6;     // then a node starts a cluster of its own
 constexpr uint64_t kMaxFutureMs = 3600 * 1000;  // gossiped incarnations beyond now + this: lies
 }  // namespace
@@ -110,17 +127,7 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
   for (const auto& u : membership_.gossip()) {
     if (!first) s.push_back(',');
     first = false;
-    s.append("{\"id\":");
-    json::appendString(s, u.id);
-    s.append(",\"url\":");
-    json::appendString(s, u.url);
-    s.append(",\"state\":\"");
-    s.append(memberStateName(u.state));
-    s.append("\",\"inc\":");
-    json::appendUint(s, u.incarnation);
-    s.append(",\"epoch\":");
-    json::appendUint(s, u.epoch);
-    s.push_back('}');
+    appendGossipEntry(s, u);
   }
   s.push_back(']');
   if (withInfo) {
@@ -478,17 +485,9 @@ void MeshCluster::contactSeed(const std::string& url) {
   json::appendString(body, opts_.nodeId);
   body.append(",\"epoch\":");
   json::appendUint(body, self.epoch);
-  body.append(",\"members\":[{\"id\":");
-  json::appendString(body, self.id);
-  body.append(",\"url\":");
-  json::appendString(body, self.url);
-  body.append(",\"state\":\"");
-  body.append(memberStateName(self.state));
-  body.append("\",\"inc\":");
-  json::appendUint(body, self.incarnation);
-  body.append(",\"epoch\":");
-  json::appendUint(body, self.epoch);
-  body.append("}]}");
+  body.append(",\"members\":[");
+  appendGossipEntry(body, self);
+  body.append("]}");
   post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
        [this, url](common::http::ClientResponse&& r) {
          --seedsInFlight_;

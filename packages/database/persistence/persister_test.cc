@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "common/testing/run_until.h"
 #include "database/persistence/testing/faulty_file_ops.h"
 #include "database/persistence/testing/temp_dir.h"
 
@@ -62,12 +63,7 @@ class PersisterTest : public ::testing::Test {
     open(o);
   }
   bool runUntil(const std::function<bool()>& cond, int timeoutMs = 20000) {
-    uint64_t deadline = uv_now(&loop_) + timeoutMs;
-    while (!cond()) {
-      if (uv_now(&loop_) > deadline) return false;
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-    return true;
+    return common::testing::runUntil(&loop_, cond, timeoutMs);
   }
   // Waits for the last write's ticket; returns the status it got.
   common::Status sync() {

@@ -41,22 +41,7 @@ ClientRunner::~ClientRunner() {
 }
 
 Progress ClientRunner::progress() const {
-  Progress p;
-  p.amount = results_.amount;
-  p.issued = results_.issued;
-  p.succeeded = results_.succeeded;
-  p.errors = results_.errors;
-  p.completed = p.succeeded + p.errors;
-  uint64_t end = finished_ || closing_ ? lastEndNs_ : uv_hrtime();
-  p.elapsedSec = started_ ? static_cast<double>(end - startNs_) / 1e9 : 0;
-  uint64_t n = 0;
-  double sec = 0;
-  for (auto it = results_.slices.rbegin(); it != results_.slices.rend() && sec < 0.999; ++it) {
-    n += it->completed;
-    sec += it->lengthSec;
-  }
-  p.liveRate = sec > 0 ? static_cast<double>(n) / sec : 0;
-  return p;
+  return progressOf(results_, started_, startNs_, finished_ || closing_ ? lastEndNs_ : uv_hrtime());
 }
 
 void ClientRunner::start(std::function<void()> done) {

@@ -82,24 +82,27 @@ uint64_t Runner::random() {
   return z ^ (z >> 31);
 }
 
-Progress Runner::progress() const {
+Progress progressOf(const Results& results, bool started, uint64_t startNs, uint64_t endNs) {
   Progress p;
-  p.amount = results_.amount;
-  p.issued = results_.issued;
-  p.succeeded = results_.succeeded;
-  p.errors = results_.errors;
+  p.amount = results.amount;
+  p.issued = results.issued;
+  p.succeeded = results.succeeded;
+  p.errors = results.errors;
   p.completed = p.succeeded + p.errors;
-  uint64_t end = finished_ || closing_ ? lastEndNs_ : uv_hrtime();
-  p.elapsedSec = started_ ? static_cast<double>(end - startNs_) / 1e9 : 0;
+  p.elapsedSec = started ? static_cast<double>(endNs - startNs) / 1e9 : 0;
   // The live rate: what completed in the last slices adding up to about one second.
   uint64_t n = 0;
   double sec = 0;
-  for (auto it = results_.slices.rbegin(); it != results_.slices.rend() && sec < 0.999; ++it) {
+  for (auto it = results.slices.rbegin(); it != results.slices.rend() && sec < 0.999; ++it) {
     n += it->completed;
     sec += it->lengthSec;
   }
   p.liveRate = sec > 0 ? static_cast<double>(n) / sec : 0;
   return p;
+}
+
+Progress Runner::progress() const {
+  return progressOf(results_, started_, startNs_, finished_ || closing_ ? lastEndNs_ : uv_hrtime());
 }
 
 void Runner::start(std::function<void()> done) {

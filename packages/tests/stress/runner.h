@@ -89,6 +89,11 @@ struct Results {
   std::string stopReason;  // empty when every request was issued and ended
 };
 
+// The progress of a run from its results so far: elapsed time from startNs to endNs (0 before
+// the start) and the live rate over the last slices adding up to about one second. Shared by
+// Runner and ClientRunner.
+Progress progressOf(const Results& results, bool started, uint64_t startNs, uint64_t endNs);
+
 class Runner {
  public:
   using ProgressFn = std::function<void(const Progress&)>;

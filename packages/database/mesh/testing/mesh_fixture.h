@@ -10,13 +10,13 @@
 #include <uv.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/http/server.h"
+#include "common/testing/run_until.h"
 #include "database/mesh/mesh_cluster.h"
 
 namespace db::testing {
@@ -90,12 +90,7 @@ class MeshFixture : public ::testing::Test {
   }
 
   bool runUntil(const std::function<bool()>& cond, int timeoutMs) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-    return true;
+    return common::testing::runUntil(&loop_, cond, timeoutMs);
   }
 
   void write(TestNode& n, const std::string& k, const std::string& v) {
