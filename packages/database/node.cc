@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "database/mesh/mesh_cluster.h"
-
 namespace db {
 namespace {
 
@@ -58,7 +56,7 @@ common::Result<Storage> openStorage(const NodeConfig& config) {
 }
 
 Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
-    : loop_(loop), config_(std::move(config)), storage_(std::move(storage)) {
+    : loop_(loop), config_(std::move(config)), storage_(std::move(storage)), log_(loop) {
   common::http::ServerOptions opts;
   opts.maxConnections = static_cast<size_t>(config_.maxConnections);
   opts.headerTimeoutMs = config_.headerTimeoutMs;
@@ -67,26 +65,32 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   opts.drainTimeoutMs = config_.drainTimeoutMs;  // within closeTimeoutMs (capped at 1.5 s)
   // Public routes keep ServerOptions' small body limit; the mesh registers its own per route.
   opts.maxPendingBodyBytes = config_.maxPendingBodyBytes;
+  opts.holdAnswers = true;  // written by the log's end of turn, after the disk and the peers
   server_ = std::make_unique<common::http::Server>(loop_, opts);
+  // The write path, in the order each turn ends: disk, peers, then the clients' answers.
   if (storage_.dir) {
     persistence::PersisterOptions po;
     persistence::parseFsyncPolicy(config_.fsync, po.fsync);  // validated by the config
     po.compactMinBytes = config_.compactMinBytes;
     persister_ = std::make_unique<persistence::Persister>(loop_, *keyspace_, *storage_.dir, po,
                                                           storage_.recovered);
-    durability_ = persister_.get();
+    log_.subscribe(*persister_);
+    log_.setDurability(*persister_);
   }
   Limits limits{static_cast<size_t>(config_.maxKeyLength),
                 static_cast<size_t>(config_.maxValueLength)};
   // Every node runs the mesh: without MESH_NETWORK_URL it is a cluster of one that others join.
   MeshOptions mesh = config_.mesh;
   mesh.limits = limits;  // a peer's records pass the same rules as a client's
-  cluster_ = std::make_unique<MeshCluster>(loop_, *keyspace_, std::move(mesh));
+  mesh_ = std::make_unique<MeshCluster>(loop_, *keyspace_, log_, std::move(mesh));
+  log_.subscribe(*mesh_);
+  log_.setReplication(*mesh_);
+  log_.afterTurn([this] { server_->flushHeldAnswers(); });
   NodeInfo info;
   info.hostname = config_.hostname;
   info.limits = limits;
   info.startedAtMs = uv_now(loop_);
-  api_ = std::make_unique<Api>(*keyspace_, *cluster_, *durability_, *server_, info);
+  api_ = std::make_unique<Api>(*keyspace_, log_, *mesh_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
   server_->addObserver(accessLog_.get());
 }
@@ -95,8 +99,9 @@ Node::~Node() = default;
 
 int Node::start() {
   if (persister_) persister_->start();
+  log_.start();
   api_->registerRoutes();
-  cluster_->registerRoutes(*server_);
+  mesh_->registerRoutes(*server_);
   uv_signal_init(loop_, &sigterm_);
   uv_signal_init(loop_, &sigint_);
   sigterm_.data = sigint_.data = this;
@@ -112,7 +117,7 @@ int Node::start() {
                config_.meshNetworkUrl.empty() ? "first of its cluster"
                                               : "joining through " + config_.meshNetworkUrl);
   writePortFile();
-  cluster_->start();
+  mesh_->start();
   return 0;
 }
 
@@ -151,8 +156,11 @@ void Node::shutdown() {
   // is acknowledged after the mesh started leaving; then leave, which waits until the peers
   // acknowledged every write this node accepted.
   server_->close([this] {
-    cluster_->leave([this] {
-      if (persister_) persister_->close([] {});  // the last records, then the thread ends
+    mesh_->leave([this] {
+      // The last turn's entries to the disk, then the persister's last records and fsync.
+      log_.close([this] {
+        if (persister_) persister_->close([] {});
+      });
       uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
       // Closing the last handle of a signal restores its default action (terminate): a second

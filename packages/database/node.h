@@ -1,11 +1,13 @@
-// Node: one meshkv database node: the HTTP server, the keyspace, its persistence (DATA_DIR, or
-// memory), the mesh (MeshCluster, also when it is the only node) and the public API, wired on
-// one libuv loop. main() first calls openStorage() (lock + recovery, before any handle exists,
-// so a refusal is one line and exit 2), builds the Node from it, calls start(), runs the loop,
-// and the loop ends once a SIGTERM/SIGINT shutdown has closed every handle: announce the leave,
-// finish in-flight requests, write the log's last bytes, close. Loop thread only.
-// The one thing to get right: the node must exit 0 within 5 s of SIGTERM even if a peer or a
-// client stalls, so a guard timer ends the process if the graceful path is stuck.
+// Node: one meshkv database node: the HTTP server, the keyspace, the write log and its
+// subscribers (the persister: DATA_DIR, or nothing with --memory; the mesh: MeshCluster, also
+// when it is the only node) and the public API, wired on one libuv loop. main() first calls
+// openStorage() (lock + recovery, before any handle exists, so a refusal is one line and exit 2),
+// builds the Node from it, calls start(), runs the loop, and the loop ends once a SIGTERM/SIGINT
+// shutdown has closed every handle: announce the leave, finish in-flight requests, write the log's
+// last bytes, close. Loop thread only. The write path it wires: route -> keyspace -> log -> {
+// persister, mesh } -> held answers. The one thing to get right: the node must exit 0 within 5 s of
+// SIGTERM even if a peer or a client stalls, so a guard timer ends the process if the graceful path
+// is stuck.
 #pragma once
 
 #include <uv.h>
@@ -13,10 +15,10 @@
 #include <memory>
 
 #include "common/http/server.h"
-#include "database/cluster.h"
 #include "database/config/node_config.h"
-#include "database/durability.h"
+#include "database/core/write_log.h"
 #include "database/http/api.h"
+#include "database/mesh/mesh_cluster.h"
 #include "database/persistence/data_dir.h"
 #include "database/persistence/persister.h"
 #include "database/persistence/recovery.h"
@@ -55,11 +57,10 @@ class Node {
   NodeConfig config_;
   Storage storage_;
   std::unique_ptr<Keyspace>& keyspace_ = storage_.keyspace;
-  std::unique_ptr<persistence::Persister> persister_;  // null with --memory
-  MemoryDurability memoryDurability_;
-  Durability* durability_ = &memoryDurability_;
   std::unique_ptr<common::http::Server> server_;
-  std::unique_ptr<Cluster> cluster_;
+  WriteLog log_;
+  std::unique_ptr<persistence::Persister> persister_;  // null with --memory
+  std::unique_ptr<MeshCluster> mesh_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<common::http::ServerObserver> accessLog_;
   uv_signal_t sigterm_;

@@ -23,7 +23,6 @@ Server::Server(uv_loop_t* loop, ServerOptions opts)
   listener_.data = this;
   sweep_.data = this;
   forceClose_.data = this;
-  flushCheck_.data = this;
   fallback_ = [](const Request&, Responder r) { r.respond(404, json::errorBody("UNKNOWN_ROUTE")); };
 }
 
@@ -92,8 +91,7 @@ int Server::listen(const std::string& host, int port) {
                                      : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   uv_timer_init(loop_, &sweep_);
   uv_timer_init(loop_, &forceClose_);
-  uv_check_init(loop_, &flushCheck_);
-  handlesOpen_ += 3;
+  handlesOpen_ += 2;
   timersOpen_ = true;
   uint64_t interval = std::min(opts_.headerTimeoutMs, opts_.keepAliveTimeoutMs) / 4;
   interval = std::clamp<uint64_t>(interval, 10, 1000);
@@ -199,7 +197,6 @@ void Server::maybeFinishClose() {
     timersOpen_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), &Server::onHandleClosed);
     uv_close(reinterpret_cast<uv_handle_t*>(&forceClose_), &Server::onHandleClosed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&flushCheck_), &Server::onHandleClosed);
   }
   if (handlesOpen_ == 0 && onClosed_) {
     auto done = std::move(onClosed_);
@@ -210,21 +207,14 @@ void Server::maybeFinishClose() {
 
 void Server::deferFlush(Connection* c) {
   deferred_.push_back(c->id());
-  if (!flushCheckActive_ && timersOpen_) {
-    uv_check_start(&flushCheck_, &Server::onFlushCheck);
-    flushCheckActive_ = true;
-  }
 }
 
-void Server::onFlushCheck(uv_check_t* h) noexcept {
-  auto* self = static_cast<Server*>(h->data);
-  uv_check_stop(h);
-  self->flushCheckActive_ = false;
-  for (const auto& hook : self->beforeFlush_) hook();
+void Server::flushHeldAnswers() {
+  if (deferred_.empty()) return;
   std::vector<uint64_t> ids;
-  ids.swap(self->deferred_);
+  ids.swap(deferred_);
   for (uint64_t id : ids) {
-    if (Connection* c = self->find(id)) c->flushDeferred();  // a closed one is gone: skipped
+    if (Connection* c = find(id)) c->flushDeferred();  // a closed one is gone: skipped
   }
 }
 

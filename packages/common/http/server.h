@@ -48,6 +48,12 @@ struct ServerOptions {
   // the wire (or a proxy that had just picked this backend) gets an answer, not a reset.
   uint64_t drainTimeoutMs = 1000;
   uint64_t drainIdleMs = 100;
+  // Answers produced while reading are held until the owner calls Server::flushHeldAnswers()
+  // (once per loop turn, in the same turn). The database node's WriteLog does, after the disk
+  // and the peers took the turn's writes, so a write leaves for its replicas before its 200
+  // leaves for the client (as Redis writes its replicas' output before its clients' in
+  // beforeSleep). Off: answers are written at once.
+  bool holdAnswers = false;
 };
 
 // A route's answer to a request head, before any body byte is kept.
@@ -95,12 +101,9 @@ class Server {
   // Drains, stops accepting, finishes what was asked, closes all handles, then calls done.
   void close(std::function<void()> done);
   bool closing() const { return closing_; }  // close() was called (e.g. /healthcheck says 503)
-  // Runs `hook` at the end of every loop turn in which requests were answered, just before those
-  // answers are written (with a hook set, answers produced while reading are written from a
-  // uv_check_t, still in the same turn). The mesh writes its replication batch here, so a write
-  // leaves for the peers before its acknowledgement leaves for the client, as Redis writes its
-  // replicas' output before its clients' in beforeSleep. Set before listen().
-  void beforeFlush(std::function<void()> hook) { beforeFlush_.push_back(std::move(hook)); }
+  // With ServerOptions::holdAnswers: writes the answers held since the last call.
+  void flushHeldAnswers();
+  bool holdsAnswers() const { return !deferred_.empty(); }
 
  private:
   friend class Connection;
@@ -110,9 +113,8 @@ class Server {
   static void onSweep(uv_timer_t* t) noexcept;
   static void onForceClose(uv_timer_t* t) noexcept;
   static void onHandleClosed(uv_handle_t* h) noexcept;
-  static void onFlushCheck(uv_check_t* h) noexcept;
-  bool defersFlush() const { return !beforeFlush_.empty(); }
-  void deferFlush(Connection* c);  // c's output goes out at the end of this turn
+  bool defersFlush() const { return opts_.holdAnswers; }
+  void deferFlush(Connection* c);  // c's output goes out at the next flushHeldAnswers()
 
   void acceptOne();
   void connectionClosed(Connection* c);  // from Connection's close callback
@@ -134,10 +136,7 @@ class Server {
   uv_tcp_t listener_;
   uv_timer_t sweep_;
   uv_timer_t forceClose_;
-  uv_check_t flushCheck_;
-  bool flushCheckActive_ = false;
-  std::vector<uint64_t> deferred_;  // connection ids with output to write this turn
-  std::vector<std::function<void()>> beforeFlush_;
+  std::vector<uint64_t> deferred_;  // connection ids with held output
   bool listening_ = false;
   bool acceptPaused_ = false;
   bool closing_ = false;

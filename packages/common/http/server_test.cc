@@ -124,23 +124,36 @@ TEST_F(ServerTest, AnswersWithLengthTypeAndKeepsAlive) {
   ::close(fd);
 }
 
-TEST_F(ServerTest, BeforeFlushHookOutputLeavesBeforeTheAnswers) {
-  // The mesh's use: a write's replication batch must be on its way before the client holds the
-  // write's acknowledgement. Here the hook writes a byte to a side socket; when the answer
-  // reaches the client, that byte must already be readable (the kernel delivers writes on a
-  // socket pair at once, so the order of the two writes is the order seen).
+TEST_F(ServerTest, HeldAnswersLeaveOnlyWhenTheOwnerFlushesThem) {
+  // The node's use (holdAnswers): a write's replication batch must be on its way before the
+  // client holds the write's acknowledgement. Here the owner's end of turn (a uv_check_t, as the
+  // WriteLog's) writes a byte to a side socket, then flushes the answers; when an answer reaches
+  // the client, that byte must already be readable (the kernel delivers writes on a socket pair
+  // at once, so the order of the two writes is the order seen).
   int side[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, side), 0);
-  std::atomic<int> hooks{0};
+  std::atomic<int> turns{0};
+  struct Owner {
+    int sideFd;
+    Server* server;
+  } owner{side[0], nullptr};
+  uv_check_t endOfTurn;
   loop_.post([&] {
-    server_ = std::make_unique<Server>(loop_.loop(), ServerOptions{});
+    ServerOptions opts;
+    opts.holdAnswers = true;
+    server_ = std::make_unique<Server>(loop_.loop(), opts);
     server_->route("/echo", [](const Request& req, Responder r) { r.respond(200, "\"x\""); });
-    server_->beforeFlush([&] {
-      ++hooks;
-      ASSERT_EQ(::write(side[0], "b", 1), 1);
-    });
     ASSERT_EQ(server_->listen("127.0.0.1", 0), 0);
     port_ = server_->port();
+    owner.server = server_.get();
+    uv_check_init(loop_.loop(), &endOfTurn);
+    endOfTurn.data = &owner;
+    uv_check_start(&endOfTurn, [](uv_check_t* h) {
+      auto* o = static_cast<Owner*>(h->data);
+      if (!o->server->holdsAnswers()) return;
+      ASSERT_EQ(::write(o->sideFd, "b", 1), 1);
+      o->server->flushHeldAnswers();
+    });
   });
   int fd = connectTo(port_);
   ASSERT_GE(fd, 0);
@@ -150,10 +163,15 @@ TEST_F(ServerTest, BeforeFlushHookOutputLeavesBeforeTheAnswers) {
                         "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
     std::string got = readResponses(fd, 2);
     ASSERT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
-    char c[16];
-    EXPECT_GE(recv(side[1], c, sizeof c, MSG_DONTWAIT), 1) << "answer arrived before the hook ran";
+    char c[64];
+    EXPECT_GE(recv(side[1], c, sizeof c, MSG_DONTWAIT), 1)
+        << "an answer left before its turn ended";
+    while (recv(side[1], c, sizeof c, MSG_DONTWAIT) > 0) {
+    }
+    ++turns;
   }
-  EXPECT_GE(hooks.load(), 3);
+  EXPECT_EQ(turns.load(), 3);
+  loop_.post([&] { uv_close(reinterpret_cast<uv_handle_t*>(&endOfTurn), nullptr); });
   ::close(fd);
   ::close(side[0]);
   ::close(side[1]);

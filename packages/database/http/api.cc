@@ -18,13 +18,6 @@ namespace {
 constexpr std::string_view kSuccess = "{\"success\":true}";
 namespace json = common::json;
 
-std::optional<WriteConcern> parseWriteConcern(std::string_view w) {
-  if (w.empty() || w == "1" || w == "local" || w == "disk") return WriteConcern::kLocal;
-  if (w == "quorum") return WriteConcern::kQuorum;
-  if (w == "all") return WriteConcern::kAll;
-  return std::nullopt;
-}
-
 uint64_t residentBytes() {
   long pages = 0, resident = 0;
   FILE* f = std::fopen("/proc/self/statm", "r");
@@ -41,21 +34,6 @@ std::string replicationTimeoutBody(int acked) {
   return body;
 }
 
-// A write answered once each of `pending` waits (fsync, replication) succeeded, or at the first
-// failure; later completions are ignored.
-struct WriteJoin {
-  WriteJoin(common::http::Responder responder, int n) : r(std::move(responder)), pending(n) {}
-  void done(int status, std::string_view body) {
-    if (answered) return;
-    if (status == 200 && --pending > 0) return;
-    answered = true;
-    r.respond(status, body);
-  }
-  common::http::Responder r;
-  int pending;
-  bool answered = false;
-};
-
 }  // namespace
 
 int statusForError(std::string_view code) {
@@ -66,13 +44,9 @@ int statusForError(std::string_view code) {
   return 400;
 }
 
-Api::Api(Keyspace& keyspace, Cluster& cluster, Durability& durability, common::http::Server& server,
+Api::Api(Keyspace& keyspace, WriteLog& log, const Cluster& cluster, common::http::Server& server,
          NodeInfo info)
-    : keyspace_(keyspace),
-      cluster_(cluster),
-      durability_(durability),
-      server_(server),
-      info_(std::move(info)) {}
+    : keyspace_(keyspace), log_(log), cluster_(cluster), server_(server), info_(std::move(info)) {}
 
 void Api::registerRoutes() {
   auto bind = [this](void (Api::*fn)(const Request&, Responder)) {
@@ -134,35 +108,20 @@ void Api::clear(const Request& req, Responder r) {
   finishWrite(keyspace_.clear(), *c, r);
 }
 
-common::Result<Api::Concern> Api::admitWrite(std::string_view wText) {
-  auto w = parseWriteConcern(wText);
-  if (!w) return common::Error{"INVALID_WRITE_CONCERN", ""};
-  Concern c{*w, wText == "disk"};
-  if (c.disk && !durability_.persistent()) return common::Error{"PERSISTENCE_DISABLED", ""};
-  if (auto st = durability_.writable(); !st.ok()) return st.error();
-  return c;
+common::Result<WriteLevel> Api::admitWrite(std::string_view wText) {
+  auto level = parseWriteLevel(wText);
+  if (!level) return common::Error{"INVALID_WRITE_CONCERN", ""};
+  if (auto st = log_.admit(*level); !st.ok()) return st.error();
+  return *level;
 }
 
-void Api::finishWrite(const Mutation& m, Concern c, Responder r) {
-  cluster_.onLocalWrite(m);
-  if (!c.disk && !durability_.syncEveryWrite()) {
-    if (c.w == WriteConcern::kLocal) return r.respond(200, kSuccess);
-    return cluster_.awaitReplication(m, c.w, [r](bool ok, int acked) mutable {
-      if (ok) return r.respond(200, kSuccess);
-      r.respond(504, replicationTimeoutBody(acked));
-    });
-  }
-  // The 200 waits for the fsync of the log that holds this write (its ticket, taken now) and,
-  // with w=quorum|all, for the replication, both at once; the first failure answers.
-  auto join = std::make_shared<WriteJoin>(r, c.w == WriteConcern::kLocal ? 1 : 2);
-  durability_.awaitSynced(durability_.lastTicket(), [join](common::Status st) {
-    if (st.ok()) return join->done(200, kSuccess);
-    join->done(statusForError(st.error().code), json::errorBody(st.error().code));
-  });
-  if (c.w == WriteConcern::kLocal) return;
-  cluster_.awaitReplication(m, c.w, [join](bool ok, int acked) {
-    if (ok) return join->done(200, kSuccess);
-    join->done(504, replicationTimeoutBody(acked));
+void Api::finishWrite(const Mutation& m, WriteLevel level, Responder r) {
+  Ticket ticket = log_.append(m, Source::kClient);
+  log_.await(ticket, level, [r](const WriteOutcome& o) mutable {
+    if (o.status.ok()) return r.respond(200, kSuccess);
+    const std::string& code = o.status.error().code;
+    if (code == "REPLICATION_TIMEOUT") return r.respond(504, replicationTimeoutBody(o.acked));
+    r.respond(statusForError(code), json::errorBody(code));
   });
 }
 
@@ -235,7 +194,7 @@ void Api::status(const Request&, Responder r) {
   json::appendUint(s, keyspace_.memoryUsed());
   s.append("}");
   cluster_.appendStatus(s);
-  durability_.appendStatus(s);
+  log_.durability().appendStatus(s);
   s.push_back('}');
   r.respond(200, s);
 }

@@ -1,8 +1,9 @@
 // Api: the node's public HTTP routes (the original's GET API with meshkv's fixes): /set /get
 // /rm /is /clear /getKeys /getValues /getAll /healthcheck /status (/settings) and the 404 for
-// anything else. Writes are stamped and applied by the Keyspace, then handed to the Cluster
-// for replication; w=quorum|all answers once enough nodes applied them (or 504); w=disk (and
-// every write under FSYNC=always) answers once the log holding it is fsynced (or 503).
+// anything else. A write runs one way: the Keyspace stamps and applies it, the WriteLog
+// appends it (the disk and the peers take it from there) and the answer waits on its ticket:
+// w=quorum|all until enough nodes applied it (or 504), w=disk (and every write under
+// FSYNC=always) until the log holding it is fsynced (or 503). The routes never see the mesh.
 // Owned by the Node; registered on its server once. Loop thread only.
 #pragma once
 
@@ -12,8 +13,8 @@
 #include <string>
 
 #include "common/http/server.h"
-#include "database/cluster.h"
-#include "database/durability.h"
+#include "database/core/cluster.h"
+#include "database/core/write_log.h"
 #include "database/http/params.h"
 #include "database/storage/keyspace.h"
 
@@ -27,7 +28,7 @@ struct NodeInfo {
 
 class Api {
  public:
-  Api(Keyspace& keyspace, Cluster& cluster, Durability& durability, common::http::Server& server,
+  Api(Keyspace& keyspace, WriteLog& log, const Cluster& cluster, common::http::Server& server,
       NodeInfo info);
   void registerRoutes();
 
@@ -43,18 +44,15 @@ class Api {
   void list(const Request& req, Responder r, int kind);
   void healthcheck(const Request& req, Responder r);
   void status(const Request& req, Responder r);
-  struct Concern {
-    WriteConcern w = WriteConcern::kLocal;
-    bool disk = false;  // w=disk: the log holding the write is fsynced
-  };
-  // The write concern of a request, or the error that refuses the write before it is applied
+  // The write level of a request (w=), or the error that refuses the write before it is applied
   // (INVALID_WRITE_CONCERN, PERSISTENCE_DISABLED, DISK_UNAVAILABLE).
-  common::Result<Concern> admitWrite(std::string_view w);
-  void finishWrite(const Mutation& m, Concern c, Responder r);
+  common::Result<WriteLevel> admitWrite(std::string_view w);
+  // Appends the applied write to the log and answers once it went as far as `level` asks.
+  void finishWrite(const Mutation& m, WriteLevel level, Responder r);
 
   Keyspace& keyspace_;
-  Cluster& cluster_;
-  Durability& durability_;
+  WriteLog& log_;
+  const Cluster& cluster_;
   common::http::Server& server_;
   NodeInfo info_;
   std::string scratch_;  // response bodies are built here (no allocation per request)

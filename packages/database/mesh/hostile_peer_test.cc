@@ -38,8 +38,8 @@ const std::string kNeverWritten = "never-written";         // well-formed
 struct TestNode {
   std::unique_ptr<Keyspace> keyspace;
   std::unique_ptr<common::http::Server> server;
+  std::unique_ptr<WriteLog> log;  // memory mode: writes are answered once applied
   std::unique_ptr<MeshCluster> mesh;
-  MemoryDurability durability;  // memory mode: writes are answered once applied
   std::unique_ptr<Api> api;
   bool closed = false;
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
@@ -66,7 +66,7 @@ class HostilePeerTest : public ::testing::Test {
     EXPECT_TRUE(runUntil([&] { return left == 0; }, 10000));
     for (auto& n : nodes_) {
       TestNode* p = n.get();
-      n->mesh->leave([p] { p->server->close([p] { p->closed = true; }); });
+      n->mesh->leave([p] { p->log->close([p] { p->server->close([p] { p->closed = true; }); }); });
     }
     EXPECT_TRUE(runUntil(
         [&] {
@@ -93,8 +93,12 @@ class HostilePeerTest : public ::testing::Test {
     o.probeTimeoutMs = 80;
     o.joinRetryMs = 10;
     o.antiEntropyIntervalMs = 200;
-    n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
-    n->api = std::make_unique<Api>(*n->keyspace, *n->mesh, n->durability, *n->server,
+    n->log = std::make_unique<WriteLog>(&loop_);
+    n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, *n->log, o);
+    n->log->subscribe(*n->mesh);
+    n->log->setReplication(*n->mesh);
+    n->log->start();
+    n->api = std::make_unique<Api>(*n->keyspace, *n->log, *n->mesh, *n->server,
                                    NodeInfo{id, Limits{}, uv_now(&loop_)});
     n->api->registerRoutes();
     n->mesh->registerRoutes(*n->server);

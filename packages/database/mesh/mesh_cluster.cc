@@ -29,7 +29,7 @@ using mesh_util::queryParam;
 // Construction and lifetime
 // ---------------------------------------------------------------------------------------------
 
-MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
+MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, WriteLog& log, MeshOptions opts)
     : loop_(loop),
       keyspace_(keyspace),
       opts_(std::move(opts)),
@@ -40,11 +40,10 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts)
                                             .count()),
                   opts_, std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
       client_(std::make_unique<common::http::Client>(loop)),
-      store_(std::make_unique<StoreBridge>(keyspace, opts_.limits)) {
+      store_(std::make_unique<StoreBridge>(keyspace, log, opts_.limits)) {
   // Built after recovery (Node), before anything stamps a write: the clock absorbed every
   // replayed record, so its value is the newest recovered hlc.
   if (keyspace_.size() + keyspace_.tombstoneCount() > 0) recoveredHlc_ = keyspace_.clock().last();
-  uv_check_init(loop_, &check_);
   uv_timer_init(loop_, &probeTimer_);
   uv_timer_init(loop_, &aeTimer_);
   uv_timer_init(loop_, &waiterTimer_);
@@ -74,12 +73,12 @@ MeshCluster::~MeshCluster() {
   if (handlesOpen_ > 0) spdlog::error("mesh: destroyed with {} open handles", handlesOpen_);
 }
 
-std::array<uv_handle_t*, 8> MeshCluster::allHandles() {
+std::array<uv_handle_t*, 7> MeshCluster::allHandles() {
   return {
-      reinterpret_cast<uv_handle_t*>(&check_),      reinterpret_cast<uv_handle_t*>(&probeTimer_),
-      reinterpret_cast<uv_handle_t*>(&aeTimer_),    reinterpret_cast<uv_handle_t*>(&waiterTimer_),
-      reinterpret_cast<uv_handle_t*>(&joinTimer_),  reinterpret_cast<uv_handle_t*>(&leaveTimer_),
-      reinterpret_cast<uv_handle_t*>(&applyTimer_), reinterpret_cast<uv_handle_t*>(&wipeTimer_)};
+      reinterpret_cast<uv_handle_t*>(&probeTimer_),  reinterpret_cast<uv_handle_t*>(&aeTimer_),
+      reinterpret_cast<uv_handle_t*>(&waiterTimer_), reinterpret_cast<uv_handle_t*>(&joinTimer_),
+      reinterpret_cast<uv_handle_t*>(&leaveTimer_),  reinterpret_cast<uv_handle_t*>(&applyTimer_),
+      reinterpret_cast<uv_handle_t*>(&wipeTimer_)};
 }
 
 uint64_t MeshCluster::nowMs() const {
@@ -307,10 +306,6 @@ void MeshCluster::answer(common::http::Responder& r, std::string_view requestPro
 
 void MeshCluster::registerRoutes(common::http::Server& server) {
   server_ = &server;
-  // This turn's batch leaves before this turn's client answers (the acks of those writes).
-  server.beforeFlush([this] {
-    if (phase_ != Phase::kClosed) flushBatch();
-  });
   using common::http::Request;
   using common::http::Responder;
   // Mesh routes take bodies up to a frame's size; the public ones keep the server's small default.

@@ -1,7 +1,8 @@
 // MeshCluster: the db::Cluster of every node. It joins through MESH_NETWORK_URL (without one it
 // starts a cluster of one, ready at once, that others join through it), keeps the
 // SWIM member table (Membership) fresh with probes, streams every local write to every live peer
-// (one PeerLink + Outbox per peer; a loop turn's writes flushed as one batch from a uv_check_t),
+// (it subscribes to the node's WriteLog: one PeerLink + Outbox per peer; a loop turn's writes
+// flushed as one batch at the log's end of turn; w=quorum/all wait on a ticket's batch),
 // applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
 // pages and one anti-entropy round; or, with data recovered from DATA_DIR, anti-entropy rounds
 // only; then ready), runs periodic anti-entropy, collects
@@ -32,7 +33,9 @@
 
 #include "common/http/client.h"
 #include "common/http/server.h"
-#include "database/cluster.h"
+#include "database/core/cluster.h"
+#include "database/core/replication.h"
+#include "database/core/write_log.h"
 #include "database/mesh/auth.h"
 #include "database/mesh/membership.h"
 #include "database/mesh/mesh_options.h"
@@ -46,18 +49,26 @@ namespace db {
 // Every internal request carries the sender's life (Membership epoch) in this header.
 inline constexpr std::string_view kEpochHeader = "X-Mesh-Epoch";
 
-class MeshCluster final : public Cluster, private PeerLink::Delegate {
+class MeshCluster final : public Cluster,
+                          public LogSubscriber,
+                          public Replication,
+                          private PeerLink::Delegate {
  public:
-  MeshCluster(uv_loop_t* loop, Keyspace& keyspace, MeshOptions opts);
+  // The caller subscribes it to `log` (and sets it as the log's Replication); every change the
+  // mesh makes to the keyspace is appended to `log` (StoreBridge).
+  MeshCluster(uv_loop_t* loop, Keyspace& keyspace, WriteLog& log, MeshOptions opts);
   ~MeshCluster() override;
   MeshCluster(const MeshCluster&) = delete;
   MeshCluster& operator=(const MeshCluster&) = delete;
 
   void registerRoutes(common::http::Server& server) override;
   void start() override;
-  void onLocalWrite(const Mutation& m) override;
-  void awaitReplication(const Mutation& m, WriteConcern w,
-                        std::function<void(bool ok, int acked)> done) override;
+  // LogSubscriber: client writes (and records kept across a wipe) go into this turn's batch.
+  void onAppend(Ticket ticket, const LogEntry& entry, Source source) override;
+  void onTurnEnd() override;
+  // Replication: the ticket's batch acked by enough live peers.
+  void awaitTicket(Ticket ticket, WriteLevel level,
+                   std::function<void(bool ok, int acked)> done) override;
   bool ready() const override { return ready_; }
   void appendStatus(std::string& json) const override;
   void leave(std::function<void()> done) override;
@@ -117,7 +128,6 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   };
 
   // libuv trampolines.
-  static void onCheck(uv_check_t* h) noexcept;
   static void onProbeTimer(uv_timer_t* t) noexcept;
   static void onAeTimer(uv_timer_t* t) noexcept;
   static void onWaiterTimer(uv_timer_t* t) noexcept;
@@ -135,6 +145,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
 
   // Replication.
   void flushBatch();
+  uint64_t seqOf(Ticket ticket) const;  // the batch that carries (or will carry) the ticket
   void pump(Peer& p);
   void settleWaiters(const std::string& peerId, uint64_t seq);
   void peerGone(const std::string& peerId);
@@ -227,7 +238,7 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uint64_t knockTick_ = 0;
   bool leaveComplete() const;
   void finishClose();
-  std::array<uv_handle_t*, 8> allHandles();  // every uv handle this object owns
+  std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
 
   uv_loop_t* loop_;
   Keyspace& keyspace_;
@@ -244,7 +255,6 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   static constexpr uint64_t kEagerRepairGapMs = 1000;  // eager rounds at most this often
   bool started_ = false;
 
-  uv_check_t check_;
   uv_timer_t probeTimer_;
   uv_timer_t aeTimer_;
   uv_timer_t waiterTimer_;
@@ -253,11 +263,14 @@ class MeshCluster final : public Cluster, private PeerLink::Delegate {
   uv_timer_t applyTimer_;  // applies fetched snapshot pages on the next turn
   uv_timer_t wipeTimer_;   // runs wipeAndRejoin() outside the callback that learnt the eviction
   int handlesOpen_ = 0;
-  bool checkActive_ = false;
 
   wire::FrameWriter batch_{wire::FrameType::kBatch};
   uint64_t batchMaxHlc_ = 0;
   uint64_t batchSeq_ = 0;
+  Ticket batchLastTicket_ = 0;  // the newest ticket in batch_
+  // (seq, last ticket) of the recent batches, oldest first: which batch a ticket travelled in.
+  std::deque<std::pair<uint64_t, Ticket>> sentBatches_;
+  static constexpr size_t kSentBatchesKept = 256;
   std::deque<Waiter> waiters_;
 
   int joinAttempts_ = 0;

@@ -36,10 +36,10 @@ TEST_F(MeshClusterTest, ChainJoinStreamsWritesAndConverges) {
   EXPECT_EQ(n1.keyspace->size(), 100u);
   EXPECT_EQ(n3.keyspace->size(), 100u);
   // Deletes and a clear replicate too.
-  n2.mesh->onLocalWrite(*n2.keyspace->remove("k1"));
+  n2.write(*n2.keyspace->remove("k1"));
   ASSERT_TRUE(runUntil([&] { return !n3.keyspace->contains("k1"); }, 5000));
   Mutation clear = n3.keyspace->clear();
-  n3.mesh->onLocalWrite(clear);
+  n3.write(clear);
   // A write made on n1 after n1 saw the clear (causally later) survives it everywhere.
   ASSERT_TRUE(runUntil([&] { return n1.keyspace->clearMarkHlc() == clear.hlc; }, 5000));
   write(n1, "after", "clear");
@@ -68,7 +68,7 @@ TEST_F(MeshClusterTest, JoinThatReachesItselfIsRetriedThenStartsAlone) {
   n->server = std::make_unique<common::http::Server>(&loop_, common::http::ServerOptions{});
   ASSERT_EQ(n->server->listen("127.0.0.1", 0), 0);
   MeshOptions o = options("n1", n->url());
-  n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
+  testing::wireMesh(&loop_, *n, o);
   n->mesh->registerRoutes(*n->server);
   n->mesh->start();
   nodes_.push_back(std::move(n));
@@ -114,30 +114,25 @@ TEST_F(MeshClusterTest, WriteConcernAllWaitsForEveryLiveNode) {
   addNode(n1.url());
   addNode(n1.url());
   ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
-  Mutation m = *n1.keyspace->set("w", "all");
-  n1.mesh->onLocalWrite(m);
+  Ticket all = write(n1, "w", "all");
   int calls = 0;
   bool ok = false;
   int acked = 0;
-  n1.mesh->awaitReplication(m, WriteConcern::kAll, [&](bool o, int a) {
+  auto outcome = [&](const WriteOutcome& o) {
     ++calls;
-    ok = o;
-    acked = a;
-  });
+    ok = o.status.ok();
+    acked = o.acked;
+  };
+  n1.log->await(all, WriteLevel::kAll, outcome);
   ASSERT_TRUE(runUntil([&] { return calls > 0; }, 5000));
   EXPECT_TRUE(ok);
   EXPECT_EQ(acked, 3);
   EXPECT_TRUE(nodes_[1]->keyspace->contains("w"));
   EXPECT_TRUE(nodes_[2]->keyspace->contains("w"));
   // Quorum succeeds once 2 of 3 have it.
-  Mutation q = *n1.keyspace->set("w", "quorum");
-  n1.mesh->onLocalWrite(q);
+  Ticket quorum = write(n1, "w", "quorum");
   calls = 0;
-  n1.mesh->awaitReplication(q, WriteConcern::kQuorum, [&](bool o, int a) {
-    ++calls;
-    ok = o;
-    acked = a;
-  });
+  n1.log->await(quorum, WriteLevel::kQuorum, outcome);
   ASSERT_TRUE(runUntil([&] { return calls > 0; }, 5000));
   EXPECT_TRUE(ok);
   EXPECT_GE(acked, 2);
@@ -155,15 +150,15 @@ TEST_F(MeshClusterTest, WriteConcernTimesOutWhenAPeerStopsAnswering) {
   bool n2closed = false;
   n2.server->close([&] { n2closed = true; });
   ASSERT_TRUE(runUntil([&] { return n2closed; }, 5000));
-  Mutation m = *n1.keyspace->set("x", "1");
-  n1.mesh->onLocalWrite(m);
+  Ticket t = write(n1, "x", "1");
   int calls = 0;
   bool ok = true;
   int acked = 0;
-  n1.mesh->awaitReplication(m, WriteConcern::kAll, [&](bool o, int a) {
+  n1.log->await(t, WriteLevel::kAll, [&](const WriteOutcome& o) {
     ++calls;
-    ok = o;
-    acked = a;
+    ok = o.status.ok();
+    acked = o.acked;
+    EXPECT_EQ(o.status.ok() ? "" : o.status.error().code, "REPLICATION_TIMEOUT");
   });
   ASSERT_TRUE(runUntil([&] { return calls > 0; }, 5000));
   EXPECT_FALSE(ok);
@@ -171,7 +166,7 @@ TEST_F(MeshClusterTest, WriteConcernTimesOutWhenAPeerStopsAnswering) {
   EXPECT_TRUE(n1.keyspace->contains("x")) << "still applied locally";
   // (n2 still reaches n1 and refutes every suspicion, so it stays a member: SWIM's answer to a
   // one-way failure. The black-box tests kill nodes for real.)
-  n2.mesh->leave([&] { n2.closed = true; });
+  n2.mesh->leave([&] { n2.log->close([&] { n2.closed = true; }); });
 }
 
 TEST_F(MeshClusterTest, NewNodeCopiesASnapshotBeforeItIsReady) {
@@ -286,12 +281,12 @@ TEST_F(MeshClusterTest, TombstonesAreDroppedOnlyOnceEveryLivePeerHasThem) {
   bool closed3 = false;
   n3.server->close([&] { closed3 = true; });
   ASSERT_TRUE(runUntil([&] { return closed3; }, 5000));
-  n1.mesh->onLocalWrite(*n1.keyspace->remove("gone"));
+  n1.write(*n1.keyspace->remove("gone"));
   ASSERT_TRUE(runUntil([&] { return n2.keyspace->tombstoneCount() == 1; }, 5000));
   runUntil([] { return false; }, 1000);  // several GC passes
   EXPECT_EQ(n1.keyspace->tombstoneCount(), 1u);
   EXPECT_EQ(n2.keyspace->tombstoneCount(), 1u);
-  n3.mesh->leave([&] { n3.closed = true; });
+  n3.mesh->leave([&] { n3.log->close([&] { n3.closed = true; }); });
   // n3 left: every live node has the tombstone, so both drop it.
   EXPECT_TRUE(runUntil(
       [&] { return n1.keyspace->tombstoneCount() == 0 && n2.keyspace->tombstoneCount() == 0; },
@@ -354,7 +349,8 @@ TEST(MeshMerge, BatchesSnapshotsAndRepairsCommuteAndAreIdempotent) {
     frames.push_back(w.finish());
   }
   // A snapshot of writer 0 and a repair frame of writer 1 join the mix.
-  StoreBridge b0(*writers[0]);
+  WriteLog unused(nullptr);  // the bridges only read
+  StoreBridge b0(*writers[0], unused);
   std::string cursor;
   do {
     auto page = b0.snapshotPage(cursor, 300);
@@ -364,7 +360,7 @@ TEST(MeshMerge, BatchesSnapshotsAndRepairsCommuteAndAreIdempotent) {
     cursor = f->extra;
     frames.push_back(std::move(page.value()));
   } while (!cursor.empty());
-  StoreBridge b1(*writers[1]);
+  StoreBridge b1(*writers[1], unused);
   Keyspace::SegmentSet all;
   all.set();
   frames.push_back(b1.segmentRecords(all));

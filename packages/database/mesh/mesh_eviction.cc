@@ -223,10 +223,9 @@ void MeshCluster::applyPreserved() {
         ++dropped;
         return;
       }
-      if (store_->applyRemote(r) != ApplyResult::kApplied) return;  // the cluster has newer
+      // Applied and appended to the log as kPreserved: the replicator streams it again.
+      if (store_->applyRemote(r, Source::kPreserved) != ApplyResult::kApplied) return;
       ++kept;
-      onLocalWrite(
-          Mutation{r.kind, std::string(r.key), std::string(r.value), r.hlc, std::string(r.origin)});
     });
   }
   preservedKept_ += kept;

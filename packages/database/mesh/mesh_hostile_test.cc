@@ -150,13 +150,12 @@ class MeshHostileTest : public testing::MeshFixture {
       EXPECT_EQ(fake.count("/_mesh/replicate"), 0u) << "a record reached an unproven peer";
       // w=all is satisfied by the three real nodes, and only by them.
       TestNode& n1 = *nodes_[0];
-      Mutation m = *n1.keyspace->set("after-attack", "v");
-      n1.mesh->onLocalWrite(m);
+      Ticket t = n1.write(*n1.keyspace->set("after-attack", "v"));
       int acked = -1;
       bool ok = false;
-      n1.mesh->awaitReplication(m, WriteConcern::kAll, [&](bool o, int a) {
-        ok = o;
-        acked = a;
+      n1.log->await(t, WriteLevel::kAll, [&](const WriteOutcome& o) {
+        ok = o.status.ok();
+        acked = o.acked;
       });
       ASSERT_TRUE(runUntil([&] { return acked >= 0; }, 5000));
       EXPECT_TRUE(ok);

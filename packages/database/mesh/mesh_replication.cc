@@ -1,5 +1,6 @@
-// MeshCluster, part 2 (see mesh_cluster.h): the live replication stream. Local writes are
-// appended to the current batch and sealed at the end of the loop turn (uv_check_t), pushed into
+// MeshCluster, part 2 (see mesh_cluster.h): the live replication stream. Client writes reach it
+// from the WriteLog (onAppend), go into the current batch, sealed at the log's end of turn
+// (onTurnEnd) or when full, pushed into
 // every live peer's Outbox and pipelined on its PeerLink; acks settle w=quorum/all waiters.
 // Incoming batches (POST /_mesh/replicate) are admitted whole (envelope and the record rules),
 // then applied. Loop thread only.
@@ -26,31 +27,27 @@ using mesh_util::queryParam;
 // Replication: outgoing batches, acks, write concerns
 // ---------------------------------------------------------------------------------------------
 
-void MeshCluster::onLocalWrite(const Mutation& m) {
+void MeshCluster::onAppend(Ticket ticket, const LogEntry& e, Source source) {
+  // A peer's record is not streamed: its origin streams it to every member itself.
+  if (source == Source::kPeer) return;
   // Alone (the first node, or every other one gone): nobody to stream to; a node that joins
   // later copies a snapshot taken after it subscribed, so nothing is lost by not batching.
   if (phase_ == Phase::kClosed || peers_.empty()) return;
-  batch_.add(m);
-  batchMaxHlc_ = std::max(batchMaxHlc_, m.hlc);
-  if (batch_.bytes() >= opts_.maxBatchBytes) {
-    flushBatch();
-  } else if (!checkActive_) {
-    // Flushed at the end of this loop turn (after the poll phase that produced the write).
-    uv_check_start(&check_, &MeshCluster::onCheck);
-    checkActive_ = true;
-  }
+  batch_.add(e.kind, e.key, e.value, e.hlc, e.origin);
+  batchMaxHlc_ = std::max(batchMaxHlc_, e.hlc);
+  batchLastTicket_ = ticket;
+  if (batch_.bytes() >= opts_.maxBatchBytes) flushBatch();
 }
 
-void MeshCluster::onCheck(uv_check_t* h) noexcept {
-  auto* self = static_cast<MeshCluster*>(h->data);
-  uv_check_stop(h);
-  self->checkActive_ = false;
-  self->flushBatch();
+void MeshCluster::onTurnEnd() {
+  if (phase_ != Phase::kClosed) flushBatch();
 }
 
 void MeshCluster::flushBatch() {
   if (batch_.empty()) return;
   batch_.setSeq(++batchSeq_);
+  sentBatches_.emplace_back(batchSeq_, batchLastTicket_);
+  if (sentBatches_.size() > kSentBatchesKept) sentBatches_.pop_front();
   auto frame = std::make_shared<const std::string>(batch_.finish());
   uint64_t maxHlc = batchMaxHlc_;
   batchMaxHlc_ = 0;
@@ -135,13 +132,20 @@ MeshCluster::Peer* MeshCluster::peer(const std::string& id) {
   return it == peers_.end() ? nullptr : it->second.get();
 }
 
-void MeshCluster::awaitReplication(const Mutation&, WriteConcern w,
-                                   std::function<void(bool ok, int acked)> done) {
-  // The write was just added to the current batch: it travels with seq batchSeq_ + 1 (or
-  // batchSeq_ when its batch was flushed already because it filled up).
-  uint64_t seq = batch_.empty() ? batchSeq_ : batchSeq_ + 1;
+uint64_t MeshCluster::seqOf(Ticket ticket) const {
+  // Not flushed yet: it leaves with the next batch. Older than every batch remembered: the
+  // oldest one is a safe stand-in (acks are cumulative, so it was acked no later than ticket's).
+  if (sentBatches_.empty() || ticket > sentBatches_.back().second) return batchSeq_ + 1;
+  auto it = std::lower_bound(sentBatches_.begin(), sentBatches_.end(), ticket,
+                             [](const auto& b, Ticket t) { return b.second < t; });
+  return it == sentBatches_.end() ? batchSeq_ + 1 : it->first;
+}
+
+void MeshCluster::awaitTicket(Ticket ticket, WriteLevel level,
+                              std::function<void(bool ok, int acked)> done) {
+  uint64_t seq = seqOf(ticket);
   int n = 1 + static_cast<int>(peers_.size());
-  int needed = w == WriteConcern::kAll ? n : w == WriteConcern::kQuorum ? n / 2 + 1 : 1;
+  int needed = level == WriteLevel::kAll ? n : level == WriteLevel::kQuorum ? n / 2 + 1 : 1;
   if (needed <= 1 || phase_ == Phase::kClosed) {
     done(phase_ != Phase::kClosed, 1);
     return;

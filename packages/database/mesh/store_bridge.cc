@@ -45,6 +45,24 @@ common::Result<wire::FrameView> StoreBridge::admit(std::string_view bytes, wire:
   return first;
 }
 
+ApplyResult StoreBridge::applyRemote(const wire::RecordRef& r, Source source) {
+  ApplyResult res = keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
+  if (res == ApplyResult::kApplied)
+    log_.append(LogEntry{r.kind, r.key, r.value, r.hlc, r.origin}, source);
+  return res;
+}
+
+ApplyResult StoreBridge::applyRepair(const wire::RecordRef& r) {
+  if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
+  return applyRemote(r);
+}
+
+void StoreBridge::reset() {
+  keyspace_.reset();
+  log_.reset();
+  collectedBelow_ = 0;
+}
+
 common::Result<std::string> StoreBridge::snapshotPage(const std::string& cursor, size_t budget) {
   wire::FrameWriter w(wire::FrameType::kSnapshot);
   if (cursor.empty()) {

@@ -1,7 +1,9 @@
 // StoreBridge: everything the mesh needs from the local keyspace, in the mesh's own terms: admit
 // a peer's frame (envelope and every record checked against the node's record rules), merge its
 // records (LWW), cut a snapshot page, summarise and compare digests, list the records of digest
-// segments, collect tombstones. It is the only mesh file that knows db::Keyspace's API.
+// segments, collect tombstones. It is the only mesh file that knows db::Keyspace's API, and
+// every change it makes to the keyspace is appended to the node's WriteLog (so it reaches the
+// disk, and, for records kept across a wipe, the peers).
 // Owned by MeshCluster; loop thread only. Snapshot pages are bounded by bytes; a repair round is
 // bounded by kRepairRecordBudget records, so no call holds the loop for long.
 // The one thing to get right: a peer's records reach the keyspace only from a frame admit()
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "database/core/write_log.h"
 #include "database/mesh/wire.h"
 #include "database/storage/keyspace.h"
 #include "database/storage/record_rules.h"
@@ -30,8 +33,8 @@ class StoreBridge {
   static constexpr size_t kMinRepairSegments = 256;
 
   // `limits`: this node's MAX_KEY_LENGTH / MAX_VALUE_LENGTH, the ones its API enforces.
-  explicit StoreBridge(Keyspace& keyspace, Limits limits = {})
-      : keyspace_(keyspace), limits_(limits) {}
+  StoreBridge(Keyspace& keyspace, WriteLog& log, Limits limits = {})
+      : keyspace_(keyspace), log_(log), limits_(limits) {}
 
   // A frame a peer sent (a batch, a snapshot page, a repair frame): its envelope is checked
   // (wire::validateFrame) and then every record against the record rules (record_rules.h), so
@@ -41,17 +44,14 @@ class StoreBridge {
   // rule); the caller logs it with the sender's name.
   common::Result<wire::FrameView> admit(std::string_view bytes, wire::FrameType type);
 
+  // LWW merge of a peer's record; what changed the keyspace is appended to the log as `source`
+  // (kPreserved: a record this node kept across a wipe, streamed to the peers again).
   // Precondition: `r` comes from a frame admit() accepted.
-  ApplyResult applyRemote(const wire::RecordRef& r) {
-    return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
-  }
+  ApplyResult applyRemote(const wire::RecordRef& r, Source source = Source::kPeer);
   // For anti-entropy records (same precondition): a tombstone older than what we already
   // collected is ignored (it is collectable everywhere; taking it back would make two nodes
   // re-teach it to each other after each collection).
-  ApplyResult applyRepair(const wire::RecordRef& r) {
-    if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
-    return keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
-  }
+  ApplyResult applyRepair(const wire::RecordRef& r);
   uint64_t framesRefused() const { return framesRefused_; }
   uint64_t recordsRefused() const { return recordsRefused_; }
   uint64_t lastHlc() { return keyspace_.clock().last(); }
@@ -92,14 +92,12 @@ class StoreBridge {
   // (older than the floor, or breaking the record rules: the frame is applied again after the
   // wipe and must pass them like any peer's).
   std::string recordsSince(uint64_t floorHlc, size_t* skipped) const;
-  // Forgets the whole local state (Keyspace::reset) and the collection horizon.
-  void reset() {
-    keyspace_.reset();
-    collectedBelow_ = 0;
-  }
+  // Forgets the whole local state (Keyspace::reset, logged) and the collection horizon.
+  void reset();
 
  private:
   Keyspace& keyspace_;
+  WriteLog& log_;
   Limits limits_;
   uint64_t collectedBelow_ = 0;  // tombstones below this hlc were collected here
   uint64_t framesRefused_ = 0;   // peer frames refused by admit()

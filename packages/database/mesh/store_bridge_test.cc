@@ -25,7 +25,8 @@ std::string frameOf(wire::FrameType type, const std::vector<Mutation>& records) 
 class StoreBridgeAdmitTest : public ::testing::Test {
  protected:
   Keyspace keyspace_{makeDefaultKeyspaceOptions("self")};
-  StoreBridge bridge_{keyspace_};
+  WriteLog log_{nullptr};  // never started: admit() appends nothing
+  StoreBridge bridge_{keyspace_, log_};
 };
 
 TEST_F(StoreBridgeAdmitTest, ValidFramesOfEveryKindPass) {
@@ -107,7 +108,7 @@ TEST_F(StoreBridgeAdmitTest, OneBadRecordAmongGoodOnesRefusesTheWholeFrame) {
 }
 
 TEST_F(StoreBridgeAdmitTest, TheLimitsAreThisNodesNotTheSenders) {
-  StoreBridge strict(keyspace_, Limits{16, 8});
+  StoreBridge strict(keyspace_, log_, Limits{16, 8});
   std::string frame =
       frameOf(wire::FrameType::kBatch, {{K::kPut, std::string(20, 'k'), "v", kHlc, "peer"}});
   EXPECT_TRUE(bridge_.admit(frame, wire::FrameType::kBatch).ok()) << "within 64";

@@ -28,9 +28,8 @@ Persister::Persister(uv_loop_t* loop, Keyspace& keyspace, const DataDir& dir, Pe
       logBytes_(recovered.logBytes),
       snapshotBytes_(recovered.snapshotBytes),
       recoveredTornTails_(recovered.tornTails) {
-  uv_check_init(loop_, &check_);
   uv_async_init(loop_, &async_, &Persister::onAsync);
-  check_.data = async_.data = this;
+  async_.data = this;
   writer_ = std::make_unique<DiskWriter>(
       ops, opts_.fsync, [this] { uv_async_send(&async_); }, opts_.retryMs);
 }
@@ -45,9 +44,6 @@ void Persister::start() {
   uint64_t gen = nextGen_++;
   writer_->openLog(dir_.logPath(gen));
   liveFiles_.push_back(dir_.logPath(gen));
-  keyspace_.setObserver(this);
-  uv_check_start(&check_, &Persister::onCheck);
-  uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
   uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
   started_ = true;
   spdlog::info("persistence: {} (fsync {}), writing log generation {}", dir_.path(),
@@ -57,43 +53,36 @@ void Persister::start() {
 void Persister::close(std::function<void()> done) {
   if (closed_) return done();
   closed_ = true;
-  keyspace_.setObserver(nullptr);
   flush();
   writer_->stop();
   onProgress();  // answers the waiters the last fsync covered
   for (auto& [t, cb] : waiters_) cb(common::Error{"DISK_UNAVAILABLE", "the node is stopping"});
   waiters_.clear();
-  auto* pending = new std::pair<int, std::function<void()>>(2, std::move(done));
-  auto onClosed = [](uv_handle_t* h) {
-    auto* p = static_cast<std::pair<int, std::function<void()>>*>(h->data);
-    if (--p->first == 0) {
-      auto cb = std::move(p->second);
-      delete p;
-      cb();
-    }
-  };
-  check_.data = async_.data = pending;
-  uv_close(reinterpret_cast<uv_handle_t*>(&check_), onClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), onClosed);
+  closedDone_ = std::move(done);
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), [](uv_handle_t* h) {
+    auto* self = static_cast<Persister*>(h->data);
+    auto cb = std::move(self->closedDone_);
+    cb();
+  });
 }
 
 // ---- the log ----
 
-void Persister::onChange(Mutation::Kind kind, std::string_view key, std::string_view value,
-                         uint64_t hlc, std::string_view origin) {
-  encodeRecord(buffer_, static_cast<RecordKind>(kind), key, value, hlc, origin);
-  ++ticket_;
+void Persister::onAppend(Ticket ticket, const LogEntry& e, Source) {
+  if (closed_) return;
+  encodeRecord(buffer_, static_cast<RecordKind>(e.kind), e.key, e.value, e.hlc, e.origin);
+  ticket_ = ticket;
 }
 
 void Persister::onReset() {
+  if (closed_) return;
   encodeRecord(buffer_, RecordKind::kReset, {}, {}, 0, {});
-  ++ticket_;
 }
 
-void Persister::onCheck(uv_check_t* h) noexcept {
-  auto* self = static_cast<Persister*>(h->data);
-  self->flush();
-  self->driveCompaction();
+void Persister::onTurnEnd() {
+  if (!started_ || closed_) return;
+  flush();
+  driveCompaction();
 }
 
 void Persister::onAsync(uv_async_t* h) noexcept {

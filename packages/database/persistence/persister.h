@@ -1,8 +1,8 @@
-// Persister: the node's durable log on the loop side. It observes the Keyspace (every applied
-// change: client writes and replicated ones), encodes each into the current turn's buffer and
-// numbers it with a ticket; at the end of every loop turn (a uv_check_t) the buffer goes to the
-// DiskWriter thread as ONE append, so one write and at most one fsync cover a turn (group
-// commit). Completions come back through a uv_async_t and answer awaitSynced() waiters.
+// Persister: the node's durable log on the loop side. It subscribes to the WriteLog (every
+// applied change: client writes and replicated ones), encodes each into the current turn's
+// buffer under the log's ticket; at the end of every loop turn (WriteLog's onTurnEnd) the buffer
+// goes to the DiskWriter thread as ONE append, so one write and at most one fsync cover a turn
+// (group commit). Completions come back through a uv_async_t and answer awaitSynced() waiters.
 // It also compacts: when the files pass kCompactRatio x the store's memory (and
 // compactMinBytes), it starts log.<gen+1>, writes snapshot.<gen+1> in slices of sliceRecords
 // records per turn (one slice in flight; no fork, no copy of the data), then drops the old files.
@@ -21,7 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "database/durability.h"
+#include "database/core/durability.h"
+#include "database/core/write_log.h"
 #include "database/persistence/data_dir.h"
 #include "database/persistence/disk_writer.h"
 #include "database/persistence/recovery.h"
@@ -36,7 +37,7 @@ struct PersisterOptions {
   uint64_t retryMs = 1000;                        // a failing disk is retried this often
 };
 
-class Persister : public KeyspaceObserver, public Durability {
+class Persister : public LogSubscriber, public Durability {
  public:
   // Files (snapshot + logs) above this multiple of the store's memory trigger a compaction: the
   // peak while compacting (old files + the new snapshot) stays under ~2.5x.
@@ -48,23 +49,22 @@ class Persister : public KeyspaceObserver, public Durability {
   Persister(const Persister&) = delete;
   Persister& operator=(const Persister&) = delete;
 
-  // Opens log.<nextGen>, starts observing the keyspace and flushing at every turn's end.
+  // Opens log.<nextGen>; from now on the WriteLog's entries are written (the Node subscribes it).
   void start();
-  // Stops observing, writes what is buffered, stops the writer thread (a last fsync), closes
+  // Writes what is buffered, stops the writer thread (a last fsync), closes
   // the handles, then calls done (on the loop). Blocks the loop for that last fsync only.
   void close(std::function<void()> done);
   // Starts a compaction now if none runs (tests, and an operator could wire it to a route).
   void compactNow();
 
-  // ---- KeyspaceObserver ----
-  void onChange(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
-                std::string_view origin) override;
+  // ---- LogSubscriber ----
+  void onAppend(Ticket ticket, const LogEntry& e, Source source) override;
   void onReset() override;
+  void onTurnEnd() override;  // the turn's append (group commit), then the compaction's slice
 
   // ---- Durability ----
   bool persistent() const override { return true; }
   common::Status writable() const override;
-  uint64_t lastTicket() const override { return ticket_; }
   bool syncEveryWrite() const override { return opts_.fsync == FsyncPolicy::kAlways; }
   void awaitSynced(uint64_t ticket, std::function<void(common::Status)> done) override;
   void appendStatus(std::string& json) const override;
@@ -83,7 +83,6 @@ class Persister : public KeyspaceObserver, public Durability {
 
  private:
   enum class Compaction : uint8_t { kIdle, kSnapshotting, kCommitting };
-  static void onCheck(uv_check_t* h) noexcept;
   static void onAsync(uv_async_t* h) noexcept;
   void flush();
   void onProgress();
@@ -97,13 +96,13 @@ class Persister : public KeyspaceObserver, public Durability {
   const DataDir& dir_;
   PersisterOptions opts_;
   std::unique_ptr<DiskWriter> writer_;
-  uv_check_t check_;
   uv_async_t async_;
   bool started_ = false;
   bool closed_ = false;
+  std::function<void()> closedDone_;
 
-  std::string buffer_;  // this turn's records
-  uint64_t ticket_ = 0;
+  std::string buffer_;       // this turn's records
+  Ticket ticket_ = 0;        // the last entry buffered
   bool syncWanted_ = false;  // a w=disk waiter needs an fsync that the policy would not do
   std::multimap<uint64_t, std::function<void(common::Status)>> waiters_;
   DiskWriter::Progress progress_;

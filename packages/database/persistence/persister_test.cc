@@ -50,11 +50,18 @@ class PersisterTest : public ::testing::Test {
     o.retryMs = 10;
     persister_ = std::make_unique<Persister>(&loop_, *ks_, *dir_, o, recovered_, ops_);
     persister_->start();
+    log_ = std::make_unique<WriteLog>(&loop_);
+    log_->subscribe(*persister_);
+    log_->setDurability(*persister_);
+    log_->start();
   }
   void closePersister() {
-    bool done = false;
+    bool logClosed = false, done = false;
+    log_->close([&] { logClosed = true; });
+    ASSERT_TRUE(runUntil([&] { return logClosed; }));
     persister_->close([&] { done = true; });
     ASSERT_TRUE(runUntil([&] { return done; }));
+    log_.reset();
     persister_.reset();
     dir_.reset();
   }
@@ -65,10 +72,35 @@ class PersisterTest : public ::testing::Test {
   bool runUntil(const std::function<bool()>& cond, int timeoutMs = 20000) {
     return common::testing::runUntil(&loop_, cond, timeoutMs);
   }
+  // The node's write path: the keyspace applies, the log appends (the persister subscribes).
+  common::Result<Mutation> set(std::string_view k, std::string_view v) {
+    auto m = ks_->set(k, v);
+    if (m.ok()) log_->append(*m, Source::kClient);
+    return m;
+  }
+  common::Result<Mutation> remove(std::string_view k) {
+    auto m = ks_->remove(k);
+    if (m.ok()) log_->append(*m, Source::kClient);
+    return m;
+  }
+  ApplyResult apply(const Mutation& m) {
+    ApplyResult r = ks_->apply(m);
+    if (r == ApplyResult::kApplied) log_->append(m, Source::kPeer);
+    return r;
+  }
+  Mutation clear() {
+    Mutation m = ks_->clear();
+    log_->append(m, Source::kClient);
+    return m;
+  }
+  void reset() {
+    ks_->reset();
+    log_->reset();
+  }
   // Waits for the last write's ticket; returns the status it got.
   common::Status sync() {
     std::optional<common::Status> got;
-    persister_->awaitSynced(persister_->lastTicket(), [&](common::Status s) { got = s; });
+    persister_->awaitSynced(log_->last(), [&](common::Status s) { got = s; });
     EXPECT_TRUE(runUntil([&] { return got.has_value(); }));
     return got ? *got : common::Error{"TIMEOUT", ""};
   }
@@ -89,17 +121,18 @@ class PersisterTest : public ::testing::Test {
   std::unique_ptr<DataDir> dir_;
   RecoveryReport recovered_;
   std::unique_ptr<Persister> persister_;
+  std::unique_ptr<WriteLog> log_;
 };
 
 TEST_F(PersisterTest, EveryKindOfChangeSurvivesARestart) {
   open();
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(ks_->set("k" + std::to_string(i), "v").ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(set("k" + std::to_string(i), "v").ok());
   uv_run(&loop_, UV_RUN_NOWAIT);  // a second turn, a second batch
-  ASSERT_TRUE(ks_->remove("k1").ok());
+  ASSERT_TRUE(remove("k1").ok());
   Hlc peer;
-  ASSERT_EQ(ks_->apply(Mutation{Mutation::Kind::kPut, "remote", "r", peer.now(), "peer"}),
+  ASSERT_EQ(apply(Mutation{Mutation::Kind::kPut, "remote", "r", peer.now(), "peer"}),
             ApplyResult::kApplied);
-  ASSERT_TRUE(ks_->set("k2", "changed").ok());
+  ASSERT_TRUE(set("k2", "changed").ok());
   ASSERT_TRUE(sync().ok());
   uint64_t root = ks_->rootHash();
   size_t size = ks_->size();
@@ -111,17 +144,17 @@ TEST_F(PersisterTest, EveryKindOfChangeSurvivesARestart) {
   EXPECT_EQ(ks_->get("remote"), "r");
   EXPECT_EQ(recovered_.records, 103u);
   // Replaying did not append to the log: nothing new to write.
-  EXPECT_EQ(persister_->lastTicket(), 0u);
+  EXPECT_EQ(log_->last(), 0u);
 
-  ks_->clear();
-  ASSERT_TRUE(ks_->set("after", "clear").ok());
+  clear();
+  ASSERT_TRUE(set("after", "clear").ok());
   ASSERT_TRUE(sync().ok());
   restart();
   EXPECT_EQ(ks_->size(), 1u);
   EXPECT_EQ(ks_->get("after"), "clear");
 
-  ks_->reset();  // an evicted node forgets everything
-  ASSERT_TRUE(ks_->set("fresh", "1").ok());
+  reset();  // an evicted node forgets everything
+  ASSERT_TRUE(set("fresh", "1").ok());
   ASSERT_TRUE(sync().ok());
   restart();
   EXPECT_EQ(ks_->size(), 1u);
@@ -133,8 +166,8 @@ TEST_F(PersisterTest, UnderAlwaysTheWaitEndsOnlyAfterTheFsync) {
   o.fsync = FsyncPolicy::kAlways;
   open(o);
   int syncs = ops_.syncs();
-  ASSERT_TRUE(ks_->set("a", "1").ok());
-  ASSERT_TRUE(ks_->set("b", "2").ok());  // same turn: one batch
+  ASSERT_TRUE(set("a", "1").ok());
+  ASSERT_TRUE(set("b", "2").ok());  // same turn: one batch
   EXPECT_TRUE(persister_->syncEveryWrite());
   ASSERT_TRUE(sync().ok());
   EXPECT_GE(ops_.syncs(), syncs + 1);
@@ -145,7 +178,7 @@ TEST_F(PersisterTest, WDiskForcesAnFsyncUnderNo) {
   PersisterOptions o;
   o.fsync = FsyncPolicy::kNo;
   open(o);
-  ASSERT_TRUE(ks_->set("a", "1").ok());
+  ASSERT_TRUE(set("a", "1").ok());
   int syncs = ops_.syncs();
   ASSERT_TRUE(sync().ok());
   EXPECT_EQ(ops_.syncs(), syncs + 1);
@@ -157,7 +190,7 @@ TEST_F(PersisterTest, ACompactionRacingWritesReplaysToTheSameState) {
   o.compactMinBytes = uint64_t{1} << 40;  // only when asked
   open(o);
   for (int i = 0; i < 2000; ++i) {
-    ASSERT_TRUE(ks_->set("k" + std::to_string(i), "v" + std::to_string(i)).ok());
+    ASSERT_TRUE(set("k" + std::to_string(i), "v" + std::to_string(i)).ok());
   }
   ASSERT_TRUE(sync().ok());
   persister_->compactNow();
@@ -167,16 +200,15 @@ TEST_F(PersisterTest, ACompactionRacingWritesReplaysToTheSameState) {
   ASSERT_TRUE(runUntil([&] {
     // Every turn while the snapshot is cut: overwrite, delete, add, replicate.
     std::string k = "k" + std::to_string((n * 37) % 2000);
-    EXPECT_TRUE(ks_->set(k, "new" + std::to_string(n)).ok());
-    (void)ks_->remove("k" + std::to_string((n * 53 + 11) % 2000));
-    EXPECT_TRUE(ks_->set("extra" + std::to_string(n), "x").ok());
-    ks_->apply(
-        Mutation{Mutation::Kind::kPut, "peer" + std::to_string(n % 50), "p", peer.now(), "peer"});
+    EXPECT_TRUE(set(k, "new" + std::to_string(n)).ok());
+    (void)remove("k" + std::to_string((n * 53 + 11) % 2000));
+    EXPECT_TRUE(set("extra" + std::to_string(n), "x").ok());
+    apply(Mutation{Mutation::Kind::kPut, "peer" + std::to_string(n % 50), "p", peer.now(), "peer"});
     ++n;
     return persister_->stats().compactions == 1;
   }));
   EXPECT_GT(n, 20);  // writes really raced the snapshot
-  ASSERT_TRUE(ks_->set("last", "1").ok());
+  ASSERT_TRUE(set("last", "1").ok());
   ASSERT_TRUE(sync().ok());
   uint64_t root = ks_->rootHash();
   EXPECT_EQ(files(), (std::vector<std::string>{"LOCK", "log.0000000002", "snapshot.0000000002"}));
@@ -190,7 +222,7 @@ TEST_F(PersisterTest, AClearAndAResetDuringACompactionReplayToTheSameState) {
   o.sliceRecords = 5;
   o.compactMinBytes = uint64_t{1} << 40;
   open(o);
-  for (int i = 0; i < 500; ++i) ASSERT_TRUE(ks_->set("k" + std::to_string(i), "v").ok());
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(set("k" + std::to_string(i), "v").ok());
   persister_->compactNow();
   int turn = 0;
   bool compactingAtTheClear = false;
@@ -201,12 +233,12 @@ TEST_F(PersisterTest, AClearAndAResetDuringACompactionReplayToTheSameState) {
     // so the test does not count turns); later turns keep writing until the commit.
     if (turn == 2) {
       compactingAtTheClear = persister_->stats().compacting;
-      ks_->clear();
-      for (int i = 0; i < 500; ++i) EXPECT_TRUE(ks_->set("mid" + std::to_string(i), "m").ok());
-      ks_->reset();
+      clear();
+      for (int i = 0; i < 500; ++i) EXPECT_TRUE(set("mid" + std::to_string(i), "m").ok());
+      reset();
     }
     if (turn > 2) {
-      EXPECT_TRUE(ks_->set("late" + std::to_string(turn), "l").ok());
+      EXPECT_TRUE(set("late" + std::to_string(turn), "l").ok());
     }
     ++turn;
     return persister_->stats().compactions == 1;
@@ -230,7 +262,7 @@ TEST_F(PersisterTest, CompactionStartsByItselfPastTheThreshold) {
   int rounds = 0;
   while (rounds < 20000 && !persister_->stats().compacting &&
          persister_->stats().compactions == 0) {
-    ASSERT_TRUE(ks_->set("same", std::string(1000, static_cast<char>('a' + rounds % 26))).ok());
+    ASSERT_TRUE(set("same", std::string(1000, static_cast<char>('a' + rounds % 26))).ok());
     uv_run(&loop_, UV_RUN_NOWAIT);
     ++rounds;
   }
@@ -250,10 +282,10 @@ TEST_F(PersisterTest, ENOSPCRefusesWritesAndHealingResumesWithNothingLost) {
   PersisterOptions o;
   o.fsync = FsyncPolicy::kAlways;
   open(o);
-  ASSERT_TRUE(ks_->set("before", "1").ok());
+  ASSERT_TRUE(set("before", "1").ok());
   ASSERT_TRUE(sync().ok());
   ops_.failWrites(-ENOSPC);
-  ASSERT_TRUE(ks_->set("during", "2").ok());
+  ASSERT_TRUE(set("during", "2").ok());
   auto st = sync();  // the waiter learns the write is not durable
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, "DISK_UNAVAILABLE");
@@ -262,7 +294,7 @@ TEST_F(PersisterTest, ENOSPCRefusesWritesAndHealingResumesWithNothingLost) {
   EXPECT_TRUE(persister_->stats().failed);
   ops_.heal();
   ASSERT_TRUE(runUntil([&] { return persister_->writable().ok(); }));
-  ASSERT_TRUE(ks_->set("after", "3").ok());
+  ASSERT_TRUE(set("after", "3").ok());
   ASSERT_TRUE(sync().ok());
   EXPECT_GE(persister_->stats().diskErrors, 1u);
   restart(o);
@@ -290,7 +322,7 @@ TEST_F(PersisterTest, BenchCompactionOf1MRecordsTurnLength) {
   char key[65];
   for (int i = 0; i < 1000000; ++i) {
     std::snprintf(key, sizeof key, "%064d", i);
-    ASSERT_TRUE(ks_->set(key, value).ok());
+    ASSERT_TRUE(set(key, value).ok());
     if (i % 10000 == 0) uv_run(&loop_, UV_RUN_NOWAIT);
   }
   ASSERT_TRUE(sync().ok());

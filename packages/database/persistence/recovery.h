@@ -5,9 +5,10 @@
 // of a log (a crash mid-write) is cut off, logged and counted. A bad record with data after it
 // (or any bad record in a snapshot, which was fsynced before it was named) stops the start with
 // DATA_DAMAGED naming the file and offset, unless `repair`, which truncates the file there (as
-// redis-check-aof --fix) and goes on. Loop thread, before the loop runs; the Keyspace must not
-// have an observer yet. The one thing to get right: records are replayed in file order, and a
-// kReset record wipes everything before it (an evicted node that forgot its data).
+// redis-check-aof --fix) and goes on. Loop thread, before the loop runs (nothing replayed is
+// appended to the WriteLog: it is on disk already). The one thing to get right: records are
+// replayed in file order, and a kReset record wipes everything before it (an evicted node that
+// forgot its data).
 #pragma once
 
 #include <cstdint>

@@ -128,7 +128,6 @@ void Keyspace::reset() {
   oldestTombstone_ = sweepOldest_ = UINT64_MAX;
   sweepCursor_ = 0;
   rootDirty_ = true;
-  if (observer_ != nullptr) observer_->onReset();
 }
 
 std::optional<std::string_view> Keyspace::get(std::string_view key) const {
@@ -312,10 +311,6 @@ ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64
   xorRecord(kh, hlc, origin, tombstone);
   if (tombstone) noteTombstone(hlc);
   maxStoredHlc_ = std::max(maxStoredHlc_, hlc);
-  if (observer_ != nullptr) {
-    observer_->onChange(tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, key, value, hlc,
-                        origin);
-  }
   return ApplyResult::kApplied;
 }
 
@@ -323,7 +318,6 @@ void Keyspace::applyClearMark(uint64_t hlc, std::string_view origin) {
   clearHlc_ = hlc;
   clearOrigin_.assign(origin);
   rootDirty_ = true;
-  if (observer_ != nullptr) observer_->onChange(Mutation::Kind::kClear, {}, {}, hlc, origin);
   if (engine_->size() == 0) {
     maxStoredHlc_ = 0;
     return;

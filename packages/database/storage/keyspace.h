@@ -51,18 +51,6 @@ struct ScanPage {
   size_t visited = 0;
 };
 
-// Told of every change of the state, synchronously, on the loop thread, after it happened:
-// client writes, applied remote/snapshot/repair mutations (kApplied only), clears and resets.
-// Not told of tombstone collection (forgetting old deletes changes nothing a reader sees).
-// The persistence log is the observer; it must not call back into the Keyspace.
-class KeyspaceObserver {
- public:
-  virtual ~KeyspaceObserver() = default;
-  virtual void onChange(Mutation::Kind kind, std::string_view key, std::string_view value,
-                        uint64_t hlc, std::string_view origin) = 0;
-  virtual void onReset() = 0;
-};
-
 class Keyspace {
  public:
   static constexpr size_t kSegmentBits = 12;
@@ -182,9 +170,6 @@ class Keyspace {
 
   const StorageAdapter& engine() const { return *engine_; }
 
-  // One observer at most (null: none). Set after recovery, so replaying the log is not logged.
-  void setObserver(KeyspaceObserver* observer) { observer_ = observer; }
-
  private:
   // `refusal`, when given, receives the engine's error when it refuses the write.
   ApplyResult merge(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
@@ -210,7 +195,6 @@ class Keyspace {
   uint64_t oldestTombstone_ = UINT64_MAX;  // <= the hlc of every stored tombstone
   uint64_t sweepOldest_ = UINT64_MAX;      // oldest tombstone kept by the sweep in progress
   uint64_t sweepCursor_ = 0;               // engine cursor of the sliced sweep (0 = none)
-  KeyspaceObserver* observer_ = nullptr;
 };
 
 }  // namespace db

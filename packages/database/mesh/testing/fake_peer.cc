@@ -19,7 +19,7 @@ FakePeer::FakePeer(uv_loop_t* loop, std::string id)
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count())),
       store_(std::make_unique<Keyspace>(makeDefaultKeyspaceOptions(id_))),
-      bridge_(*store_),
+      bridge_(*store_, log_),
       server_(loop, common::http::ServerOptions{}),
       client_(loop) {
   using common::http::Request;

@@ -59,6 +59,7 @@ class FakePeer {
   std::string id_;
   uint64_t epoch_;
   std::unique_ptr<Keyspace> store_;
+  WriteLog log_{nullptr};  // the fake's store is filled directly; nothing is persisted
   StoreBridge bridge_;
   common::http::Server server_;
   common::http::Client client_;

@@ -1,9 +1,9 @@
 // MeshFixture: the in-process cluster every MeshCluster test builds on: nodes (Keyspace + Server +
-// MeshCluster) on ONE libuv loop driven by the test thread, over real loopback sockets, plus
-// runUntil (poll a condition with a deadline) and the teardown that leaves every node, closes
-// every server and asserts that the loop closes cleanly. Used by mesh_cluster_test.cc and
-// mesh_hostile_test.cc. The one thing to get right: a test never sleeps; it runs the loop until
-// its condition holds, and fails at the deadline.
+// WriteLog + MeshCluster, wired as the Node wires them) on ONE libuv loop driven by the test
+// thread, over real loopback sockets, plus runUntil (poll a condition with a deadline) and the
+// teardown that leaves every node, closes every server and asserts that the loop closes cleanly.
+// Used by mesh_cluster_test.cc and mesh_hostile_test.cc. The one thing to get right: a test never
+// sleeps; it runs the loop until its condition holds, and fails at the deadline.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,10 +25,29 @@ struct TestNode {
   std::string id;
   std::unique_ptr<Keyspace> keyspace;
   std::unique_ptr<common::http::Server> server;
+  std::unique_ptr<WriteLog> log;
   std::unique_ptr<MeshCluster> mesh;
   bool closed = false;
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+  // A client's write as the routes make it: applied, then appended to the log.
+  Ticket write(const Mutation& m) { return log->append(m, Source::kClient); }
 };
+
+// Wires `n` as the Node does: the mesh subscribes to the node's log and answers its w= waits.
+inline void wireMesh(uv_loop_t* loop, TestNode& n, MeshOptions o) {
+  n.log = std::make_unique<WriteLog>(loop);
+  n.mesh = std::make_unique<MeshCluster>(loop, *n.keyspace, *n.log, std::move(o));
+  n.log->subscribe(*n.mesh);
+  n.log->setReplication(*n.mesh);
+  n.log->start();
+}
+
+// Leaves the mesh, then closes the log and the server; `closed` once all is done.
+inline void closeNode(TestNode& n) {
+  if (n.mesh == nullptr || n.closed) return;
+  TestNode* p = &n;
+  n.mesh->leave([p] { p->log->close([p] { p->server->close([p] { p->closed = true; }); }); });
+}
 
 class MeshFixture : public ::testing::Test {
  protected:
@@ -75,7 +94,7 @@ class MeshFixture : public ::testing::Test {
     n->server = std::make_unique<common::http::Server>(&loop_, common::http::ServerOptions{});
     MeshOptions o = custom != nullptr ? *custom : options(n->id, join);
     o.nodeId = n->id;
-    n->mesh = std::make_unique<MeshCluster>(&loop_, *n->keyspace, o);
+    wireMesh(&loop_, *n, o);
     n->mesh->registerRoutes(*n->server);
     EXPECT_EQ(n->server->listen("127.0.0.1", 0), 0);
     n->mesh->start();
@@ -83,18 +102,14 @@ class MeshFixture : public ::testing::Test {
     return *nodes_.back();
   }
 
-  void closeNode(TestNode& n) {
-    if (n.mesh == nullptr || n.closed) return;
-    TestNode* p = &n;
-    n.mesh->leave([p] { p->server->close([p] { p->closed = true; }); });
-  }
+  void closeNode(TestNode& n) { testing::closeNode(n); }
 
   bool runUntil(const std::function<bool()>& cond, int timeoutMs) {
     return common::testing::runUntil(&loop_, cond, timeoutMs);
   }
 
-  void write(TestNode& n, const std::string& k, const std::string& v) {
-    n.mesh->onLocalWrite(*n.keyspace->set(k, v));
+  Ticket write(TestNode& n, const std::string& k, const std::string& v) {
+    return n.write(*n.keyspace->set(k, v));
   }
 
   bool allAlive(size_t n) {

@@ -1,10 +1,9 @@
-// db::Durability: what the API routes need from the persistence layer. A write is applied to
-// the Keyspace (which hands it to the log through its observer) and gets the log's ticket;
-// w=disk, or FSYNC=always for every write, waits for that ticket to be fsynced before the 200.
-// While the disk fails (ENOSPC, EIO) writable() refuses client writes with DISK_UNAVAILABLE.
-// Implementations: persistence::Persister (DATA_DIR) and MemoryDurability (--memory).
-// Loop thread only. The one thing to get right: lastTicket() must be read right after the
-// write that produced it, in the same callback; any later write moves it on.
+// db::Durability: what the write log (write_log.h) needs from the disk: whether a ticket is
+// fsynced yet. w=disk, or FSYNC=always for every write, waits for the write's ticket to be
+// fsynced before the 200. While the disk fails (ENOSPC, EIO) writable() refuses client writes
+// with DISK_UNAVAILABLE. Implementations: persistence::Persister (DATA_DIR) and
+// MemoryDurability (--memory). Loop thread only. The one thing to get right: a ticket is
+// synced only once every entry up to it is on disk (tickets are the log's order).
 #pragma once
 
 #include <cstdint>
@@ -22,8 +21,6 @@ class Durability {
   virtual bool persistent() const = 0;
   // okStatus, or DISK_UNAVAILABLE while the log cannot be written.
   virtual common::Status writable() const = 0;
-  // The ticket of the last mutation handed to the log (0: none).
-  virtual uint64_t lastTicket() const = 0;
   // True under FSYNC=always: every write waits for its fsync.
   virtual bool syncEveryWrite() const = 0;
   // done(ok) once `ticket` is written and fsynced; done(DISK_UNAVAILABLE) if the disk fails
@@ -38,7 +35,6 @@ class MemoryDurability : public Durability {
  public:
   bool persistent() const override { return false; }
   common::Status writable() const override { return common::okStatus(); }
-  uint64_t lastTicket() const override { return 0; }
   bool syncEveryWrite() const override { return false; }
   void awaitSynced(uint64_t, std::function<void(common::Status)> done) override {
     done(common::Error{"PERSISTENCE_DISABLED", "the node runs with --memory"});
