@@ -16,6 +16,7 @@ volumes and the swarm (scripts/swarm.sh), whatever happened. Standard library on
 """
 
 import argparse
+import calendar
 import json
 import os
 import signal
@@ -116,6 +117,24 @@ class SwarmStack:
         wait_for(lambda: all(self.alive_members(ip) == n for _, ip in running.values()), 60,
                  f"all {n} nodes to form one mesh", interval=0.5)
         return running
+
+    def container_name(self, cid):
+        return run(["docker", "inspect", "--format", "{{.Name}}", cid], timeout=30,
+                   check=False).stdout.strip().lstrip("/")
+
+    def balancer_log_time(self, name, word):
+        """When the balancer logged `backend <task container name> <word>` (epoch seconds)."""
+        proxy = run(["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.name}_proxy"],
+                    timeout=30).stdout.split()
+        if not name or not proxy:
+            raise Failure(f"no task name ({name!r}) or no balancer container")
+        logs = run(["docker", "logs", proxy[0]], timeout=30)
+        for line in (logs.stdout + logs.stderr).splitlines():
+            if f"backend {name} {word}" in line:
+                stamp = line.split()[0]  # 2026-12-04T23:42:57.517, UTC
+                return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) \
+                    + float("0" + stamp[19:])
+        raise Failure(f"the balancer never logged {name} as {word}")
 
     def tasks_running(self):
         p = run(["docker", "service", "ps", self.db, "--filter", "desired-state=running",
@@ -262,7 +281,8 @@ def scenario_integration(stack, args):
 def scenario_discovery(stack, args):
     """Scale 3 -> 4 -> 3 without load, measuring how the balancer follows: a new task's first
     routed connection after its container turned healthy, and the last new connection routed
-    to a stopped task after its container got the stop signal (negative: taken out before)."""
+    to a stopped task after `docker service scale` and after its container's stop signal
+    (negative: taken out before; Swarm unpublishes a task a few seconds before stopping it)."""
     before = stack.ensure(3)
     since = time.time()
     stack.scale(4)
@@ -281,6 +301,7 @@ def scenario_discovery(stack, args):
         raise Failure("no health_status: healthy event for the new task")
     up_delay = at - healthy[0]
     nodes = stack.ensure(4)
+    names = {c: stack.container_name(c) for c in nodes}
     since = time.time()
     stack.scale(3)
     seen_last = {}
@@ -296,8 +317,11 @@ def scenario_discovery(stack, args):
     if not gone or not kills:
         raise Failure(f"no stopped task or no kill event seen ({len(gone)} gone)")
     host = nodes[gone[0]][0]
-    down_delay = seen_last.get(host, since) - kills[0]
-    result = {"healthy_to_routed_s": round(up_delay, 3), "stop_to_last_routed_s": round(down_delay, 3)}
+    last = seen_last.get(host, since)
+    down_delay = last - kills[0]
+    drained = stack.balancer_log_time(names[gone[0]], "draining") - since
+    result = {"healthy_to_routed_s": round(up_delay, 3), "stop_to_last_routed_s": round(down_delay, 3),
+              "scale_to_drained_s": round(drained, 3), "scale_to_stop_s": round(kills[0] - since, 3)}
     if args.figures:
         with open(args.figures, "a") as f:
             f.write(json.dumps({"discovery": result}) + "\n")
@@ -305,7 +329,8 @@ def scenario_discovery(stack, args):
         raise Failure(f"routed {up_delay:.2f}s after healthy (goal <= 1 s)")
     if down_delay > 0.1:
         raise Failure(f"a new connection reached the task {down_delay:.3f}s after its stop signal")
-    return f"healthy -> routed {up_delay * 1000:.0f} ms; stop signal -> last routed {down_delay * 1000:.0f} ms"
+    return (f"healthy -> routed {up_delay * 1000:.0f} ms; `service scale` -> drained by the balancer "
+            f"{drained * 1000:.0f} ms; stop signal -> last routed {down_delay * 1000:.0f} ms")
 
 
 def scenario_scale(stack, args):
