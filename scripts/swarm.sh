@@ -83,8 +83,11 @@ up() {
   done
   init
   say "deploying stack $STACK (balancer on port $MESHKV_PUBLISH)"
-  docker stack deploy --resolve-image never -c docker-stack.yaml "$STACK" | grep -v detach || true
-  local want i
+  local out
+  out=$(docker stack deploy --resolve-image never -c docker-stack.yaml "$STACK" 2>&1) ||
+    { echo "$out" >&2; exit 1; }
+  grep -v -i detach <<<"$out" || true
+  local want i running
   want=$(docker service inspect "${STACK}_database" --format '{{.Spec.Mode.Replicated.Replicas}}')
   for i in $(seq 1 120); do
     running=$(docker service ps "${STACK}_database" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true)

@@ -51,8 +51,48 @@ class SwarmStack:
         self.port = free_port()
         self.probes = {}  # node ip -> (container, host port)
         self.volumes = set()
+        self.watchers = []  # `docker events` streams that note the tasks' volumes
+        self.threads = []
         self.env = dict(os.environ, MESHKV_PUBLISH=str(self.port), MESHKV_TAG=tag, MEMORY="1",
                         LOG_LEVEL=os.environ.get("LOG_LEVEL", "info"))
+
+    def watch_volumes(self):
+        """Notes every volume mounted into a container of the stack, as it happens: a task's
+        container that Swarm removes (task history) can leave its anonymous volume behind, and
+        the daemon's event buffer is too short to ask afterwards."""
+        ours, mounts = set(), []
+
+        def follow(cmd, sink):
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.watchers.append(proc)
+            for line in proc.stdout:
+                try:
+                    sink(json.loads(line))
+                except (ValueError, KeyError):
+                    pass
+
+        lock = threading.Lock()
+
+        def note(container=None, mount=None):  # the two streams arrive in any order
+            with lock:
+                if container:
+                    ours.add(container)
+                if mount:
+                    mounts.append(mount)
+                self.volumes.update(v for c, v in mounts if c in ours)
+
+        base = ["docker", "events", "--format", "{{json .}}"]
+        streams = [
+            (base + ["--filter", "type=container", "--filter", "event=create", "--filter",
+                     f"label=com.docker.stack.namespace={self.name}"],
+             lambda ev: note(container=ev["Actor"]["ID"])),
+            (base + ["--filter", "type=volume", "--filter", "event=mount"],
+             lambda ev: note(mount=(ev["Actor"]["Attributes"].get("container", ""), ev["Actor"]["ID"]))),
+        ]
+        for cmd, sink in streams:
+            t = threading.Thread(target=follow, daemon=True, args=(cmd, sink))
+            t.start()
+            self.threads.append(t)
 
     def url(self):
         return f"http://127.0.0.1:{self.port}"
@@ -197,8 +237,14 @@ class SwarmStack:
         if left:
             run(["docker", "rm", "-f"] + left, timeout=60, check=False)
         run([SWARM_SH, "wait-gone", self.name], timeout=180, check=False)
-        for v in self.volumes:
-            run(["docker", "volume", "rm", v], timeout=30, check=False)
+        for proc in self.watchers:
+            proc.kill()
+            proc.wait()
+        for t in self.threads:
+            t.join(timeout=10)
+        left = [v for v in sorted(self.volumes)
+                if run(["docker", "volume", "rm", v], timeout=30, check=False).returncode == 0]
+        log(f"removed the stack; {len(left)} of its {len(self.volumes)} task volumes were still there")
 
 
 class Continuous:
@@ -451,6 +497,7 @@ def main():
     try:
         run([SWARM_SH, "init"], timeout=60, capture=False)
         log(f"deploying stack {stack.name} on port {stack.port}")
+        stack.watch_volumes()
         stack.deploy()
         for name, fn in [sc for _ in range(args.rounds) for sc in SCENARIOS + BENCH]:
             if name not in wanted:
