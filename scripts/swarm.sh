@@ -59,7 +59,7 @@ release() {
 wait_gone() {
   local stack=$1 vols ids
   vols=$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack" |
-    xargs -r docker inspect --format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}' || true)
+    xargs -r docker inspect --format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}' 2>/dev/null || true)
   docker stack rm "$stack" >/dev/null 2>&1 || true
   for _ in $(seq 1 60); do
     ids=$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")
