@@ -45,11 +45,18 @@ release() {
   fi
   say "leaving the swarm that init created"
   docker swarm leave --force >/dev/null
-  if [ "$how" = gwbridge-new ] && [ -z "$(docker network inspect docker_gwbridge --format '{{range .Containers}}x{{end}}' 2>/dev/null | tr -d 'x\n' || true)" ]; then
-    # Swarm made docker_gwbridge for its containers; remove it once nothing uses it.
+  if [ "$how" = gwbridge-new ]; then
+    # Swarm made docker_gwbridge for its containers; remove it once nothing else uses it.
+    local users
     for _ in $(seq 1 30); do
-      docker network rm docker_gwbridge >/dev/null 2>&1 && break
       docker network inspect docker_gwbridge >/dev/null 2>&1 || break
+      users=$(docker network inspect docker_gwbridge --format '{{range .Containers}}{{.Name}} {{end}}' 2>/dev/null || true)
+      # The ingress sandbox's endpoint can outlive the swarm (a known engine bug): cut it.
+      if [ "$users" = "gateway_ingress-sbox " ]; then
+        docker network disconnect -f docker_gwbridge gateway_ingress-sbox >/dev/null 2>&1 || true
+        users=""
+      fi
+      if [ -z "$users" ] && docker network rm docker_gwbridge >/dev/null 2>&1; then break; fi
       sleep 1
     done
   fi
