@@ -5,6 +5,8 @@
 #           then the Docker end-to-end tests (run in CI; skipped with a message without Docker)
 #   run     a local cluster: three nodes joined through meshkv-lb on port 8080 (no Docker)
 #   bench   the figures in docs/benchmarks.md (wrk against nginx, HAProxy, Redis)
+#   swarm-up / swarm-down  the stack (docker-stack.yaml) on the local engine's swarm, balancer
+#           on port 8080; a single-node swarm is created when none is active and left by swarm-down
 #   images  the Docker images, built offline from host binaries (no registry needed)
 #   fuzz    the libFuzzer targets of fuzz/ (clang), each for FUZZ_SECONDS (default 60); see
 #           docs/fuzzing.md. `make test` replays their corpora and regressions without clang
@@ -15,7 +17,7 @@ BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images fuzz fmt lint clean
+.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images swarm-up swarm-down fuzz fmt lint clean
 
 deps:
 	@scripts/deps.sh build
@@ -52,6 +54,12 @@ bench: build
 
 images: build
 	@scripts/images.sh
+
+swarm-up: images
+	@scripts/swarm.sh up
+
+swarm-down:
+	@scripts/swarm.sh down
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh

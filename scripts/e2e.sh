@@ -2,7 +2,9 @@
 # Docker end-to-end tests (`make test` runs this after the release build in build/).
 # Builds the images offline (scripts/images.sh), then runs packages/tests/e2e/e2e.py: the
 # compose stack under a unique project name, every failure scenario, teardown whatever happens.
-# Then the balancer's own Docker test (packages/load-balancer/e2e/lb_docker_e2e.sh) if present.
+# Then the balancer's own Docker test (packages/load-balancer/e2e/lb_docker_e2e.sh) if present,
+# then the Swarm stack's (packages/tests/e2e/swarm_e2e.py; E2E_SWARM=0 skips it, E2E_ONLY=swarm
+# runs only it; it creates and leaves a single-node swarm when none is active).
 # In CI (CI=true) a missing Docker engine is a failure; elsewhere it is a visible SKIP.
 # Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN,
 # E2E_STAGGERED=1 (diagnosis: start one node, then scale to 3, instead of `up` all at once),
@@ -41,22 +43,41 @@ teardown() {
     done
   done
 }
-trap teardown EXIT
+swarm_stack=""
+swarm_teardown() {
+  # swarm_e2e.py tears down itself; this catches a driver killed by the timeout's SIGKILL.
+  [ -n "$swarm_stack" ] || return 0
+  docker ps -aq --filter "label=meshkv.swarm-e2e=$swarm_stack" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  STACK="$swarm_stack" timeout 200 scripts/swarm.sh down >/dev/null 2>&1 || true
+}
+trap 'teardown; swarm_teardown' EXIT
 
 start=$(date +%s)
 BIN="$BIN" timeout 300 scripts/images.sh
 status=0
-timeout -k 30 "$E2E_TIMEOUT" python3 packages/tests/e2e/e2e.py --project "$project" \
-  --stress "$BIN/meshkv-stress" ${E2E_ONLY:+--only "$E2E_ONLY"} \
-  ${E2E_STAGGERED:+--staggered} || status=$?
-if [ "$status" -eq 124 ]; then
-  echo "e2e: FAIL: the end-to-end tests exceeded ${E2E_TIMEOUT}s" >&2
+if [ "${E2E_ONLY:-}" != swarm ]; then
+  timeout -k 30 "$E2E_TIMEOUT" python3 packages/tests/e2e/e2e.py --project "$project" \
+    --stress "$BIN/meshkv-stress" ${E2E_ONLY:+--only "$E2E_ONLY"} \
+    ${E2E_STAGGERED:+--staggered} || status=$?
+  if [ "$status" -eq 124 ]; then
+    echo "e2e: FAIL: the end-to-end tests exceeded ${E2E_TIMEOUT}s" >&2
+  fi
 fi
 
 lb_e2e=packages/load-balancer/e2e/lb_docker_e2e.sh
 if [ -x "$lb_e2e" ] && [ -z "${E2E_ONLY:-}" ]; then
   echo "e2e: running $lb_e2e"
   timeout -k 10 300 "$lb_e2e" || status=1
+fi
+
+if [ "${E2E_SWARM:-1}" != 0 ] && { [ -z "${E2E_ONLY:-}" ] || [ "${E2E_ONLY}" = swarm ]; }; then
+  echo "e2e: running the Swarm stack's e2e"
+  swarm_stack="mkvswarm$$"
+  swarm_status=0
+  timeout -k 60 480 python3 packages/tests/e2e/swarm_e2e.py --stack "$swarm_stack" \
+    --stress "$BIN/meshkv-stress" --tests "$BIN/meshkv-tests" || swarm_status=$?
+  [ "$swarm_status" -ne 124 ] || echo "e2e: FAIL: the Swarm e2e exceeded 480s" >&2
+  [ "$swarm_status" -eq 0 ] || status=1
 fi
 echo "e2e: done in $(( $(date +%s) - start ))s"
 exit "$status"

@@ -148,6 +148,17 @@ ParsedConfig parseConfig(int argc, char** argv) {
       ->envname("RESYNC_INTERVAL_MS")
       ->check(CLI::Range(uint64_t{100}, uint64_t{86400000}))
       ->capture_default_str();
+  app.add_option("--swarm-mode", c.swarmMode,
+                 "Docker mode: off (compose containers), auto (the Swarm API on a manager, else "
+                 "DNS tasks.<service>), api, dns; GROUP_PROJECT is then the stack's name")
+      ->envname("SWARM_MODE")
+      ->check(CLI::IsMember({"off", "auto", "api", "dns"}))
+      ->capture_default_str();
+  app.add_option("--swarm-poll-ms", c.swarmPollMs,
+                 "Swarm: relist the service's tasks this often while nothing changes")
+      ->envname("SWARM_POLL_MS")
+      ->check(CLI::Range(uint64_t{50}, uint64_t{3600000}))
+      ->capture_default_str();
   app.add_option("--port-file", c.portFile, "write the bound service port here once listening");
   out.exitCode = common::parseCli(app, argc, argv);
   if (out.exitCode) return out;

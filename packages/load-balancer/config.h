@@ -45,9 +45,16 @@ struct Config {
   uint32_t passiveFailures = 3;
   uint64_t passiveDownMs = 10000;
   uint64_t resyncIntervalMs = 30000;
-  std::string portFile;  // write the bound service port here once listening (tests)
+  std::string swarmMode = "off";  // off (compose), auto, api (a manager's Swarm API), dns
+  uint64_t swarmPollMs = 1000;    // Swarm: relist the tasks this often when nothing changes
+  std::string portFile;           // write the bound service port here once listening (tests)
 
   bool dockerMode() const { return !groupName.empty(); }
+  bool swarm() const { return dockerMode() && swarmMode != "off"; }
+  // The Swarm service: GROUP_NAME, prefixed "<stack>_" when GROUP_PROJECT names the stack.
+  std::string swarmService() const {
+    return groupProject.empty() ? groupName : groupProject + "_" + groupName;
+  }
 };
 
 struct ParsedConfig {

@@ -35,6 +35,19 @@ TEST(ConfigTest, StaticModeResolvesBackends) {
   EXPECT_FALSE(p.config.dockerMode());
 }
 
+TEST(ConfigTest, SwarmModeNamesTheStacksService) {
+  auto p = parse({"--group-name", "database", "--group-port", "80", "--swarm-mode", "auto",
+                  "--group-project", "meshkv"});
+  ASSERT_FALSE(p.exitCode.has_value());
+  EXPECT_TRUE(p.config.swarm());
+  EXPECT_EQ("meshkv_database", p.config.swarmService());
+  EXPECT_EQ(1000u, p.config.swarmPollMs);
+  auto plain = parse({"--group-name", "database", "--group-port", "80"});
+  EXPECT_FALSE(plain.config.swarm()) << "compose stays the default";
+  EXPECT_EQ(2, parse({"--group-name", "d", "--group-port", "80", "--swarm-mode", "on"}).exitCode);
+  EXPECT_EQ(2, parse({"--group-name", "d", "--group-port", "80", "--swarm-poll-ms", "1"}).exitCode);
+}
+
 TEST(ConfigTest, DockerModeDefaults) {
   auto p = parse({"--group-name", "database", "--group-port", "8080"});
   ASSERT_FALSE(p.exitCode.has_value());

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "load-balancer/admin/admin_server.h"
+#include "load-balancer/docker/swarm_watcher.h"
 #include "load-balancer/docker/watcher.h"
 
 namespace lb {
@@ -39,10 +40,26 @@ int Service::start(bool handleSignals) {
     return rc;
   }
   spdlog::info("listening on {}:{} ({} mode, {})", config_.bind, listener_->port(),
-               config_.dockerMode() ? "docker" : "static", config_.balance);
+               config_.swarm()        ? "swarm"
+               : config_.dockerMode() ? "docker"
+                                      : "static",
+               config_.balance);
   if (!config_.portFile.empty()) std::ofstream(config_.portFile) << listener_->port() << "\n";
 
-  if (config_.dockerMode()) {
+  if (config_.swarm()) {
+    SwarmOptions so;
+    so.apiLocation = config_.dockerApi;
+    so.service = config_.swarmService();
+    so.port = config_.groupPort;
+    so.network = config_.groupNetwork;
+    so.mode = config_.swarmMode == "api"   ? SwarmMode::kApi
+              : config_.swarmMode == "dns" ? SwarmMode::kDns
+                                           : SwarmMode::kAuto;
+    so.pollMs = config_.swarmPollMs;
+    swarm_ = std::make_unique<SwarmWatcher>(loop_, pool_, so);
+    swarm_->start();
+    ++partsOpen_;
+  } else if (config_.dockerMode()) {
     WatcherOptions wo;
     wo.apiLocation = config_.dockerApi;
     wo.groupName = config_.groupName;
@@ -114,6 +131,7 @@ void Service::shutdown(std::function<void()> done) {
   }
   ++partsOpen_;  // held until every close below was started
   if (watcher_) watcher_->close([this] { partClosed(); });
+  if (swarm_) swarm_->close([this] { partClosed(); });
   if (checker_) checker_->close([this] { partClosed(); });
   listener_->drain(config_.shutdownTimeoutMs, [this] {
     partClosed();

@@ -2,9 +2,13 @@
 // key limit must fit the store's 16-bit length fields at 4 bytes per code point.
 #include "database/config/node_config.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "common/config/cli.h"
 #include "common/log/log.h"
@@ -17,6 +21,29 @@ std::string machineHostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "meshkv-node";
   return buf;
+}
+
+// The address of a local interface inside `cidr` ("10.0.0.0/8"; IPv4), "" when none is. In a
+// Swarm task that is its address on the overlay network: how peers on other hosts reach it.
+std::string addressInSubnet(const std::string& cidr) {
+  auto slash = cidr.find('/');
+  in_addr net{};
+  int bits = slash == std::string::npos ? 32 : std::atoi(cidr.c_str() + slash + 1);
+  if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &net) != 1 || bits < 0 || bits > 32)
+    return "";
+  uint32_t mask = bits == 0 ? 0 : htonl(~uint32_t{0} << (32 - bits));
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    in_addr a = reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr;
+    if ((a.s_addr & mask) != (net.s_addr & mask)) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    found = inet_ntop(AF_INET, &a, text, sizeof text);
+  }
+  freeifaddrs(list);
+  return found;
 }
 
 // An http URL, where port 0 stands for the port the node binds (PORT=0 in tests and scripts:
@@ -198,8 +225,26 @@ ParsedConfig parseNodeConfig(int argc, char** argv) {
   app.add_flag("--healthcheck", c.healthcheck,
                "probe the node on PORT at 127.0.0.1 and exit 0 when healthy (for Docker)");
   addMeshOptions(app, c.mesh);
+  std::string advertiseSubnet;
+  app.add_option("--advertise-subnet", advertiseSubnet,
+                 "without ADVERTISE_URL: advertise http://<this node's address in this IPv4 "
+                 "subnet>:PORT (Swarm: the overlay network's, e.g. 10.0.0.0/8)")
+      ->envname("ADVERTISE_SUBNET")
+      ->group("Mesh");
   addPersistenceOptions(app, c);
   out.exitCode = common::parseCli(app, argc, argv);
+  if (!out.exitCode && !advertiseSubnet.empty() && c.mesh.advertiseUrl.empty()) {
+    std::string ip = addressInSubnet(advertiseSubnet);
+    if (ip.empty()) {
+      std::fprintf(stderr,
+                   "meshkv-node: invalid configuration: no local address in "
+                   "ADVERTISE_SUBNET %s\n",
+                   advertiseSubnet.c_str());
+      out.exitCode = 2;
+    } else {
+      c.mesh.advertiseUrl = "http://" + ip + ":" + std::to_string(c.port);
+    }
+  }
   // HOSTNAME is the node id (Docker sets it per container). Unset (a node started by hand:
   // shells do not export it), /status shows the machine's host name, peers dial it, and the id
   // adds the process id, so two nodes started plainly on one machine are two members.

@@ -240,6 +240,10 @@ void FakeDocker::handle(Conn* c, const std::string& target) {
     if (fc->garbageInspect) return respond(c, 200, "<html>surprise</html>");
     return respond(c, 200, inspectJson(*fc));
   }
+  if (extraRoutes) {
+    auto [status, body] = extraRoutes(path, query);
+    if (status != 0) return respond(c, status, body);
+  }
   respond(c, 404, "{\"message\":\"page not found\"}");
 }
 

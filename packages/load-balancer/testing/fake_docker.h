@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -60,6 +61,9 @@ class FakeDocker {
   int inspects = 0;
   std::vector<std::string> eventQueries;  // raw query of each /events request
   std::vector<std::string> badVersionPaths;
+  // More routes, e.g. FakeSwarm's: called with the path after /vX.Y and the raw query; an
+  // answer with status 0 falls through to the 404.
+  std::function<std::pair<int, std::string>(const std::string&, const std::string&)> extraRoutes;
   int rejectEvents = 0;  // answer the next N /events with Docker's 400 "client version"
   int64_t lastTimeNano = 1700000000000000000LL;
 
