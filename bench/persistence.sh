@@ -149,7 +149,7 @@ rdb_bytes=$(stat -c %s "$WORK/rdb/dump.rdb")
 rdb_raw_bytes=$(stat -c %s "$WORK/rdb/raw.rdb")
 
 log "persistence: /get p99 during compactions of the $RECORDS records"
-start_node "$SERVER_CPU" "${node_env[@]}" DATA_DIR="$big"
+NODE_START_TIMEOUT=120 start_node "$SERVER_CPU" "${node_env[@]}" DATA_DIR="$big"
 comp_in=() comp_before=() comp_ms=() comp_n=()
 for r in $(seq 1 "$ROUNDS"); do
   fifo="$WORK/go-$r"
