@@ -155,6 +155,7 @@ for r in $(seq 1 "$ROUNDS"); do
   fifo="$WORK/go-$r"
   mkfifo "$fifo"
   exec 9<>"$fifo"  # opened read-write first: the tool's stdin, written once ("go")
+  : >"$WORK/compact-$r.out"
   python3 "$TOOLS" compact --port "$bigport" --prefix "$prefix" --count "$RECORDS" --value-bytes 256 \
     <"$fifo" >"$WORK/compact-$r.out" &
   cpid=$!
