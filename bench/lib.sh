@@ -155,7 +155,7 @@ start_node() {
     >>"$WORK/node.log" 2>&1 &
   NODE_PID=$!
   PIDS+=("$NODE_PID")
-  local deadline=$((SECONDS + 10))
+  local deadline=$((SECONDS + ${NODE_START_TIMEOUT:-10}))  # more for a node recovering its data
   while [ $SECONDS -lt $deadline ]; do
     if [ -s "$pf" ]; then
       NODE_PORT=$(cat "$pf")

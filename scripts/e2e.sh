@@ -8,7 +8,8 @@
 # In CI (CI=true) a missing Docker engine is a failure; elsewhere it is a visible SKIP.
 # Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN,
 # E2E_STAGGERED=1 (diagnosis: start one node, then scale to 3, instead of `up` all at once),
-# E2E_WRITE_CONCERN (w= on every stress write, e.g. quorum; default: the node's default).
+# E2E_WRITE_CONCERN (w= on every stress write, e.g. quorum; default: the node's default),
+# MESHKV_TAG (image tag built and run, default local: a private tag keeps two runs on one engine apart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -53,7 +54,7 @@ swarm_teardown() {
 trap 'teardown; swarm_teardown' EXIT
 
 start=$(date +%s)
-BIN="$BIN" timeout 300 scripts/images.sh
+BIN="$BIN" TAG="${MESHKV_TAG:-local}" timeout 300 scripts/images.sh
 status=0
 if [ "${E2E_ONLY:-}" != swarm ]; then
   timeout -k 30 "$E2E_TIMEOUT" python3 packages/tests/e2e/e2e.py --project "$project" \

@@ -141,6 +141,17 @@ void DiskWriter::run() {
     }
     Op op = std::move(queue_.front());
     queue_.pop_front();
+    // Group commit across turns: the appends queued behind this one (turns that ended while
+    // the last fsync ran) join it, so they share one write and at most one fsync instead of
+    // paying one fsync each.
+    while (op.kind == Op::Kind::kAppend && !queue_.empty() &&
+           queue_.front().kind == Op::Kind::kAppend) {
+      Op& next = queue_.front();
+      op.bytes.append(next.bytes);
+      op.ticket = std::max(op.ticket, next.ticket);
+      op.sync = op.sync || next.sync;
+      queue_.pop_front();
+    }
     lk.unlock();
     execute(op);
     lk.lock();

@@ -1,4 +1,5 @@
-// DiskWriter: batches land in order and are fsynced per policy (always: every batch; everysec:
+// DiskWriter: batches land in order and are fsynced per policy (always: every batch, and the
+// batches queued while an fsync ran share the next write and fsync; everysec:
 // within about a second even when idle; no: only when a batch asks); ENOSPC on write and EIO on
 // fsync are reported, retried, and once the disk heals the file holds every record exactly once
 // (the half-written batch was truncated away and rewritten); snapshots are renamed only when
@@ -7,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -63,11 +65,45 @@ TEST(DiskWriter, AlwaysFsyncsEveryBatch) {
   DiskWriter w(ops, FsyncPolicy::kAlways, nullptr, 10);
   w.openLog(t.file("log.1"));
   w.append(batch(0, 3), 3, false);
+  ASSERT_TRUE(waitFor([&] { return w.progress().synced == 3; }));
+  int first = ops.syncs();
+  EXPECT_GE(first, 1);
   w.append(batch(3, 2), 5, false);
   ASSERT_TRUE(waitFor([&] { return w.progress().synced == 5; }));
-  EXPECT_GE(ops.syncs(), 2);
+  EXPECT_GE(ops.syncs(), first + 1);
   w.stop();
   EXPECT_EQ(hlcs(t.read("log.1")), seq(5));
+}
+
+// A disk whose fsync waits until the test opens the gate.
+class GatedFileOps : public FaultyFileOps {
+ public:
+  std::atomic<bool> open{false};
+  std::atomic<int> waiting{0};
+  int fsync(int fd) override {
+    ++waiting;
+    while (!open) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return FaultyFileOps::fsync(fd);
+  }
+};
+
+TEST(DiskWriter, BatchesQueuedDuringAnFsyncShareTheNextWriteAndFsync) {
+  TempDir t;
+  GatedFileOps ops;
+  DiskWriter w(ops, FsyncPolicy::kAlways, nullptr, 10);
+  w.openLog(t.file("log.1"));
+  w.append(batch(0, 1), 1, false);
+  ASSERT_TRUE(waitFor([&] { return ops.waiting == 1; }));  // the first fsync is held
+  int writes = ops.writes();
+  w.append(batch(1, 2), 3, false);
+  w.append(batch(3, 2), 5, false);
+  w.append(batch(5, 1), 6, false);
+  ops.open = true;
+  ASSERT_TRUE(waitFor([&] { return w.progress().synced == 6; }));
+  EXPECT_EQ(ops.writes(), writes + 1) << "the three queued batches in one write";
+  EXPECT_EQ(ops.syncs(), 2) << "and one fsync";
+  w.stop();
+  EXPECT_EQ(hlcs(t.read("log.1")), seq(6));
 }
 
 TEST(DiskWriter, EverySecSyncsWithinAboutASecondWhenIdle) {

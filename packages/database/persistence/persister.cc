@@ -14,6 +14,9 @@ namespace {
 namespace json = common::json;
 
 constexpr uint64_t kCompactionRetryMs = 30000;  // after a failed snapshot
+// A snapshot slice also ends at this many bytes: encoding it is the loop's cost per turn, and
+// the writer thread's write() of it competes with the loop when both share one CPU.
+constexpr size_t kMaxSliceBytes = size_t{512} << 10;
 
 }  // namespace
 
@@ -131,6 +134,8 @@ void Persister::onProgress() {
       logBytes_ -= logBytesAtRotation_;
       snapshotBytes_ = snapBytes_;
       obsolete_.clear();
+      // The new snapshot is part of the state now: the next compaction makes it obsolete.
+      liveFiles_.insert(liveFiles_.begin(), dir_.snapshotPath(snapGen_));
       spdlog::info("persistence: snapshot {} committed ({} bytes); log now {} bytes", snapGen_,
                    snapshotBytes_, logBytes_);
     } else if (progress_.snapshotFailed == snapGen_) {
@@ -196,7 +201,7 @@ void Persister::writeSlice() {
   auto page = keyspace_.scanAll(snapCursor_, opts_.sliceRecords, [&](const RecordView& r) {
     encodeRecord(slice, r.tombstone ? RecordKind::kDelete : RecordKind::kPut, r.key,
                  r.tombstone ? std::string_view() : r.value, r.hlc, r.origin);
-    return true;
+    return slice.size() < kMaxSliceBytes;  // false: the walk resumes after this record
   });
   if (!page.ok()) {  // our own cursor: cannot happen; start the walk over rather than stop
     spdlog::error("persistence: snapshot cursor refused ({}); restarting the walk",

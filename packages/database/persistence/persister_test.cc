@@ -217,6 +217,22 @@ TEST_F(PersisterTest, ACompactionRacingWritesReplaysToTheSameState) {
   EXPECT_EQ(ks_->get("last"), "1");
 }
 
+TEST_F(PersisterTest, EachCompactionDeletesThePreviousSnapshot) {
+  PersisterOptions o;
+  o.compactMinBytes = uint64_t{1} << 40;  // only when asked
+  open(o);
+  for (int round = 1; round <= 3; ++round) {
+    ASSERT_TRUE(ks_->set("k", "v" + std::to_string(round)).ok());
+    ASSERT_TRUE(sync().ok());
+    persister_->compactNow();
+    ASSERT_TRUE(runUntil([&] { return persister_->stats().compactions == uint64_t(round); }));
+  }
+  // One snapshot and the log after it, not one snapshot per compaction since the start.
+  EXPECT_EQ(files(), (std::vector<std::string>{"LOCK", "log.0000000004", "snapshot.0000000004"}));
+  restart(o);
+  EXPECT_EQ(ks_->get("k"), "v3");
+}
+
 TEST_F(PersisterTest, AClearAndAResetDuringACompactionReplayToTheSameState) {
   PersisterOptions o;
   o.sliceRecords = 5;

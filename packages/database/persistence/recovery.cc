@@ -1,4 +1,6 @@
-// See recovery.h. Files are mmapped read-only and walked in place (no copy of the data).
+// See recovery.h. Files are mmapped read-only and walked in place (no copy of the data). A
+// reader thread checks and decodes the records (checksums, page faults) while the calling thread
+// applies them to the keyspace, in file order: on two cores the two halves overlap.
 #include "database/persistence/recovery.h"
 
 #include <fcntl.h>
@@ -8,8 +10,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "database/persistence/record.h"
 
@@ -19,6 +27,87 @@ namespace {
 struct FileResult {
   uint64_t size = 0;  // after any cut
 };
+
+// Batches of decoded records from the reader thread to the applying one, bounded so the reader
+// runs at most kMaxBatches ahead. The views point into the mapped file: valid until munmap,
+// which happens after the reader is joined.
+class RecordPipe {
+ public:
+  static constexpr size_t kBatchRecords = 4096;
+  static constexpr size_t kMaxBatches = 16;
+  using Batch = std::vector<LogRecord>;
+
+  // Reader side: false once the consumer has gone (stop reading).
+  bool push(Batch b) {
+    std::unique_lock lock(mu_);
+    spaceCv_.wait(lock, [&] { return batches_.size() < kMaxBatches || abandoned_; });
+    if (abandoned_) return false;
+    batches_.push_back(std::move(b));
+    dataCv_.notify_one();
+    return true;
+  }
+  void finish() {
+    std::lock_guard lock(mu_);
+    finished_ = true;
+    dataCv_.notify_one();
+  }
+  // Consumer side: the next batch, or nothing once the reader finished and all was taken.
+  std::optional<Batch> pop() {
+    std::unique_lock lock(mu_);
+    dataCv_.wait(lock, [&] { return !batches_.empty() || finished_; });
+    if (batches_.empty()) return std::nullopt;
+    Batch b = std::move(batches_.front());
+    batches_.pop_front();
+    spaceCv_.notify_one();
+    return b;
+  }
+  void abandon() {
+    std::lock_guard lock(mu_);
+    abandoned_ = true;
+    spaceCv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable dataCv_, spaceCv_;
+  std::deque<Batch> batches_;
+  bool finished_ = false;
+  bool abandoned_ = false;
+};
+
+// scanRecords on a reader thread, `apply` on this one, in file order. Returns the scan's outcome.
+template <typename Apply>
+ScanOutcome scanAndApply(std::string_view bytes, Apply&& apply) {
+  RecordPipe pipe;
+  ScanOutcome out;
+  std::thread reader([&] {
+    RecordPipe::Batch batch;
+    batch.reserve(RecordPipe::kBatchRecords);
+    bool open = true;
+    out = scanRecords(bytes, [&](const LogRecord& r) {
+      batch.push_back(r);
+      if (batch.size() < RecordPipe::kBatchRecords) return true;
+      open = pipe.push(std::move(batch));
+      batch = {};
+      batch.reserve(RecordPipe::kBatchRecords);
+      return open;
+    });
+    if (open && !batch.empty()) pipe.push(std::move(batch));
+    pipe.finish();
+  });
+  struct Joiner {  // the reader must end before `bytes` is unmapped, whatever happens here
+    RecordPipe& pipe;
+    std::thread& t;
+    ~Joiner() {
+      pipe.abandon();
+      t.join();
+    }
+  } joiner{pipe, reader};
+  while (auto batch = pipe.pop()) {
+    for (const LogRecord& r : *batch) apply(r);
+  }
+  return out;
+}
 
 common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, bool repair,
                                       Keyspace& ks, RecoveryReport& rep) {
@@ -42,11 +131,11 @@ common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, 
     base = static_cast<const char*>(p);
     madvise(p, size, MADV_SEQUENTIAL);
   }
-  ScanOutcome out = scanRecords({base, size}, [&](const LogRecord& r) {
+  ScanOutcome out = scanAndApply({base, size}, [&](const LogRecord& r) {
     ++rep.records;
     if (r.kind == RecordKind::kReset) {
       ks.reset();
-      return true;
+      return;
     }
     ApplyResult a = ks.replay(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin);
     if (a == ApplyResult::kRefusedInvalid) {  // over this start's MAX_KEY/VALUE limits
@@ -54,7 +143,6 @@ common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, 
         spdlog::warn("recovery: {} refused a record ({}); counting the others", path, toString(a));
       }
     }
-    return true;
   });
   if (base != nullptr) munmap(const_cast<char*>(base), size);
   uint64_t cut = size - out.goodEnd;

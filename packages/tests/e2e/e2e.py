@@ -556,6 +556,113 @@ def scenario_lb_restart(stack):
             f"{during['errorsByKind']}; after: {summary(after)}")
 
 
+def mesh_status(stack, cid):
+    """The `mesh` object of a node's /status (raises on no answer)."""
+    status, body = http_get(stack.ip(cid), "/status", timeout=3)
+    if status != 200:
+        raise ValueError(f"/status answered {status}")
+    return json.loads(body)["mesh"]
+
+
+def stop_load(load):
+    """Ends a stress run that is still going (SIGINT: it prints its report) and returns it."""
+    if load.proc.poll() is None:
+        load.proc.send_signal(signal.SIGINT)
+    return load.finish()
+
+
+def restart_under_load(stack, name, restart):
+    """A stress run that never resends, through the balancer; once 3,000 writes are acknowledged,
+    `restart()` takes the whole stack down and up. Returns (result, acked, writes acknowledged
+    after the stack came back)."""
+    prefix = new_prefix(name)
+    load = stack.stress(f"http://{stack.proxy_ip()}:80", 1000000, 5, 10, prefix, no_retry=True,
+                        extra=["--max-time", "90", "--timeout-ms", "3000"])
+    try:
+        load.wait_progress(3000)
+        restart()
+        before = load.acked_count()
+        stack.ensure_nodes(3)
+        # The balancer usually keeps its address; when it does, writes resume through it.
+        try:
+            load.wait_progress(before + 1000, timeout=20)
+        except Failure:
+            pass
+        after = load.acked_count() - before
+    except BaseException:
+        load.kill()
+        raise
+    result, acked = stop_load(load)
+    return prefix, result, acked, after
+
+
+def scenario_durable_restart(stack):
+    """The whole stack restarted under a stress load that never resends, first with
+    `docker compose restart`, then with `stop` + `start`: every write acknowledged before, during
+    or after is on every node afterwards (the nodes keep their data in their volumes)."""
+    ids = stack.ensure_nodes(3)
+    runs = []
+    for how, restart in (
+            ("restart", lambda: stack.compose("restart", "-t", "15", timeout=240)),
+            ("stopstart", lambda: (stack.compose("stop", "-t", "15", timeout=240),
+                                   stack.compose("start", timeout=240)))):
+        prefix, result, acked, after = restart_under_load(stack, "durable-" + how, restart)
+        if not acked:
+            raise Failure(f"`{how}`: no write acknowledged: {summary(result)}")
+        runs.append((how, prefix, result, acked, after))
+    now = stack.ensure_nodes(3)
+    if sorted(now) != sorted(ids):
+        raise Failure(f"the database containers changed: {len(set(now) - set(ids))} new ones")
+    for how, prefix, result, acked, after in runs:
+        wait_converged(stack, now, prefix, acked, 60)
+    return "; ".join(f"{how}: {len(acked)} acknowledged ({after} after the restart), "
+                     f"{result['errors']} errors {result['errorsByKind']}, all on every node"
+                     for how, prefix, result, acked, after in runs)
+
+
+def scenario_durable_rejoin(stack):
+    """A node stopped and started again on its volume while 1 % more records are written: it
+    keeps its data and catches up by anti-entropy (no snapshot copy), moving a small part of
+    the data set, and holds every acknowledged write when it is healthy again."""
+    ids = stack.ensure_nodes(3)
+    prefix = new_prefix("rejoin")
+    value_size = 200
+    result, acked = stack.stress(f"http://{stack.proxy_ip()}:80", 20000, 5, 10, prefix,
+                                 extra=["--value-size", str(value_size)]).finish()
+    if result["errors"]:
+        raise Failure(f"writes before the stop failed: {summary(result)}")
+    wait_converged(stack, ids, prefix, acked, 30)
+    victim = random.choice(ids)
+    others = [c for c in ids if c != victim]
+    run(["docker", "stop", "-t", "15", victim], timeout=60)
+    while_down = new_prefix("rejoin-delta")
+    res2, acked2 = stack.stress(f"http://{stack.proxy_ip()}:80", len(acked) // 100, 2, 5, while_down,
+                                extra=["--value-size", str(value_size)]).finish()
+    if res2["errors"]:
+        raise Failure(f"writes while the node was down failed: {summary(res2)}")
+    wait_converged(stack, others, while_down, acked2, 30)
+    run(["docker", "start", victim], timeout=60)
+    wait_for(lambda: stack.health(victim) == "healthy", 60, "the restarted node to be healthy", 0.25)
+    mesh = wait_for(lambda: mesh_status(stack, victim), 10, "the restarted node's /status")
+    # Healthy means caught up: what was written while it was away is there already.
+    gaps = missing_on(stack, [victim], while_down, acked2)
+    gaps.update(missing_on(stack, [victim], prefix, acked))
+    if gaps:
+        raise Failure(f"the restarted node lacks acknowledged writes when healthy: {gaps}")
+    if mesh.get("catchUpPath") != "antiEntropy" or mesh.get("snapshotRecords", 0) != 0:
+        raise Failure(f"catch-up was not by delta: path {mesh.get('catchUpPath')!r}, "
+                      f"{mesh.get('snapshotRecords')} snapshot records")
+    # What a snapshot copy would have moved: every record the node holds (keys and values).
+    held = stack.records(stack.ip(victim), "")
+    data = sum(len(k) + len(v) for k, v in held.items())
+    moved = mesh.get("catchUpBytes", 0)
+    if not 0 < moved < data / 2:
+        raise Failure(f"catch-up moved {moved} bytes for {data} bytes of data")
+    return (f"{len(acked2)} records written while down, {len(held)} held; caught up by "
+            f"anti-entropy in {mesh.get('catchUpRounds')} rounds, {moved} bytes moved = "
+            f"{100 * moved / data:.1f} % of the {data} bytes of keys and values it holds")
+
+
 def scenario_echo(stack_unused, project, images_tag):
     """The balancer in front of a non-meshkv TCP service (meshkv-echo): any TCP service works."""
     stack = Stack(project + "-echo", [os.path.join(HERE, "echo-compose.yaml")], None)
@@ -593,6 +700,8 @@ SCENARIOS = [
     ("kill9", scenario_kill9),
     ("partition", scenario_partition),
     ("lb-restart", scenario_lb_restart),
+    ("durable-restart", scenario_durable_restart),
+    ("durable-rejoin", scenario_durable_rejoin),
     ("echo", None),  # its own project
 ]
 
