@@ -2,7 +2,9 @@
 // (every backend: id, name, address, state, open and total connections, failures, passive and
 // active health; the listener's counters; the Docker watcher's state and last event) and
 // GET /metrics the same figures in the Prometheus text format (built at scrape time from live
-// state with prometheus-cpp's serializer, so nothing is kept in sync by hand).
+// state with common::metrics::MetricsWriter, so nothing is kept in sync by hand). GET / is the
+// status page (status_page.html, embedded at build time), which polls /status and
+// /node-status (NodeStatusProxy: one node's own /status, for the mesh's members).
 // Owned by the Service; reads the pool, listener and watcher it is given (they outlive it).
 // close(done) before destroying. Loop thread only.
 #pragma once
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "common/http/server.h"
+#include "load-balancer/admin/node_status.h"
 #include "load-balancer/proxy/backend_pool.h"
 #include "load-balancer/proxy/listener.h"
 
@@ -26,7 +29,7 @@ class AdminServer {
   AdminServer(uv_loop_t* loop, BackendPool& pool, Listener& listener, const DockerWatcher* watcher);
   int listen(const std::string& host, int port);
   int port() const { return server_.port(); }
-  void close(std::function<void()> done) { server_.close(std::move(done)); }
+  void close(std::function<void()> done);
 
   std::string statusJson() const;
   std::string metricsText() const;
@@ -37,6 +40,7 @@ class AdminServer {
   Listener& listener_;
   const DockerWatcher* watcher_;
   common::http::Server server_;
+  NodeStatusProxy nodeStatus_;
 };
 
 }  // namespace lb
