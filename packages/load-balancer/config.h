@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "load-balancer/autoscale/autoscale_config.h"
+
 namespace lb {
 
 struct StaticBackend {
@@ -45,7 +47,8 @@ struct Config {
   uint32_t passiveFailures = 3;
   uint64_t passiveDownMs = 10000;
   uint64_t resyncIntervalMs = 30000;
-  std::string portFile;  // write the bound service port here once listening (tests)
+  AutoscaleConfig autoscale;  // AUTOSCALE_* (off unless AUTOSCALE_MAX is set)
+  std::string portFile;       // write the bound service port here once listening (tests)
 
   bool dockerMode() const { return !groupName.empty(); }
 };

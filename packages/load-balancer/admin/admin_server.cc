@@ -4,6 +4,7 @@
 #include "common/http/json.h"
 #include "common/metrics/metrics_writer.h"
 #include "load-balancer/admin/status_page_html.h"
+#include "load-balancer/autoscale/autoscaler.h"
 #include "load-balancer/docker/watcher.h"
 
 namespace lb {
@@ -148,6 +149,7 @@ std::string AdminServer::statusJson() const {
     }
     out += '}';
   }
+  if (autoscaler_ != nullptr) autoscaler_->appendStatus(out);
   out += '}';
   return out;
 }
@@ -196,6 +198,7 @@ std::string AdminServer::metricsText() const {
     w.gauge("meshkv_lb_docker_watching", "1 while the event stream is up")
         .sample(ws.state == "watching" ? 1 : 0);
   }
+  if (autoscaler_ != nullptr) autoscaler_->appendMetrics(w);
   return w.text();
 }
 

@@ -23,12 +23,14 @@
 namespace lb {
 
 class DockerWatcher;
+class Autoscaler;
 
 class AdminServer {
  public:
   AdminServer(uv_loop_t* loop, BackendPool& pool, Listener& listener, const DockerWatcher* watcher);
   int listen(const std::string& host, int port);
   int port() const { return server_.port(); }
+  void setAutoscaler(const Autoscaler* a) { autoscaler_ = a; }  // null: off
   void close(std::function<void()> done);
 
   std::string statusJson() const;
@@ -39,6 +41,7 @@ class AdminServer {
   BackendPool& pool_;
   Listener& listener_;
   const DockerWatcher* watcher_;
+  const Autoscaler* autoscaler_ = nullptr;
   common::http::Server server_;
   NodeStatusProxy nodeStatus_;
 };
