@@ -28,7 +28,8 @@ AdminServer::AdminServer(uv_loop_t* loop, BackendPool& pool, Listener& listener,
       listener_(listener),
       watcher_(watcher),
       server_(loop, adminOptions()),
-      nodeStatus_(loop, pool) {
+      nodeStatus_(loop, pool),
+      history_(loop, pool) {
   server_.route("/", [](const common::http::Request&, common::http::Responder r) {
     r.respond(200,
               std::string_view(reinterpret_cast<const char*>(kStatusPageHtml), kStatusPageHtmlSize),
@@ -47,11 +48,16 @@ AdminServer::AdminServer(uv_loop_t* loop, BackendPool& pool, Listener& listener,
 }
 
 void AdminServer::close(std::function<void()> done) {
-  server_.close([this, done = std::move(done)]() mutable { nodeStatus_.close(std::move(done)); });
+  server_.close([this, done = std::move(done)]() mutable {
+    nodeStatus_.close(
+        [this, done = std::move(done)]() mutable { history_.close(std::move(done)); });
+  });
 }
 
 int AdminServer::listen(const std::string& host, int port) {
-  return server_.listen(host, port);
+  int rc = server_.listen(host, port);
+  if (rc == 0) history_.start();
+  return rc;
 }
 
 std::string AdminServer::statusJson() const {
@@ -150,6 +156,7 @@ std::string AdminServer::statusJson() const {
     out += '}';
   }
   if (autoscaler_ != nullptr) autoscaler_->appendStatus(out);
+  history_.appendJson(out);
   out += '}';
   return out;
 }

@@ -4,7 +4,8 @@
 // GET /metrics the same figures in the Prometheus text format (built at scrape time from live
 // state with common::metrics::MetricsWriter, so nothing is kept in sync by hand). GET / is the
 // status page (status_page.html, embedded at build time), which polls /status and
-// /node-status (NodeStatusProxy: one node's own /status, for the mesh's members).
+// /node-status (NodeStatusProxy: one node's own /status, for the mesh's members); /status
+// carries the last 5 minutes of each backend's rates (RateHistory) for its charts.
 // Owned by the Service; reads the pool, listener and watcher it is given (they outlive it).
 // close(done) before destroying. Loop thread only.
 #pragma once
@@ -17,6 +18,7 @@
 
 #include "common/http/server.h"
 #include "load-balancer/admin/node_status.h"
+#include "load-balancer/admin/rate_history.h"
 #include "load-balancer/proxy/backend_pool.h"
 #include "load-balancer/proxy/listener.h"
 
@@ -44,6 +46,7 @@ class AdminServer {
   const Autoscaler* autoscaler_ = nullptr;
   common::http::Server server_;
   NodeStatusProxy nodeStatus_;
+  RateHistory history_;  // the page's charts
 };
 
 }  // namespace lb

@@ -159,6 +159,9 @@ def main():
         wait_for("the dead backend failing its checks", lambda: any(
             not x["checkUp"] for x in json.loads(get(base + "/status")[1])["backends"]))
 
+        wait_for("a rate point for every backend in /status's history", lambda: all(
+            len(json.loads(get(base + "/status")[1])["history"]["backends"].get(x["id"], [])) >= 1
+            for x in json.loads(get(base + "/status")[1])["backends"]))
         status, page = get(base + "/")
         if status != 200 or "<html" not in page:
             fail("GET / is not the page")
