@@ -67,7 +67,12 @@ ScalingDecision ScalingPolicy::decide(uint64_t nowMs, int running) const {
                             ? fmt::format(" or {:.0f} connections", opts_.upConnections)
                             : "")};
   }
-  if (!hot && cpu < opts_.downCpu && running > opts_.min) {
+  // Down only if the group one node smaller would not be hot at once (no flapping): the same
+  // CPU and connections spread over one node fewer.
+  const double shrink = running > 1 ? static_cast<double>(running) / (running - 1) : 1;
+  const bool hotAfter = cpu * shrink > opts_.upCpu ||
+                        (opts_.upConnections > 0 && conns * shrink > opts_.upConnections);
+  if (!hot && !hotAfter && cpu < opts_.downCpu && running > opts_.min) {
     if (everActed_ && nowMs - lastAction < opts_.downCooldownMs) return {};
     return {ScalingAction::kDown,
             fmt::format("mean CPU {:.0f} % over {} s (down below {:.0f} %)", cpu * 100,

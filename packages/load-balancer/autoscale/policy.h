@@ -2,8 +2,9 @@
 // no I/O; the Autoscaler feeds it samples and the time, so tests drive it with a fake clock).
 // The shape every Compose/Swarm autoscaler and Kubernetes' HPA share: the group's mean CPU per
 // container averaged over a window; scale up above upCpu, down below downCpu; one step at a
-// time; never below min or above max (outside the bounds it steps back in at once); no decision
-// within a cool-down of the last action; a failed action is retried after a back-off that
+// time; down only when the group one node smaller would not be over the up thresholds (no
+// flapping); never below min or above max (outside the bounds it steps back in at once); no
+// decision within a cool-down of the last action; a failed action is retried after a back-off that
 // doubles up to maxBackoffMs. The balancer's own view (open connections per routable backend)
 // can also scale up (upConnections), so a burst of clients is seen before CPU is averaged.
 // The one thing to get right: the window must be full (samples spanning windowMs) before a

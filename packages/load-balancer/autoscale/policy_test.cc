@@ -145,5 +145,16 @@ TEST(ScalingPolicy, FailuresBackOffExponentiallyUpToTheCap) {
   EXPECT_EQ(p.backoffUntilMs(), 0u);
 }
 
+TEST(ScalingPolicy, NoScaleDownThatWouldMakeTheRestHot) {
+  ScalingOptions o = small();
+  o.upConnections = 24;
+  ScalingPolicy p(o);
+  feed(p, 0, 10000, 0.01, 21);  // 64 connections over 3 nodes: 2 nodes would hold 32 each
+  EXPECT_EQ(p.decide(10000, 3).action, ScalingAction::kNone);
+  ScalingPolicy idle(o);
+  feed(idle, 0, 10000, 0.01, 10);  // 2 nodes would hold 15 each: fine
+  EXPECT_EQ(idle.decide(10000, 3).action, ScalingAction::kDown);
+}
+
 }  // namespace
 }  // namespace lb
