@@ -14,6 +14,7 @@ build_pkgs=(
   tmux         # cli_repl drives the shell in a real terminal
   clang-format iproute2 procps curl debootstrap
   busybox-static  # meshkv-lb Docker e2e: the FROM-scratch test backend image
+  chromium        # lb_status_page: the status page in headless Chromium (screenshot + DOM)
 )
 bench_pkgs=(wrk nginx-light haproxy redis-server)
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)  # libclang_rt.fuzzer: -fsanitize=fuzzer

@@ -2,9 +2,11 @@
 # Docker end-to-end tests (`make test` runs this after the release build in build/).
 # Builds the images offline (scripts/images.sh), then runs packages/tests/e2e/e2e.py: the
 # compose stack under a unique project name, every failure scenario, teardown whatever happens.
-# Then the balancer's own Docker test (packages/load-balancer/e2e/lb_docker_e2e.sh) if present,
-# then the Swarm stack's (packages/tests/e2e/swarm_e2e.py; E2E_SWARM=0 skips it, E2E_ONLY=swarm
-# runs only it; it creates and leaves a single-node swarm when none is active).
+# Then the auto-scaling test (packages/tests/e2e/autoscale_e2e.py, its own project), the
+# balancer's own Docker test (packages/load-balancer/e2e/lb_docker_e2e.sh) if present, then the
+# Swarm stack's (packages/tests/e2e/swarm_e2e.py; E2E_SWARM=0 skips it; it creates and leaves a
+# single-node swarm when none is active). E2E_ONLY may name `autoscale` and `swarm` beside
+# e2e.py's scenarios.
 # In CI (CI=true) a missing Docker engine is a failure; elsewhere it is a visible SKIP.
 # Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN,
 # E2E_STAGGERED=1 (diagnosis: start one node, then scale to 3, instead of `up` all at once),
@@ -36,7 +38,7 @@ fi
 
 teardown() {
   # e2e.py tears down itself; this catches a driver killed by the timeout's SIGKILL.
-  for p in "$project" "$project-echo"; do
+  for p in "$project" "$project-echo" "$project-as"; do
     ids=$(docker ps -aq --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
     [ -z "$ids" ] || timeout 60 docker rm -f $ids >/dev/null 2>&1 || true
     for n in $(docker network ls -q --filter "label=com.docker.compose.project=$p" 2>/dev/null); do
@@ -56,13 +58,28 @@ trap 'teardown; swarm_teardown' EXIT
 start=$(date +%s)
 BIN="$BIN" TAG="${MESHKV_TAG:-local}" timeout 300 scripts/images.sh
 status=0
-if [ "${E2E_ONLY:-}" != swarm ]; then
+# E2E_ONLY may name `autoscale` (autoscale_e2e.py) beside e2e.py's scenarios.
+core_only=$(echo ",${E2E_ONLY:-}," | sed 's/,autoscale,/,/g; s/,swarm,/,/g; s/^,*//; s/,*$//')
+run_core=yes
+run_autoscale=yes
+run_swarm=yes
+if [ -n "${E2E_ONLY:-}" ]; then
+  [ -n "$core_only" ] || run_core=no
+  [[ ",$E2E_ONLY," == *",autoscale,"* ]] || run_autoscale=no
+  [[ ",$E2E_ONLY," == *",swarm,"* ]] || run_swarm=no
+fi
+[ "${E2E_SWARM:-1}" != 0 ] || run_swarm=no
+if [ "$run_core" = yes ]; then
   timeout -k 30 "$E2E_TIMEOUT" python3 packages/tests/e2e/e2e.py --project "$project" \
-    --stress "$BIN/meshkv-stress" ${E2E_ONLY:+--only "$E2E_ONLY"} \
+    --stress "$BIN/meshkv-stress" ${core_only:+--only "$core_only"} \
     ${E2E_STAGGERED:+--staggered} || status=$?
   if [ "$status" -eq 124 ]; then
     echo "e2e: FAIL: the end-to-end tests exceeded ${E2E_TIMEOUT}s" >&2
   fi
+fi
+if [ "$run_autoscale" = yes ]; then
+  timeout -k 30 480 python3 packages/tests/e2e/autoscale_e2e.py --project "$project-as" \
+    --stress "$BIN/meshkv-stress" || status=1
 fi
 
 lb_e2e=packages/load-balancer/e2e/lb_docker_e2e.sh
@@ -71,7 +88,7 @@ if [ -x "$lb_e2e" ] && [ -z "${E2E_ONLY:-}" ]; then
   timeout -k 10 300 "$lb_e2e" || status=1
 fi
 
-if [ "${E2E_SWARM:-1}" != 0 ] && { [ -z "${E2E_ONLY:-}" ] || [ "${E2E_ONLY}" = swarm ]; }; then
+if [ "$run_swarm" = yes ]; then
   echo "e2e: running the Swarm stack's e2e"
   swarm_stack="mkvswarm$$"
   swarm_status=0

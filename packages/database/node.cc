@@ -92,6 +92,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   info.startedAtMs = uv_now(loop_);
   api_ = std::make_unique<Api>(*keyspace_, log_, *mesh_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
+  metrics_ = std::make_unique<NodeMetrics>(*server_, *keyspace_, *mesh_);
   server_->addObserver(accessLog_.get());
 }
 
@@ -102,6 +103,7 @@ int Node::start() {
   log_.start();
   api_->registerRoutes();
   mesh_->registerRoutes(*server_);
+  metrics_->registerRoute();
   uv_signal_init(loop_, &sigterm_);
   uv_signal_init(loop_, &sigint_);
   sigterm_.data = sigint_.data = this;

@@ -18,6 +18,7 @@
 #include "database/config/node_config.h"
 #include "database/core/write_log.h"
 #include "database/http/api.h"
+#include "database/http/metrics.h"
 #include "database/mesh/mesh_cluster.h"
 #include "database/persistence/data_dir.h"
 #include "database/persistence/persister.h"
@@ -63,6 +64,7 @@ class Node {
   std::unique_ptr<MeshCluster> mesh_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<common::http::ServerObserver> accessLog_;
+  std::unique_ptr<NodeMetrics> metrics_;  // GET /metrics
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_timer_t guard_;

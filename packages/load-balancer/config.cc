@@ -159,12 +159,17 @@ ParsedConfig parseConfig(int argc, char** argv) {
       ->envname("SWARM_POLL_MS")
       ->check(CLI::Range(uint64_t{50}, uint64_t{3600000}))
       ->capture_default_str();
+  addAutoscaleOptions(app, c.autoscale);
   app.add_option("--port-file", c.portFile, "write the bound service port here once listening");
   out.exitCode = common::parseCli(app, argc, argv);
   if (out.exitCode) return out;
 
   if (c.backendsSpec.empty() == c.groupName.empty()) {
     out.exitCode = invalid("set exactly one of BACKENDS (static) or GROUP_NAME (Docker)");
+    return out;
+  }
+  if (std::string err = validateAutoscale(c.autoscale, c.dockerMode()); !err.empty()) {
+    out.exitCode = invalid(err);
     return out;
   }
   if (c.dockerMode()) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "load-balancer/autoscale/autoscale_config.h"
+
 namespace lb {
 
 struct StaticBackend {
@@ -47,6 +49,7 @@ struct Config {
   uint64_t resyncIntervalMs = 30000;
   std::string swarmMode = "off";  // off (compose), auto, api (a manager's Swarm API), dns
   uint64_t swarmPollMs = 1000;    // Swarm: relist the tasks this often when nothing changes
+  AutoscaleConfig autoscale;      // AUTOSCALE_* (off unless AUTOSCALE_MAX is set)
   std::string portFile;           // write the bound service port here once listening (tests)
 
   bool dockerMode() const { return !groupName.empty(); }

@@ -126,5 +126,32 @@ TEST(ConfigTest, OwnContainerIdComesFromTheMountTable) {
   std::remove(path.c_str());
 }
 
+TEST(ConfigTest, AutoscaleIsOffByDefaultAndTakesItsSettings) {
+  auto off = parse({"--group-name", "database", "--group-port", "80"});
+  ASSERT_FALSE(off.exitCode.has_value());
+  EXPECT_FALSE(off.config.autoscale.enabled());
+  auto on = parse({"--group-name", "database", "--group-port", "80", "--autoscale-max", "6",
+                   "--autoscale-up-cpu", "80", "--autoscale-window-ms", "60000"});
+  ASSERT_FALSE(on.exitCode.has_value());
+  ASSERT_TRUE(on.config.autoscale.enabled());
+  ScalingOptions o = on.config.autoscale.policy();
+  EXPECT_EQ(2, o.min);
+  EXPECT_EQ(6, o.max);
+  EXPECT_DOUBLE_EQ(0.8, o.upCpu);
+  EXPECT_DOUBLE_EQ(0.25, o.downCpu);
+  EXPECT_EQ(60000u, o.windowMs);
+  EXPECT_EQ(180000u, o.upCooldownMs);
+}
+
+TEST(ConfigTest, AutoscaleRefusesWhatCannotWork) {
+  EXPECT_EQ(2, parse({"--backends", "127.0.0.1:80", "--autoscale-max", "4"}).exitCode);
+  EXPECT_EQ(2, parse({"--group-name", "d", "--group-port", "80", "--autoscale-min", "5",
+                      "--autoscale-max", "4"})
+                   .exitCode);
+  EXPECT_EQ(2, parse({"--group-name", "d", "--group-port", "80", "--autoscale-max", "4",
+                      "--autoscale-up-cpu", "20", "--autoscale-down-cpu", "30"})
+                   .exitCode);
+}
+
 }  // namespace
 }  // namespace lb

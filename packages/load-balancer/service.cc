@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "load-balancer/admin/admin_server.h"
+#include "load-balancer/autoscale/autoscaler.h"
 #include "load-balancer/docker/swarm_watcher.h"
 #include "load-balancer/docker/watcher.h"
 
@@ -71,6 +72,12 @@ int Service::start(bool handleSignals) {
     watcher_ = std::make_unique<DockerWatcher>(loop_, pool_, wo);
     watcher_->start();
     ++partsOpen_;
+    if (config_.autoscale.enabled()) {
+      autoscaler_ = std::make_unique<Autoscaler>(loop_, pool_, *watcher_, config_.dockerApi,
+                                                 config_.groupName, config_.autoscale);
+      autoscaler_->start();
+      ++partsOpen_;
+    }
   } else {
     for (const auto& b : config_.backends)
       pool_.upsert(b.spec, b.spec, b.addr, BackendState::kReady);
@@ -86,6 +93,7 @@ int Service::start(bool handleSignals) {
 
   if (config_.adminPort >= 0) {
     admin_ = std::make_unique<AdminServer>(loop_, pool_, *listener_, watcher_.get());
+    admin_->setAutoscaler(autoscaler_.get());
     rc = admin_->listen(config_.adminBind, config_.adminPort);
     if (rc != 0) {
       spdlog::error("cannot listen on admin port {}: {}", config_.adminPort, uv_strerror(rc));
@@ -130,6 +138,7 @@ void Service::shutdown(std::function<void()> done) {
     }
   }
   ++partsOpen_;  // held until every close below was started
+  if (autoscaler_) autoscaler_->close([this] { partClosed(); });
   if (watcher_) watcher_->close([this] { partClosed(); });
   if (swarm_) swarm_->close([this] { partClosed(); });
   if (checker_) checker_->close([this] { partClosed(); });

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/http/server.h"
+#include "common/metrics/metrics_writer.h"
 
 namespace db {
 
@@ -31,6 +32,10 @@ class Cluster {
   // Appends the cluster part of /status as JSON members (each starting with a comma), e.g.
   // ,"ready":true,"members":[...]
   virtual void appendStatus(std::string& json) const = 0;
+
+  // Adds the cluster's families to the node's /metrics (replication lag per peer, catch-up,
+  // anti-entropy), named meshkv_node_....
+  virtual void appendMetrics(common::metrics::MetricsWriter& w) const = 0;
 
   // Graceful leave (SIGTERM/SIGINT): announce it, flush what is pending, then call done.
   virtual void leave(std::function<void()> done) = 0;

@@ -71,6 +71,7 @@ class MeshCluster final : public Cluster,
                    std::function<void(bool ok, int acked)> done) override;
   bool ready() const override { return ready_; }
   void appendStatus(std::string& json) const override;
+  void appendMetrics(common::metrics::MetricsWriter& w) const override;  // mesh_metrics.cc
   void leave(std::function<void()> done) override;
 
   // For tests (the counters are in /status too): the member table, batches sent, the bytes of

@@ -1,17 +1,17 @@
 // See admin_server.h.
 #include "load-balancer/admin/admin_server.h"
 
-#include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
-
-#include <sstream>
-
 #include "common/http/json.h"
+#include "common/metrics/metrics_writer.h"
+#include "load-balancer/admin/status_page_html.h"
+#include "load-balancer/autoscale/autoscaler.h"
 #include "load-balancer/docker/watcher.h"
 
 namespace lb {
 
 namespace {
+
+using Type = common::metrics::MetricsWriter::Type;
 
 common::http::ServerOptions adminOptions() {
   common::http::ServerOptions o;
@@ -27,17 +27,37 @@ AdminServer::AdminServer(uv_loop_t* loop, BackendPool& pool, Listener& listener,
       pool_(pool),
       listener_(listener),
       watcher_(watcher),
-      server_(loop, adminOptions()) {
+      server_(loop, adminOptions()),
+      nodeStatus_(loop, pool),
+      history_(loop, pool) {
+  server_.route("/", [](const common::http::Request&, common::http::Responder r) {
+    r.respond(200,
+              std::string_view(reinterpret_cast<const char*>(kStatusPageHtml), kStatusPageHtmlSize),
+              "text/html; charset=utf-8", {{"Cache-Control", "no-cache"}});
+  });
+  server_.route("/node-status",
+                [this](const common::http::Request& req, common::http::Responder r) {
+                  nodeStatus_.handle(req, std::move(r));
+                });
   server_.route("/status", [this](const common::http::Request&, common::http::Responder r) {
     r.respond(200, statusJson());
   });
   server_.route("/metrics", [this](const common::http::Request&, common::http::Responder r) {
-    r.respond(200, metricsText(), "text/plain; version=0.0.4; charset=utf-8");
+    r.respond(200, metricsText(), common::metrics::MetricsWriter::kContentType);
+  });
+}
+
+void AdminServer::close(std::function<void()> done) {
+  server_.close([this, done = std::move(done)]() mutable {
+    nodeStatus_.close(
+        [this, done = std::move(done)]() mutable { history_.close(std::move(done)); });
   });
 }
 
 int AdminServer::listen(const std::string& host, int port) {
-  return server_.listen(host, port);
+  int rc = server_.listen(host, port);
+  if (rc == 0) history_.start();
+  return rc;
 }
 
 std::string AdminServer::statusJson() const {
@@ -69,6 +89,10 @@ std::string AdminServer::statusJson() const {
     appendUint(out, b->totalConnections);
     out += ",\"failures\":";
     appendUint(out, b->failures);
+    out += ",\"bytesIn\":";
+    appendUint(out, b->bytesIn);
+    out += ",\"bytesOut\":";
+    appendUint(out, b->bytesOut);
     out += '}';
   }
   const ListenerStats& s = listener_.stats();
@@ -131,79 +155,58 @@ std::string AdminServer::statusJson() const {
     }
     out += '}';
   }
+  if (autoscaler_ != nullptr) autoscaler_->appendStatus(out);
+  history_.appendJson(out);
   out += '}';
   return out;
 }
 
 std::string AdminServer::metricsText() const {
-  using prometheus::ClientMetric;
-  using prometheus::MetricFamily;
-  using prometheus::MetricType;
-  std::vector<MetricFamily> families;
-  families.reserve(32);  // family() hands out references: no reallocation allowed
-  auto family = [&](const char* name, const char* help, MetricType type) -> MetricFamily& {
-    families.push_back(MetricFamily{name, help, type, {}});
-    return families.back();
-  };
-  auto add = [](MetricFamily& f, double v, std::vector<ClientMetric::Label> labels = {}) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    if (f.type == MetricType::Counter) {
-      m.counter.value = v;
-    } else {
-      m.gauge.value = v;
-    }
-    f.metric.push_back(std::move(m));
-  };
+  common::metrics::MetricsWriter w;
   const ListenerStats& s = listener_.stats();
-  add(family("meshkv_lb_connections_open", "Client connections open", MetricType::Gauge),
-      static_cast<double>(s.open));
-  add(family("meshkv_lb_connections_accepted_total", "Client connections accepted",
-             MetricType::Counter),
-      static_cast<double>(s.accepted));
-  add(family("meshkv_lb_no_backend_total", "Clients closed because no backend answered",
-             MetricType::Counter),
-      static_cast<double>(s.noBackend));
-  add(family("meshkv_lb_connect_retries_total", "Connects moved to another backend",
-             MetricType::Counter),
-      static_cast<double>(s.connectRetries));
-  add(family("meshkv_lb_idle_timeouts_total", "Connections closed for idleness",
-             MetricType::Counter),
-      static_cast<double>(s.idleTimeouts));
-  MetricFamily& bytes =
-      family("meshkv_lb_bytes_total", "Bytes relayed, by direction", MetricType::Counter);
-  add(bytes, static_cast<double>(s.bytesIn), {{"direction", "in"}});
-  add(bytes, static_cast<double>(s.bytesOut), {{"direction", "out"}});
+  w.gauge("meshkv_lb_connections_open", "Client connections open").sample(s.open);
+  w.counter("meshkv_lb_connections_accepted_total", "Client connections accepted")
+      .sample(s.accepted);
+  w.counter("meshkv_lb_no_backend_total", "Clients closed because no backend answered")
+      .sample(s.noBackend);
+  w.counter("meshkv_lb_connect_retries_total", "Connects moved to another backend")
+      .sample(s.connectRetries);
+  w.counter("meshkv_lb_idle_timeouts_total", "Connections closed for idleness")
+      .sample(s.idleTimeouts);
+  w.counter("meshkv_lb_bytes_total", "Bytes relayed, by direction")
+      .sample(s.bytesIn, {{"direction", "in"}})
+      .sample(s.bytesOut, {{"direction", "out"}});
 
   const uint64_t now = uv_now(loop_);
-  MetricFamily& up =
-      family("meshkv_lb_backend_up", "1 when the backend gets new connections", MetricType::Gauge);
-  MetricFamily& open = family("meshkv_lb_backend_connections_open",
-                              "Connections open to the backend", MetricType::Gauge);
-  MetricFamily& total = family("meshkv_lb_backend_connections_total",
-                               "Connections made to the backend", MetricType::Counter);
-  MetricFamily& fails = family("meshkv_lb_backend_connect_failures_total",
-                               "Failed connects to the backend", MetricType::Counter);
-  for (const auto& b : pool_.all()) {
-    std::vector<ClientMetric::Label> l{
-        {"backend", b->name}, {"address", b->address}, {"state", std::string(toString(b->state))}};
-    add(up, b->usable(now) ? 1 : 0, l);
-    add(open, static_cast<double>(b->openConnections), l);
-    add(total, static_cast<double>(b->totalConnections), l);
-    add(fails, static_cast<double>(b->failures), l);
-  }
+  auto perBackend = [&](const char* name, const char* help, bool counter, auto value) {
+    w.family(name, help, counter ? Type::kCounter : Type::kGauge);
+    for (const auto& b : pool_.all()) {
+      w.sample(static_cast<double>(value(*b)), {{"backend", b->name},
+                                                {"address", b->address},
+                                                {"state", std::string(toString(b->state))}});
+    }
+  };
+  perBackend("meshkv_lb_backend_up", "1 when the backend gets new connections", false,
+             [now](const Backend& b) { return b.usable(now) ? 1 : 0; });
+  perBackend("meshkv_lb_backend_connections_open", "Connections open to the backend", false,
+             [](const Backend& b) { return b.openConnections; });
+  perBackend("meshkv_lb_backend_connections_total", "Connections made to the backend", true,
+             [](const Backend& b) { return b.totalConnections; });
+  perBackend("meshkv_lb_backend_connect_failures_total", "Failed connects to the backend", true,
+             [](const Backend& b) { return b.failures; });
+  perBackend("meshkv_lb_backend_bytes_in_total", "Bytes relayed from clients to the backend", true,
+             [](const Backend& b) { return b.bytesIn; });
+  perBackend("meshkv_lb_backend_bytes_out_total", "Bytes relayed from the backend to clients", true,
+             [](const Backend& b) { return b.bytesOut; });
   if (watcher_ != nullptr) {
-    const WatcherStatus& w = watcher_->status();
-    add(family("meshkv_lb_docker_events_total", "Docker events applied", MetricType::Counter),
-        static_cast<double>(w.events));
-    add(family("meshkv_lb_docker_reconnects_total", "Event stream reconnects", MetricType::Counter),
-        static_cast<double>(w.reconnects));
-    add(family("meshkv_lb_docker_watching", "1 while the event stream is up", MetricType::Gauge),
-        w.state == "watching" ? 1 : 0);
+    const WatcherStatus& ws = watcher_->status();
+    w.counter("meshkv_lb_docker_events_total", "Docker events applied").sample(ws.events);
+    w.counter("meshkv_lb_docker_reconnects_total", "Event stream reconnects").sample(ws.reconnects);
+    w.gauge("meshkv_lb_docker_watching", "1 while the event stream is up")
+        .sample(ws.state == "watching" ? 1 : 0);
   }
-  std::ostringstream os;
-  prometheus::TextSerializer().Serialize(os, families);
-  return os.str();
+  if (autoscaler_ != nullptr) autoscaler_->appendMetrics(w);
+  return w.text();
 }
 
 }  // namespace lb

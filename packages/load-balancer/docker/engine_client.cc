@@ -78,6 +78,17 @@ void EngineClient::get(const std::string& pathAndQuery,
   http_.send(std::move(r), std::move(done));
 }
 
+void EngineClient::send(const std::string& method, const std::string& pathAndQuery,
+                        std::string body, std::function<void(common::http::ClientResponse&&)> done,
+                        long timeoutMs) {
+  auto r = request("/v" + version_ + pathAndQuery);
+  r.method = method;
+  r.body = std::move(body);
+  if (!r.body.empty()) r.headers.push_back("Content-Type: application/json");
+  r.timeoutMs = timeoutMs;
+  http_.send(std::move(r), std::move(done));
+}
+
 uint64_t EngineClient::events(const std::string& query, std::function<void(long)> onHeaders,
                               std::function<void(std::string_view)> onData,
                               std::function<void(std::string)> onDone) {

@@ -29,6 +29,9 @@ class EngineClient {
   void ping(std::function<void(std::string version, std::string error)> done);
   void get(const std::string& pathAndQuery,
            std::function<void(common::http::ClientResponse&&)> done, long timeoutMs = 5000);
+  // Any other call (the autoscaler's create, start, stop, remove): POST/DELETE with a JSON body.
+  void send(const std::string& method, const std::string& pathAndQuery, std::string body,
+            std::function<void(common::http::ClientResponse&&)> done, long timeoutMs = 5000);
   // GET /events?... as a stream (no overall timeout).
   uint64_t events(const std::string& query, std::function<void(long)> onHeaders,
                   std::function<void(std::string_view)> onData,

@@ -41,6 +41,8 @@ struct Backend : std::enable_shared_from_this<Backend> {
   uint64_t openConnections = 0;  // connecting or proxying
   uint64_t totalConnections = 0;
   uint64_t failures = 0;  // failed connects, all time
+  uint64_t bytesIn = 0;   // client -> this backend, all time
+  uint64_t bytesOut = 0;  // this backend -> client
 
   bool routable() const { return state == BackendState::kReady && checkUp; }
   bool usable(uint64_t nowMs) const { return routable() && downUntilMs <= nowMs; }

@@ -155,6 +155,8 @@ void Session::onBackendClosedForRetry(uv_handle_t* h) noexcept {
 void Session::connected() {
   phase_ = Phase::kProxying;
   listener_->pool_.connectSucceeded(*target_);
+  up_.backendBytes = &target_->bytesIn;
+  down_.backendBytes = &target_->bytesOut;
   uv_tcp_nodelay(&backend_, 1);
   lastActivity_ = uv_now(listener_->loop_);
   uv_read_start(asStream(&client_), &Session::onAlloc, &Session::onClientRead);
@@ -181,6 +183,7 @@ void Session::forward(Direction& d, ssize_t n, const uv_buf_t* buf) {
   if (n > 0) {
     lastActivity_ = uv_now(listener_->loop_);
     *d.bytes += static_cast<uint64_t>(n);
+    *d.backendBytes += static_cast<uint64_t>(n);
     uv_buf_t b = uv_buf_init(buf->base, static_cast<unsigned>(n));
     int r = uv_try_write(d.dst, &b, 1);
     if (r == n) return;

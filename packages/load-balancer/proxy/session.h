@@ -57,6 +57,7 @@ class Session {
     bool shutdownSent = false;
     bool shutdownDone = false;
     uint64_t* bytes = nullptr;
+    uint64_t* backendBytes = nullptr;  // the target's own counter, once connected
   };
 
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;

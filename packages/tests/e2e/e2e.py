@@ -103,6 +103,8 @@ class Stack:
         self.compose_cmd = compose_command()
         self.env = dict(os.environ)
         self.env["MESHKV_PUBLISH"] = "127.0.0.1:0"  # never clash with a stack or `make run` on 8080
+        self.env["MESHKV_ADMIN_PUBLISH"] = "127.0.0.1:0"
+        self.env.setdefault("AUTOSCALE_MAX", "0")  # scenarios size the group themselves
         self.env.setdefault("LOG_LEVEL", "info")
         self.network = f"{project}_default"
         self.extra_networks = []
