@@ -18,8 +18,8 @@
 namespace meshkv {
 
 Connection::Connection(uv_loop_t* loop, Events& events, std::string host, int port,
-                       int connectTimeoutMs)
-    : loop_(loop), events_(events), host_(std::move(host)), port_(port) {
+                       int connectTimeoutMs, Reuse reuse)
+    : loop_(loop), events_(events), host_(std::move(host)), port_(port), reuse_(reuse) {
   hostHeader_ = (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) + ":" +
                 std::to_string(port_);
   uv_tcp_init(loop_, &tcp_);
@@ -124,7 +124,9 @@ void Connection::send(const std::string& target, uint64_t deadlineMs, Done done)
   out_.append(target);
   out_.append(" HTTP/1.1\r\nHost: ");
   out_.append(hostHeader_);
+  if (reuse_ == Reuse::kOnePerRequest) out_.append("\r\nConnection: close");
   out_.append("\r\n\r\n");
+  ++requests_;
   exchanges_.push_back(Exchange{deadlineMs, std::move(done)});
   if (state_ == State::kOpen && !flushing_) {
     flushing_ = true;
@@ -189,6 +191,9 @@ void Connection::onData(const char* data, size_t len) {
     written_ = 0;
     return fail(kConnectionLost, "the server closed the connection after an answer");
   }
+  if (reuse_ == Reuse::kOnePerRequest && exchanges_.empty()) {
+    return fail(kConnectionLost, "one request per connection: answered");  // fails nothing
+  }
   if (broken) {
     return fail(kBadResponse, std::string("bad HTTP answer: ") +
                                   http_errno_description(HTTP_PARSER_ERRNO(&parser_)));
@@ -205,6 +210,7 @@ void Connection::deliver() {
     if (written_ > 0) --written_;
     o.sent = true;
     refresh();
+    if (exchanges_.empty() && usable()) events_.onIdle(this);
     e.done(std::move(o));
   }
   completed_.clear();
