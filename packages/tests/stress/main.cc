@@ -1,6 +1,6 @@
 // meshkv-stress: the load generator (the original's `npm run stress`, in C++ on libuv). Reads
-// SERVICE_URL and STRESS_* (each also a flag), resolves the target once, runs a stress::Runner
-// (raw HTTP) or a stress::ClientRunner (--engine client / --cluster: the client library) on one
+// SERVICE_URL and STRESS_* (each also a flag), runs a stress::Runner (the client library: one
+// URL, or the whole cluster with --cluster; --engine raw: the old raw HTTP engine) on one
 // loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
 // report (or --json) on stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when
 // errors exceed --max-errors or the run was cut short, 2 on an invalid setting.
@@ -20,7 +20,7 @@
 #include "common/config/cli.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
-#include "tests/stress/client_runner.h"
+#include "tests/stress/raw_runner.h"
 #include "tests/stress/report.h"
 #include "tests/stress/runner.h"
 
@@ -48,7 +48,8 @@ struct Settings {
   uint64_t seed = 0;
   double rate = 0;
   std::string ratio, dist = "uniform";
-  std::string engine = "raw";
+  std::string engine = "client";
+  uint32_t pipeline = 1;
   bool cluster = false;
   std::string csv, hdrOut;
   std::string logLevel = "warn";
@@ -127,15 +128,20 @@ int main(int argc, char** argv) {
       ->envname("STRESS_MIX")
       ->capture_default_str();
   app.add_option("--engine", s.engine,
-                 "raw: HTTP/1.1 straight to --url (one request per connection at a time); "
-                 "client: through the meshkv client library (pooled, pipelined)")
+                 "client: the meshkv client library (default); raw: the old HTTP engine, kept "
+                 "for comparison")
       ->envname("STRESS_ENGINE")
       ->check(CLI::IsMember({"raw", "client"}))
       ->capture_default_str();
   app.add_flag("--cluster", s.cluster,
-               "Through the client library in cluster mode: members read from --url's /status, "
-               "every node loaded directly (implies --engine client)")
+               "The client's cluster mode: members read from --url's /status, every node loaded "
+               "directly (clusters x workers connections to each)")
       ->envname("STRESS_CLUSTER");
+  app.add_option("--pipeline", s.pipeline,
+                 "Requests in flight on each connection (HTTP/1.1 pipelining); 1 = one at a time")
+      ->envname("STRESS_PIPELINE")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
   app.add_option("--ratio", s.ratio, "SET:GET request ratio, e.g. 1:9 (replaces --mix)")
       ->envname("STRESS_RATIO");
   app.add_option("--dist", s.dist, "How random keys are drawn: uniform or zipfian (theta 0.99)")
@@ -255,6 +261,17 @@ int main(int argc, char** argv) {
   uv_freeaddrinfo(resolver.addrinfo);
 
   uint64_t connections = uint64_t{s.clusters} * s.workers;
+  // The client gets the address resolved above, so no connection resolves the name again.
+  char ip[INET6_ADDRSTRLEN] = {0};
+  if (opt.address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&opt.address), ip, sizeof ip);
+    opt.url = "http://[" + std::string(ip) + "]:" + std::to_string(url->port);
+  } else {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&opt.address), ip, sizeof ip);
+    opt.url = "http://" + std::string(ip) + ":" + std::to_string(url->port);
+  }
+  opt.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
+  opt.pipeline = s.pipeline;
   opt.hostHeader = url->host + ":" + std::to_string(url->port);
   opt.basePath = url->path == "/" ? "" : url->path;
   while (!opt.basePath.empty() && opt.basePath.back() == '/') opt.basePath.pop_back();
@@ -316,22 +333,13 @@ int main(int argc, char** argv) {
     std::cout << stress::header(info, s.amount) << "\n==================\n\n" << std::flush;
   if (mode == "lines") std::cerr << "[<] Left Requests / [!] Errors / [^] Success\n";
 
-  std::unique_ptr<stress::Runner> raw;
-  std::unique_ptr<stress::ClientRunner> viaClient;
+  std::unique_ptr<stress::RawRunner> raw;
+  std::unique_ptr<stress::Runner> viaClient;
   if (s.engine == "client" || s.cluster) {
-    meshkv::Options co;
-    co.url = s.url;
-    co.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
-    co.requestTimeoutMs = static_cast<int>(std::min<uint64_t>(s.timeoutMs, INT32_MAX));
-    co.connectTimeoutMs = std::min(co.requestTimeoutMs, 1000);
-    // One request per connection like the raw engine, up to a pool size; beyond it they pipeline.
-    co.connectionsPerNode = static_cast<int>(std::min<uint64_t>(connections, 256));
-    co.maxPipeline = 32;
-    if (s.noRetry) co.retries = 0;
-    viaClient = std::make_unique<stress::ClientRunner>(&loop, opt, co);
+    viaClient = std::make_unique<stress::Runner>(&loop, opt);
     runEngine(*viaClient, loop, mode, ackLog);
   } else {
-    raw = std::make_unique<stress::Runner>(&loop, opt);
+    raw = std::make_unique<stress::RawRunner>(&loop, opt);
     runEngine(*raw, loop, mode, ackLog);
   }
   uv_loop_close(&loop);

@@ -3,7 +3,7 @@
 // close callback, so callbacks that arrive for a closing Conn (cancelled connect/write) see
 // `closing` and do nothing. After a failure the next request is started from the worker's
 // timer (0 ms), never recursively, so a target refusing every connection cannot blow the stack.
-#include "tests/stress/runner.h"
+#include "tests/stress/raw_runner.h"
 
 #include <http_parser.h>
 
@@ -15,20 +15,20 @@
 
 namespace stress {
 
-struct Runner::Worker {
-  Runner* runner = nullptr;
+struct RawRunner::Worker {
+  RawRunner* runner = nullptr;
   uv_timer_t timer{};  // request timeout while busy; "start the next request" while idle
   Conn* conn = nullptr;
   bool busy = false;
   bool retried = false;
   bool responseDone = false;
-  bool idle = false;  // open loop: parked in Runner::idle_
+  bool idle = false;  // open loop: parked in RawRunner::idle_
   Op op = Op::kSet;
   uint64_t startNs = 0;
   std::string key, value, request;
 };
 
-struct Runner::Conn {
+struct RawRunner::Conn {
   uv_tcp_t tcp{};
   uv_connect_t connectReq{};
   uv_write_t writeReq{};
@@ -54,7 +54,7 @@ bool answered(Op op, unsigned status) {
 }
 }  // namespace
 
-Runner::Runner(uv_loop_t* loop, RunOptions options)
+RawRunner::RawRunner(uv_loop_t* loop, RunOptions options)
     : loop_(loop),
       options_(std::move(options)),
       rng_(options_.seed ? options_.seed : 1),
@@ -69,12 +69,12 @@ Runner::Runner(uv_loop_t* loop, RunOptions options)
   }
 }
 
-Runner::~Runner() {
+RawRunner::~RawRunner() {
   // Precondition: never started, or `done` already fired (every handle closed).
   assert(!started_ || finished_);
 }
 
-uint64_t Runner::random() {
+uint64_t RawRunner::random() {
   // splitmix64: fast, good enough to spread keys and pick operations.
   uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -82,30 +82,11 @@ uint64_t Runner::random() {
   return z ^ (z >> 31);
 }
 
-Progress progressOf(const Results& results, bool started, uint64_t startNs, uint64_t endNs) {
-  Progress p;
-  p.amount = results.amount;
-  p.issued = results.issued;
-  p.succeeded = results.succeeded;
-  p.errors = results.errors;
-  p.completed = p.succeeded + p.errors;
-  p.elapsedSec = started ? static_cast<double>(endNs - startNs) / 1e9 : 0;
-  // The live rate: what completed in the last slices adding up to about one second.
-  uint64_t n = 0;
-  double sec = 0;
-  for (auto it = results.slices.rbegin(); it != results.slices.rend() && sec < 0.999; ++it) {
-    n += it->completed;
-    sec += it->lengthSec;
-  }
-  p.liveRate = sec > 0 ? static_cast<double>(n) / sec : 0;
-  return p;
-}
-
-Progress Runner::progress() const {
+Progress RawRunner::progress() const {
   return progressOf(results_, started_, startNs_, finished_ || closing_ ? lastEndNs_ : uv_hrtime());
 }
 
-void Runner::start(std::function<void()> done) {
+void RawRunner::start(std::function<void()> done) {
   assert(!started_);
   started_ = true;
   done_ = std::move(done);
@@ -130,7 +111,7 @@ void Runner::start(std::function<void()> done) {
   maybeFinish();  // amount 0
 }
 
-void Runner::stop(std::string reason) {
+void RawRunner::stop(std::string reason) {
   if (!started_ || closing_ || stopping_) return;
   stopping_ = true;
   results_.stopReason = std::move(reason);
@@ -140,7 +121,7 @@ void Runner::stop(std::string reason) {
   maybeFinish();
 }
 
-void Runner::buildRequest(Worker* w) {
+void RawRunner::buildRequest(Worker* w) {
   w->op = options_.mix.pick(random());
   uint64_t n = options_.sequentialKeys ? nextKey_++ : keys_.pick(random());
   w->key = options_.keyPrefix;
@@ -178,16 +159,16 @@ void Runner::buildRequest(Worker* w) {
   r += "\r\n";
 }
 
-uint64_t Runner::dueCount(uint64_t nowNs) const {
+uint64_t RawRunner::dueCount(uint64_t nowNs) const {
   double due = static_cast<double>(nowNs - startNs_) * options_.rate / 1e9;
   return std::min<uint64_t>(options_.amount, static_cast<uint64_t>(due) + 1);
 }
 
-uint64_t Runner::dueNs(uint64_t index) const {
+uint64_t RawRunner::dueNs(uint64_t index) const {
   return startNs_ + static_cast<uint64_t>(static_cast<double>(index) * 1e9 / options_.rate);
 }
 
-void Runner::next(Worker* w) {
+void RawRunner::next(Worker* w) {
   if (closing_) return;
   if (stopping_ || results_.issued >= options_.amount) {
     maybeFinish();
@@ -218,7 +199,7 @@ void Runner::next(Worker* w) {
   }
 }
 
-void Runner::connect(Worker* w) {
+void RawRunner::connect(Worker* w) {
   auto* c = new Conn();
   c->worker = w;
   uv_tcp_init(loop_, &c->tcp);
@@ -231,7 +212,7 @@ void Runner::connect(Worker* w) {
   if (r < 0) fail(w, std::string("connect_") + uv_err_name(r));  // the callback never fires
 }
 
-void Runner::send(Worker* w) {
+void RawRunner::send(Worker* w) {
   Conn* c = w->conn;
   if (c->writing) {  // cannot happen with one request at a time; never corrupt a pending write
     fail(w, "internal_write_overlap");
@@ -259,7 +240,7 @@ void Runner::send(Worker* w) {
   }
 }
 
-void Runner::endRequest(Worker* w) {
+void RawRunner::endRequest(Worker* w) {
   w->busy = false;
   --inFlight_;
   uv_timer_stop(&w->timer);
@@ -267,7 +248,7 @@ void Runner::endRequest(Worker* w) {
   ++sliceCompleted_;
 }
 
-void Runner::complete(Worker* w) {
+void RawRunner::complete(Worker* w) {
   Conn* c = w->conn;
   unsigned status = c->parser.status_code;
   uint64_t us = (uv_hrtime() - w->startNs) / 1000;
@@ -289,7 +270,7 @@ void Runner::complete(Worker* w) {
   next(w);
 }
 
-void Runner::fail(Worker* w, std::string kind) {
+void RawRunner::fail(Worker* w, std::string kind) {
   if (!w->busy) return;
   ++results_.errors;
   ++sliceErrors_;
@@ -303,7 +284,7 @@ void Runner::fail(Worker* w, std::string kind) {
   }
 }
 
-void Runner::transportError(Worker* w, Conn* c, std::string kind) {
+void RawRunner::transportError(Worker* w, Conn* c, std::string kind) {
   if (!w->busy || w->conn != c) {  // an idle keep-alive connection went away: just drop it
     if (w->conn == c) closeConn(w);
     return;
@@ -318,7 +299,7 @@ void Runner::transportError(Worker* w, Conn* c, std::string kind) {
   fail(w, std::move(kind));
 }
 
-void Runner::closeConn(Worker* w) {
+void RawRunner::closeConn(Worker* w) {
   Conn* c = w->conn;
   if (c == nullptr) return;
   w->conn = nullptr;
@@ -326,12 +307,12 @@ void Runner::closeConn(Worker* w) {
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), connCloseCb);
 }
 
-void Runner::maybeFinish() {
+void RawRunner::maybeFinish() {
   if (!started_ || closing_) return;
   if ((stopping_ || results_.issued >= options_.amount) && inFlight_ == 0) closeAll();
 }
 
-void Runner::closeAll() {
+void RawRunner::closeAll() {
   closing_ = true;
   if (results_.issued == 0) lastEndNs_ = uv_hrtime();
   if (stopping_) lastEndNs_ = uv_hrtime();
@@ -348,7 +329,7 @@ void Runner::closeAll() {
   idle_.clear();
 }
 
-void Runner::handleClosed() {
+void RawRunner::handleClosed() {
   --openHandles_;
   if (closing_ && openHandles_ == 0 && !finished_) {
     finished_ = true;
@@ -356,7 +337,7 @@ void Runner::handleClosed() {
   }
 }
 
-void Runner::cutSlice() {
+void RawRunner::cutSlice() {
   uint64_t now = closing_ ? std::max(lastEndNs_, sliceStartNs_) : uv_hrtime();
   Slice s;
   s.startSec = static_cast<double>(sliceStartNs_ - startNs_) / 1e9;
@@ -375,7 +356,7 @@ void Runner::cutSlice() {
 
 // ---- event handlers ------------------------------------------------------------------------
 
-void Runner::onConnect(Conn* c, int status) {
+void RawRunner::onConnect(Conn* c, int status) {
   if (c->closing) return;
   Worker* w = c->worker;
   if (status < 0) {
@@ -389,16 +370,16 @@ void Runner::onConnect(Conn* c, int status) {
   if (w->busy && w->conn == c) send(w);
 }
 
-void Runner::onWrite(Conn* c, int status) {
+void RawRunner::onWrite(Conn* c, int status) {
   c->writing = false;
   if (c->closing || status >= 0) return;
   transportError(c->worker, c, std::string("write_") + uv_err_name(status));
 }
 
-void Runner::onRead(Conn* c, ssize_t nread, const uv_buf_t* buf) {
+void RawRunner::onRead(Conn* c, ssize_t nread, const uv_buf_t* buf) {
   if (c->closing || nread == 0) return;
   Worker* w = c->worker;
-  static const http_parser_settings kSettings = makeSettings(&Runner::onMessageComplete);
+  static const http_parser_settings kSettings = makeSettings(&RawRunner::onMessageComplete);
   if (nread < 0) {
     if (nread == UV_EOF) {
       c->eof = true;
@@ -428,7 +409,7 @@ void Runner::onRead(Conn* c, ssize_t nread, const uv_buf_t* buf) {
   if (w->responseDone) complete(w);
 }
 
-void Runner::onTimeout(Worker* w) {
+void RawRunner::onTimeout(Worker* w) {
   if (w->busy) {
     fail(w, "timeout");
   } else {
@@ -436,7 +417,7 @@ void Runner::onTimeout(Worker* w) {
   }
 }
 
-void Runner::onRateTimer() {
+void RawRunner::onRateTimer() {
   if (stopping_ || closing_) return;
   uint64_t due = dueCount(uv_hrtime());
   while (!idle_.empty() && results_.issued < due && !closing_) {
@@ -448,68 +429,68 @@ void Runner::onRateTimer() {
   if (results_.issued >= options_.amount) uv_timer_stop(&rateTimer_);
 }
 
-void Runner::onSliceTimer() {
+void RawRunner::onSliceTimer() {
   cutSlice();
   if (progressFn_) progressFn_(progress());
 }
 
 // ---- libuv trampolines ---------------------------------------------------------------------
 
-void Runner::connectCb(uv_connect_t* req, int status) noexcept {
+void RawRunner::connectCb(uv_connect_t* req, int status) noexcept {
   auto* c = static_cast<Conn*>(req->data);
   c->worker->runner->onConnect(c, status);
 }
 
-void Runner::writeCb(uv_write_t* req, int status) noexcept {
+void RawRunner::writeCb(uv_write_t* req, int status) noexcept {
   auto* c = static_cast<Conn*>(req->data);
   c->worker->runner->onWrite(c, status);
 }
 
-void Runner::allocCb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+void RawRunner::allocCb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
   auto* c = static_cast<Conn*>(h->data);
-  Runner* r = c->worker->runner;
+  RawRunner* r = c->worker->runner;
   *buf = uv_buf_init(r->readBuf_.data(), static_cast<unsigned>(r->readBuf_.size()));
 }
 
-void Runner::readCb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+void RawRunner::readCb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* c = static_cast<Conn*>(s->data);
   c->worker->runner->onRead(c, nread, buf);
 }
 
-void Runner::connCloseCb(uv_handle_t* h) noexcept {
+void RawRunner::connCloseCb(uv_handle_t* h) noexcept {
   auto* c = static_cast<Conn*>(h->data);
-  Runner* r = c->worker->runner;
+  RawRunner* r = c->worker->runner;
   delete c;
   r->handleClosed();
 }
 
-void Runner::workerTimerCloseCb(uv_handle_t* h) noexcept {
+void RawRunner::workerTimerCloseCb(uv_handle_t* h) noexcept {
   static_cast<Worker*>(h->data)->runner->handleClosed();
 }
 
-void Runner::runTimerCloseCb(uv_handle_t* h) noexcept {
-  static_cast<Runner*>(h->data)->handleClosed();
+void RawRunner::runTimerCloseCb(uv_handle_t* h) noexcept {
+  static_cast<RawRunner*>(h->data)->handleClosed();
 }
 
-void Runner::timeoutCb(uv_timer_t* t) noexcept {
+void RawRunner::timeoutCb(uv_timer_t* t) noexcept {
   auto* w = static_cast<Worker*>(t->data);
   w->runner->onTimeout(w);
 }
 
-void Runner::sliceTimerCb(uv_timer_t* t) noexcept {
-  static_cast<Runner*>(t->data)->onSliceTimer();
+void RawRunner::sliceTimerCb(uv_timer_t* t) noexcept {
+  static_cast<RawRunner*>(t->data)->onSliceTimer();
 }
 
-void Runner::maxTimerCb(uv_timer_t* t) noexcept {
-  auto* r = static_cast<Runner*>(t->data);
+void RawRunner::maxTimerCb(uv_timer_t* t) noexcept {
+  auto* r = static_cast<RawRunner*>(t->data);
   r->stop("time limit of " + std::to_string(r->options_.maxTimeMs / 1000) + " s reached");
 }
 
-void Runner::rateTimerCb(uv_timer_t* t) noexcept {
-  static_cast<Runner*>(t->data)->onRateTimer();
+void RawRunner::rateTimerCb(uv_timer_t* t) noexcept {
+  static_cast<RawRunner*>(t->data)->onRateTimer();
 }
 
-int Runner::onMessageComplete(http_parser* p) noexcept {
+int RawRunner::onMessageComplete(http_parser* p) noexcept {
   auto* c = static_cast<Conn*>(p->data);
   c->worker->responseDone = true;
   return 0;

@@ -1,13 +1,14 @@
-// ClientRunner: meshkv-stress's second engine, driving load through meshkv::AsyncClient (the
-// client library) instead of raw HTTP: with Discovery::kCluster it reads the members from
-// /status and spreads requests over every node directly (`--cluster`), with kSeedOnly it sends
-// everything to the one URL (`--engine client`). Same RunOptions, Results, progress and ack
-// callbacks, open loop (RunOptions::rate) and closed loop as the raw Runner, so reports are
-// identical. `connections` is the number of requests in flight (the client pools and pipelines
-// them). Owned by main; loop thread only; `done` fires once the client is closed.
-// A newcomer's trap: the client retries reads on another node (unless --no-retry), so a read
-// that needed a retry is a success here, and `staleRetries` counts the client's retries; and
-// only answered requests carry a latency (the client turns an HTTP error into an error value).
+// Runner: the engine of meshkv-stress, on meshkv::AsyncClient (the client library). It keeps
+// `connections` keep-alive connections per node (clusters x workers), each with one request in
+// flight at a time (or `pipeline`), issues requests until `amount` were issued (closed loop: the
+// next as soon as one ends; open loop: at RunOptions::rate, latency counted from when each was
+// due), and records every outcome: latency of every HTTP answer in a Histogram (microseconds),
+// one Slice per `sliceMs`, errors by kind ("http_500", "timeout", "connection_lost",
+// "unavailable", "aborted", ...). The caller owns the loop and the runner; `done` fires on the
+// loop once every request ended and the client is closed.
+// A newcomer's trap: a failed request is an error and is NOT resent, except (retryStale) once
+// when its connection closed before any answer; with retryStale=false (--no-retry) nothing is
+// ever sent twice (meshkv::Resend::kNever): the error count is what the e2e tests assert on.
 #pragma once
 
 #include <uv.h>
@@ -15,50 +16,66 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "meshkv/client.h"
-#include "tests/stress/runner.h"
+#include "tests/stress/run.h"
 
 namespace stress {
 
-class ClientRunner {
+class Runner {
  public:
-  ClientRunner(uv_loop_t* loop, RunOptions options, meshkv::Options client);
-  ~ClientRunner();
-  ClientRunner(const ClientRunner&) = delete;
-  ClientRunner& operator=(const ClientRunner&) = delete;
+  using ProgressFn = std::function<void(const Progress&)>;
+  // Called for every acknowledged /set (status 200), for write-durability checks.
+  using AckFn = std::function<void(std::string_view key, std::string_view value)>;
 
-  void onProgress(Runner::ProgressFn fn) { progressFn_ = std::move(fn); }
-  void onAck(Runner::AckFn fn) { ackFn_ = std::move(fn); }
+  Runner(uv_loop_t* loop, RunOptions options);
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  void onProgress(ProgressFn fn) { progressFn_ = std::move(fn); }
+  void onAck(AckFn fn) { ackFn_ = std::move(fn); }
+  // Starts the run; `done` fires once on the loop at the end. Call once.
   void start(std::function<void()> done);
+  // Ends the run early: nothing new is issued, in-flight requests count as "aborted".
   void stop(std::string reason);
   const Results& results() const { return results_; }
   Progress progress() const;
 
+  // The client options a run uses (connection per worker, resend policy, timeouts).
+  static meshkv::Options clientOptions(const RunOptions& o);
+
  private:
+  enum class Phase { kReady, kRunning, kStopping, kClosing, kFinished };
+
   void pump();  // issues every request that may go now
   void issue();
-  void finish(uint64_t latencyStartNs, bool ok, bool notFound, const std::string& errorCode);
+  void onAnswer(Op op, uint64_t fromNs, const std::string& key, const std::string& value,
+                meshkv::Result<meshkv::Response> r);
   void maybeFinish();
+  void closeClient();
+  void maybeDone();
   void cutSlice();
-  void onTick();
+  void onSliceTimer();
+  uint64_t random();
 
   uv_loop_t* loop_;
   RunOptions options_;
   std::unique_ptr<meshkv::AsyncClient> client_;
-  std::shared_ptr<bool> alive_;  // callbacks that outlive a closing runner check it
+  Phase phase_ = Phase::kReady;
+  bool clientClosing_ = false, clientClosed_ = false;
   uv_timer_t tick_{}, slice_{}, maxTimer_{};
   int openTimers_ = 0;
   std::function<void()> done_;
-  Runner::ProgressFn progressFn_;
-  Runner::AckFn ackFn_;
+  ProgressFn progressFn_;
+  AckFn ackFn_;
   Results results_;
   Histogram sliceHist_;
   uint64_t sliceCompleted_ = 0, sliceErrors_ = 0;
   uint64_t startNs_ = 0, sliceStartNs_ = 0, lastEndNs_ = 0, inFlight_ = 0, nextKey_ = 0;
   uint64_t rng_;
   KeyPicker keys_;
-  bool started_ = false, stopping_ = false, closing_ = false, finished_ = false;
 };
 
 }  // namespace stress
