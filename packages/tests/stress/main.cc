@@ -1,10 +1,10 @@
 // meshkv-stress: the load generator (the original's `npm run stress`, in C++ on libuv). Reads
-// SERVICE_URL and STRESS_* (each also a flag), runs a stress::Runner (the client library: one
-// URL, or the whole cluster with --cluster; --engine raw: the old raw HTTP engine) on one
-// loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
-// report (or --json) on stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when
-// errors exceed --max-errors or the run was cut short, 2 on an invalid setting.
-// It only ever targets the one address it is given, and stops by itself (count and --max-time).
+// SERVICE_URL and STRESS_* (each also a flag), resolves the target once, runs a stress::Runner
+// (the client library: that one address, or the whole cluster with --cluster) on one loop, shows
+// progress on stderr (a bar on a terminal, plain lines otherwise), prints the report (or --json) on
+// stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when errors exceed --max-errors or
+// the run was cut short, 2 on an invalid setting. It only ever targets the one address it is given,
+// and stops by itself (count and --max-time).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,7 +20,6 @@
 #include "common/config/cli.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
-#include "tests/stress/raw_runner.h"
 #include "tests/stress/report.h"
 #include "tests/stress/runner.h"
 
@@ -68,9 +67,9 @@ bool writeFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(f);
 }
 
-// Wires progress, acks and SIGINT/SIGTERM to either engine and runs the loop to the end.
-template <typename Engine>
-void runEngine(Engine& runner, uv_loop_t& loop, const std::string& mode, std::ofstream& ackLog) {
+// Wires progress, acks and SIGINT/SIGTERM to the runner and runs the loop to the end.
+void runToEnd(stress::Runner& runner, uv_loop_t& loop, const std::string& mode,
+              std::ofstream& ackLog) {
   double lastLine = 0;
   runner.onProgress([&](const stress::Progress& p) {
     if (mode == "bar") {
@@ -90,7 +89,7 @@ void runEngine(Engine& runner, uv_loop_t& loop, const std::string& mode, std::of
   uv_signal_init(&loop, &sigterm);
   sigint.data = sigterm.data = &runner;
   auto onSignal = [](uv_signal_t* h, int signum) {
-    static_cast<Engine*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
+    static_cast<stress::Runner*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
   };
   uv_signal_start(&sigint, onSignal, SIGINT);
   uv_signal_start(&sigterm, onSignal, SIGTERM);
@@ -128,8 +127,8 @@ int main(int argc, char** argv) {
       ->envname("STRESS_MIX")
       ->capture_default_str();
   app.add_option("--engine", s.engine,
-                 "client: the meshkv client library (default); raw: the old HTTP engine, kept "
-                 "for comparison")
+                 "Kept for scripts: raw and client both run the client library, one request in "
+                 "flight per connection (the raw HTTP engine is gone)")
       ->envname("STRESS_ENGINE")
       ->check(CLI::IsMember({"raw", "client"}))
       ->capture_default_str();
@@ -257,22 +256,22 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  std::memcpy(&opt.address, chosen->ai_addr, chosen->ai_addrlen);
+  sockaddr_storage address{};
+  std::memcpy(&address, chosen->ai_addr, chosen->ai_addrlen);
   uv_freeaddrinfo(resolver.addrinfo);
 
   uint64_t connections = uint64_t{s.clusters} * s.workers;
   // The client gets the address resolved above, so no connection resolves the name again.
   char ip[INET6_ADDRSTRLEN] = {0};
-  if (opt.address.ss_family == AF_INET6) {
-    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&opt.address), ip, sizeof ip);
+  if (address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), ip, sizeof ip);
     opt.url = "http://[" + std::string(ip) + "]:" + std::to_string(url->port);
   } else {
-    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&opt.address), ip, sizeof ip);
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), ip, sizeof ip);
     opt.url = "http://" + std::string(ip) + ":" + std::to_string(url->port);
   }
   opt.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
   opt.pipeline = s.pipeline;
-  opt.hostHeader = url->host + ":" + std::to_string(url->port);
   opt.basePath = url->path == "/" ? "" : url->path;
   while (!opt.basePath.empty() && opt.basePath.back() == '/') opt.basePath.pop_back();
   opt.amount = s.amount;
@@ -315,7 +314,7 @@ int main(int argc, char** argv) {
   info.maxErrors = s.maxErrors;
   info.rate = s.rate;
   info.keyDist = opt.keyDist;
-  info.engine = s.cluster ? "cluster" : s.engine;
+  info.engine = s.cluster ? "cluster" : "client";
 
   std::ofstream ackLog;
   if (!s.ackLog.empty()) {
@@ -333,19 +332,12 @@ int main(int argc, char** argv) {
     std::cout << stress::header(info, s.amount) << "\n==================\n\n" << std::flush;
   if (mode == "lines") std::cerr << "[<] Left Requests / [!] Errors / [^] Success\n";
 
-  std::unique_ptr<stress::RawRunner> raw;
-  std::unique_ptr<stress::Runner> viaClient;
-  if (s.engine == "client" || s.cluster) {
-    viaClient = std::make_unique<stress::Runner>(&loop, opt);
-    runEngine(*viaClient, loop, mode, ackLog);
-  } else {
-    raw = std::make_unique<stress::RawRunner>(&loop, opt);
-    runEngine(*raw, loop, mode, ackLog);
-  }
+  stress::Runner runner(&loop, opt);
+  runToEnd(runner, loop, mode, ackLog);
   uv_loop_close(&loop);
   if (mode == "bar") std::cerr << "\n";
 
-  const stress::Results& r = raw ? raw->results() : viaClient->results();
+  const stress::Results& r = runner.results();
   if (s.json) {
     std::cout << stress::jsonReport(r, info);
   } else {

@@ -3,8 +3,6 @@
 // when a request was DUE in open loop (RunOptions::rate), not from when it could be sent.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cstdint>
 #include <map>
@@ -20,10 +18,8 @@
 namespace stress {
 
 struct RunOptions {
-  std::string url;             // the target: http://host:port (a node or the balancer)
-  sockaddr_storage address{};  // resolved target (IPv4 or IPv6; the raw engine only)
-  std::string hostHeader;      // "host:port" sent as Host (the raw engine only)
-  std::string basePath;        // "" or "/prefix" (no trailing '/')
+  std::string url;       // the target: http://host:port (a node or the balancer)
+  std::string basePath;  // "" or "/prefix" (no trailing '/')
   // kSeedOnly: every request to `url`; kCluster: members read from url's /status, each loaded
   // directly (the client's cluster mode).
   meshkv::Discovery discovery = meshkv::Discovery::kSeedOnly;
@@ -42,8 +38,9 @@ struct RunOptions {
   uint64_t maxTimeMs = 600000;  // the whole run; then in-flight requests are aborted
   uint64_t sliceMs = 100;       // time-series resolution (and progress callback period)
   uint64_t seed = 1;
-  // Resend once, on a new connection, a request whose reused keep-alive connection was closed
-  // before any byte of its response arrived (what curl and browsers do, RFC 9110 9.2.2).
+  // Resend once, on a new connection, a request whose keep-alive connection was closed before
+  // its answer (what curl and browsers do, RFC 9110 9.2.2; meshkv::Resend::kLostConnection).
+  // false (--no-retry): nothing is ever sent twice (meshkv::Resend::kNever).
   bool retryStale = true;
   // Open loop (wrk2's method) when > 0: request i is due at start + i / rate, whatever the
   // server does; a request waits for a free connection when none is idle, and its latency is
