@@ -248,6 +248,20 @@ TEST_F(RunnerTest, NewConnectionPerRequestOpensOneConnectionEach) {
   EXPECT_EQ(runner.results().connectionsOpened, 200u);
 }
 
+TEST_F(RunnerTest, PipeliningKeepsSeveralRequestsInFlightOnEachConnection) {
+  TestServer server(&loop_);
+  RunOptions o = optionsFor(server.port);
+  o.amount = 400;
+  o.connections = 2;
+  o.pipeline = 4;
+  o.sequentialKeys = true;
+  Runner runner(&loop_, o);
+  ASSERT_TRUE(run(runner, &server));
+  EXPECT_EQ(runner.results().succeeded, 400u);
+  EXPECT_EQ(server.store.size(), 400u);
+  EXPECT_EQ(server.connections, 2) << "8 in flight, still over the 2 connections";
+}
+
 TEST_F(RunnerTest, BadStatusesAreErrorsButMissesAreAnswers) {
   TestServer server(&loop_);
   server.errorEvery = 10;
