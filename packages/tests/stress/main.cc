@@ -299,7 +299,9 @@ int main(int argc, char** argv) {
   opt.maxTimeMs = static_cast<uint64_t>(s.maxTimeSec * 1000);
   opt.seed = s.seed ? s.seed : uv_hrtime();
   opt.rate = s.rate;
-  raiseFileLimit(std::min<uint64_t>(connections, s.amount) + 64);
+  // Cluster mode opens clusters x workers connections to every member (how many is not known
+  // yet): as many descriptors as allowed (up to Linux's default nr_open).
+  raiseFileLimit(s.cluster ? uint64_t{1} << 20 : std::min<uint64_t>(connections, s.amount) + 64);
 
   stress::ReportInfo info;
   info.target = s.url;
