@@ -104,6 +104,14 @@ void AsyncClient::join(std::string_view hostPort, Callback<Ok> done) {
                 adapt<Ok>(std::move(done), &ok));
 }
 
+void AsyncClient::request(std::string_view target, RequestKind kind, Callback<Response> done) {
+  core_->submit(std::string(target), kind == RequestKind::kRead, {},
+                [done = std::move(done)](Outcome&& o, const std::string& url) {
+                  if (!o.error.empty()) return done(Error{o.error, o.detail});
+                  done(Response{static_cast<int>(o.status), std::move(o.body), url});
+                });
+}
+
 void AsyncClient::refresh(Callback<size_t> done) {
   core_->refresh(std::move(done));
 }

@@ -145,20 +145,35 @@ ClientCore::Node* ClientCore::pick(const Call& call) {
 }
 
 Connection* ClientCore::connectionFor(Node& node) {
+  while (!node.idle.empty()) {
+    Connection* c = node.idle.back();
+    node.idle.pop_back();
+    // closeIfStale() may run onClosed, which drops c's other entries from node.idle.
+    if (c->usable() && c->inFlight() == 0 && !c->closeIfStale()) return c;
+  }
   Connection* best = nullptr;
   for (size_t i = 0; i < node.conns.size();) {
     Connection* c = node.conns[i];
     // closeIfStale() may remove c from node.conns (onClosed): re-read the same index then.
     if (c->closeIfStale()) continue;
     if (c->usable() && (best == nullptr || c->inFlight() < best->inFlight())) best = c;
+    if (best != nullptr && best->inFlight() == 0) break;  // an idle one: none is less busy
     ++i;
   }
-  int limit = std::max(1, opts_.connectionsPerNode);
-  if ((best == nullptr || best->inFlight() > 0) && node.conns.size() < static_cast<size_t>(limit)) {
-    auto* c = new Connection(loop_, *this, node.host, node.port, opts_.connectTimeoutMs);
+  // Connections that take no more requests (answered "Connection: close", a used one-shot) are
+  // about to close: they do not count against the limit.
+  auto live = [&] {
+    return static_cast<size_t>(std::count_if(node.conns.begin(), node.conns.end(),
+                                             [](Connection* c) { return c->usable(); }));
+  };
+  size_t limit = static_cast<size_t>(std::max(1, opts_.connectionsPerNode));
+  if ((best == nullptr || best->inFlight() > 0) && live() < limit) {
+    auto* c =
+        new Connection(loop_, *this, node.host, node.port, opts_.connectTimeoutMs, opts_.reuse);
     ++liveConns_;
     ++stats_.connectionsOpened;
     node.conns.push_back(c);
+    nodeOf_[c] = &node;
     c->start();
     if (c->usable()) return c;
   }
@@ -190,7 +205,8 @@ void ClientCore::dispatch(const CallPtr& call) {
   }
   ++call->attempts;
   uint64_t deadline = call->deadlineMs;
-  if (call->idempotent) {  // a read may give up on a hung node early and ask another one
+  // A read may give up on a hung node early and ask another one (only when it may be resent).
+  if (call->idempotent && opts_.resend == Resend::kSafe) {
     int retries = std::max(0, opts_.retries);
     int attemptMs = opts_.attemptTimeoutMs > 0
                         ? opts_.attemptTimeoutMs
@@ -213,11 +229,7 @@ void ClientCore::onOutcome(const CallPtr& call, Node* node, Outcome&& o) {
   if (o.error == kConnectionLost || o.error == kBadResponse || o.error == kTimeout) {
     markDown(*node);
   }
-  bool safe = !o.sent || call->idempotent || opts_.retryWrites;
-  // A write that timed out may still be applied: only reads go on after a timeout.
-  bool timeoutOk = o.error != kTimeout || call->idempotent;
-  bool retry = !closing_ && timeoutOk && o.error != kClosed && safe &&
-               call->attempts <= opts_.retries && now() < call->deadlineMs;
+  bool retry = !closing_ && o.error != kClosed && now() < call->deadlineMs && mayResend(*call, o);
   if (retry) {
     ++stats_.retries;
     call->avoid = node->url;
@@ -226,6 +238,21 @@ void ClientCore::onOutcome(const CallPtr& call, Node* node, Outcome&& o) {
     finish(call, std::move(o), node->url);
   }
   drainPending();
+}
+
+bool ClientCore::mayResend(const Call& call, const Outcome& o) const {
+  switch (opts_.resend) {
+    case Resend::kNever:
+      return false;
+    case Resend::kLostConnection:
+      return o.error == kConnectionLost && call.attempts == 1;
+    case Resend::kSafe:
+      break;
+  }
+  bool safe = !o.sent || call.idempotent || opts_.retryWrites;
+  // A write that timed out may still be applied: only reads go on after a timeout.
+  bool timeoutOk = o.error != kTimeout || call.idempotent;
+  return timeoutOk && safe && call.attempts <= opts_.retries;
 }
 
 void ClientCore::finish(const CallPtr& call, Outcome&& o, const std::string& url) {
@@ -256,9 +283,20 @@ void ClientCore::onClosed(Connection* c, bool connectFailed) {
     auto it = std::find(n->conns.begin(), n->conns.end(), c);
     if (it == n->conns.end()) continue;
     n->conns.erase(it);
+    nodeOf_.erase(c);
+    n->idle.erase(std::remove(n->idle.begin(), n->idle.end(), c), n->idle.end());
     if (connectFailed && !closing_) markDown(*n);
     return;
   }
+}
+
+void ClientCore::onIdle(Connection* c) {
+  auto it = nodeOf_.find(c);
+  if (it == nodeOf_.end()) return;
+  Node& n = *it->second;
+  // Duplicates are harmless (checked when taken); bound them all the same.
+  if (n.idle.size() > 2 * n.conns.size()) n.idle.clear();
+  n.idle.push_back(c);
 }
 
 void ClientCore::onFreed(Connection*) {

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "client/protocol.h"
@@ -234,6 +235,44 @@ TEST_F(OneNode, AKeepAliveConnectionClosedByTheServerIsNotUsedAgain) {
   Status st = c.set("a", "2");  // a write: it must not be lost on the dead connection
   ASSERT_TRUE(st.ok()) << st.error().code << " " << st.error().message;
   EXPECT_EQ(*c.get("a"), "2");
+}
+
+TEST_F(OneNode, RawRequestsOnePerConnectionNeverResent) {
+  // What meshkv-stress asks of the client: any status as an answer, a connection per request
+  // when told, and nothing ever sent twice (a failure is the caller's to count).
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Options o = fast(cluster.node(0).url());
+  o.discovery = Discovery::kSeedOnly;  // no /status of its own: every connection is counted
+  o.reuse = Reuse::kOnePerRequest;
+  o.resend = Resend::kNever;
+  auto client = std::make_unique<AsyncClient>(&loop, o);
+  auto send = [&](const std::string& target, RequestKind kind) {
+    std::optional<Result<Response>> out;
+    client->request(target, kind, [&](Result<Response> r) { out = std::move(r); });
+    while (!out) uv_run(&loop, UV_RUN_ONCE);
+    return std::move(*out);
+  };
+  auto set = send("/set?k=raw&v=1&w=1", RequestKind::kWrite);
+  ASSERT_TRUE(set.ok()) << set.error().code << " " << set.error().message;
+  EXPECT_EQ(set->status, 200);
+  EXPECT_EQ(set->node, cluster.node(0).url());
+  auto miss = send("/get?k=never-set", RequestKind::kRead);
+  ASSERT_TRUE(miss.ok()) << "a 404 is an answer here, not an error";
+  EXPECT_EQ(miss->status, 404);
+  EXPECT_NE(miss->body.find("MISSING_RECORD"), std::string::npos);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(send("/get?k=raw", RequestKind::kRead)->status, 200);
+  EXPECT_EQ(client->stats().connectionsOpened, 7u) << "one connection per request";
+  cluster.node(0).kill9();
+  auto dead = send("/get?k=raw", RequestKind::kRead);
+  ASSERT_FALSE(dead.ok());
+  EXPECT_EQ(dead.error().code, kUnavailable);
+  EXPECT_EQ(client->stats().retries, 0u) << "Resend::kNever: not even a read is resent";
+  bool closed = false;
+  client->close([&] { closed = true; });
+  while (!closed) uv_run(&loop, UV_RUN_ONCE);
+  client.reset();
+  EXPECT_EQ(uv_loop_close(&loop), 0) << "a handle was left open";
 }
 
 TEST(ClientErrors, NoAnswerIsATimeoutAndNoListenerIsUnavailable) {

@@ -18,6 +18,8 @@
 #include <functional>
 #include <string>
 
+#include "meshkv/client.h"
+
 namespace meshkv {
 
 struct Outcome {
@@ -40,10 +42,15 @@ class Connection {
     virtual void onClosed(Connection* c, bool connectFailed) = 0;
     // Its last handle is closed; it is deleted right after this returns.
     virtual void onFreed(Connection* c) = 0;
+    // Its last answer arrived and it takes requests: reuse it first (called before that
+    // answer's callback, so the request that callback sends lands here).
+    virtual void onIdle(Connection* c) = 0;
   };
 
   // Resolves `host` (when not numeric), connects to host:port. hostHeader is "host:port".
-  Connection(uv_loop_t* loop, Events& events, std::string host, int port, int connectTimeoutMs);
+  // Reuse::kOnePerRequest: one request only, sent with "Connection: close".
+  Connection(uv_loop_t* loop, Events& events, std::string host, int port, int connectTimeoutMs,
+             Reuse reuse = Reuse::kKeepAlive);
   // Starts resolving/connecting; may fail at once (then onClosed has run). Call once.
   void start();
   Connection(const Connection&) = delete;
@@ -59,12 +66,17 @@ class Connection {
   bool expire(uint64_t nowMs);
 
   // An idle open connection the server has already closed (peeked without blocking): reusing
-  // it would lose the next request. Closes it (no exchanges to fail) and returns true.
+  // it would lose the next request. Closes it (no exchanges to fail) and returns true. One that
+  // answered less than 1 ms ago is not peeked (a syscall per request under load).
   bool closeIfStale();
 
   size_t inFlight() const { return exchanges_.size(); }
   State state() const { return state_; }
-  bool usable() const { return state_ != State::kClosing; }
+  // Takes another request: not closing, not told "Connection: close", not a used one-shot.
+  bool usable() const {
+    return state_ != State::kClosing && !closeAfter_ &&
+           !(reuse_ == Reuse::kOnePerRequest && requests_ > 0);
+  }
 
  private:
   struct Exchange {
@@ -78,6 +90,9 @@ class Connection {
 
   void startConnect(const sockaddr* addr);
   void flushOut();
+  // An idle connection's one request, written at once (nothing to batch it with, and the server
+  // starts on it while this loop turn goes on). False: what is left waits for the flusher.
+  bool writeNow();
   void onData(const char* data, size_t len);
   void deliver();
   void refresh();  // ref'd while requests are in flight, unref'd when idle
@@ -99,6 +114,9 @@ class Connection {
   Events& events_;
   std::string host_;
   int port_;
+  Reuse reuse_;
+  uint64_t requests_ = 0;      // send() calls
+  uint64_t lastAnswerNs_ = 0;  // uv_hrtime() when the last answer arrived
   std::string hostHeader_;
   State state_ = State::kResolving;
   bool opened_ = false;

@@ -1,10 +1,10 @@
 // meshkv-stress: the load generator (the original's `npm run stress`, in C++ on libuv). Reads
 // SERVICE_URL and STRESS_* (each also a flag), resolves the target once, runs a stress::Runner
-// (raw HTTP) or a stress::ClientRunner (--engine client / --cluster: the client library) on one
-// loop, shows progress on stderr (a bar on a terminal, plain lines otherwise), prints the
-// report (or --json) on stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when
-// errors exceed --max-errors or the run was cut short, 2 on an invalid setting.
-// It only ever targets the one address it is given, and stops by itself (count and --max-time).
+// (the client library: that one address, or the whole cluster with --cluster) on one loop, shows
+// progress on stderr (a bar on a terminal, plain lines otherwise), prints the report (or --json) on
+// stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when errors exceed --max-errors or
+// the run was cut short, 2 on an invalid setting. It only ever targets the one address it is given,
+// and stops by itself (count and --max-time).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,7 +20,6 @@
 #include "common/config/cli.h"
 #include "common/http/url.h"
 #include "common/log/log.h"
-#include "tests/stress/client_runner.h"
 #include "tests/stress/report.h"
 #include "tests/stress/runner.h"
 
@@ -48,7 +47,8 @@ struct Settings {
   uint64_t seed = 0;
   double rate = 0;
   std::string ratio, dist = "uniform";
-  std::string engine = "raw";
+  std::string engine = "client";
+  uint32_t pipeline = 1;
   bool cluster = false;
   std::string csv, hdrOut;
   std::string logLevel = "warn";
@@ -67,9 +67,9 @@ bool writeFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(f);
 }
 
-// Wires progress, acks and SIGINT/SIGTERM to either engine and runs the loop to the end.
-template <typename Engine>
-void runEngine(Engine& runner, uv_loop_t& loop, const std::string& mode, std::ofstream& ackLog) {
+// Wires progress, acks and SIGINT/SIGTERM to the runner and runs the loop to the end.
+void runToEnd(stress::Runner& runner, uv_loop_t& loop, const std::string& mode,
+              std::ofstream& ackLog) {
   double lastLine = 0;
   runner.onProgress([&](const stress::Progress& p) {
     if (mode == "bar") {
@@ -89,7 +89,7 @@ void runEngine(Engine& runner, uv_loop_t& loop, const std::string& mode, std::of
   uv_signal_init(&loop, &sigterm);
   sigint.data = sigterm.data = &runner;
   auto onSignal = [](uv_signal_t* h, int signum) {
-    static_cast<Engine*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
+    static_cast<stress::Runner*>(h->data)->stop(signum == SIGINT ? "interrupted" : "terminated");
   };
   uv_signal_start(&sigint, onSignal, SIGINT);
   uv_signal_start(&sigterm, onSignal, SIGTERM);
@@ -127,15 +127,20 @@ int main(int argc, char** argv) {
       ->envname("STRESS_MIX")
       ->capture_default_str();
   app.add_option("--engine", s.engine,
-                 "raw: HTTP/1.1 straight to --url (one request per connection at a time); "
-                 "client: through the meshkv client library (pooled, pipelined)")
+                 "Kept for scripts: raw and client both run the client library, one request in "
+                 "flight per connection (the raw HTTP engine is gone)")
       ->envname("STRESS_ENGINE")
       ->check(CLI::IsMember({"raw", "client"}))
       ->capture_default_str();
   app.add_flag("--cluster", s.cluster,
-               "Through the client library in cluster mode: members read from --url's /status, "
-               "every node loaded directly (implies --engine client)")
+               "The client's cluster mode: members read from --url's /status, every node loaded "
+               "directly (clusters x workers connections to each)")
       ->envname("STRESS_CLUSTER");
+  app.add_option("--pipeline", s.pipeline,
+                 "Requests in flight on each connection (HTTP/1.1 pipelining); 1 = one at a time")
+      ->envname("STRESS_PIPELINE")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
   app.add_option("--ratio", s.ratio, "SET:GET request ratio, e.g. 1:9 (replaces --mix)")
       ->envname("STRESS_RATIO");
   app.add_option("--dist", s.dist, "How random keys are drawn: uniform or zipfian (theta 0.99)")
@@ -251,11 +256,22 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  std::memcpy(&opt.address, chosen->ai_addr, chosen->ai_addrlen);
+  sockaddr_storage address{};
+  std::memcpy(&address, chosen->ai_addr, chosen->ai_addrlen);
   uv_freeaddrinfo(resolver.addrinfo);
 
   uint64_t connections = uint64_t{s.clusters} * s.workers;
-  opt.hostHeader = url->host + ":" + std::to_string(url->port);
+  // The client gets the address resolved above, so no connection resolves the name again.
+  char ip[INET6_ADDRSTRLEN] = {0};
+  if (address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), ip, sizeof ip);
+    opt.url = "http://[" + std::string(ip) + "]:" + std::to_string(url->port);
+  } else {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), ip, sizeof ip);
+    opt.url = "http://" + std::string(ip) + ":" + std::to_string(url->port);
+  }
+  opt.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
+  opt.pipeline = s.pipeline;
   opt.basePath = url->path == "/" ? "" : url->path;
   while (!opt.basePath.empty() && opt.basePath.back() == '/') opt.basePath.pop_back();
   opt.amount = s.amount;
@@ -283,7 +299,9 @@ int main(int argc, char** argv) {
   opt.maxTimeMs = static_cast<uint64_t>(s.maxTimeSec * 1000);
   opt.seed = s.seed ? s.seed : uv_hrtime();
   opt.rate = s.rate;
-  raiseFileLimit(std::min<uint64_t>(connections, s.amount) + 64);
+  // Cluster mode opens clusters x workers connections to every member (how many is not known
+  // yet): as many descriptors as allowed (up to Linux's default nr_open).
+  raiseFileLimit(s.cluster ? uint64_t{1} << 20 : std::min<uint64_t>(connections, s.amount) + 64);
 
   stress::ReportInfo info;
   info.target = s.url;
@@ -298,7 +316,7 @@ int main(int argc, char** argv) {
   info.maxErrors = s.maxErrors;
   info.rate = s.rate;
   info.keyDist = opt.keyDist;
-  info.engine = s.cluster ? "cluster" : s.engine;
+  info.engine = s.cluster ? "cluster" : "client";
 
   std::ofstream ackLog;
   if (!s.ackLog.empty()) {
@@ -316,28 +334,12 @@ int main(int argc, char** argv) {
     std::cout << stress::header(info, s.amount) << "\n==================\n\n" << std::flush;
   if (mode == "lines") std::cerr << "[<] Left Requests / [!] Errors / [^] Success\n";
 
-  std::unique_ptr<stress::Runner> raw;
-  std::unique_ptr<stress::ClientRunner> viaClient;
-  if (s.engine == "client" || s.cluster) {
-    meshkv::Options co;
-    co.url = s.url;
-    co.discovery = s.cluster ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
-    co.requestTimeoutMs = static_cast<int>(std::min<uint64_t>(s.timeoutMs, INT32_MAX));
-    co.connectTimeoutMs = std::min(co.requestTimeoutMs, 1000);
-    // One request per connection like the raw engine, up to a pool size; beyond it they pipeline.
-    co.connectionsPerNode = static_cast<int>(std::min<uint64_t>(connections, 256));
-    co.maxPipeline = 32;
-    if (s.noRetry) co.retries = 0;
-    viaClient = std::make_unique<stress::ClientRunner>(&loop, opt, co);
-    runEngine(*viaClient, loop, mode, ackLog);
-  } else {
-    raw = std::make_unique<stress::Runner>(&loop, opt);
-    runEngine(*raw, loop, mode, ackLog);
-  }
+  stress::Runner runner(&loop, opt);
+  runToEnd(runner, loop, mode, ackLog);
   uv_loop_close(&loop);
   if (mode == "bar") std::cerr << "\n";
 
-  const stress::Results& r = raw ? raw->results() : viaClient->results();
+  const stress::Results& r = runner.results();
   if (s.json) {
     std::cout << stress::jsonReport(r, info);
   } else {

@@ -22,8 +22,8 @@ struct ReportInfo {
   bool sequentialKeys = false;
   uint64_t maxErrors = 0;
   KeyDist keyDist = KeyDist::kUniform;
-  std::string engine = "raw";  // raw, client (seed only) or cluster (the client's cluster mode)
-  double rate = 0;             // open loop at this many requests/s; 0 = closed loop
+  std::string engine = "client";  // client (one URL) or cluster (the client's cluster mode)
+  double rate = 0;                // open loop at this many requests/s; 0 = closed loop
 };
 
 // One terminal line (no newline):

@@ -2,13 +2,13 @@
 // or pkg-config meshkv; link meshkv::client). One URL in (a node or the balancer); the client
 // reads the members from /status and sends every request straight to a live member over a
 // keep-alive, pipelined connection pool, retries reads on another node when a connection fails
-// or a node stops answering (attemptTimeoutMs), and follows members that join and leave. Errors are
-// values: Result<T> / Status carry the server's code ("MISSING_RECORD", ...) or a client-side one
-// (kTimeout, kUnavailable, ...). AsyncClient lives on the caller's libuv loop (loop thread only;
-// close(done) before destroying it). Client is the blocking face: it runs a private loop inside
-// each call, so it is not thread-safe (one Client per thread). The one thing a newcomer gets wrong:
-// a list cursor belongs to the node that produced it, so every page of a listing goes to the same
-// node (Pager does it).
+// or a node stops answering (attemptTimeoutMs; Options::resend says what may be sent twice), and
+// follows members that join and leave. Errors are values: Result<T> / Status carry the server's
+// code ("MISSING_RECORD", ...) or a client-side one (kTimeout, kUnavailable, ...). AsyncClient
+// lives on the caller's libuv loop (loop thread only; close(done) before destroying it). Client is
+// the blocking face: it runs a private loop inside each call, so it is not thread-safe (one Client
+// per thread). The one thing a newcomer gets wrong: a list cursor belongs to the node that produced
+// it, so every page of a listing goes to the same node (Pager does it).
 #pragma once
 
 #include <uv.h>
@@ -39,6 +39,21 @@ inline constexpr const char* kBadUrl = "BAD_URL";                  // Options::u
 inline constexpr const char* kClosed = "CLIENT_CLOSED";            // close() ran before the answer
 inline constexpr const char* kMissingRecord = "MISSING_RECORD";    // the server's "not found"
 
+// What the client may send a second time after a failure.
+enum class Resend {
+  kSafe,            // reads again (on another node when one exists, up to `retries`); writes only
+                    // when they never left this process, or with retryWrites
+  kLostConnection,  // anything once more, on a new connection, when its connection closed before
+                    // the answer (what curl does with a stale keep-alive); never after a timeout
+  kNever,           // nothing is ever sent twice: every failure is the caller's (load tools)
+};
+
+// How long a connection lives.
+enum class Reuse {
+  kKeepAlive,      // pooled and reused
+  kOnePerRequest,  // a new connection per request, closed after its answer (Connection: close)
+};
+
 enum class Discovery {
   kCluster,   // learn the members from /status, talk to them directly (the seed stays a fallback)
   kSeedOnly,  // every request to the URL given (a balancer, or one node on purpose)
@@ -48,15 +63,17 @@ struct Options {
   std::string url = "http://127.0.0.1:8080";  // a node or the balancer
   Discovery discovery = Discovery::kCluster;
   int connectTimeoutMs = 1000;
-  int requestTimeoutMs = 5000;  // from the request's start to its answer, retries included
-  int connectionsPerNode = 4;   // keep-alive connections per node, opened on demand
-  int maxPipeline = 32;         // requests in flight on one connection
-  int retries = 2;              // extra attempts of a read (on another node when one exists)
-  int attemptTimeoutMs = 0;     // one attempt of a read (0: requestTimeoutMs / (retries + 1));
-                                // a hung node costs a read this long, then another node answers
-  bool retryWrites = false;     // also resend writes cut off after being sent (may apply twice)
-  int refreshMs = 2000;         // members are re-read from /status this often
-  int downMs = 1000;            // a node that failed a connection is skipped this long
+  int requestTimeoutMs = 5000;      // from the request's start to its answer, retries included
+  int connectionsPerNode = 4;       // keep-alive connections per node, opened on demand
+  int maxPipeline = 32;             // requests in flight on one connection
+  int retries = 2;                  // extra attempts of a read (on another node when one exists)
+  int attemptTimeoutMs = 0;         // one attempt of a read (0: requestTimeoutMs / (retries + 1));
+                                    // a hung node costs a read this long, then another node answers
+  bool retryWrites = false;         // also resend writes cut off after being sent (may apply twice)
+  Resend resend = Resend::kSafe;    // what may be sent twice (kNever: nothing)
+  Reuse reuse = Reuse::kKeepAlive;  // or a connection per request
+  int refreshMs = 2000;             // members are re-read from /status this often
+  int downMs = 1000;                // a node that failed a connection is skipped this long
 };
 
 // Per-write options. ttl and collection join this struct when the server has them.
@@ -104,6 +121,16 @@ struct NodeStatus {
   std::string json;  // the whole answer, for --json and fields not parsed here
 };
 
+// The answer to AsyncClient::request(), whatever its HTTP status.
+struct Response {
+  int status = 0;  // 200, 404, 500, ...
+  std::string body;
+  std::string node;  // the URL that answered
+};
+
+// Whether request() may be resent under Resend::kSafe.
+enum class RequestKind { kRead, kWrite };
+
 // Counters of this client, for tests and tools.
 struct ClientStats {
   uint64_t requests = 0;
@@ -141,6 +168,10 @@ class AsyncClient {
                 Callback<Page> done);
   // /ping?nodes=host:port on a node: that node contacts host:port and the meshes merge.
   void join(std::string_view hostPort, Callback<Ok> done);
+  // Low level, for tools (meshkv-stress): GET `target` (path and query, already URL-encoded,
+  // e.g. "/set?k=a&v=1&w=quorum") on some node. An HTTP error is an answer here (a Response
+  // with its status); an Error means no answer (kTimeout, kUnavailable, kConnectionLost, ...).
+  void request(std::string_view target, RequestKind kind, Callback<Response> done);
   // Re-reads the members now; done(number of nodes requests go to).
   void refresh(Callback<size_t> done);
 
