@@ -12,9 +12,11 @@ waited for, or the run hangs.
 """
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,8 +61,16 @@ def wait_for(cond, timeout):
         time.sleep(0.05)  # polling interval of an external condition
 
 
+def _ignore_sigxfsz():
+    # Inherited through exec: past RLIMIT_FSIZE a write() then fails with EFBIG (the nemesis's
+    # full disk) instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
 class Proc:
-    """One child process with a log file; knows whether it runs and whether it is paused."""
+    """One child process with a log file; knows whether it runs and whether it is paused.
+    Its output goes through a pipe (copied to the log by a thread), so a file size limit set
+    on the process (the disk fault) never stops its logging."""
 
     def __init__(self, name, argv, env, log_path):
         self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
@@ -68,11 +78,29 @@ class Proc:
         self.paused = False
 
     def start(self):
-        log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log,
-                                      stdin=subprocess.DEVNULL)
-        log.close()
+        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      preexec_fn=_ignore_sigxfsz)
+        threading.Thread(target=self._copy_output, args=(self.popen.stdout,), daemon=True).start()
         self.paused = False
+
+    def _copy_output(self, pipe):
+        with open(self.log_path, "ab") as log:
+            for line in pipe:
+                log.write(line)
+                log.flush()
+        pipe.close()
+
+    def limit_file_size(self, limit):
+        """Sets the process's RLIMIT_FSIZE soft limit (None: unlimited); False when it is gone."""
+        if not self.running():
+            return False
+        soft = resource.RLIM_INFINITY if limit is None else limit
+        try:
+            resource.prlimit(self.popen.pid, resource.RLIMIT_FSIZE, (soft, resource.RLIM_INFINITY))
+            return True
+        except (ProcessLookupError, PermissionError, OSError):
+            return False
 
     def running(self):
         return self.popen is not None and self.popen.poll() is None
@@ -128,6 +156,12 @@ class Node:
             env["MESH_NETWORK_URL"] = join_url
         self.proc = Proc(self.id, [self.bin], env, self.log_path)
         self.proc.start()
+
+    def log_bytes(self):
+        """Size of the newest log.<gen> in DATA_DIR (the one being written; fixed-width gens)."""
+        logs = sorted(f for f in os.listdir(self.data_dir)
+                      if f.startswith("log.") and not f.endswith(".tmp"))
+        return os.path.getsize(os.path.join(self.data_dir, logs[-1])) if logs else 0
 
     def status(self, timeout=2.0):
         code, body = http_get(self.url() + "/status", timeout)
@@ -212,6 +246,7 @@ class Cluster:
         for n in self.nodes:
             if n.proc.paused:
                 n.proc.resume()
+            n.proc.limit_file_size(None)
         self.cuts.heal()
         for n in self.nodes:
             n.proxy.heal()

@@ -7,6 +7,8 @@ failing run is replayed with its seed. Kinds:
   pause   SIGSTOP a node for `length` seconds, then SIGCONT (a long GC-like pause)
   cut     black-hole all mesh traffic to and from a node for `length` seconds (meshproxy.py);
           clients still reach it through the balancer
+  disk    a full disk: the node's RLIMIT_FSIZE is set to its log's size for `length` seconds,
+          so every write() fails (EFBIG, SIGXFSZ being ignored) as on ENOSPC; then unlimited
   lb      SIGKILL the balancer, start it again on the same port after `length` seconds
   crash   SIGKILL every node at once, restart them all after `length` seconds (what the nodes
           acknowledged must come back from their disks alone: no peer holds a copy)
@@ -20,8 +22,8 @@ import random
 import threading
 import time
 
-KINDS = ("kill", "pause", "cut", "lb", "crash")
-WEIGHTS = (6, 4, 6, 2, 1)
+KINDS = ("kill", "pause", "cut", "disk", "lb", "crash")
+WEIGHTS = (6, 4, 6, 3, 2, 1)
 
 
 def schedule(seed, duration, nodes):
@@ -38,7 +40,7 @@ def schedule(seed, duration, nodes):
             length = rng.uniform(0.2, 3.0)
         elif kind == "pause":
             length = rng.uniform(0.3, 4.0)
-        elif kind == "cut":
+        elif kind in ("cut", "disk"):
             length = rng.uniform(0.5, 6.0)
         else:
             length = rng.uniform(0.0, 1.0)
@@ -131,6 +133,8 @@ class Nemesis(threading.Thread):
             node.proc.pause()
         elif kind == "cut":
             self.cluster.cuts.cut(node.id)
+        elif kind == "disk":
+            node.proc.limit_file_size(node.log_bytes())
 
     def _end(self, fault):
         _, kind, target, _ = fault
@@ -153,3 +157,5 @@ class Nemesis(threading.Thread):
             self.cluster.cuts.heal(node.id)
             for n in self.cluster.nodes:
                 n.proxy.heal()
+        elif kind == "disk":
+            node.proc.limit_file_size(None)
