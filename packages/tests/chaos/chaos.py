@@ -122,6 +122,7 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
         c.join(timeout=30)
     nemesis.join(timeout=30)
     log("workload stopped; healing every fault")
+    crashes = cluster.unexpected_exits()
     cluster.heal_all()
     if not wait_for(lambda: agreed(cluster), 120):
         for n in cluster.nodes:
@@ -129,6 +130,8 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
             log(f"{n.id}: " + (json.dumps({"ready": s.get("ready"), "mesh": {
                 k: s["mesh"].get(k) for k in ("phase", "digest")}, "members": [
                 (m["id"], m["state"]) for m in s.get("members", [])]}) if s else "no answer"))
+        for c in crashes + cluster.unexpected_exits():
+            log(c)
         log(f"the nodes did not converge within 120 s after healing (seed {seed})")
         return 2
     converged_after = time.monotonic() - started - args.duration
@@ -136,7 +139,7 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
     with open(os.path.join(run_dir, "history.jsonl"), "w") as f:
         for op in history.ops:
             f.write(json.dumps(op) + "\n")
-    violations = []
+    violations = crashes + cluster.unexpected_exits()
     for nid, snap in snapshots.items():
         if snap is None:
             violations.append(f"{nid}: /getAll did not answer after healing")

@@ -76,6 +76,7 @@ class Proc:
         self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
         self.popen = None
         self.paused = False
+        self.unexpected = []  # exit statuses of lives that ended on their own
 
     def start(self):
         self.popen = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.PIPE,
@@ -120,9 +121,20 @@ class Proc:
     def kill9(self):
         if self.popen is None:
             return
+        self.note_unexpected_exit()
+        if self.popen is None:
+            return
         self.signal(signal.SIGKILL)
         self.popen.wait()
         self.paused = False
+        self.popen = None
+
+    def note_unexpected_exit(self):
+        """Records the exit status when the process ended without our SIGKILL (a crash, a
+        sanitizer report, an exit on a bad state): that is a failure of the run."""
+        if self.popen is not None and self.popen.poll() is not None:
+            self.unexpected.append(self.popen.returncode)
+            self.popen = None
 
     def exit_code(self):
         return None if self.popen is None else self.popen.poll()
@@ -154,7 +166,9 @@ class Node:
         })
         if join_url:
             env["MESH_NETWORK_URL"] = join_url
-        self.proc = Proc(self.id, [self.bin], env, self.log_path)
+        if self.proc is None:
+            self.proc = Proc(self.id, [self.bin], env, self.log_path)
+        self.proc.env = env
         self.proc.start()
 
     def log_bytes(self):
@@ -193,7 +207,8 @@ class Balancer:
         env.update({"SERVICE_PORT": str(self.port), "BIND_ADDRESS": "127.0.0.1",
                     "BACKENDS": self.backends, "CHECK_INTERVAL_MS": "200",
                     "CONNECT_TIMEOUT_MS": "300", "PASSIVE_DOWN_MS": "1000"})
-        self.proc = Proc("lb", [self.bin], env, self.log_path)
+        if self.proc is None:
+            self.proc = Proc("lb", [self.bin], env, self.log_path)
         self.proc.start()
         return wait_for(self._listening, 10)
 
@@ -240,6 +255,17 @@ class Cluster:
             if len(alive) != len(self.nodes):
                 return False
         return True
+
+    def unexpected_exits(self):
+        """["<name> exited ..."] for every process life that ended on its own since the last
+        call."""
+        out = []
+        for p in [n.proc for n in self.nodes] + [self.lb.proc]:
+            p.note_unexpected_exit()
+            out += [f"{p.name} exited on its own with status {rc}, see {p.log_path}"
+                    for rc in p.unexpected]
+            p.unexpected = []  # reported once
+        return out
 
     def heal_all(self):
         """Undoes every fault: continue paused nodes, heal cuts, start dead processes."""

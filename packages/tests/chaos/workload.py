@@ -176,7 +176,7 @@ class Client(threading.Thread):
         if after is None:
             self.history.note_wall(skipped=1)
             return
-        counted = replication_set(before) & replication_set(after)
+        counted = live_members(before) & live_members(after)
         for peer in self.nodes:
             if peer is node or peer.id not in {pid for pid, _ in counted}:
                 continue
@@ -194,7 +194,7 @@ class Client(threading.Thread):
                     "peer_answer": [code, body[:200]], "at": time.monotonic()})
 
 
-def replication_set(status):
+def live_members(status):
     """{(id, incarnation)} of the live (alive or suspect) admitted members in a /status answer:
     whom w=all must wait for ("every live member at the time of the write", docs/mesh.md)."""
     return {(m["id"], m.get("incarnation")) for m in status.get("members", [])
