@@ -62,6 +62,7 @@ class LbConnection:
                 self.conn.connect()
             except OSError:
                 self.close()
+                self.backoff()
                 return "refused", 0, ""
         try:
             self.conn.request("GET", path)
@@ -69,10 +70,25 @@ class LbConnection:
             body = r.read().decode("utf-8", "replace")
             if r.getheader("Connection", "").lower() == "close":
                 self.close()
+            if r.status == 503:
+                # The node cannot take writes now (disk, catch-up): go elsewhere, as a client
+                # would. Without this the client spins on one node and fills the history with
+                # 503 DISK_UNAVAILABLE, which the checker must treat as possibly applied.
+                self.close()
+                self.backoff()
             return "answered", r.status, body
         except (OSError, http.client.HTTPException):
             self.close()
+            self.backoff()
             return "unknown", 0, ""
+
+    @staticmethod
+    def backoff():
+        # A client's pause before it reconnects (not a wait for a condition): a balancer that
+        # just restarted closes connections until its checks find a backend, and a client
+        # retrying at once would fill the history with indeterminate writes that never left
+        # the balancer, each of which the checker must then accept as possibly applied.
+        time.sleep(0.1)
 
     def close(self):
         if self.conn is not None:
