@@ -10,14 +10,18 @@
 #   images  the Docker images, built offline from host binaries (no registry needed)
 #   fuzz    the libFuzzer targets of fuzz/ (clang), each for FUZZ_SECONDS (default 60); see
 #           docs/fuzzing.md. `make test` replays their corpora and regressions without clang
+#   chaos   the chaos test (docs/chaos.md) against the release build: DURATION seconds (default
+#           600) of seeded faults, SEED to replay a run; `make test` runs a 2-minute round
 #   fmt / lint  clang-format the tree / check formatting
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 FUZZ_SECONDS ?= 60
+DURATION ?= 600
+SEED ?=
 
-.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images swarm-up swarm-down fuzz fmt lint clean
+.PHONY: deps configure configure-asan build build-asan test unit e2e run bench images swarm-up swarm-down fuzz chaos fmt lint clean
 
 deps:
 	@scripts/deps.sh build
@@ -63,6 +67,9 @@ swarm-down:
 
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) scripts/fuzz.sh
+
+chaos: build
+	@python3 packages/tests/chaos/chaos.py --bin-dir $(BUILD_DIR)/bin --duration $(DURATION) $(if $(SEED),--seed $(SEED))
 
 fmt:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -120,3 +120,62 @@ write("lb_config", "ranges", "$BACKENDS=10.0.0.1:80\n--buffer-size\n4096\n--chec
       "$ADMIN_PORT=9000\n$ADMIN_BIND=::1\n--log-level\ndebug\n")
 write("lb_config", "empty_value", "$BACKENDS=\n")
 write("lb_config", "help", "--help\n")
+
+
+# ---- log_record / recovery: records of persistence/record.h, in the targets' sealed mode (the
+# target computes each checksum; lengths that add up pass through unchanged) ----
+def plog(kind, hlc, origin, key, value):
+    body = struct.pack("<BQHHI", kind, hlc, len(origin), len(key), len(value)) + origin + key + value
+    return struct.pack("<IQ", len(body), 0) + body
+
+
+HLC = 1764806400000 << 16
+puts = b"".join(plog(0, HLC + i, b"node-a", b"key%d" % i, b"value %d" % i) for i in range(3))
+log = puts + plog(1, HLC + 10, b"node-b", b"key1", b"") + plog(2, HLC + 11, b"node-a", b"", b"")
+write("log_record", "records", b"\x01" + log)
+write("log_record", "reset", b"\x03" + puts + plog(3, HLC + 20, b"node-a", b"", b"") + puts[:40])
+write("log_record", "torn_header", b"\x05" + log + b"\x30\x00\x00")
+write("log_record", "zero_tail", b"\x07" + log + b"\x00" * 64)
+write("log_record", "damaged_middle", b"\x09" + puts + plog(9, HLC, b"n", b"k", b"v") + puts)
+write("log_record", "raw", b"\x00" + log)
+
+
+def pfile(header, content):
+    return bytes([header]) + struct.pack("<H", len(content)) + content
+
+
+# header: bit 0 snapshot, bit 1 sealed, bits 2-3 generation, bit 4 *.tmp
+write("recovery", "log_only", bytes([1]) + pfile(0b0010, log))
+write("recovery", "snapshot_and_logs",
+      bytes([3]) + pfile(0b0111, puts) + pfile(0b0110, log) + pfile(0b1010, log + b"\x10\x00"))
+write("recovery", "torn_log", bytes([2]) + pfile(0b0110, puts) + pfile(0b1010, log + b"\x00" * 9))
+write("recovery", "damaged_log",
+      bytes([1]) + pfile(0b0010, puts + plog(7, HLC, b"n", b"k", b"v") + puts))
+write("recovery", "damaged_snapshot", bytes([1]) + pfile(0b0011, puts + b"\x01\x02\x03"))
+write("recovery", "leftover_tmp", bytes([2]) + pfile(0b10111, puts) + pfile(0b0010, log))
+
+
+# ---- record_rules: max key length, max value length, kind, hlc (8), key length, origin length,
+# then key, origin, value ----
+def rule(maxk, maxv, kind, hlc, key, origin, value):
+    return bytes([maxk, maxv, kind]) + struct.pack("<Q", hlc) + bytes([len(key), len(origin)]) \
+        + key + origin + value
+
+
+write("record_rules", "put", rule(64, 255, 0, HLC, b"key", b"node-1", b"value"))
+write("record_rules", "utf8", rule(3, 2, 0, HLC, "c\u00e9\U0001f600".encode(), b"n", "\u00e9t".encode()))
+write("record_rules", "overlong", rule(8, 8, 0, HLC, b"\xc0\xaf", b"n", b"\xed\xa0\x80"))
+write("record_rules", "delete_with_value", rule(8, 8, 1, HLC, b"k", b"n", b"v"))
+write("record_rules", "clear", rule(8, 8, 2, HLC, b"", b"node", b""))
+write("record_rules", "bad_origin", rule(8, 8, 0, 0, b"k", b"a\x7fb", b""))
+
+# ---- node_config: one argv word per line, "$NAME=value" for environment variables ----
+write("node_config", "mesh", "$HOSTNAME=node1\n$MESH_NETWORK_URL=http://lb:8080\n$PORT=0\n"
+      "$ADVERTISE_URL=http://node1:0\n$MESH_SECRET=s\n--probe-interval-ms\n200\n")
+write("node_config", "persistence", "--data-dir\n/tmp/x\n$FSYNC=always\n--compact-min-bytes=4096\n"
+      "--repair\n")
+write("node_config", "memory", "$MEMORY=1\n$MAX_KEY_LENGTH=16383\n$MAX_VALUE_LENGTH=0\n")
+write("node_config", "bad_hostname", "$HOSTNAME=a\x01b\n")
+write("node_config", "ranges", "--max-batch-bytes\n4096\n$REPLICATION_WINDOW_BYTES=1048576\n"
+      "$DRAIN_TIMEOUT_MS=1501\n--log-level=trace\n")
+write("node_config", "help", "--help\n")

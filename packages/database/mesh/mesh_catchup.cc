@@ -360,7 +360,12 @@ bool MeshCluster::servesData(const common::http::Request& req, common::http::Res
   // may be an evicted life it has not heard about yet (it thinks we are ready from before our
   // wipe); we get our data from the live stream and from the snapshot we ask for ourselves.
   // (Nodes started together are all not ready and copy each other's empty stores: allowed.)
-  if (!rejoining_ && (ready_ || !takesData)) return true;
+  // Nodes restarted together on their data (a whole-cluster restart) are all not ready too, and
+  // catch up from each other: a node on the recovered-data path merges its source's records by
+  // LWW anyway (its rounds' repair answers), so it takes pushed records as well; refusing them
+  // left every node waiting for a ready peer forever (found by the chaos test's crash fault).
+  bool mergesRecovered = catchUpPath_ == CatchUpPath::kAntiEntropy;
+  if (!rejoining_ && (ready_ || !takesData || mergesRecovered)) return true;
   answer(r, req.header("x-mesh-auth"), 503, json::errorBody("NOT_READY"));
   return false;
 }
