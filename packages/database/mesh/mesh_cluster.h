@@ -282,7 +282,10 @@ class MeshCluster final : public Cluster,
   uint64_t catchUpStartedMs_ = 0;
   uint64_t readyAtMs_ = 0;
   size_t aeCursor_ = 0;
-  bool aeRunning_ = false;
+  // One anti-entropy round at a time; kComplete: the last round left no differing segment
+  // unrepaired (what the recovered-data catch-up waits for).
+  enum class AeRound { kIdle, kRunning, kComplete };
+  AeRound aeRound_ = AeRound::kIdle;
   uint64_t snapshotGc_ = 0;  // the snapshot source's tombstone horizon (X-Mesh-Gc), max seen
   // Newest hlc of the data recovered from DATA_DIR (the clock after replay; 0: nothing was
   // recovered, or it was reset). The node was up at least until then.
@@ -291,14 +294,13 @@ class MeshCluster final : public Cluster,
   uint64_t catchUpBytes_ = 0;   // bytes received while catching up (pages, digests, repairs)
   uint64_t catchUpRounds_ = 0;  // anti-entropy rounds of the recovered-data catch-up
   int catchUpFailures_ = 0;     // failed rounds in a row (then the join starts over)
-  bool aeComplete_ = false;     // the last round left no differing segment unrepaired
   static constexpr uint64_t kMaxCatchUpRounds = 64;  // 4096 segments / 256 per round, x4
   static constexpr int kMaxCatchUpFailures = 3;
 
   std::map<std::string, Hold> holds_;  // dead members, by id
   std::string joinUrl_;                // "" = MESH_NETWORK_URL; the evictor while rejoining
   bool rejoining_ = false;             // wiped after an eviction, copying the data again
-  bool wipePending_ = false;
+  // A wipe is pending while wipeTimer_ is active (onEvicted to wipeAndRejoin).
   std::string wipeUrl_;
   uint64_t wipeGc_ = 0;
   std::string preserved_;  // kRecords frame: records kept across the wipe (hlc >= wipeGc_)
