@@ -36,6 +36,7 @@
 #include "database/core/cluster.h"
 #include "database/core/replication.h"
 #include "database/core/write_log.h"
+#include "database/mesh/ack_waiters.h"
 #include "database/mesh/auth.h"
 #include "database/mesh/membership.h"
 #include "database/mesh/mesh_options.h"
@@ -100,14 +101,6 @@ class MeshCluster final : public Cluster,
     bool repairSoon = false;  // met while we were ready: one anti-entropy round first thing
     explicit Peer(size_t window) : outbox(window) {}
   };
-  struct Waiter {
-    uint64_t seq;
-    int needed;
-    int acked;
-    std::vector<std::string> waitingFor;
-    uint64_t deadlineMs;
-    std::function<void(bool, int)> done;
-  };
   // A dead member holds tombstone collection at what it had received (hlc) until it comes back,
   // leaves, or is evicted once dead for the tombstone grace period.
   struct Hold {
@@ -147,10 +140,7 @@ class MeshCluster final : public Cluster,
   void flushBatch();
   uint64_t seqOf(Ticket ticket) const;  // the batch that carries (or will carry) the ticket
   void pump(Peer& p);
-  void settleWaiters(const std::string& peerId, uint64_t seq);
   void peerGone(const std::string& peerId);
-  // Removes the waiters for which `finished` holds and answers them (ok, acked).
-  void finishWaiters(const std::function<bool(const Waiter&)>& finished, bool ok);
   void armWaiterTimer();
   void onMemberChange(const Member& m, MemberState before, bool isNew);
   Peer* peer(const std::string& id);
@@ -271,7 +261,7 @@ class MeshCluster final : public Cluster,
   // (seq, last ticket) of the recent batches, oldest first: which batch a ticket travelled in.
   std::deque<std::pair<uint64_t, Ticket>> sentBatches_;
   static constexpr size_t kSentBatchesKept = 256;
-  std::deque<Waiter> waiters_;
+  AckWaiters waiters_;  // w=quorum/all writes waiting for acks
 
   int joinAttempts_ = 0;
   uint64_t joinBackoffMs_ = 0;

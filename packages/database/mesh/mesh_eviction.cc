@@ -184,9 +184,7 @@ void MeshCluster::wipeAndRejoin() {
   // 2. Forget the old life's replication state: batches, waiters, holds, snapshot in progress.
   batch_.finish();
   batchMaxHlc_ = 0;
-  auto waiters = std::move(waiters_);
-  waiters_.clear();
-  for (auto& w : waiters) w.done(false, w.acked);
+  waiters_.failAll();
   for (auto& [id, p] : peers_) {
     p->outbox.reset();
     p->ready = false;
