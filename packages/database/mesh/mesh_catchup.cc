@@ -87,7 +87,7 @@ void MeshCluster::catchUpRound() {
     }
     catchUpFailures_ = 0;
     ++catchUpRounds_;
-    if (aeComplete_) {
+    if (aeRound_ == AeRound::kComplete) {
       becomeReady("recovered data caught up by anti-entropy");
       spdlog::info("mesh: catch-up took {} rounds, {} bytes", catchUpRounds_, catchUpBytes_);
       return;
@@ -206,7 +206,7 @@ void MeshCluster::onAeTimer(uv_timer_t* t) noexcept {
 void MeshCluster::aeTick() {
   if (phase_ != Phase::kReady) return;
   collectTombstones();
-  if (aeRunning_ || peers_.empty()) return;
+  if (aeRound_ == AeRound::kRunning || peers_.empty()) return;
   // Round robin over live peers; a peer whose outbox overflowed goes first.
   std::string target;
   for (const auto& [id, p] : peers_) {
@@ -235,12 +235,11 @@ void MeshCluster::aeTick() {
 
 void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done) {
   Peer* p = peer(peerId);
-  if (p == nullptr || aeRunning_) {
+  if (p == nullptr || aeRound_ == AeRound::kRunning) {
     done(false);
     return;
   }
-  aeRunning_ = true;
-  aeComplete_ = false;
+  aeRound_ = AeRound::kRunning;
   uint64_t startHlc = store_->lastHlc();
   // A peer whose stream overflowed gets batches again from now on; this round covers the rest.
   if (p->outbox.overflowed()) p->outbox.reopen();
@@ -252,7 +251,7 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
         done = std::move(done)](common::http::ClientResponse&& r) mutable {
          if (phase_ == Phase::kClosed) return;
          if (!r.error.empty() || r.status != 200) {
-           aeRunning_ = false;
+           aeRound_ = AeRound::kIdle;
            spdlog::debug("mesh: anti-entropy with {} failed: {} {}", peerId, r.status, r.error);
            done(false);
            return;
@@ -269,16 +268,15 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
          }
          auto plan = store_->repairPlan(r.body);
          if (!plan.ok()) {
-           aeRunning_ = false;
+           aeRound_ = AeRound::kIdle;
            spdlog::warn("mesh: bad digest from {}: {}", peerId, plan.error().code);
            done(false);
            return;
          }
          if (plan->equal) {
-           aeRunning_ = false;
+           aeRound_ = AeRound::kComplete;
            ++aeRounds_;
            aeBytes_ = bytes;
-           aeComplete_ = true;
            if (!ready_) catchUpBytes_ += bytes;
            if (Peer* q = peer(peerId)) q->outbox.repaired(startHlc);
            done(true);
@@ -290,7 +288,7 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
          bytes += records.size();
          Peer* q = peer(peerId);
          if (q == nullptr) {
-           aeRunning_ = false;
+           aeRound_ = AeRound::kIdle;
            done(false);
            return;
          }
@@ -300,7 +298,7 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
               [this, peerId, startHlc, bytes, differing, repairing,
                done = std::move(done)](common::http::ClientResponse&& r2) mutable {
                 if (phase_ == Phase::kClosed) return;
-                aeRunning_ = false;
+                aeRound_ = AeRound::kIdle;
                 if (!r2.error.empty() || r2.status != 200) {
                   done(false);
                   return;
@@ -319,7 +317,7 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
                 });
                 ++aeRounds_;
                 aeBytes_ = bytes + r2.body.size();
-                aeComplete_ = repairing == differing;
+                if (repairing == differing) aeRound_ = AeRound::kComplete;
                 if (!ready_) catchUpBytes_ += aeBytes_;
                 spdlog::info(
                     "mesh: anti-entropy with {}: {} segments differed, {} repaired, {} "

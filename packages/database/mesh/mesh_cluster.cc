@@ -187,9 +187,7 @@ void MeshCluster::finishClose() {
   phase_ = Phase::kClosed;
   ready_ = false;
   // Writers waiting for replication get their answer now.
-  auto waiters = std::move(waiters_);
-  waiters_.clear();
-  for (auto& w : waiters) w.done(false, w.acked);
+  waiters_.failAll();
   for (auto& [id, p] : peers_) {
     if (p->link != nullptr) {
       ++handlesOpen_;

@@ -36,6 +36,7 @@
 #include "database/core/cluster.h"
 #include "database/core/replication.h"
 #include "database/core/write_log.h"
+#include "database/mesh/ack_waiters.h"
 #include "database/mesh/auth.h"
 #include "database/mesh/membership.h"
 #include "database/mesh/mesh_options.h"
@@ -101,14 +102,6 @@ class MeshCluster final : public Cluster,
     bool repairSoon = false;  // met while we were ready: one anti-entropy round first thing
     explicit Peer(size_t window) : outbox(window) {}
   };
-  struct Waiter {
-    uint64_t seq;
-    int needed;
-    int acked;
-    std::vector<std::string> waitingFor;
-    uint64_t deadlineMs;
-    std::function<void(bool, int)> done;
-  };
   // A dead member holds tombstone collection at what it had received (hlc) until it comes back,
   // leaves, or is evicted once dead for the tombstone grace period.
   struct Hold {
@@ -148,10 +141,7 @@ class MeshCluster final : public Cluster,
   void flushBatch();
   uint64_t seqOf(Ticket ticket) const;  // the batch that carries (or will carry) the ticket
   void pump(Peer& p);
-  void settleWaiters(const std::string& peerId, uint64_t seq);
   void peerGone(const std::string& peerId);
-  // Removes the waiters for which `finished` holds and answers them (ok, acked).
-  void finishWaiters(const std::function<bool(const Waiter&)>& finished, bool ok);
   void armWaiterTimer();
   void onMemberChange(const Member& m, MemberState before, bool isNew);
   Peer* peer(const std::string& id);
@@ -272,7 +262,7 @@ class MeshCluster final : public Cluster,
   // (seq, last ticket) of the recent batches, oldest first: which batch a ticket travelled in.
   std::deque<std::pair<uint64_t, Ticket>> sentBatches_;
   static constexpr size_t kSentBatchesKept = 256;
-  std::deque<Waiter> waiters_;
+  AckWaiters waiters_;  // w=quorum/all writes waiting for acks
 
   int joinAttempts_ = 0;
   uint64_t joinBackoffMs_ = 0;
@@ -283,7 +273,10 @@ class MeshCluster final : public Cluster,
   uint64_t catchUpStartedMs_ = 0;
   uint64_t readyAtMs_ = 0;
   size_t aeCursor_ = 0;
-  bool aeRunning_ = false;
+  // One anti-entropy round at a time; kComplete: the last round left no differing segment
+  // unrepaired (what the recovered-data catch-up waits for).
+  enum class AeRound { kIdle, kRunning, kComplete };
+  AeRound aeRound_ = AeRound::kIdle;
   uint64_t snapshotGc_ = 0;  // the snapshot source's tombstone horizon (X-Mesh-Gc), max seen
   // Newest hlc of the data recovered from DATA_DIR (the clock after replay; 0: nothing was
   // recovered, or it was reset). The node was up at least until then.
@@ -292,14 +285,13 @@ class MeshCluster final : public Cluster,
   uint64_t catchUpBytes_ = 0;   // bytes received while catching up (pages, digests, repairs)
   uint64_t catchUpRounds_ = 0;  // anti-entropy rounds of the recovered-data catch-up
   int catchUpFailures_ = 0;     // failed rounds in a row (then the join starts over)
-  bool aeComplete_ = false;     // the last round left no differing segment unrepaired
   static constexpr uint64_t kMaxCatchUpRounds = 64;  // 4096 segments / 256 per round, x4
   static constexpr int kMaxCatchUpFailures = 3;
 
   std::map<std::string, Hold> holds_;  // dead members, by id
   std::string joinUrl_;                // "" = MESH_NETWORK_URL; the evictor while rejoining
   bool rejoining_ = false;             // wiped after an eviction, copying the data again
-  bool wipePending_ = false;
+  // A wipe is pending while wipeTimer_ is active (onEvicted to wipeAndRejoin).
   std::string wipeUrl_;
   uint64_t wipeGc_ = 0;
   std::string preserved_;  // kRecords frame: records kept across the wipe (hlc >= wipeGc_)

@@ -153,8 +153,10 @@ void MeshCluster::maybeWipe() {
 }
 
 void MeshCluster::onEvicted(const std::string& byUrl, uint64_t gcHlc) {
-  if (wipePending_ || phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
-  wipePending_ = true;
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&wipeTimer_)) || phase_ == Phase::kLeaving ||
+      phase_ == Phase::kClosed) {
+    return;  // a wipe is already pending, or the node is going
+  }
   wipeUrl_ = byUrl;
   wipeGc_ = gcHlc;
   // Not from inside the callback that learnt it: the wipe drops peers and links.
@@ -166,7 +168,6 @@ void MeshCluster::onWipeTimer(uv_timer_t* t) noexcept {
 }
 
 void MeshCluster::wipeAndRejoin() {
-  wipePending_ = false;
   if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
   ++wipes_;
   // 1. Keep what no collected tombstone can contradict: a delete newer than a kept record is
@@ -183,9 +184,7 @@ void MeshCluster::wipeAndRejoin() {
   // 2. Forget the old life's replication state: batches, waiters, holds, snapshot in progress.
   batch_.finish();
   batchMaxHlc_ = 0;
-  auto waiters = std::move(waiters_);
-  waiters_.clear();
-  for (auto& w : waiters) w.done(false, w.acked);
+  waiters_.failAll();
   for (auto& [id, p] : peers_) {
     p->outbox.reset();
     p->ready = false;

@@ -111,7 +111,7 @@ void MeshCluster::onLinkAck(PeerLink& link, uint64_t seq) {
   p->lastAckMs = nowMs();
   if (!p->outbox.idle()) p->oldestUnackedSinceMs = p->lastAckMs;
   membership_.contact(p->id, p->lastAckMs);
-  settleWaiters(p->id, seq);
+  waiters_.ack(p->id, seq);
   pump(*p);
   if (leaveComplete()) finishClose();
 }
@@ -150,64 +150,29 @@ void MeshCluster::awaitTicket(Ticket ticket, WriteLevel level,
     done(phase_ != Phase::kClosed, 1);
     return;
   }
-  Waiter wt{seq, needed, 1, {}, nowMs() + opts_.replicationTimeoutMs, std::move(done)};
+  int acked = 1;
+  std::vector<std::string> waitingFor;
   for (const auto& [id, p] : peers_) {
     if (p->outbox.ackedSeq() >= seq) {
-      ++wt.acked;
+      ++acked;
     } else {
-      wt.waitingFor.push_back(id);
+      waitingFor.push_back(id);
     }
   }
-  if (wt.acked >= wt.needed) {
-    wt.done(true, wt.acked);
+  if (acked >= needed) {
+    done(true, acked);
     return;
   }
-  waiters_.push_back(std::move(wt));
+  waiters_.add(seq, needed, acked, std::move(waitingFor), nowMs() + opts_.replicationTimeoutMs,
+               std::move(done));
   armWaiterTimer();
 }
 
-void MeshCluster::settleWaiters(const std::string& peerId, uint64_t seq) {
-  for (auto& w : waiters_) {
-    if (w.seq > seq) continue;
-    auto pos = std::find(w.waitingFor.begin(), w.waitingFor.end(), peerId);
-    if (pos != w.waitingFor.end()) {
-      w.waitingFor.erase(pos);
-      ++w.acked;
-    }
-  }
-  finishWaiters([](const Waiter& w) { return w.acked >= w.needed; }, true);
-}
-
-void MeshCluster::peerGone(const std::string& peerId) {
-  // A dead or departed peer no longer counts: w=all waits for the nodes still alive.
-  for (auto& w : waiters_) {
-    auto pos = std::find(w.waitingFor.begin(), w.waitingFor.end(), peerId);
-    if (pos == w.waitingFor.end()) continue;
-    w.waitingFor.erase(pos);
-    w.needed = std::min(w.needed, w.acked + static_cast<int>(w.waitingFor.size()));
-    w.needed = std::max(w.needed, 1);
-  }
-  finishWaiters([](const Waiter& w) { return w.acked >= w.needed; }, true);
-}
-
-void MeshCluster::finishWaiters(const std::function<bool(const Waiter&)>& finished, bool ok) {
-  // Answered after the sweep: an answer that leads to a new waiter cannot invalidate it.
-  std::vector<Waiter> done;
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    if (finished(*it)) {
-      done.push_back(std::move(*it));
-      it = waiters_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (auto& w : done) w.done(ok, w.acked);
-}
+void MeshCluster::peerGone(const std::string& peerId) { waiters_.peerGone(peerId); }
 
 void MeshCluster::armWaiterTimer() {
   if (waiters_.empty() || phase_ == Phase::kClosed) return;
-  uint64_t earliest = UINT64_MAX;
-  for (const auto& w : waiters_) earliest = std::min(earliest, w.deadlineMs);
+  uint64_t earliest = waiters_.earliestDeadline();
   uint64_t now = nowMs();
   uv_timer_start(&waiterTimer_, &MeshCluster::onWaiterTimer, earliest > now ? earliest - now : 0,
                  0);
@@ -216,7 +181,7 @@ void MeshCluster::armWaiterTimer() {
 void MeshCluster::onWaiterTimer(uv_timer_t* t) noexcept {
   auto* self = static_cast<MeshCluster*>(t->data);
   uint64_t now = self->nowMs();
-  self->finishWaiters([now](const Waiter& w) { return w.deadlineMs <= now; }, false);
+  self->waiters_.expire(now);
   self->armWaiterTimer();
 }
 

@@ -1,7 +1,7 @@
 // Black-box tests of the mesh: real meshkv-node processes on loopback, joined in chains, written
 // to on different nodes, killed with SIGKILL and restarted, partitioned through test proxies,
 // and compared by /getAll and /status digests, and sent hand-made batches (the wire codec of
-// meshkv_db) as an outsider would. Each test polls with deadlines, never sleeps.
+// meshkv_mesh) as an outsider would. Each test polls with deadlines, never sleeps.
 // Under sanitizers (slower binaries) the write counts are scaled down (see kScale), never the
 // assertions.
 #include <gtest/gtest.h>

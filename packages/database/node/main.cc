@@ -9,7 +9,7 @@
 
 #include "common/log/log.h"
 #include "database/config/node_config.h"
-#include "database/node.h"
+#include "database/node/node.h"
 
 namespace {
 

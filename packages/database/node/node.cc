@@ -1,5 +1,5 @@
 // See node.h.
-#include "database/node.h"
+#include "database/node/node.h"
 
 #include <spdlog/spdlog.h>
 
