@@ -42,8 +42,7 @@ struct FakeDisk : Durability {
 };
 
 struct FakePeers : Replication {
-  void awaitTicket(Ticket ticket, WriteLevel level,
-                   std::function<void(bool, int)> done) override {
+  void awaitTicket(Ticket ticket, WriteLevel level, std::function<void(bool, int)> done) override {
     waits.push_back({ticket, level, std::move(done)});
   }
   struct Wait {
@@ -54,7 +53,9 @@ struct FakePeers : Replication {
   std::vector<Wait> waits;
 };
 
-Mutation put(std::string key) { return Mutation{Mutation::Kind::kPut, std::move(key), "v", 1, "n"}; }
+Mutation put(std::string key) {
+  return Mutation{Mutation::Kind::kPut, std::move(key), "v", 1, "n"};
+}
 
 TEST(WriteLog, TicketsFollowTheAppendsAndEverySubscriberSeesEachEntryInOrder) {
   std::vector<std::string> trace;
@@ -71,8 +72,8 @@ TEST(WriteLog, TicketsFollowTheAppendsAndEverySubscriberSeesEachEntryInOrder) {
   log.close([&] { closed = true; });  // never started: ends the turn and is done at once
   EXPECT_TRUE(closed);
   EXPECT_EQ(trace, (std::vector<std::string>{"disk:1:a:0", "peers:1:a:0", "disk:2:b:1",
-                                              "peers:2:b:1", "disk:reset", "peers:reset",
-                                              "disk:turn", "peers:turn", "answers"}));
+                                             "peers:2:b:1", "disk:reset", "peers:reset",
+                                             "disk:turn", "peers:turn", "answers"}));
 }
 
 TEST(WriteLog, ATurnEndsOnTheLoopWithTheDiskThenThePeersThenTheAnswers) {

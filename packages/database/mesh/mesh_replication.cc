@@ -168,7 +168,9 @@ void MeshCluster::awaitTicket(Ticket ticket, WriteLevel level,
   armWaiterTimer();
 }
 
-void MeshCluster::peerGone(const std::string& peerId) { waiters_.peerGone(peerId); }
+void MeshCluster::peerGone(const std::string& peerId) {
+  waiters_.peerGone(peerId);
+}
 
 void MeshCluster::armWaiterTimer() {
   if (waiters_.empty() || phase_ == Phase::kClosed) return;
