@@ -196,7 +196,14 @@ TEST_F(ServerTest, HeldAnswersLeaveOnlyWhenTheOwnerFlushesThem) {
     ++turns;
   }
   EXPECT_EQ(turns.load(), 3);
-  loop_.post([&] { uv_close(reinterpret_cast<uv_handle_t*>(&endOfTurn), nullptr); });
+  // The handle lives on this stack: wait for its close callback before the frame goes.
+  std::function<void()> closed;
+  loop_.postAsync([&](std::function<void()> done) {
+    closed = std::move(done);
+    endOfTurn.data = &closed;
+    uv_close(reinterpret_cast<uv_handle_t*>(&endOfTurn),
+             [](uv_handle_t* h) { (*static_cast<std::function<void()>*>(h->data))(); });
+  });
   ::close(fd);
   ::close(side[0]);
   ::close(side[1]);
