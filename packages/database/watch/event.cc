@@ -101,7 +101,10 @@ Event::Event(std::string_view epoch, Ticket ticket, const LogEntry& entry)
       origin_(entry.origin) {}
 
 Event::Event(std::string_view epoch, Ticket ticket, ResetReason reason)
-    : kind_(EventKind::kReset), reason_(reason), ticket_(ticket), id_(formatEventId(epoch, ticket)) {}
+    : kind_(EventKind::kReset),
+      reason_(reason),
+      ticket_(ticket),
+      id_(formatEventId(epoch, ticket)) {}
 
 std::string Event::json() const {
   std::string s = "{\"id\":";

@@ -114,13 +114,15 @@ void WatchHub::collect(std::string_view key) {
   for (const auto& [len, count] : prefixLengths_) {
     if (len > key.size()) break;
     auto it = byPrefix_.find(absl::string_view(key.data(), len));
-    if (it != byPrefix_.end()) matched_.insert(matched_.end(), it->second.begin(), it->second.end());
+    if (it != byPrefix_.end())
+      matched_.insert(matched_.end(), it->second.begin(), it->second.end());
   }
 }
 
 void WatchHub::collectAll() {
   matched_.clear();
-  for (auto& [prefix, group] : byPrefix_) matched_.insert(matched_.end(), group.begin(), group.end());
+  for (auto& [prefix, group] : byPrefix_)
+    matched_.insert(matched_.end(), group.begin(), group.end());
 }
 
 void WatchHub::onAppend(Ticket ticket, const LogEntry& entry, Source) {

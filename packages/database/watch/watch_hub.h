@@ -85,12 +85,12 @@ class WatchHub : public LogSubscriber {
  private:
   friend class Watcher;
   static void onHeartbeat(uv_timer_t* t) noexcept;
-  void leave(Watcher& w);         // from ~Watcher
+  void leave(Watcher& w);  // from ~Watcher
   void countSent(size_t n) { stats_.eventsSent += n; }
-  void index(Watcher& w);         // starts delivering to w
-  void unindex(Watcher& w);       // stops delivering to w (dropped, ending or gone)
+  void index(Watcher& w);    // starts delivering to w
+  void unindex(Watcher& w);  // stops delivering to w (dropped, ending or gone)
   void deliver(Watcher& w, const EventPtr& e);
-  void schedule(Watcher& w);      // woken at the end of this turn
+  void schedule(Watcher& w);  // woken at the end of this turn
   EventPtr reset(ResetReason reason);
   void collect(std::string_view key);  // matched_ = the live watchers whose prefix `key` has
   void collectAll();                   // matched_ = every live watcher

@@ -13,10 +13,10 @@ class HubTest : public ::testing::Test {
 
   std::unique_ptr<Watcher> open(std::string prefix, std::optional<EventId> after = {},
                                 int* wakes = nullptr) {
-    auto w = hub_->open(WatchRequest{std::move(prefix), Format::kNdjson, std::move(after)},
-                        [wakes] {
-                          if (wakes) ++*wakes;
-                        });
+    auto w =
+        hub_->open(WatchRequest{std::move(prefix), Format::kNdjson, std::move(after)}, [wakes] {
+          if (wakes) ++*wakes;
+        });
     EXPECT_TRUE(w.ok());
     return w.ok() ? std::move(*w) : nullptr;
   }

@@ -35,8 +35,9 @@ common::Result<WatchRequest> parseWatchRequest(std::string_view query,
 }
 
 void WatchRoute::registerRoutes(common::http::Server& server) {
-  server.route("/watch",
-               [this](const common::http::Request& req, common::http::Responder r) { watch(req, r); });
+  server.route("/watch", [this](const common::http::Request& req, common::http::Responder r) {
+    watch(req, r);
+  });
 }
 
 void WatchRoute::watch(const common::http::Request& req, common::http::Responder r) {

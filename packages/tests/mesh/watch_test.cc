@@ -34,8 +34,9 @@ class SseClient {
     timeval tv{0, 200 * 1000};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-    std::string req = "GET /watch" + query + " HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n" +
-                      extraHeaders + "\r\n";
+    std::string req = "GET /watch" + query +
+                      " HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n" + extraHeaders +
+                      "\r\n";
     ok_ = ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
   }
   ~SseClient() {
@@ -151,7 +152,8 @@ TEST_F(WatchTest, ReconnectingWithLastEventIdGetsWhatItMissed) {
   EXPECT_EQ(header.got().find("\"value\":\"one\""), std::string::npos);  // it had that one
   EXPECT_EQ(header.got().find("not-mine"), std::string::npos);
 
-  SseClient query(c_.node(1), "?prefix=r&lastEventId=" + lastId, "");  // EventSource can't set headers
+  SseClient query(c_.node(1), "?prefix=r&lastEventId=" + lastId,
+                  "");  // EventSource can't set headers
   ASSERT_TRUE(query.waitFor("\"value\":\"three\""));
 
   // Another life of the node (or a forgotten id): a reset, so the client re-lists.
