@@ -240,6 +240,15 @@ void Connection::stream(uint64_t seq, int status, std::unique_ptr<BodyProducer> 
   }
 }
 
+void Connection::resumeStream(uint64_t seq) {
+  if (closing_ || dispatching_ || slots_.empty()) return;
+  const Slot& s = slots_.front();
+  if (s.seq != seq || !s.producer) return;  // not streaming yet (earlier answers first) or done
+  pump();
+  flush();
+  updateReading();
+}
+
 void Connection::pump() {
   while (!slots_.empty() && !closing_) {
     Slot& s = slots_.front();
@@ -264,6 +273,7 @@ void Connection::pump() {
           s.producer.reset();
           break;
         }
+        if (s.producer->paused()) break;  // a live stream: resumeStream() pulls it again
       }
       if (s.producer) break;  // more to stream: resumes when the socket drains
     }

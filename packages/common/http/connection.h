@@ -35,6 +35,8 @@ class Connection {
   void stream(uint64_t seq, int status, std::unique_ptr<BodyProducer> producer,
               std::string_view contentType, ExtraHeaders extra);
 
+  // The stream of request `seq` (paused, see BodyProducer::paused) has more: pull and write it.
+  void resumeStream(uint64_t seq);
   // Applies the header, keep-alive and stalled-write timeouts; may close the connection.
   void checkTimeouts(uint64_t nowMs);
   // Server shutdown: every request still read is answered with `Connection: close`; the

@@ -46,6 +46,9 @@ class BodyProducer {
   // Appends roughly `budget` bytes (more is allowed for one indivisible item) to `out`;
   // returns false when this call produced the last piece.
   virtual bool produce(std::string& out, size_t budget) = 0;
+  // A live stream (a change feed) with nothing to send right now answers true: the connection
+  // stops pulling it until its owner calls Responder::resume(). A finite body never pauses.
+  virtual bool paused() const { return false; }
 };
 
 class Responder {
@@ -61,6 +64,9 @@ class Responder {
   void stream(int status, std::unique_ptr<BodyProducer> producer,
               std::string_view contentType = "application/json",
               std::vector<std::pair<std::string, std::string>> extraHeaders = {});
+  // A paused stream (BodyProducer::paused) has something to send: pull it again now. Does
+  // nothing once the client went away or the stream ended.
+  void resume() const;
   // False once the client went away (answers are then dropped).
   bool connected() const;
 

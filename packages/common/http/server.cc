@@ -245,6 +245,11 @@ void Responder::stream(int status, std::unique_ptr<BodyProducer> producer,
   }
 }
 
+void Responder::resume() const {
+  if (server_ == nullptr) return;
+  if (Connection* c = server_->find(connectionId_)) c->resumeStream(slot_);
+}
+
 bool Responder::connected() const {
   if (server_ == nullptr) return false;
   Connection* c = server_->find(connectionId_);

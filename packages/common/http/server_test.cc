@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,6 +44,11 @@ class ServerTest : public ::testing::Test {
       server_->route("/later", [this](const Request& req, Responder r) { parked_.push_back(r); });
       server_->route("/stream", [this](const Request& req, Responder r) {
         r.stream(200, std::make_unique<Counter>(this, streamPieces_));
+      });
+      server_->route("/live", [this](const Request&, Responder r) {
+        auto feed = std::make_unique<Feed>();
+        feeds_.push_back({feed.get(), r});
+        r.stream(200, std::move(feed), "text/event-stream");
       });
       // Answers with the size of the body it got; takes up to 1 MiB.
       server_->route(
@@ -85,6 +91,24 @@ class ServerTest : public ::testing::Test {
     int left;
   };
 
+  // A live stream: sends what was queued, pauses when empty, ends after "end".
+  struct Feed : BodyProducer {
+    bool produce(std::string& out, size_t) override {
+      ++pulls;
+      out.append(queued);
+      bool last = queued.find("end") != std::string::npos;
+      queued.clear();
+      return !last;
+    }
+    bool paused() const override { return queued.empty(); }
+    std::string queued;
+    int pulls = 0;
+  };
+  struct FeedHandle {
+    Feed* feed;
+    Responder r;
+  };
+
   // Starts a server whose drain and close deadlines never pass during a test, answers one
   // request on a keep-alive connection (returned), then calls close(); `closed` turns true
   // once the server is closed.
@@ -103,6 +127,7 @@ class ServerTest : public ::testing::Test {
   LoopThread loop_;
   std::unique_ptr<Server> server_;
   std::vector<Responder> parked_;
+  std::vector<FeedHandle> feeds_;  // loop thread only
   std::atomic<size_t> produced_{0};
   std::atomic<int> bodiesSeen_{0};
   int streamPieces_ = 3;
@@ -171,7 +196,14 @@ TEST_F(ServerTest, HeldAnswersLeaveOnlyWhenTheOwnerFlushesThem) {
     ++turns;
   }
   EXPECT_EQ(turns.load(), 3);
-  loop_.post([&] { uv_close(reinterpret_cast<uv_handle_t*>(&endOfTurn), nullptr); });
+  // The handle lives on this stack: wait for its close callback before the frame goes.
+  std::function<void()> closed;
+  loop_.postAsync([&](std::function<void()> done) {
+    closed = std::move(done);
+    endOfTurn.data = &closed;
+    uv_close(reinterpret_cast<uv_handle_t*>(&endOfTurn),
+             [](uv_handle_t* h) { (*static_cast<std::function<void()>*>(h->data))(); });
+  });
   ::close(fd);
   ::close(side[0]);
   ::close(side[1]);
@@ -291,6 +323,40 @@ TEST_F(ServerTest, StreamsChunkedBodies) {
   EXPECT_NE(r.find("0\r\n\r\n"), std::string::npos);
   EXPECT_NE(r.find("\"after\""), std::string::npos);
   EXPECT_GT(r.find("\"after\""), r.find("0\r\n\r\n"));
+  ::close(fd);
+}
+
+TEST_F(ServerTest, PausedStreamWaitsForResumeThenSendsAndEnds) {
+  start();
+  int fd = connectTo(port_);
+  timeval tv{5, 0};  // a missing event fails the test instead of hanging it
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_TRUE(sendAll(fd, "GET /live HTTP/1.1\r\n\r\n"));
+  std::string got;
+  auto readSome = [&](std::string_view want) {
+    char buf[4096];
+    while (got.find(want) == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  };
+  ASSERT_TRUE(readSome("\r\n\r\n"));  // the head goes out before any event
+  EXPECT_NE(got.find("text/event-stream"), std::string::npos);
+  int pulls = 0;
+  loop_.post([&] { pulls = feeds_.at(0).feed->pulls; });
+  EXPECT_LE(pulls, 2);  // once with the head, maybe once more when it was written; no spin
+  loop_.post([&] {
+    feeds_[0].feed->queued = "hello";
+    feeds_[0].r.resume();
+  });
+  ASSERT_TRUE(readSome("5\r\nhello\r\n"));
+  loop_.post([&] {
+    feeds_[0].feed->queued = "end";
+    feeds_[0].r.resume();
+  });
+  ASSERT_TRUE(readSome("3\r\nend\r\n0\r\n\r\n"));
   ::close(fd);
 }
 

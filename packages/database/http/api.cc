@@ -195,6 +195,7 @@ void Api::status(const Request&, Responder r) {
   s.append("}");
   cluster_.appendStatus(s);
   log_.durability().appendStatus(s);
+  if (info_.appendStatus) info_.appendStatus(s);
   s.push_back('}');
   r.respond(200, s);
 }

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/http/server.h"
@@ -24,6 +25,8 @@ struct NodeInfo {
   std::string hostname;
   Limits limits;
   uint64_t startedAtMs = 0;  // uv_now at start
+  // More ,"name":{...} members for /status from parts the routes do not know (the watch hub).
+  std::function<void(std::string&)> appendStatus = nullptr;
 };
 
 class Api {

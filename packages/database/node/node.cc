@@ -85,11 +85,16 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   mesh_ = std::make_unique<MeshCluster>(loop_, *keyspace_, log_, std::move(mesh));
   log_.subscribe(*mesh_);
   log_.setReplication(*mesh_);
+  // Last: a change reaches the watchers once it left for the disk and the peers.
+  watch_ = std::make_unique<watch::WatchHub>(loop_, watch::WatchOptions{});
+  watchRoute_ = std::make_unique<watch::WatchRoute>(*watch_);
+  log_.subscribe(*watch_);
   log_.afterTurn([this] { server_->flushHeldAnswers(); });
   NodeInfo info;
   info.hostname = config_.hostname;
   info.limits = limits;
   info.startedAtMs = uv_now(loop_);
+  info.appendStatus = [this](std::string& s) { watch_->appendStatus(s); };
   api_ = std::make_unique<Api>(*keyspace_, log_, *mesh_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
   metrics_ = std::make_unique<NodeMetrics>(*server_, *keyspace_, *mesh_);
@@ -101,7 +106,9 @@ Node::~Node() = default;
 int Node::start() {
   if (persister_) persister_->start();
   log_.start();
+  watch_->start();
   api_->registerRoutes();
+  watchRoute_->registerRoutes(*server_);
   mesh_->registerRoutes(*server_);
   metrics_->registerRoute();
   uv_signal_init(loop_, &sigterm_);
@@ -154,6 +161,9 @@ void Node::shutdown() {
   uv_timer_init(loop_, &guard_);
   uv_timer_start(&guard_, &Node::onGuard, kShutdownGuardMs, 0);
   uv_unref(reinterpret_cast<uv_handle_t*>(&guard_));
+  // Watchers' streams end first (else the server's drain would wait on them until its force
+  // close); a client reconnects elsewhere with its Last-Event-ID (and gets a reset there).
+  watch_->close();
   // Clients first: stop accepting and reading requests and answer what was asked, so no write
   // is acknowledged after the mesh started leaving; then leave, which waits until the peers
   // acknowledged every write this node accepted.

@@ -1,13 +1,13 @@
 // Node: one meshkv database node: the HTTP server, the keyspace, the write log and its
 // subscribers (the persister: DATA_DIR, or nothing with --memory; the mesh: MeshCluster, also
-// when it is the only node) and the public API, wired on one libuv loop. main() first calls
-// openStorage() (lock + recovery, before any handle exists, so a refusal is one line and exit 2),
-// builds the Node from it, calls start(), runs the loop, and the loop ends once a SIGTERM/SIGINT
-// shutdown has closed every handle: announce the leave, finish in-flight requests, write the log's
-// last bytes, close. Loop thread only. The write path it wires: route -> keyspace -> log -> {
-// persister, mesh } -> held answers. The one thing to get right: the node must exit 0 within 5 s of
-// SIGTERM even if a peer or a client stalls, so a guard timer ends the process if the graceful path
-// is stuck.
+// when it is the only node; the watch hub: /watch) and the public API, wired on one libuv loop.
+// main() first calls openStorage() (lock + recovery, before any handle exists, so a refusal is one
+// line and exit 2), builds the Node from it, calls start(), runs the loop, and the loop ends once a
+// SIGTERM/SIGINT shutdown has closed every handle: announce the leave, finish in-flight requests,
+// write the log's last bytes, close. Loop thread only. The write path it wires: route -> keyspace
+// -> log -> { persister, mesh } -> held answers. The one thing to get right: the node must exit 0
+// within 5 s of SIGTERM even if a peer or a client stalls, so a guard timer ends the process if the
+// graceful path is stuck.
 #pragma once
 
 #include <uv.h>
@@ -24,6 +24,8 @@
 #include "database/persistence/persister.h"
 #include "database/persistence/recovery.h"
 #include "database/storage/keyspace.h"
+#include "database/watch/watch_hub.h"
+#include "database/watch/watch_route.h"
 
 namespace db {
 
@@ -58,6 +60,10 @@ class Node {
   NodeConfig config_;
   Storage storage_;
   std::unique_ptr<Keyspace>& keyspace_ = storage_.keyspace;
+  // Before the server: the server's connections own the watchers, which leave the hub when
+  // they die, so the hub must be destroyed after the server.
+  std::unique_ptr<watch::WatchHub> watch_;
+  std::unique_ptr<watch::WatchRoute> watchRoute_;
   std::unique_ptr<common::http::Server> server_;
   WriteLog log_;
   std::unique_ptr<persistence::Persister> persister_;  // null with --memory
