@@ -27,7 +27,8 @@ const std::vector<CommandSpec>& commands() {
       {"members", 0, 0, "members", "the members of the mesh and their state", false},
       {"join", 1, 1, "join HOST:PORT", "tell the node to contact HOST:PORT and merge meshes",
        false},
-      {"watch", 0, 1, "watch [PREFIX]", "(not supported by this server yet)", true},
+      {"watch", 0, 1, "watch [PREFIX]",
+       "print every change (to keys that start with PREFIX) as it happens, until Ctrl-C", true},
       {"help", 0, 1, "help [COMMAND]", "this help", false},
   };
   return kCommands;
@@ -171,7 +172,6 @@ common::Result<Invocation> parse(const std::vector<std::string>& words) {
     return usage("collections (set COLLECTION KEY VALUE) are not supported by this server yet");
   }
   if (inv.ttl) return usage("--ttl is not supported by this server yet");
-  if (inv.command == "watch") return usage("watch is not supported by this server yet");
   return inv;
 }
 

@@ -6,13 +6,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
 #include "cli/args.h"
 #include "cli/repl.h"
 #include "cli/runner.h"
+#include "cli/watch.h"
 #include "meshkv/client.h"
+
+namespace {
+std::atomic<bool> gStop{false};  // `meshkv watch` ends cleanly on Ctrl-C / SIGTERM
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
@@ -36,6 +43,11 @@ int main(int argc, char** argv) {
   const bool shell = inv->command.empty();
   opts.discovery = shell ? meshkv::Discovery::kCluster : meshkv::Discovery::kSeedOnly;
   if (inv->command == "join") opts.discovery = meshkv::Discovery::kSeedOnly;
+  if (inv->command == "watch") {
+    std::signal(SIGINT, [](int) { gStop = true; });
+    std::signal(SIGTERM, [](int) { gStop = true; });
+    return cli::watch(*inv, opts.url, out, gStop);
+  }
   meshkv::Client client(opts);
   if (shell) return cli::repl(*inv, opts.url, client);
   return cli::run(*inv, client, out);

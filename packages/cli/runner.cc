@@ -211,6 +211,10 @@ int run(const Invocation& inv, meshkv::Client& client, const Output& o) {
     print(o, inv.json ? "{\"success\":true}\n" : "OK: the node contacts " + key + "\n");
     return kOk;
   }
+  if (cmd == "watch") {  // a stream that runs until Ctrl-C: one-shot only (main.cc, watch.h)
+    return report(
+        common::Error{"USAGE", "watch runs as a command of its own: meshkv watch [PREFIX]"}, o);
+  }
   if (cmd == "help") {
     print(o, helpText());
     return kOk;

@@ -26,7 +26,6 @@ expect_exit 2 mk set users k v; err_has "not supported by this server yet"; one_
 expect_exit 2 mk set k v --ttl 5; err_has "--ttl is not supported"; one_err_line
 expect_exit 2 mk get; err_has "usage: meshkv get KEY"; one_err_line
 expect_exit 2 mk frobnicate; err_has "unknown command"; one_err_line
-expect_exit 2 mk watch; err_has "not supported"
 expect_exit 3 "$BIN/meshkv" --node=127.0.0.1:1 --timeout=2000 get k; err_has "error: UNAVAILABLE"
 one_err_line
 expect_exit 3 mk set "" v; err_has "EMPTY_KEY"; one_err_line
@@ -46,6 +45,21 @@ expect_exit 0 mk members; grep -q "^127.0.0.31"$'\t'"http://127.0.0.31:$NODE_POR
   fail "members: $(cat "$WORK/out")"
 expect_exit 0 mk del greeting; out_is "OK"
 expect_exit 1 mk del greeting; err_has "not found: greeting"
+
+# watch: a change made afterwards is printed as it happens; Ctrl-C ends it with exit 0.
+"$BIN/meshkv" --node="$A" watch "w:" >"$WORK/watch.out" 2>"$WORK/watch.err" &
+watcher=$!
+watching() { curl -fsS "http://$A/status" | grep -q '"watchers":1'; }
+until_ok 30 watching || fail "the watch never opened: $(cat "$WORK/watch.err")"
+expect_exit 0 mk set "w:1" "first"
+expect_exit 0 mk set "other" "not watched"
+expect_exit 0 mk del "w:1"
+until_ok 30 grep -q "^rm w:1$" "$WORK/watch.out" || fail "watch printed: $(cat "$WORK/watch.out")"
+kill -INT "$watcher"
+wait "$watcher"; rc=$?
+[ "$rc" -eq 0 ] || fail "watch ended with $rc after Ctrl-C: $(cat "$WORK/watch.err")"
+[ "$(cat "$WORK/watch.out")" = $'set w:1 first\nrm w:1' ] || fail "watch printed: $(cat "$WORK/watch.out")"
+expect_exit 3 "$BIN/meshkv" --node=127.0.0.1:1 --timeout=2000 watch; err_has "error: UNAVAILABLE"
 
 # join: a second single node is told about the first; both then list two alive members.
 start_node 127.0.0.32
