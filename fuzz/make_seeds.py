@@ -179,3 +179,23 @@ write("node_config", "bad_hostname", "$HOSTNAME=a\x01b\n")
 write("node_config", "ranges", "--max-batch-bytes\n4096\n$REPLICATION_WINDOW_BYTES=1048576\n"
       "$DRAIN_TIMEOUT_MS=1501\n--log-level=trace\n")
 write("node_config", "help", "--help\n")
+
+# ---- swarm_tasks: a network choice byte (0 "", 1 "mesh", 2 "meshkv_mesh", 3 "ingress"), then
+# a GET /tasks answer ----
+def task(tid, slot, state, desired, nets):
+    atts = ",".join(
+        '{"Network":{"Spec":{"Name":"%s"%s}},"Addresses":["%s"]}'
+        % (n, ',"Ingress":true' if n == "ingress" else "", a) for n, a in nets)
+    return ('{"ID":"%s","Slot":%d,"DesiredState":"%s","Status":{"State":"%s",'
+            '"ContainerStatus":{"ContainerID":"%s"}},"NetworksAttachments":[%s]}'
+            % (tid, slot, desired, state, "c" * 64, atts))
+
+
+write("swarm_tasks", "running", b"\x01" + ("[%s,%s]" % (
+    task("t1", 1, "running", "running", [("ingress", "10.255.0.5/16"), ("meshkv_mesh", "10.0.1.5/24")]),
+    task("t2", 2, "starting", "running", [("meshkv_mesh", "10.0.1.6/24")]))).encode())
+write("swarm_tasks", "stopping", b"\x00" + ("[%s]" % task(
+    "t3", 3, "running", "shutdown", [("meshkv_mesh", "fd00::7/64")])).encode())
+write("swarm_tasks", "global_mode", b"\x02" + b'[{"ID":"g1","NodeID":"n1","DesiredState":"running",'
+      b'"Status":{"State":"running"},"NetworksAttachments":[]}]')
+write("swarm_tasks", "not_an_array", b"\x00" + b'{"message":"This node is not a swarm manager."}')
