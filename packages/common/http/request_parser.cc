@@ -130,6 +130,9 @@ int RequestParser::feed(const char* data, size_t len) {
     fail(431, "header overflow");
     return failStatus_;
   }
+  if (err == HPE_INVALID_URL && checkUnflushedTarget(data, data + parsed) != 0) {
+    return failStatus_;  // the target was too long (or held a control byte) before the bad byte
+  }
   if (err != HPE_OK) {
     fail(400, http_errno_description(err));
     return failStatus_;
@@ -161,16 +164,32 @@ int RequestParser::onMessageBegin(http_parser* p) noexcept {
   return 0;
 }
 
-int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {
-  RequestParser* s = self(p);
+int RequestParser::checkTarget(const char* at, size_t len) {
   // Byte by byte, so the first fault in the stream decides (414 or 400) wherever reads split it.
   // http-parser, built non-strict, lets a tab or a form feed into the target; RFC 9112 3.2
   // does not, and a proxy that splits on them would read another target.
   for (size_t i = 0; i < len; ++i) {
-    if (s->url_.size() + i >= s->limits_.maxUrlBytes) return s->fail(414, "URL too long");
+    if (url_.size() + i >= limits_.maxUrlBytes) return fail(414, "URL too long");
     auto c = static_cast<unsigned char>(at[i]);
-    if (c <= 0x20 || c == 0x7f) return s->fail(400, "control byte in the request target");
+    if (c <= 0x20 || c == 0x7f) return fail(400, "control byte in the request target");
   }
+  return 0;
+}
+
+int RequestParser::checkUnflushedTarget(const char* begin, const char* bad) {
+  // http-parser hands the target's bytes to onUrl at the end of a read or of the target, so
+  // when it refuses a byte of the target, the bytes before it in this read were never checked:
+  // in one read they are the target's, in two reads the first read's were. They start after
+  // the request line's space (the target has none), or at the read's start when the target
+  // began in an earlier read (whose bytes are in url_).
+  const char* start = bad;
+  while (start > begin && start[-1] != ' ') --start;
+  return checkTarget(start, static_cast<size_t>(bad - start));
+}
+
+int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {
+  RequestParser* s = self(p);
+  if (int st = s->checkTarget(at, len); st != 0) return st;
   s->url_.append(at, len);
   return 0;
 }

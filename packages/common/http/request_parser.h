@@ -93,6 +93,12 @@ class RequestParser {
   static int onMessageComplete(http_parser* p) noexcept;
 
   int fail(int status, const char* reason);
+  // The request target's rules (length, no control byte) on bytes not yet in url_: 0, or -1
+  // once fail() was called (414 or 400).
+  int checkTarget(const char* at, size_t len);
+  // After http-parser refused a byte of the target at `bad`: checkTarget on the target's bytes
+  // of this read before it (begin: the read's first byte).
+  int checkUnflushedTarget(const char* begin, const char* bad);
   void fillHead(Request& req);
   bool growBody(size_t len);  // room for len more body bytes, charged to the budget
   void releaseBody();         // frees the body buffer and its charge

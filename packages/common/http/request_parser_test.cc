@@ -138,6 +138,23 @@ TEST(RequestParser, LimitsGive414431And413) {
   EXPECT_TRUE(url.seen.empty() && head.seen.empty() && body.seen.empty());
 }
 
+TEST(RequestParser, ATargetTooLongBeforeAByteHttpParserRefusesIs414InOneReadOrTwo) {
+  // Found by the http_request fuzzer: http-parser refuses a byte of the target (here 0x01)
+  // before it hands the target's bytes over, so in one read only its 400 was seen, while in two
+  // reads our 414 came first. The first fault in the stream decides, however the reads fall.
+  ParserLimits l;
+  l.maxUrlBytes = 16;
+  std::string req = "GET /" + std::string(20, 'a') + '\x01' + " HTTP/1.1\r\n\r\n";
+  Harness whole(l);
+  EXPECT_EQ(whole.feed(req), 414);
+  Harness split(l);
+  EXPECT_EQ(split.feed(req.substr(0, 10)), 0);
+  EXPECT_EQ(split.feed(req.substr(10)), 414);
+  std::string shortTarget = std::string("GET /aa") + '\x01' + " HTTP/1.1\r\n\r\n";  // 400
+  Harness bad(l);
+  EXPECT_EQ(bad.feed(shortTarget), 400);
+}
+
 TEST(RequestParser, ExpectContinueIsReported) {
   Harness h;
   ASSERT_EQ(h.feed("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"), 0);
