@@ -10,8 +10,8 @@
 
 #include <cstdlib>
 #include <string>
-#include <vector>
 
+#include "command_line_input.h"
 #include "fuzz_check.h"
 #include "load-balancer/config.h"
 
@@ -101,28 +101,8 @@ void checkAccepted(const lb::Config& c) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  for (const char* name : kEnvNames) unsetenv(name);
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  std::vector<std::string> words{"meshkv-lb"};
-  while (!input.empty()) {
-    size_t nl = input.find('\n');
-    std::string line(input.substr(0, nl));
-    input = nl == std::string_view::npos ? std::string_view{} : input.substr(nl + 1);
-    line = line.c_str();  // argv and the environment are C strings
-    if (!line.empty() && line.front() == '$') {
-      size_t eq = line.find('=');
-      if (eq != std::string::npos && eq > 1) {
-        setenv(line.substr(1, eq - 1).c_str(), line.c_str() + eq + 1, 1);
-      }
-    } else {
-      words.push_back(std::move(line));
-    }
-  }
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-  lb::ParsedConfig parsed = lb::parseConfig(static_cast<int>(words.size()), argv.data());
+  fuzz::CommandLine cli("meshkv-lb", kEnvNames, data, size);
+  lb::ParsedConfig parsed = lb::parseConfig(cli.argc(), cli.argv());
   if (!parsed.exitCode) checkAccepted(parsed.config);
-  for (const char* name : kEnvNames) unsetenv(name);
   return 0;
 }

@@ -6,9 +6,8 @@
 // log level, a node id that passes the record rules' origin check (peers would refuse its
 // records otherwise), the mesh's copy of the join URL equal to the setting.
 #include <cstdlib>
-#include <string>
-#include <vector>
 
+#include "command_line_input.h"
 #include "database/config/node_config.h"
 #include "database/storage/record_rules.h"
 #include "fuzz_check.h"
@@ -91,28 +90,8 @@ void checkAccepted(const db::NodeConfig& c) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  for (const char* name : kEnvNames) unsetenv(name);
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-  std::vector<std::string> words{"meshkv-node"};
-  while (!input.empty()) {
-    size_t nl = input.find('\n');
-    std::string line(input.substr(0, nl));
-    input = nl == std::string_view::npos ? std::string_view{} : input.substr(nl + 1);
-    line = line.c_str();  // argv and the environment are C strings
-    if (!line.empty() && line.front() == '$') {
-      size_t eq = line.find('=');
-      if (eq != std::string::npos && eq > 1) {
-        setenv(line.substr(1, eq - 1).c_str(), line.c_str() + eq + 1, 1);
-      }
-    } else {
-      words.push_back(std::move(line));
-    }
-  }
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-  db::ParsedConfig parsed = db::parseNodeConfig(static_cast<int>(words.size()), argv.data());
+  fuzz::CommandLine cli("meshkv-node", kEnvNames, data, size);
+  db::ParsedConfig parsed = db::parseNodeConfig(cli.argc(), cli.argv());
   if (!parsed.exitCode) checkAccepted(parsed.config);
-  for (const char* name : kEnvNames) unsetenv(name);
   return 0;
 }
