@@ -194,16 +194,19 @@ class SwarmStack:
             self.probes[(ip, port)] = (name, int(host_port))
         return self.probes[(ip, port)][1]
 
-    def balancer_ip(self, env_has=""):
-        """The running balancer task's overlay address, once its container's environment has
-        `env_has` (after a redeploy, the old balancer may still be the one running)."""
+    def balancer_ip(self, autoscaling):
+        """The balancer task's overlay address once it is the only one running and auto-scaling
+        is on (or off) in its environment: after a redeploy the old balancer runs on a while
+        (stop-first), and two deploys in a row can overlap."""
         ids = run(["docker", "ps", "-q", "--filter",
                    f"label=com.docker.swarm.service.name={self.name}_proxy"], timeout=30).stdout.split()
-        for info in json.loads(run(["docker", "inspect"] + ids, timeout=30, check=False).stdout or "[]") if ids else []:
-            net = (info["NetworkSettings"]["Networks"] or {}).get(self.network) or {}
-            if info["State"]["Running"] and net.get("IPAddress") and env_has in info["Config"]["Env"]:
-                return net["IPAddress"]
-        return None
+        infos = json.loads(run(["docker", "inspect"] + ids, timeout=30, check=False).stdout or "[]") if ids else []
+        running = [i for i in infos if i["State"]["Running"]]
+        if len(running) != 1:
+            return None
+        net = (running[0]["NetworkSettings"]["Networks"] or {}).get(self.network) or {}
+        on = f"AUTOSCALE_MAX={AUTOSCALE['AUTOSCALE_MAX']}" in running[0]["Config"]["Env"]
+        return net.get("IPAddress") if on == autoscaling else None
 
     def balancer_status(self, ip):
         """The balancer's admin /status (port 8081, on the overlay only), through a probe."""
@@ -492,6 +495,8 @@ def scenario_autoscale(stack, args):
             stack.env.pop(k, None)
         stack.env.pop("MESHKV_DB_REPLICAS", None)
         stack.deploy()  # back to the stack as the other scenarios know it (3 nodes, no scaling)
+        wait_for(lambda: stack.balancer_ip(False), 90, "the balancer redeployed without auto-scaling",
+                 interval=0.5)
 
 
 def autoscale_run(stack, args):
@@ -500,7 +505,7 @@ def autoscale_run(stack, args):
 
     def balancer_up():
         nonlocal ip
-        ip = stack.balancer_ip(env_has="AUTOSCALE_MAX=3")
+        ip = stack.balancer_ip(True)
         return ip is not None
     wait_for(balancer_up, 90, "the balancer redeployed with auto-scaling", interval=0.5)
 
