@@ -3,7 +3,8 @@
 // step reads the service and updates it with the version read and the spec as read except
 // Replicas; "update out of sequence" is read again and retried after a growing wait, at most
 // maxAttempts times; any other refusal fails at once. And the Autoscaler over it: a failed
-// update is retried only after the policy's back-off, then the service grows.
+// update is retried only after the policy's back-off, then the service grows; with every task
+// on another host no stats are read and the connections decide.
 #include "load-balancer/autoscale/swarm_actuator.h"
 
 #include <gtest/gtest.h>
@@ -239,6 +240,36 @@ TEST_F(SwarmActuatorTest, TheAutoscalerRetriesAFailedUpdateAfterItsBackoff) {
   EXPECT_NE(std::string::npos, status.find("\"failures\":1")) << status;
   EXPECT_NE(std::string::npos, status.find("\"scaleUps\":1")) << status;
   EXPECT_NE(std::string::npos, status.find("stack_db replicas 1 -> 2")) << status;
+  bool closed = false;
+  scaler->close([&] { closed = true; });
+  EXPECT_TRUE(runUntil(&loop_, [&] { return closed; }));
+}
+
+// A multi-node swarm seen from the balancer's engine: every task on another host, so no stats
+// are read and the balancer's own view decides; with no connection open over the window the
+// service shrinks by one, without a single stats request.
+TEST_F(SwarmActuatorTest, WithEveryTaskOnAnotherHostTheConnectionsDecide) {
+  for (const char* id : {"t1", "t2", "t3"}) swarm_->add(id, "10.0.1.5").node = "node2";
+  BackendPool pool;
+  AutoscaleConfig c;
+  c.min = 2;
+  c.max = 3;
+  c.intervalMs = 500;
+  c.windowMs = 1000;
+  SwarmActuatorOptions o;
+  o.service = "stack_db";
+  auto scaler = std::make_unique<Autoscaler>(
+      &loop_, pool, socket_, "stack_db", c,
+      [&](EngineClient& e) { return std::make_unique<SwarmActuator>(&loop_, e, o); });
+  scaler->start();
+  ASSERT_TRUE(runUntil(
+      &loop_, [&] { return swarm_->replicas() == 2; }, 15000));
+  for (const auto& r : docker_->requests) {
+    EXPECT_EQ(std::string::npos, r.path.find("/stats")) << "a remote task's container: " << r.path;
+  }
+  std::string status;
+  scaler->appendStatus(status);
+  EXPECT_NE(std::string::npos, status.find("CPU unknown")) << status;
   bool closed = false;
   scaler->close([&] { closed = true; });
   EXPECT_TRUE(runUntil(&loop_, [&] { return closed; }));
