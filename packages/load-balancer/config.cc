@@ -172,6 +172,11 @@ ParsedConfig parseConfig(int argc, char** argv) {
     out.exitCode = invalid(err);
     return out;
   }
+  if (c.autoscale.enabled() && c.swarmMode == "dns") {
+    out.exitCode =
+        invalid("AUTOSCALE_MAX on Swarm needs a manager's Swarm API (SWARM_MODE auto or api)");
+    return out;
+  }
   if (c.dockerMode()) {
     if (c.groupPort == 0) {
       out.exitCode = invalid("GROUP_PORT is required with GROUP_NAME");

@@ -151,6 +151,13 @@ TEST(ConfigTest, AutoscaleRefusesWhatCannotWork) {
   EXPECT_EQ(2, parse({"--group-name", "d", "--group-port", "80", "--autoscale-max", "4",
                       "--autoscale-up-cpu", "20", "--autoscale-down-cpu", "30"})
                    .exitCode);
+  // Swarm scales through a manager's API; DNS discovery has none to update the service with.
+  EXPECT_EQ(2, parse({"--group-name", "d", "--group-port", "80", "--swarm-mode", "dns",
+                      "--autoscale-max", "4"})
+                   .exitCode);
+  EXPECT_FALSE(parse({"--group-name", "d", "--group-port", "80", "--swarm-mode", "auto",
+                      "--autoscale-max", "4"})
+                   .exitCode.has_value());
 }
 
 }  // namespace

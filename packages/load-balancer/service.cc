@@ -9,6 +9,8 @@
 
 #include "load-balancer/admin/admin_server.h"
 #include "load-balancer/autoscale/autoscaler.h"
+#include "load-balancer/autoscale/compose_actuator.h"
+#include "load-balancer/autoscale/swarm_actuator.h"
 #include "load-balancer/docker/swarm_watcher.h"
 #include "load-balancer/docker/watcher.h"
 
@@ -48,6 +50,7 @@ int Service::start(bool handleSignals) {
   if (!config_.portFile.empty()) std::ofstream(config_.portFile) << listener_->port() << "\n";
 
   if (config_.swarm()) {
+    // AUTOSCALE_MAX on Swarm: the autoscaler updates the service's replicas (SwarmActuator).
     SwarmOptions so;
     so.apiLocation = config_.dockerApi;
     so.service = config_.swarmService();
@@ -60,6 +63,15 @@ int Service::start(bool handleSignals) {
     swarm_ = std::make_unique<SwarmWatcher>(loop_, pool_, so);
     swarm_->start();
     ++partsOpen_;
+    if (config_.autoscale.enabled()) {
+      SwarmActuatorOptions ao;
+      ao.service = so.service;
+      autoscaler_ = std::make_unique<Autoscaler>(
+          loop_, pool_, config_.dockerApi, so.service, config_.autoscale,
+          [this, ao](EngineClient& e) { return std::make_unique<SwarmActuator>(loop_, e, ao); });
+      autoscaler_->start();
+      ++partsOpen_;
+    }
   } else if (config_.dockerMode()) {
     WatcherOptions wo;
     wo.apiLocation = config_.dockerApi;
@@ -73,8 +85,14 @@ int Service::start(bool handleSignals) {
     watcher_->start();
     ++partsOpen_;
     if (config_.autoscale.enabled()) {
-      autoscaler_ = std::make_unique<Autoscaler>(loop_, pool_, *watcher_, config_.dockerApi,
-                                                 config_.groupName, config_.autoscale);
+      const DockerWatcher* w = watcher_.get();
+      autoscaler_ = std::make_unique<Autoscaler>(loop_, pool_, config_.dockerApi, config_.groupName,
+                                                 config_.autoscale, [this, w](EngineClient& e) {
+                                                   return std::make_unique<ComposeActuator>(
+                                                       loop_, e, pool_, config_.autoscale.drainMs,
+                                                       [w] { return w->status().project; },
+                                                       config_.groupName);
+                                                 });
       autoscaler_->start();
       ++partsOpen_;
     }

@@ -1,7 +1,7 @@
 // lb::Service: the whole balancer wired together, so main.cc stays thin and tests can run the
 // real thing in-process: the BackendPool, the Balancer, the Listener on SERVICE_PORT, and
-// either the static BACKENDS with active health checks, the Docker watcher (compose; and the
-// autoscaler when AUTOSCALE_MAX is set) or the Swarm watcher (SWARM_MODE), plus the admin
+// either the static BACKENDS with active health checks, the Docker watcher (compose) or the
+// Swarm watcher (SWARM_MODE), each with the autoscaler when AUTOSCALE_MAX is set, plus the admin
 // endpoint when ADMIN_PORT is set. SIGTERM/SIGINT (or shutdown()) stops accepting, lets open
 // connections finish until SHUTDOWN_TIMEOUT_MS, closes every handle; the loop then ends.
 // Loop thread only. Destroy it only after the loop has run out (all handles closed).
@@ -53,7 +53,7 @@ class Service {
   std::unique_ptr<HealthChecker> checker_;
   std::unique_ptr<DockerWatcher> watcher_;
   std::unique_ptr<SwarmWatcher> swarm_;
-  std::unique_ptr<Autoscaler> autoscaler_;  // Docker mode with AUTOSCALE_MAX
+  std::unique_ptr<Autoscaler> autoscaler_;  // Docker or Swarm mode with AUTOSCALE_MAX
   std::unique_ptr<AdminServer> admin_;
   uv_signal_t sigterm_;
   uv_signal_t sigint_;

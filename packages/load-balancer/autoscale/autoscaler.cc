@@ -5,11 +5,9 @@
 
 #include <rapidjson/document.h>
 
-#include <charconv>
+#include <optional>
 
-#include "common/http/url.h"
 #include "load-balancer/autoscale/container_stats.h"
-#include "load-balancer/docker/watcher.h"
 
 namespace lb {
 
@@ -18,20 +16,14 @@ namespace {
 constexpr size_t kRecordsKept = 20;
 constexpr long kStatsTimeoutMs = 10000;  // stream=false waits for a second sample (~1-2 s)
 
-int parseNumber(const std::string& s) {
-  int n = 0;
-  std::from_chars(s.data(), s.data() + s.size(), n);
-  return n;
-}
-
 }  // namespace
 
 const char* toString(AutoscalerState s) {
   switch (s) {
     case AutoscalerState::kStarting:
       return "starting";
-    case AutoscalerState::kNoProject:
-      return "no-project";
+    case AutoscalerState::kNoGroup:
+      return "no-group";
     case AutoscalerState::kWatching:
       return "watching";
     case AutoscalerState::kScalingUp:
@@ -44,17 +36,15 @@ const char* toString(AutoscalerState s) {
   return "closed";
 }
 
-Autoscaler::Autoscaler(uv_loop_t* loop, BackendPool& pool, const DockerWatcher& watcher,
-                       const std::string& apiLocation, const std::string& service,
-                       AutoscaleConfig config)
+Autoscaler::Autoscaler(uv_loop_t* loop, BackendPool& pool, const std::string& apiLocation,
+                       const std::string& service, AutoscaleConfig config, const MakeActuator& make)
     : loop_(loop),
       pool_(pool),
-      watcher_(watcher),
       service_(service),
       config_(config),
       policy_(config.policy()),
       engine_(loop, apiLocation),
-      actuator_(loop, engine_, pool, config.drainMs) {
+      actuator_(make(engine_)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
 }
@@ -78,64 +68,41 @@ void Autoscaler::onTick(uv_timer_t* t) noexcept {
 
 void Autoscaler::tick() {
   if (collecting_ || state_ == AutoscalerState::kClosed) return;
-  const std::string project = watcher_.status().project;
-  if (project.empty()) {
-    if (state_ != AutoscalerState::kNoProject) {
-      spdlog::warn(
-          "autoscale: no compose project to scale (set GROUP_PROJECT, or run the "
-          "balancer in the project); waiting");
-    }
-    state_ = AutoscalerState::kNoProject;
-    return;
-  }
   collecting_ = true;
   const uint64_t gen = ++generation_;
-  auto list = [this, gen, project] {
-    std::string filters = "{\"label\":[\"" + std::string(kComposeProject) + "=" + project +
-                          "\",\"" + kComposeService + "=" + service_ + "\"]}";
-    std::string path = "/containers/json?all=true&filters=";
-    common::urlEncode(filters, path);
-    engine_.get(path, [this, gen, project](common::http::ClientResponse&& r) {
+  auto list = [this, gen] {
+    actuator_->list([this, gen](GroupListing&& l) {
       if (gen != generation_ || state_ == AutoscalerState::kClosed) return;
-      rapidjson::Document doc;
-      doc.Parse(r.body.c_str(), r.body.size());
-      if (!r.error.empty() || r.status != 200 || doc.HasParseError() || !doc.IsArray()) {
-        spdlog::warn("autoscale: cannot list the group: {}",
-                     r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
-        collecting_ = false;
-        return;
-      }
-      GroupView g{project, service_, {}};
-      for (const auto& c : doc.GetArray()) {
-        if (!c.IsObject() || !c.HasMember("Labels") || !c.HasMember("Id")) continue;
-        const auto& labels = c["Labels"];
-        if (label(labels, kComposeOneOff) == "True") continue;
-        GroupMember m;
-        m.id = c["Id"].GetString();
-        if (c.HasMember("Names") && c["Names"].IsArray() && !c["Names"].Empty()) {
-          m.name = c["Names"][0].GetString();
-        }
-        m.number = parseNumber(label(labels, kComposeNumber));
-        m.running = c.HasMember("State") && c["State"].IsString() &&
-                    std::string_view(c["State"].GetString()) == "running";
-        g.members.push_back(std::move(m));
-      }
-      collect(std::move(g));
+      listed(std::move(l));
     });
   };
-  if (engine_.version().empty()) {
-    engine_.ping([this, gen, list](std::string, std::string error) {
-      if (gen != generation_ || state_ == AutoscalerState::kClosed) return;
-      if (!error.empty()) {
-        spdlog::warn("autoscale: Docker unreachable: {}", error);
-        collecting_ = false;
-        return;
-      }
-      list();
-    });
-  } else {
+  if (!engine_.version().empty()) return list();
+  engine_.ping([this, gen, list](std::string, std::string error) {
+    if (gen != generation_ || state_ == AutoscalerState::kClosed) return;
+    if (!error.empty()) {
+      spdlog::warn("autoscale: Docker unreachable: {}", error);
+      collecting_ = false;
+      return;
+    }
     list();
+  });
+}
+
+void Autoscaler::listed(GroupListing&& l) {
+  switch (l.outcome) {
+    case ListOutcome::kNoGroup:
+      if (state_ != AutoscalerState::kNoGroup) spdlog::warn("autoscale: {}; waiting", l.error);
+      state_ = AutoscalerState::kNoGroup;
+      collecting_ = false;
+      return;
+    case ListOutcome::kFailed:
+      spdlog::warn("autoscale: {}", l.error);
+      collecting_ = false;
+      return;
+    case ListOutcome::kListed:
+      break;
   }
+  collect(std::move(l.group));
 }
 
 void Autoscaler::collect(GroupView group) {
@@ -147,13 +114,13 @@ void Autoscaler::collect(GroupView group) {
   };
   auto p = std::make_shared<Pending>();
   p->group = std::move(group);
-  for (const auto& m : p->group.members) p->waiting += m.running ? 1 : 0;
+  for (const auto& m : p->group.members) p->waiting += m.running && !m.statsId.empty() ? 1 : 0;
   if (p->waiting == 0) return sampled(p->group, 0, 0);
   const uint64_t gen = generation_;
   for (const auto& m : p->group.members) {
-    if (!m.running) continue;
+    if (!m.running || m.statsId.empty()) continue;
     engine_.get(
-        "/containers/" + m.id + "/stats?stream=false",
+        "/containers/" + m.statsId + "/stats?stream=false",
         [this, gen, p](common::http::ClientResponse&& r) {
           if (gen != generation_ || state_ == AutoscalerState::kClosed) return;
           if (r.error.empty() && r.status == 200) {
@@ -180,12 +147,13 @@ void Autoscaler::sampled(const GroupView& group, double cpu, int measured) {
   uint64_t open = 0;
   for (const Backend* b : pool_.candidates()) open += b->openConnections;
   lastConnections_ = routable > 0 ? static_cast<double>(open) / static_cast<double>(routable) : 0;
-  if (measured > 0 || running_ == 0) {
-    lastCpu_ = cpu;
-    policy_.observe({now, cpu, lastConnections_});
-    ++samples_;
-  }
-  if (state_ == AutoscalerState::kStarting || state_ == AutoscalerState::kNoProject) {
+  // No CPU reachable for a running group (Swarm tasks on other hosts, or no stats yet): the
+  // sample carries the balancer's own view only, and the policy decides on that.
+  std::optional<double> sampleCpu;
+  if (measured > 0 || running_ == 0) sampleCpu = lastCpu_ = cpu;
+  policy_.observe({now, sampleCpu, lastConnections_});
+  ++samples_;
+  if (state_ == AutoscalerState::kStarting || state_ == AutoscalerState::kNoGroup) {
     state_ = AutoscalerState::kWatching;
   }
   ScalingDecision d = policy_.decide(now, running_);
@@ -209,8 +177,7 @@ void Autoscaler::act(ScalingDecision d, const GroupView& group) {
       policy_.succeeded(at, action);
       (action == ScalingAction::kUp ? scaleUps_ : scaleDowns_)++;
       rec.result = "ok";
-      spdlog::info("autoscale: scaled {}: {} {}", toString(action),
-                   action == ScalingAction::kUp ? "started" : "stopped and removed", res.container);
+      spdlog::info("autoscale: scaled {}: {}", toString(action), res.container);
     } else {
       policy_.failed(at);
       ++failures_;
@@ -221,9 +188,9 @@ void Autoscaler::act(ScalingDecision d, const GroupView& group) {
     state_ = AutoscalerState::kWatching;
   };
   if (up) {
-    actuator_.scaleUp(group, std::move(done));
+    actuator_->scaleUp(group, std::move(done));
   } else {
-    actuator_.scaleDown(group, std::move(done));
+    actuator_->scaleDown(group, std::move(done));
   }
 }
 
@@ -234,7 +201,7 @@ void Autoscaler::close(std::function<void()> done) {
   partsOpen_ = 3;
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_),
            [](uv_handle_t* h) { static_cast<Autoscaler*>(h->data)->partClosed(); });
-  actuator_.close([this] { partClosed(); });
+  actuator_->close([this] { partClosed(); });
   engine_.close([this] { partClosed(); });
 }
 

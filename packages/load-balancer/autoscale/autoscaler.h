@@ -1,11 +1,12 @@
-// lb::Autoscaler: the balancer's auto-scaling of its Docker Compose group (AUTOSCALE_MAX set).
-// Every intervalMs it lists the group's containers (its compose project and service, one-off
-// containers left out), reads each running one's CPU from the Engine's stats, adds what the
-// balancer sees (open connections per routable backend), feeds the ScalingPolicy, and carries
-// out its decision with the ComposeActuator. Every decision is logged with its reason, kept
-// (the last 20) for /status and the status page, and counted in /metrics.
-// Owned by the Service beside the DockerWatcher, whose effective project it scales (the
-// balancer's own project when it runs in a container). close(done) before destroying; loop
+// lb::Autoscaler: the balancer's auto-scaling of its group (AUTOSCALE_MAX set), on Compose or
+// Swarm. Every intervalMs it lists the group through its ScalingActuator (compose containers,
+// or a Swarm service's tasks), reads the CPU of each member this engine can reach from the
+// Engine's stats, adds what the balancer sees (open connections per routable backend), feeds
+// the ScalingPolicy, and carries out its decision with the actuator. When no member's CPU is
+// reachable (Swarm tasks all on other hosts) the sample carries connections only. Every
+// decision is logged with its reason, kept (the last 20) for /status and the status page, and
+// counted in /metrics. Owned by the Service beside the watcher; the actuator is made by the
+// Service's factory over the Autoscaler's EngineClient. close(done) before destroying; loop
 // thread only; one tick at a time (a tick still collecting stats skips the next).
 // The one thing to get right: a decision counts only the group's running containers, so a
 // container being created or stopped is never counted twice, and the policy holds further
@@ -22,16 +23,14 @@
 
 #include "common/metrics/metrics_writer.h"
 #include "load-balancer/autoscale/autoscale_config.h"
-#include "load-balancer/autoscale/compose_actuator.h"
 #include "load-balancer/autoscale/policy.h"
+#include "load-balancer/autoscale/scaling_actuator.h"
 #include "load-balancer/docker/engine_client.h"
 #include "load-balancer/proxy/backend_pool.h"
 
 namespace lb {
 
-class DockerWatcher;
-
-enum class AutoscalerState { kStarting, kNoProject, kWatching, kScalingUp, kScalingDown, kClosed };
+enum class AutoscalerState { kStarting, kNoGroup, kWatching, kScalingUp, kScalingDown, kClosed };
 const char* toString(AutoscalerState s);
 
 struct ScalingRecord {
@@ -44,8 +43,11 @@ struct ScalingRecord {
 
 class Autoscaler {
  public:
-  Autoscaler(uv_loop_t* loop, BackendPool& pool, const DockerWatcher& watcher,
-             const std::string& apiLocation, const std::string& service, AutoscaleConfig config);
+  using MakeActuator = std::function<std::unique_ptr<ScalingActuator>(EngineClient&)>;
+
+  // service: the group's name, for logs.
+  Autoscaler(uv_loop_t* loop, BackendPool& pool, const std::string& apiLocation,
+             const std::string& service, AutoscaleConfig config, const MakeActuator& make);
   ~Autoscaler();
   Autoscaler(const Autoscaler&) = delete;
   Autoscaler& operator=(const Autoscaler&) = delete;
@@ -60,6 +62,7 @@ class Autoscaler {
  private:
   static void onTick(uv_timer_t* t) noexcept;
   void tick();
+  void listed(GroupListing&& l);
   void collect(GroupView group);
   void sampled(const GroupView& group, double cpu, int measured);
   void act(ScalingDecision d, const GroupView& group);
@@ -67,12 +70,11 @@ class Autoscaler {
 
   uv_loop_t* loop_;
   BackendPool& pool_;
-  const DockerWatcher& watcher_;
   std::string service_;
   AutoscaleConfig config_;
   ScalingPolicy policy_;
   EngineClient engine_;
-  ComposeActuator actuator_;
+  std::unique_ptr<ScalingActuator> actuator_;
   uv_timer_t timer_;
   AutoscalerState state_ = AutoscalerState::kStarting;
   bool collecting_ = false;

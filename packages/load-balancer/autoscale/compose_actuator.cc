@@ -6,9 +6,11 @@
 
 #include <rapidjson/document.h>
 
-#include <algorithm>
+#include <charconv>
 
+#include "common/http/url.h"
 #include "load-balancer/autoscale/compose_spec.h"
+#include "load-balancer/autoscale/container_stats.h"
 
 namespace lb {
 
@@ -17,35 +19,23 @@ namespace {
 constexpr uint64_t kDrainTickMs = 100;
 constexpr long kStopTimeoutMs = 120000;  // longer than any stop_grace_period we expect
 
-std::string engineError(const common::http::ClientResponse& r) {
-  if (!r.error.empty()) return r.error;
-  return "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200);
+int parseNumber(const std::string& s) {
+  int n = 0;
+  std::from_chars(s.data(), s.data() + s.size(), n);
+  return n;
 }
 
 }  // namespace
 
-int GroupView::running() const {
-  return static_cast<int>(std::count_if(members.begin(), members.end(),
-                                        [](const GroupMember& m) { return m.running; }));
-}
-
-const GroupMember* GroupView::highestRunning() const {
-  const GroupMember* best = nullptr;
-  for (const auto& m : members) {
-    if (m.running && (best == nullptr || m.number > best->number)) best = &m;
-  }
-  return best;
-}
-
-int GroupView::nextNumber() const {
-  int n = 0;
-  for (const auto& m : members) n = std::max(n, m.number);
-  return n + 1;
-}
-
 ComposeActuator::ComposeActuator(uv_loop_t* loop, EngineClient& engine, BackendPool& pool,
-                                 uint64_t drainMs)
-    : loop_(loop), engine_(engine), pool_(pool), drainMs_(drainMs) {
+                                 uint64_t drainMs, std::function<std::string()> project,
+                                 std::string service)
+    : loop_(loop),
+      engine_(engine),
+      pool_(pool),
+      drainMs_(drainMs),
+      project_(std::move(project)),
+      service_(std::move(service)) {
   uv_timer_init(loop_, &drainTimer_);
   drainTimer_.data = this;
 }
@@ -59,6 +49,47 @@ void ComposeActuator::close(std::function<void()> done) {
   uv_close(reinterpret_cast<uv_handle_t*>(&drainTimer_), [](uv_handle_t* h) {
     auto* self = static_cast<ComposeActuator*>(h->data);
     if (self->onClosed_) self->onClosed_();
+  });
+}
+
+void ComposeActuator::list(std::function<void(GroupListing)> done) {
+  const std::string project = project_();
+  if (project.empty()) {
+    return done({ListOutcome::kNoGroup,
+                 {},
+                 "no compose project to scale (set GROUP_PROJECT, or run the balancer in the "
+                 "project)"});
+  }
+  std::string filters = "{\"label\":[\"" + std::string(kComposeProject) + "=" + project + "\",\"" +
+                        kComposeService + "=" + service_ + "\"]}";
+  std::string path = "/containers/json?all=true&filters=";
+  common::urlEncode(filters, path);
+  engine_.get(path, [this, project, done = std::move(done)](common::http::ClientResponse&& r) {
+    if (closing_) return;
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str(), r.body.size());
+    if (!r.error.empty() || r.status != 200 || doc.HasParseError() || !doc.IsArray()) {
+      return done({ListOutcome::kFailed, {}, "cannot list the group: " + engineError(r)});
+    }
+    GroupListing out{ListOutcome::kListed, GroupView{project, service_, {}}, ""};
+    for (const auto& c : doc.GetArray()) {
+      if (!c.IsObject() || !c.HasMember("Labels") || !c.HasMember("Id") || !c["Id"].IsString())
+        continue;
+      const auto& labels = c["Labels"];
+      if (label(labels, kComposeOneOff) == "True") continue;
+      GroupMember m;
+      m.id = c["Id"].GetString();
+      if (c.HasMember("Names") && c["Names"].IsArray() && !c["Names"].Empty() &&
+          c["Names"][0].IsString()) {
+        m.name = c["Names"][0].GetString();
+      }
+      m.number = parseNumber(label(labels, kComposeNumber));
+      m.running = c.HasMember("State") && c["State"].IsString() &&
+                  std::string_view(c["State"].GetString()) == "running";
+      if (m.running) m.statsId = m.id;
+      out.group.members.push_back(std::move(m));
+    }
+    done(std::move(out));
   });
 }
 

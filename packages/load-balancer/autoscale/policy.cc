@@ -29,10 +29,16 @@ bool ScalingPolicy::windowFull(uint64_t nowMs) const {
   return !window_.empty() && nowMs - window_.front().atMs >= opts_.windowMs;
 }
 
-double ScalingPolicy::meanCpu() const {
+std::optional<double> ScalingPolicy::meanCpu() const {
   double sum = 0;
-  for (const auto& s : window_) sum += s.cpu;
-  return window_.empty() ? 0 : sum / static_cast<double>(window_.size());
+  int n = 0;
+  for (const auto& s : window_) {
+    if (!s.cpu) continue;
+    sum += *s.cpu;
+    ++n;
+  }
+  if (n == 0) return std::nullopt;
+  return sum / n;
 }
 
 double ScalingPolicy::meanConnections() const {
@@ -53,16 +59,19 @@ ScalingDecision ScalingPolicy::decide(uint64_t nowMs, int running) const {
             fmt::format("{} running, above the maximum {}", running, opts_.max)};
   }
   if (!windowFull(nowMs)) return {};
-  const double cpu = meanCpu();
+  const std::optional<double> measured = meanCpu();
+  const double cpu = measured.value_or(0);
   const double conns = meanConnections();
   const uint64_t lastAction = std::max(lastUpMs_, lastDownMs_);
   const bool hot = cpu > opts_.upCpu || (opts_.upConnections > 0 && conns > opts_.upConnections);
+  const std::string cpuText =
+      measured ? fmt::format("mean CPU {:.0f} %", cpu * 100) : std::string("CPU unknown");
   if (hot && running < opts_.max) {
     if (everActed_ && nowMs - lastAction < opts_.upCooldownMs) return {};
     return {ScalingAction::kUp,
-            fmt::format("mean CPU {:.0f} % and {:.1f} connections per node over {} s (up at "
+            fmt::format("{} and {:.1f} connections per node over {} s (up at "
                         "{:.0f} %{})",
-                        cpu * 100, conns, opts_.windowMs / 1000, opts_.upCpu * 100,
+                        cpuText, conns, opts_.windowMs / 1000, opts_.upCpu * 100,
                         opts_.upConnections > 0
                             ? fmt::format(" or {:.0f} connections", opts_.upConnections)
                             : "")};
@@ -72,11 +81,16 @@ ScalingDecision ScalingPolicy::decide(uint64_t nowMs, int running) const {
   const double shrink = running > 1 ? static_cast<double>(running) / (running - 1) : 1;
   const bool hotAfter = cpu * shrink > opts_.upCpu ||
                         (opts_.upConnections > 0 && conns * shrink > opts_.upConnections);
-  if (!hot && !hotAfter && cpu < opts_.downCpu && running > opts_.min) {
+  // Without CPU, idle is the only evidence that a node is not needed: no connection at all.
+  const bool idle = measured ? cpu < opts_.downCpu : conns == 0;
+  if (!hot && !hotAfter && idle && running > opts_.min) {
     if (everActed_ && nowMs - lastAction < opts_.downCooldownMs) return {};
     return {ScalingAction::kDown,
-            fmt::format("mean CPU {:.0f} % over {} s (down below {:.0f} %)", cpu * 100,
-                        opts_.windowMs / 1000, opts_.downCpu * 100)};
+            measured ? fmt::format("mean CPU {:.0f} % over {} s (down below {:.0f} %)", cpu * 100,
+                                   opts_.windowMs / 1000, opts_.downCpu * 100)
+                     : fmt::format("CPU unknown (no member's stats reachable) and no open "
+                                   "connection over {} s",
+                                   opts_.windowMs / 1000)};
   }
   return {};
 }

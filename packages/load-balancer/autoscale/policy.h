@@ -7,6 +7,9 @@
 // decision within a cool-down of the last action; a failed action is retried after a back-off that
 // doubles up to maxBackoffMs. The balancer's own view (open connections per routable backend)
 // can also scale up (upConnections), so a burst of clients is seen before CPU is averaged.
+// Samples without CPU (no member reachable for stats: Swarm tasks all on other hosts) leave
+// the connections alone to decide: up above upConnections, down only when no connection at
+// all was open over the whole window.
 // The one thing to get right: the window must be full (samples spanning windowMs) before a
 // threshold decides, and it starts over after every action, so a decision is never taken on
 // samples from before the last change of size.
@@ -14,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 
 namespace lb {
@@ -33,8 +37,8 @@ struct ScalingOptions {
 
 struct ScalingSample {
   uint64_t atMs = 0;
-  double cpu = 0;          // mean over the group's running containers, in cores
-  double connections = 0;  // mean open connections per routable backend
+  std::optional<double> cpu;  // mean over the group's measured containers, in cores; none = unknown
+  double connections = 0;     // mean open connections per routable backend
 };
 
 enum class ScalingAction { kNone, kUp, kDown };
@@ -64,7 +68,7 @@ class ScalingPolicy {
 
  private:
   bool windowFull(uint64_t nowMs) const;
-  double meanCpu() const;
+  std::optional<double> meanCpu() const;  // none when no sample in the window has CPU
   double meanConnections() const;
 
   ScalingOptions opts_;

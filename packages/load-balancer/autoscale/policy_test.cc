@@ -1,5 +1,6 @@
 // ScalingPolicy with a fake clock and fake samples: thresholds over a full window, bounds,
-// cool-downs, and the back-off after failed actions.
+// cool-downs, the back-off after failed actions, and samples without CPU (Swarm tasks on other
+// hosts): connections alone decide.
 #include "load-balancer/autoscale/policy.h"
 
 #include <gtest/gtest.h>
@@ -154,6 +155,34 @@ TEST(ScalingPolicy, NoScaleDownThatWouldMakeTheRestHot) {
   ScalingPolicy idle(o);
   feed(idle, 0, 10000, 0.01, 10);  // 2 nodes would hold 15 each: fine
   EXPECT_EQ(idle.decide(10000, 3).action, ScalingAction::kDown);
+}
+
+// No CPU reachable (every task on another host): the connections scale up; only a window with
+// no connection open at all scales down; some open connections hold the size.
+TEST(ScalingPolicy, WithoutCpuTheConnectionsDecide) {
+  ScalingOptions o = small();
+  o.upConnections = 24;
+  auto feedBlind = [](ScalingPolicy& p, uint64_t from, uint64_t to, double conns) {
+    for (uint64_t t = from; t <= to; t += 1000) p.observe({t, std::nullopt, conns});
+  };
+  ScalingPolicy busy(o);
+  feedBlind(busy, 0, 10000, 30);
+  ScalingDecision d = busy.decide(10000, 2);
+  EXPECT_EQ(d.action, ScalingAction::kUp);
+  EXPECT_NE(d.reason.find("CPU unknown"), std::string::npos) << d.reason;
+  ScalingPolicy some(o);
+  feedBlind(some, 0, 10000, 2);
+  EXPECT_EQ(some.decide(10000, 3).action, ScalingAction::kNone)
+      << "unknown CPU is not low CPU: open connections may be busy ones";
+  ScalingPolicy idle(o);
+  feedBlind(idle, 0, 10000, 0);
+  d = idle.decide(10000, 3);
+  EXPECT_EQ(d.action, ScalingAction::kDown);
+  EXPECT_NE(d.reason.find("no open connection"), std::string::npos) << d.reason;
+  ScalingPolicy mixed(o);  // a local task measured now and then: its CPU decides
+  feedBlind(mixed, 0, 5000, 0);
+  feed(mixed, 6000, 10000, 0.9);
+  EXPECT_EQ(mixed.decide(10000, 3).action, ScalingAction::kUp);
 }
 
 }  // namespace

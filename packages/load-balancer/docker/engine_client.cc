@@ -30,6 +30,13 @@ int compareApiVersions(std::string_view a, std::string_view b) {
   return 0;
 }
 
+std::string engineError(const common::http::ClientResponse& r) {
+  if (!r.error.empty()) return r.error;
+  std::string body = r.body.substr(0, 200);
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  return "HTTP " + std::to_string(r.status) + ": " + body;
+}
+
 EngineClient::EngineClient(uv_loop_t* loop, const std::string& apiLocation)
     : http_(loop), location_(apiLocation) {
   if (apiLocation.rfind("http://", 0) == 0) {

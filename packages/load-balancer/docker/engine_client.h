@@ -21,6 +21,10 @@ inline constexpr std::string_view kNewestApiVersion = "1.45";
 // "1.41" vs "1.45": negative, zero or positive like strcmp; unparsable versions compare low.
 int compareApiVersions(std::string_view a, std::string_view b);
 
+// An answer that is not what was hoped for, for logs: the transport error, else
+// "HTTP <status>: <start of the body>" (the Engine's {"message":...}).
+std::string engineError(const common::http::ClientResponse& r);
+
 class EngineClient {
  public:
   EngineClient(uv_loop_t* loop, const std::string& apiLocation);

@@ -96,6 +96,9 @@ common::Result<std::vector<SwarmTask>> parseTasks(std::string_view json,
     std::string middle = slot != nullptr && slot->IsUint() ? std::to_string(slot->GetUint())
                                                            : str(t, "NodeID");  // global mode
     task.name = serviceName + "." + middle + "." + task.id;
+    task.nodeId = str(t, "NodeID");
+    if (slot != nullptr && slot->IsUint() && slot->GetUint() <= 1000000)
+      task.slot = static_cast<int>(slot->GetUint());
     task.ip = addressOf(t, network);
     out.push_back(std::move(task));
   }

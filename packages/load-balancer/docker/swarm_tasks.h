@@ -30,6 +30,8 @@ struct SwarmTask {
   std::string name;         // <service>.<slot>.<task id> (the container's name), for logs
   std::string containerId;  // "" until a container exists
   std::string ip;           // on the chosen network; "" when it has none there
+  std::string nodeId;       // the host it runs on (the autoscaler reads stats of local ones)
+  int slot = 0;             // replicated services: 1..replicas; 0 in global mode
   TaskPhase phase = TaskPhase::kGone;
 };
 

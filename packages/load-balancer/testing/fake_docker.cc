@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <rapidjson/document.h>
+
+#include <cctype>
 #include <cstdio>
 
 namespace lb::testing {
@@ -23,6 +26,14 @@ std::string jsonMap(const std::map<std::string, std::string>& m) {
     out += "\"" + k + "\":\"" + v + "\"";
   }
   return out + "}";
+}
+std::string jsonList(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (auto& x : v) {
+    if (out.size() > 1) out += ',';
+    out += "\"" + x + "\"";
+  }
+  return out + "]";
 }
 }  // namespace
 
@@ -186,14 +197,23 @@ void FakeDocker::process(Conn* c) {
     auto end = c->in.find("\r\n\r\n");
     if (end == std::string::npos || c->closing) return;
     std::string head = c->in.substr(0, end);
-    c->in.erase(0, end + 4);  // GET only: no bodies
+    size_t length = 0;  // libcurl always sends Content-Length with a body (no chunked uploads)
+    std::string lower = head;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (auto cl = lower.find("\r\ncontent-length:"); cl != std::string::npos) {
+      length = std::stoul(head.substr(cl + 17));
+    }
+    if (c->in.size() < end + 4 + length) return;
+    std::string body = c->in.substr(end + 4, length);
+    c->in.erase(0, end + 4 + length);
     auto sp1 = head.find(' ');
     auto sp2 = head.find(' ', sp1 + 1);
-    handle(c, head.substr(sp1 + 1, sp2 - sp1 - 1));
+    handle(c, head.substr(0, sp1), head.substr(sp1 + 1, sp2 - sp1 - 1), body);
   }
 }
 
-void FakeDocker::handle(Conn* c, const std::string& target) {
+void FakeDocker::handle(Conn* c, const std::string& method, const std::string& target,
+                        const std::string& body) {
   std::string path = target.substr(0, target.find('?'));
   std::string query =
       target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
@@ -219,6 +239,12 @@ void FakeDocker::handle(Conn* c, const std::string& target) {
                    "{\"message\":\"client version " + version +
                        " is too new. Maximum supported API version is " + apiVersion + "\"}");
   }
+  FakeRequest req{method, path, query, body, uv_now(loop_)};
+  requests.push_back(req);
+  if (method != "GET") {
+    auto [status, answer] = containerWrite(req);
+    if (status != 0) return respond(c, status, answer);
+  }
   if (path == "/events") {
     eventQueries.push_back(query);
     c->streaming = true;
@@ -229,7 +255,7 @@ void FakeDocker::handle(Conn* c, const std::string& target) {
   }
   if (path == "/containers/json") {
     ++lists;
-    return respond(c, 200, listJson());
+    return respond(c, 200, listJson(query.find("all=true") != std::string::npos));
   }
   if (path.rfind("/containers/", 0) == 0 && path.size() > 17 &&
       path.substr(path.size() - 5) == "/json") {
@@ -241,10 +267,56 @@ void FakeDocker::handle(Conn* c, const std::string& target) {
     return respond(c, 200, inspectJson(*fc));
   }
   if (extraRoutes) {
-    auto [status, body] = extraRoutes(path, query);
-    if (status != 0) return respond(c, status, body);
+    auto [status, answer] = extraRoutes(req);
+    if (status != 0) return respond(c, status, answer);
   }
   respond(c, 404, "{\"message\":\"page not found\"}");
+}
+
+std::pair<int, std::string> FakeDocker::containerWrite(const FakeRequest& r) {
+  if (r.method == "POST" && r.path == "/containers/create") {
+    auto at = r.query.find("name=");
+    std::string name = at == std::string::npos ? "" : r.query.substr(at + 5);
+    name = name.substr(0, name.find('&'));
+    created.push_back(name);
+    rapidjson::Document d;
+    d.Parse(r.body.c_str(), r.body.size());
+    if (d.HasParseError() || !d.IsObject()) return {400, "{\"message\":\"bad JSON\"}"};
+    FakeContainer fc;
+    fc.id = "created" + std::to_string(++createdCount_);
+    fc.name = name;
+    fc.running = false;
+    if (d.HasMember("Labels") && d["Labels"].IsObject()) {
+      for (auto& m : d["Labels"].GetObject()) {
+        if (m.value.IsString()) fc.labels[m.name.GetString()] = m.value.GetString();
+      }
+    }
+    containers_[fc.id] = fc;
+    return {201, "{\"Id\":\"" + fc.id + "\",\"Warnings\":[]}"};
+  }
+  if (r.path.rfind("/containers/", 0) != 0) return {0, ""};
+  std::string rest = r.path.substr(12);
+  std::string id = rest.substr(0, rest.find('/'));
+  std::string verb = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+  FakeContainer* fc = find(id);
+  if (fc == nullptr) return {404, "{\"message\":\"No such container: " + id + "\"}"};
+  if (r.method == "POST" && verb == "start") {
+    fc->running = true;
+    return {204, ""};
+  }
+  if (r.method == "POST" && verb == "stop") {
+    if (failStops > 0) {
+      --failStops;
+      return {500, "{\"message\":\"cannot stop container: permission denied\"}"};
+    }
+    fc->running = false;
+    return {204, ""};
+  }
+  if (r.method == "DELETE" && verb.empty()) {
+    containers_.erase(id);
+    return {204, ""};
+  }
+  return {0, ""};
 }
 
 std::string FakeDocker::inspectJson(const FakeContainer& c) const {
@@ -260,17 +332,19 @@ std::string FakeDocker::inspectJson(const FakeContainer& c) const {
          (c.running ? (c.paused ? "paused" : "running") : "exited") +
          "\",\"Running\":" + (c.running ? "true" : "false") +
          ",\"Paused\":" + (c.paused ? "true" : "false") + ",\"Health\":" + health +
-         "},\"Config\":{\"Labels\":" + jsonMap(c.labels) +
-         "},\"NetworkSettings\":{\"Networks\":" + nets + "}}";
+         "},\"Config\":{\"Hostname\":\"" + c.id.substr(0, 12) + "\",\"Image\":\"" + c.image +
+         "\",\"Env\":" + jsonList(c.env) + ",\"Labels\":" + jsonMap(c.labels) +
+         "},\"HostConfig\":" + c.hostConfig + ",\"NetworkSettings\":{\"Networks\":" + nets + "}}";
 }
 
-std::string FakeDocker::listJson() const {
+std::string FakeDocker::listJson(bool all) const {
   std::string out = "[";
   for (auto& [id, c] : containers_) {
-    if (!c.running || c.paused) continue;
+    if (!all && (!c.running || c.paused)) continue;
     if (out.size() > 1) out += ',';
     out += "{\"Id\":\"" + id + "\",\"Names\":[\"/" + c.name +
-           "\"],\"Labels\":" + jsonMap(c.labels) + ",\"State\":\"running\"}";
+           "\"],\"Labels\":" + jsonMap(c.labels) + ",\"State\":\"" +
+           (c.running ? (c.paused ? "paused" : "running") : "exited") + "\"}";
   }
   return out + "]";
 }

@@ -1,6 +1,8 @@
-// FakeDocker: a small Docker Engine API on a unix socket, for the watcher and service tests.
-// It serves /_ping (Api-Version), /vX.Y/containers/json (running, unpaused containers),
-// /vX.Y/containers/{id}/json (inspect, 404 when unknown) and /vX.Y/events (a chunked stream
+// FakeDocker: a small Docker Engine API on a unix socket, for the watcher, autoscaler and
+// service tests. It serves /_ping (Api-Version), /vX.Y/containers/json (running, unpaused
+// containers; all of them with all=true), /vX.Y/containers/{id}/json (inspect, 404 when
+// unknown), the writes the ComposeActuator makes (POST containers/create, start, stop; DELETE),
+// each request recorded with its method, body and arrival time, and /vX.Y/events (a chunked stream
 // held open; the test pushes events or raw bytes, possibly split across chunks, and can cut
 // the stream mid-event). A version above maxVersion gets Docker's 400. restart() closes
 // everything, removes the socket file and listens again, like a restarted daemon.
@@ -28,6 +30,18 @@ struct FakeContainer {
   std::string health;  // "" = no healthcheck; else starting / healthy / unhealthy
   std::map<std::string, std::string> networks;  // network name -> IP
   bool garbageInspect = false;                  // inspect answers a body that is not JSON
+  std::string image = "img";
+  std::vector<std::string> env;
+  std::string hostConfig = "{}";  // inspect's HostConfig, raw JSON
+};
+
+// One request as the fake received it, the /vX.Y prefix taken off the path.
+struct FakeRequest {
+  std::string method;
+  std::string path;
+  std::string query;
+  std::string body;
+  uint64_t atMs = 0;  // the loop's clock on arrival
 };
 
 class FakeDocker {
@@ -61,9 +75,11 @@ class FakeDocker {
   int inspects = 0;
   std::vector<std::string> eventQueries;  // raw query of each /events request
   std::vector<std::string> badVersionPaths;
-  // More routes, e.g. FakeSwarm's: called with the path after /vX.Y and the raw query; an
-  // answer with status 0 falls through to the 404.
-  std::function<std::pair<int, std::string>(const std::string&, const std::string&)> extraRoutes;
+  std::vector<FakeRequest> requests;  // every versioned request, in order
+  std::vector<std::string> created;   // names given to POST /containers/create
+  int failStops = 0;                  // answer the next N stops with a 500
+  // More routes, e.g. FakeSwarm's; an answer with status 0 falls through to the 404.
+  std::function<std::pair<int, std::string>(const FakeRequest&)> extraRoutes;
   int rejectEvents = 0;  // answer the next N /events with Docker's 400 "client version"
   int64_t lastTimeNano = 1700000000000000000LL;
 
@@ -72,18 +88,21 @@ class FakeDocker {
   static void onConnection(uv_stream_t* s, int status);
   static void onRead(uv_stream_t* s, ssize_t n, const uv_buf_t* b);
   void process(Conn* c);
-  void handle(Conn* c, const std::string& target);
+  void handle(Conn* c, const std::string& method, const std::string& target,
+              const std::string& body);
+  std::pair<int, std::string> containerWrite(const FakeRequest& r);
   void respond(Conn* c, int status, const std::string& body);
   void write(Conn* c, const std::string& data);
   void closeConn(Conn* c);
   std::string inspectJson(const FakeContainer& c) const;
-  std::string listJson() const;
+  std::string listJson(bool all) const;
 
   uv_loop_t* loop_;
   std::string path_;
   uv_stream_t* server_ = nullptr;
   std::list<std::unique_ptr<Conn>> conns_;
   std::map<std::string, FakeContainer> containers_;
+  int createdCount_ = 0;
 };
 
 }  // namespace lb::testing

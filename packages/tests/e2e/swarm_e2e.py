@@ -8,9 +8,10 @@ through the published port; scale 3 -> 6 -> 2 under meshkv-stress load (a client
 resends) with 0 errors and every acknowledged write on every remaining node; discovery latency
 (task healthy -> first routed connection; task stopping -> no new connection); a rolling update
 (`docker service update --force`) under load with 0 errors; `docker kill` of a task's container
-(replaced, caught up, routed once healthy). The nodes' overlay addresses are not reachable from
-the host, so per-node reads go through a probe: a throw-away meshkv-lb container in static mode
-on the attachable overlay, published on 127.0.0.1. The newcomer's trap: `docker stack rm`
+(replaced, caught up, routed once healthy); opt-in (--only autoscale): auto-scaling 2..3, the
+stack grown by load and shrunk when idle through the balancer's replicas updates. The nodes'
+overlay addresses are not reachable from the host, so per-node reads go through a probe: a
+throw-away meshkv-lb container in static mode on the attachable overlay, published on 127.0.0.1. The newcomer's trap: `docker stack rm`
 returns before the containers are gone; teardown waits for them, then the network, the
 volumes and the swarm (scripts/swarm.sh), whatever happened. Standard library only.
 """
@@ -182,16 +183,37 @@ class SwarmStack:
         return sum(1 for line in p.stdout.splitlines() if line.startswith("Running"))
 
     # ---- probes: a static meshkv-lb per node, on the overlay, published on 127.0.0.1 ---------
-    def probe(self, ip):
-        if ip not in self.probes:
-            name = f"{self.name}-probe-{ip.replace('.', '-')}"
+    def probe(self, ip, port=80):
+        if (ip, port) not in self.probes:
+            name = f"{self.name}-probe-{ip.replace('.', '-')}-{port}"
             run(["docker", "run", "-d", "--rm", "--name", name, "--network", self.network,
                  "--label", f"meshkv.swarm-e2e={self.name}", "-p", "127.0.0.1::80",
-                 "-e", f"BACKENDS={ip}:80", "-e", "LOG_LEVEL=warn", f"meshkv/lb:{self.tag}"],
+                 "-e", f"BACKENDS={ip}:{port}", "-e", "LOG_LEVEL=warn", f"meshkv/lb:{self.tag}"],
                 timeout=60)
-            port = run(["docker", "port", name, "80/tcp"], timeout=30).stdout.split(":")[-1].strip()
-            self.probes[ip] = (name, int(port))
-        return self.probes[ip][1]
+            host_port = run(["docker", "port", name, "80/tcp"], timeout=30).stdout.split(":")[-1].strip()
+            self.probes[(ip, port)] = (name, int(host_port))
+        return self.probes[(ip, port)][1]
+
+    def balancer_ip(self, autoscaling):
+        """The balancer task's overlay address once it is the only one running and auto-scaling
+        is on (or off) in its environment: after a redeploy the old balancer runs on a while
+        (stop-first), and two deploys in a row can overlap."""
+        ids = run(["docker", "ps", "-q", "--filter",
+                   f"label=com.docker.swarm.service.name={self.name}_proxy"], timeout=30).stdout.split()
+        infos = json.loads(run(["docker", "inspect"] + ids, timeout=30, check=False).stdout or "[]") if ids else []
+        running = [i for i in infos if i["State"]["Running"]]
+        if len(running) != 1:
+            return None
+        net = (running[0]["NetworkSettings"]["Networks"] or {}).get(self.network) or {}
+        on = f"AUTOSCALE_MAX={AUTOSCALE['AUTOSCALE_MAX']}" in running[0]["Config"]["Env"]
+        return net.get("IPAddress") if on == autoscaling else None
+
+    def balancer_status(self, ip):
+        """The balancer's admin /status (port 8081, on the overlay only), through a probe."""
+        status, body = http_get("127.0.0.1", "/status", port=self.probe(ip, 8081), timeout=3)
+        if status != 200:
+            raise ValueError(f"/status answered {status}")
+        return json.loads(body)
 
     def node_get(self, ip, path, timeout=10):
         return http_get("127.0.0.1", path, port=self.probe(ip), timeout=timeout)
@@ -451,6 +473,132 @@ def scenario_kill(stack, args):
     return f"replaced by {after[new[0]][0]}, which holds all {len(acked)} writes and is routed"
 
 
+# Short windows, thresholds a stress run on a small busy machine crosses (as autoscale_e2e.py's).
+AUTOSCALE = {
+    "AUTOSCALE_MIN": "2", "AUTOSCALE_MAX": "3", "AUTOSCALE_UP_CPU": "20",
+    "AUTOSCALE_UP_CONNECTIONS": "24", "AUTOSCALE_DOWN_CPU": "5", "AUTOSCALE_WINDOW_MS": "4000",
+    "AUTOSCALE_UP_COOLDOWN_MS": "4000", "AUTOSCALE_DOWN_COOLDOWN_MS": "6000",
+    "AUTOSCALE_INTERVAL_MS": "1000",
+}
+
+
+def scenario_autoscale(stack, args):
+    """The stack redeployed with auto-scaling 2..3 and short windows (MESHKV_DB_REPLICAS=2): load
+    (meshkv-stress, 64 connections, no resends) makes the balancer update the service to 3
+    replicas and route the new task; idle makes it update back to 2, drain the task Swarm picked
+    and see it stop. 0 client errors, never above 3, every acknowledged write on the 2 left."""
+    stack.env.update(AUTOSCALE, MESHKV_DB_REPLICAS="2")
+    try:
+        return autoscale_run(stack, args)
+    finally:
+        for k in AUTOSCALE:
+            stack.env.pop(k, None)
+        stack.env.pop("MESHKV_DB_REPLICAS", None)
+        stack.deploy()  # back to the stack as the other scenarios know it (3 nodes, no scaling)
+        wait_for(lambda: stack.balancer_ip(False), 90, "the balancer redeployed without auto-scaling",
+                 interval=0.5)
+
+
+def autoscale_run(stack, args):
+    stack.deploy()
+    ip = None
+
+    def balancer_up():
+        nonlocal ip
+        ip = stack.balancer_ip(True)
+        return ip is not None
+    wait_for(balancer_up, 90, "the balancer redeployed with auto-scaling", interval=0.5)
+
+    def view():
+        try:
+            st = stack.balancer_status(ip)
+        except (OSError, ValueError):
+            return None
+        return st if "autoscale" in st else None
+
+    def routed(st):
+        return sum(1 for b in st["backends"] if b["usable"])
+
+    def settled_at_2():
+        st = view()
+        return st is not None and routed(st) == 2 and stack.tasks_running() == 2
+    wait_for(settled_at_2, 120, "2 routed tasks (AUTOSCALE_MIN) after the redeploy", interval=0.5)
+    replicas = lambda: int(run(["docker", "service", "inspect", stack.db, "--format",
+                                "{{.Spec.Mode.Replicated.Replicas}}"], timeout=30).stdout.strip())
+    prefix = new_prefix("swarmauto")
+    log("load: meshkv-stress rounds of 100,000 through the balancer, 64 connections, no resends")
+    t0 = time.monotonic()
+    t_up, rounds, acked, peak = None, [], {}, 2
+    while True:
+        load = stack.stress(100_000, 8, 8, f"{prefix}{len(rounds)}.")
+        try:
+            while load.proc.poll() is None:
+                st = view()
+                if st is not None:
+                    peak = max(peak, routed(st), st["autoscale"]["running"])
+                    if t_up is None and routed(st) >= 3:
+                        t_up = time.monotonic() - t0
+                        log(f"a third task is routed {t_up:.1f}s after the load started")
+                time.sleep(0.25)
+            result, round_acked = load.finish(timeout=150)
+        except BaseException:
+            load.kill()
+            raise
+        rounds.append(result)
+        acked.update(round_acked)
+        log(f"round {len(rounds)}: {summary(result)}")
+        if t_up is not None and len(rounds) >= 2:
+            break
+        if t_up is None and time.monotonic() - t0 > 150:
+            raise Failure("150 s of load and no third task routed")
+    errors = sum(r["errors"] for r in rounds)
+    if errors:
+        raise Failure(f"the client saw {errors} errors while the service grew")
+    t1 = time.monotonic()
+    t_drained = None
+
+    def shrunk():
+        nonlocal t_drained
+        st = view()
+        if st is None:
+            return False
+        if t_drained is None and routed(st) == 2:
+            t_drained = time.monotonic() - t1
+        # The picked task's container runs on for seconds after Swarm wants it gone (SIGTERM,
+        # the node's drain and leave): done once only 2 containers are left.
+        return (t_drained is not None and stack.tasks_running() == 2 and replicas() == 2
+                and len(stack.containers()) == 2)
+    wait_for(shrunk, 180, "the service to shrink back to 2 once idle", interval=0.25)
+    t_down = time.monotonic() - t1
+    st = view() or {}
+    auto = st.get("autoscale", {})
+    if auto.get("failures") or auto.get("scaleUps", 0) < 1 or auto.get("scaleDowns", 0) < 1:
+        raise Failure(f"autoscale counters: {auto}")
+    if peak > 3:
+        raise Failure(f"the service grew to {peak}, above AUTOSCALE_MAX=3")
+    decisions = [f"{d['action']} {d['container']}: {d['result']}" for d in auto.get("decisions", [])]
+    # Read back in parts of ~10,000 keys (<prefix><round>.<first digit>): one getAll of all
+    # 200,000 is a response of megabytes through the probe.
+    parts = {}
+    for k, v in acked.items():
+        parts.setdefault(k[:k.rindex(".") + 2], {})[k] = v
+    left = list(stack.containers().values())
+    for part in sorted(parts):
+        stack.converged(left, part, parts[part], timeout=60)
+    figures = {"load_to_routed_s": round(t_up, 1), "idle_to_drained_s": round(t_drained, 1),
+               "load": os.getloadavg()[0],
+               "idle_to_stopped_s": round(t_down, 1), "peak": peak, "ups": auto["scaleUps"],
+               "downs": auto["scaleDowns"], "requests": sum(r["succeeded"] for r in rounds),
+               "errors": errors, "acked": len(acked), "decisions": decisions,
+               "rps": round(sum(r["requestsPerSecond"] for r in rounds) / len(rounds))}
+    if args.figures:
+        with open(args.figures, "a") as f:
+            f.write(json.dumps({"autoscale": figures}) + "\n")
+    return (f"load -> third task routed {t_up:.1f}s; idle -> drained {t_drained:.1f}s, "
+            f"-> 2 tasks {t_down:.1f}s; peak {peak}; {figures['requests']} requests, 0 errors; "
+            f"{len(acked)} writes on both tasks left; {'; '.join(decisions)}")
+
+
 def scenario_stress(stack, args):
     """Figures only (scripts/swarm-bench.sh): meshkv-stress through the published port."""
     stack.ensure(3)
@@ -466,7 +614,8 @@ def scenario_stress(stack, args):
 
 SCENARIOS = [("integration", scenario_integration), ("discovery", scenario_discovery),
              ("scale", scenario_scale), ("rolling", scenario_rolling), ("kill", scenario_kill)]
-BENCH = [("stress", scenario_stress)]
+# Opt-in (--only autoscale): it redeploys the stack twice, and scripts/e2e.sh bounds the run.
+BENCH = [("stress", scenario_stress), ("autoscale", scenario_autoscale)]
 
 
 def main():
