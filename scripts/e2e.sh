@@ -92,9 +92,9 @@ if [ "$run_swarm" = yes ]; then
   echo "e2e: running the Swarm stack's e2e"
   swarm_stack="mkvswarm$$"
   swarm_status=0
-  timeout -k 60 480 python3 packages/tests/e2e/swarm_e2e.py --stack "$swarm_stack" \
+  timeout -k 60 720 python3 packages/tests/e2e/swarm_e2e.py --stack "$swarm_stack" \
     --stress "$BIN/meshkv-stress" --tests "$BIN/meshkv-tests" || swarm_status=$?
-  [ "$swarm_status" -ne 124 ] || echo "e2e: FAIL: the Swarm e2e exceeded 480s" >&2
+  [ "$swarm_status" -ne 124 ] || echo "e2e: FAIL: the Swarm e2e exceeded 720s" >&2
   [ "$swarm_status" -eq 0 ] || status=1
 fi
 echo "e2e: done in $(( $(date +%s) - start ))s"
