@@ -5,7 +5,8 @@
 # the two are compared by the store's own accounting (/status memory.storeBytes) and by VmRSS,
 # per record. The two loads alternate ROUNDS times (default first, then the collection, ...);
 # the figures are medians. Target: a record in a collection costs <= 8 bytes more.
-# Usage: bench/collections.sh [build-dir] [--doc]   (--doc: also write the section file)
+# Usage: bench/collections.sh [build-dir] [--doc|--append]   (--doc: also write the section file;
+#   --append: add this run to it as a further table, e.g. another VALUE_BYTES)
 # Environment: COUNT (1000000), ROUNDS (3), VALUE_BYTES (64).
 # Every process it starts is stopped on exit (lib.sh's bench_cleanup); only 127.0.0.1 is used.
 set -euo pipefail
@@ -83,9 +84,16 @@ m_diff_rss=$(median "${diff_rss[@]}")
 met() { awk -v v="$1" 'BEGIN {print (v <= 8) ? "yes" : "**no**"}'; }
 
 section() {
-  echo "## Collections: memory per record (issue 13)"
-  echo
-  echo "Measured by \`bench/collections.sh $BUILD --doc\` ($(git rev-parse --short HEAD)) on $started;"
+  if [ "$DOC" != "--append" ]; then
+    echo "## Collections: memory per record (issue 13)"
+    echo
+  else
+    echo
+    echo "### With values of $VALUE_BYTES bytes"
+    echo
+  fi
+  echo "Measured by \`COUNT=$COUNT VALUE_BYTES=$VALUE_BYTES ROUNDS=$ROUNDS bench/collections.sh $BUILD${DOC:+ $DOC}\`"
+  echo "($(git rev-parse --short HEAD)) on $started;"
   echo "machine: $(uname -srm), $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)),"
   echo "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM; load average $load_at_start at start, $load_at_end at the end (shared machine)."
   echo
@@ -103,11 +111,16 @@ section() {
   echo "Raw, per round (default / collection): store ${dstore[*]} / ${cstore[*]};"
   echo "RSS ${drss[*]} / ${crss[*]}. The engine key of a collection's record is 0xFF + a one-byte id"
   echo "(the first 128 collections) + the key: 2 bytes more, which the arena's block rounding may or"
-  echo "may not absorb. An empty collection costs only its table entry (docs/collections.md)."
+  echo "may not absorb: a block is 16 + key + value rounded up to 8 bytes, so a record costs 0 or 8"
+  echo "bytes more depending on where its length falls (8 when 16 + key + value is 7 or 0 mod 8)."
+  echo "An empty collection costs only its table entry (docs/collections.md)."
 }
 
 section
 if [ "$DOC" = "--doc" ]; then
   section >"$ROOT/docs/benchmarks/collections.md"
   log "wrote docs/benchmarks/collections.md"
+elif [ "$DOC" = "--append" ]; then
+  section >>"$ROOT/docs/benchmarks/collections.md"
+  log "appended to docs/benchmarks/collections.md"
 fi
