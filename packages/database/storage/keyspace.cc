@@ -215,6 +215,14 @@ void Keyspace::release(Collection& c) {
   while (!slots_.empty() && !slots_.back()) slots_.pop_back();
 }
 
+void Keyspace::releaseEmpty() {
+  // By index: release() shrinks slots_ when it frees the last ids.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Collection* c = slots_[i].get();
+    if (c != nullptr && !c->stored() && c->clearHlc == 0) release(*c);
+  }
+}
+
 const Keyspace::Collection& Keyspace::collectionOf(std::string_view engineKey,
                                                    std::string_view* key) const {
   if (engineKey.empty() || engineKey[0] != kCollectionMarker) {
@@ -593,14 +601,13 @@ size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
   // A collection's clear mark below the horizon is known to every live peer, like a tombstone
   // there: it goes, and so does a collection left with nothing stored (its id is free again).
   for (auto& c : slots_) {
-    if (!c) continue;
-    if (c->clearHlc != 0 && c->clearHlc < olderThanHlc) {
+    if (c && c->clearHlc != 0 && c->clearHlc < olderThanHlc) {
       c->clearHlc = 0;
       c->clearOrigin.clear();
       rootDirty_ = true;
     }
-    if (!c->stored() && c->clearHlc == 0) release(*c);
   }
+  releaseEmpty();
   if (engine_->tombstoneCount() == 0) {
     oldestTombstone_ = sweepOldest_ = UINT64_MAX;
     sweepCursor_ = 0;
@@ -621,9 +628,7 @@ size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
     forget(c, key.size(), 0, true);
     return true;
   });
-  for (auto& c : slots_) {
-    if (c && !c->stored() && c->clearHlc == 0) release(*c);
-  }
+  releaseEmpty();
   if (r.done) {
     // Every tombstone was either seen by this sweep or written during it (noteTombstone).
     oldestTombstone_ = sweepOldest_;

@@ -235,6 +235,8 @@ class Keyspace {
   std::string_view engineKey(const Collection& c, std::string_view key) const;
   // Forgets a collection without records, tombstones or clear mark (its id is free again).
   void release(Collection& c);
+  // release() for every collection left with nothing stored and no clear mark.
+  void releaseEmpty();
   // The record handed out for an engine record (collection name filled in, key stripped).
   RecordView clientView(const RecordView& engineRec) const;
   // Accounts for a record leaving `c`.

@@ -302,6 +302,18 @@ TEST(KeyspaceCollections, TheTableIsBoundedAndAnEmptiedCollectionIsForgotten) {
   small.collectTombstones(small.clock().now());
   EXPECT_EQ(small.collections().size(), 1u);
   EXPECT_TRUE(small.clearMarkMutations().empty());
+
+  // Several emptied at once (the last ids among them): all forgotten, and the ids serve again.
+  for (const char* c : {"x", "y", "z"}) ASSERT_TRUE(small.set("k", "v", c).ok());
+  ASSERT_TRUE(small.set("k", "v", "keep").ok());
+  for (const char* c : {"z", "x", "y"}) ASSERT_TRUE(small.remove("k", c).ok());
+  wall.ms += 10;
+  small.collectTombstones(small.clock().now());
+  ASSERT_EQ(small.collections().size(), 2u);
+  EXPECT_EQ(small.collections()[1].name, "keep");
+  ASSERT_TRUE(small.set("k", "again", "y").ok());
+  EXPECT_EQ(small.get("k", "y"), "again");
+  EXPECT_EQ(small.get("k", "keep"), "v");
 }
 
 TEST(KeyspaceCollections, InvalidCollectionsAndMarkerKeysAreRefused) {
