@@ -38,8 +38,11 @@ struct LogEntry {
   std::string_view value;
   uint64_t hlc = 0;
   std::string_view origin;
+  std::string_view collection{};  // "" = the default collection
 
-  static LogEntry of(const Mutation& m) { return {m.kind, m.key, m.value, m.hlc, m.origin}; }
+  static LogEntry of(const Mutation& m) {
+    return {m.kind, m.key, m.value, m.hlc, m.origin, m.collection};
+  }
 };
 
 }  // namespace db

@@ -41,6 +41,7 @@ int statusForError(std::string_view code) {
   if (code == "REPLICATION_TIMEOUT") return 504;
   if (code == "NOT_READY" || code == "DISK_UNAVAILABLE") return 503;
   if (code == "STORE_FULL" || code == "STORE_REFUSED") return 507;  // Insufficient Storage
+  if (code == "TOO_MANY_COLLECTIONS") return 409;
   return 400;
 }
 
@@ -64,6 +65,7 @@ void Api::registerRoutes() {
   server_.route("/healthcheck", bind(&Api::healthcheck));
   server_.route("/status", bind(&Api::status));
   server_.route("/settings", bind(&Api::status));
+  server_.route("/collections", bind(&Api::collections));
   server_.fallback(
       [](const Request&, Responder r) { r.respond(404, json::errorBody("UNKNOWN_ROUTE")); });
 }
@@ -77,7 +79,7 @@ void Api::set(const Request& req, Responder r) {
   if (!st.ok()) return respondError(r, st.error());
   auto c = admitWrite(params_.w);
   if (!c.ok()) return respondError(r, c.error());
-  auto m = keyspace_.set(params_.key, params_.value);
+  auto m = keyspace_.set(params_.key, params_.value, params_.collection);
   if (!m.ok()) return respondError(r, m.error());  // not stored, not replicated
   finishWrite(*m, *c, r);
 }
@@ -87,25 +89,19 @@ void Api::rm(const Request& req, Responder r) {
   if (!st.ok()) return respondError(r, st.error());
   auto c = admitWrite(params_.w);
   if (!c.ok()) return respondError(r, c.error());
-  auto m = keyspace_.remove(params_.key);
+  auto m = keyspace_.remove(params_.key, params_.collection);
   if (!m.ok()) return respondError(r, m.error());
   finishWrite(*m, *c, r);
 }
 
 void Api::clear(const Request& req, Responder r) {
-  auto parsed = common::parseQuery(req.query);
-  if (!parsed.ok()) return respondError(r, parsed.error());
-  std::string_view wText;
-  bool seenW = false;
-  for (const auto& q : *parsed) {
-    if (q.name != "w") continue;
-    if (seenW) return respondError(r, {"DUPLICATE_PARAM", "repeated w"});
-    seenW = true;
-    wText = q.value;
-  }
-  auto c = admitWrite(wText);
+  auto p = parseClearParams(req.query);
+  if (!p.ok()) return respondError(r, p.error());
+  auto c = admitWrite(p->w);
   if (!c.ok()) return respondError(r, c.error());
-  finishWrite(keyspace_.clear(), *c, r);
+  auto m = keyspace_.clear(p->collection);
+  if (!m.ok()) return respondError(r, m.error());
+  finishWrite(*m, *c, r);
 }
 
 common::Result<WriteLevel> Api::admitWrite(std::string_view wText) {
@@ -128,7 +124,7 @@ void Api::finishWrite(const Mutation& m, WriteLevel level, Responder r) {
 void Api::get(const Request& req, Responder r) {
   auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
   if (!st.ok()) return respondError(r, st.error());
-  auto value = keyspace_.get(params_.key);
+  auto value = keyspace_.get(params_.key, params_.collection);
   if (!value) return respondError(r, {"MISSING_RECORD", ""});
   scratch_.clear();
   json::appendString(scratch_, *value);
@@ -138,7 +134,8 @@ void Api::get(const Request& req, Responder r) {
 void Api::is(const Request& req, Responder r) {
   auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
   if (!st.ok()) return respondError(r, st.error());
-  if (!keyspace_.contains(params_.key)) return respondError(r, {"MISSING_RECORD", ""});
+  if (!keyspace_.contains(params_.key, params_.collection))
+    return respondError(r, {"MISSING_RECORD", ""});
   r.respond(200, kSuccess);
 }
 
@@ -146,7 +143,8 @@ void Api::list(const Request& req, Responder r, int kind) {
   auto p = parseListParams(req.query);
   if (!p.ok()) return respondError(r, p.error());
   if (p->limit == 0) {
-    auto stream = makeListStream(keyspace_, static_cast<ListKind>(kind), p->prefix, p->cursor);
+    auto stream =
+        makeListStream(keyspace_, static_cast<ListKind>(kind), p->prefix, p->cursor, p->collection);
     if (!stream.ok()) return respondError(r, stream.error());
     r.stream(200, std::move(*stream));
     return;
@@ -167,6 +165,33 @@ void Api::healthcheck(const Request&, Responder r) {
   r.respond(200, "{\"status\":\"ok\"}");
 }
 
+void Api::appendCollections(std::string& s) const {
+  s.push_back('[');
+  bool first = true;
+  for (const CollectionInfo& c : keyspace_.collections()) {
+    if (!first) s.push_back(',');
+    first = false;
+    s.append("{\"name\":");
+    json::appendString(s, c.name);
+    s.append(",\"records\":");
+    json::appendUint(s, c.records);
+    s.append(",\"tombstones\":");
+    json::appendUint(s, c.tombstones);
+    s.append(",\"bytes\":");
+    json::appendUint(s, c.bytes);
+    s.push_back('}');
+  }
+  s.push_back(']');
+}
+
+void Api::collections(const Request&, Responder r) {
+  scratch_.clear();
+  scratch_.append("{\"collections\":");
+  appendCollections(scratch_);
+  scratch_.push_back('}');
+  r.respond(200, scratch_);
+}
+
 void Api::status(const Request&, Responder r) {
   std::string& s = scratch_;
   s.clear();
@@ -180,8 +205,9 @@ void Api::status(const Request&, Responder r) {
   json::appendUint(s, info_.limits.maxKeyLength);
   s.append(",\"maxValueLength\":");
   json::appendUint(s, info_.limits.maxValueLength);
+  // The default collection's, as in the original (a /clear empties it); "collections" has all.
   s.append(",\"availableRecords\":");
-  json::appendUint(s, keyspace_.size());
+  json::appendUint(s, keyspace_.collections().front().records);
   s.append(",\"uptimeSeconds\":");
   json::appendUint(s, (uv_now(server_.loop()) - info_.startedAtMs) / 1000);
   s.append(",\"openConnections\":");
@@ -192,7 +218,8 @@ void Api::status(const Request&, Responder r) {
   json::appendUint(s, residentBytes());
   s.append(",\"storeBytes\":");
   json::appendUint(s, keyspace_.memoryUsed());
-  s.append("}");
+  s.append("},\"collections\":");
+  appendCollections(s);
   cluster_.appendStatus(s);
   log_.durability().appendStatus(s);
   if (info_.appendStatus) info_.appendStatus(s);

@@ -1,10 +1,11 @@
 // Api: the node's public HTTP routes (the original's GET API with meshkv's fixes): /set /get
-// /rm /is /clear /getKeys /getValues /getAll /healthcheck /status (/settings) and the 404 for
-// anything else. A write runs one way: the Keyspace stamps and applies it, the WriteLog
-// appends it (the disk and the peers take it from there) and the answer waits on its ticket:
-// w=quorum|all until enough nodes applied it (or 504), w=disk (and every write under
-// FSYNC=always) until the log holding it is fsynced (or 503). The routes never see the mesh.
-// Owned by the Node; registered on its server once. Loop thread only.
+// /rm /is /clear /getKeys /getValues /getAll /healthcheck /status (/settings) /collections and
+// the 404 for anything else; every data route takes c= (a collection, docs/collections.md). A write
+// runs one way: the Keyspace stamps and applies it, the WriteLog appends it (the disk and the peers
+// take it from there) and the answer waits on its ticket: w=quorum|all until enough nodes applied
+// it (or 504), w=disk (and every write under FSYNC=always) until the log holding it is fsynced (or
+// 503). The routes never see the mesh. Owned by the Node; registered on its server once. Loop
+// thread only.
 #pragma once
 
 #include <uv.h>
@@ -47,6 +48,9 @@ class Api {
   void list(const Request& req, Responder r, int kind);
   void healthcheck(const Request& req, Responder r);
   void status(const Request& req, Responder r);
+  void collections(const Request& req, Responder r);
+  // [{"name":"","records":N,"tombstones":N,"bytes":N},...]: the default collection first.
+  void appendCollections(std::string& s) const;
   // The write level of a request (w=), or the error that refuses the write before it is applied
   // (INVALID_WRITE_CONCERN, PERSISTENCE_DISABLED, DISK_UNAVAILABLE).
   common::Result<WriteLevel> admitWrite(std::string_view w);

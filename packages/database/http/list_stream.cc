@@ -30,8 +30,13 @@ void appendItem(std::string& out, ListKind kind, std::string_view key, std::stri
 
 class ListStream : public common::http::BodyProducer {
  public:
-  ListStream(Keyspace& ks, ListKind kind, std::string prefix, std::string cursor)
-      : ks_(ks), kind_(kind), prefix_(std::move(prefix)), cursor_(std::move(cursor)) {}
+  ListStream(Keyspace& ks, ListKind kind, std::string prefix, std::string cursor,
+             std::string collection)
+      : ks_(ks),
+        kind_(kind),
+        prefix_(std::move(prefix)),
+        cursor_(std::move(cursor)),
+        collection_(std::move(collection)) {}
 
   // Produces the next piece; an error only for a cursor this node did not issue.
   common::Result<bool> next(std::string& out, size_t budget) {
@@ -41,7 +46,7 @@ class ListStream : public common::http::BodyProducer {
     }
     size_t start = out.size();
     auto page = ks_.scan(
-        cursor_, SIZE_MAX, prefix_,
+        collection_, cursor_, SIZE_MAX, prefix_,
         [&](std::string_view k, std::string_view v) {
           if (!first_) out.push_back(',');
           first_ = false;
@@ -80,6 +85,7 @@ class ListStream : public common::http::BodyProducer {
   ListKind kind_;
   std::string prefix_;
   std::string cursor_;
+  std::string collection_;
   bool started_ = false;
   bool first_ = true;
 };
@@ -89,8 +95,10 @@ class ListStream : public common::http::BodyProducer {
 common::Result<std::unique_ptr<common::http::BodyProducer>> makeListStream(Keyspace& keyspace,
                                                                            ListKind kind,
                                                                            std::string prefix,
-                                                                           std::string cursor) {
-  auto stream = std::make_unique<ListStream>(keyspace, kind, std::move(prefix), std::move(cursor));
+                                                                           std::string cursor,
+                                                                           std::string collection) {
+  auto stream = std::make_unique<ListStream>(keyspace, kind, std::move(prefix), std::move(cursor),
+                                             std::move(collection));
   std::string first;
   auto more = stream->next(first, 16 * 1024);
   if (!more.ok()) return more.error();
@@ -108,7 +116,7 @@ common::Status listPage(Keyspace& keyspace, ListKind kind, const ListParams& par
   // A prefix page may come back short with a cursor: keep walking until the page is full or
   // the walk ends, so a client never sees an empty page that is not the end.
   while (true) {
-    auto page = keyspace.scan(cursor, params.limit - count, params.prefix,
+    auto page = keyspace.scan(params.collection, cursor, params.limit - count, params.prefix,
                               [&](std::string_view k, std::string_view v) {
                                 if (!first) out.push_back(',');
                                 first = false;

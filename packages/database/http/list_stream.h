@@ -24,7 +24,8 @@ enum ListKind { kListKeys = 0, kListValues = 1, kListAll = 2 };
 common::Result<std::unique_ptr<common::http::BodyProducer>> makeListStream(Keyspace& keyspace,
                                                                            ListKind kind,
                                                                            std::string prefix,
-                                                                           std::string cursor);
+                                                                           std::string cursor,
+                                                                           std::string collection);
 
 // Appends one page (a complete JSON array) to out; sets next to the cursor of the following
 // page, or "" at the end. INVALID_CURSOR for a cursor this node did not produce.

@@ -15,7 +15,8 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
   out.key.clear();
   out.value.clear();
   out.w.clear();
-  bool seenK = false, seenV = false, seenW = false;
+  out.collection.clear();
+  bool seenK = false, seenV = false, seenW = false, seenC = false;
   const char* duplicate = nullptr;
   bool encodingOk = true;
   // Every parameter is decoded and checked, so INVALID_ENCODING comes first whatever its place.
@@ -35,10 +36,14 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
     } else if (scratch == "w") {
       seen = &seenW;
       target = &out.w;
+    } else if (scratch == "c") {
+      seen = &seenC;
+      target = &out.collection;
     }
     if (seen != nullptr) {
-      if (*seen && duplicate == nullptr)
-        duplicate = seen == &seenK ? "k" : seen == &seenV ? "v" : "w";
+      if (*seen && duplicate == nullptr) {
+        duplicate = seen == &seenK ? "k" : seen == &seenV ? "v" : seen == &seenW ? "w" : "c";
+      }
       *seen = true;
     }
     if (!common::formDecode(rawValue, *target) || !common::isValidUtf8(*target)) {
@@ -49,6 +54,9 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
   });
   if (!encodingOk) return Error{"INVALID_ENCODING", ""};
   if (duplicate != nullptr) return Error{"DUPLICATE_PARAM", std::string("repeated ") + duplicate};
+  if (seenC) {
+    if (auto st = checkCollection(out.collection); !st.ok()) return st;
+  }
   if (!seenK) return Error{"MISSING_KEY_PARAM", ""};
   // The record rules (shared with the mesh); UTF-8 was checked above, so only EMPTY_KEY and the
   // length limits can come out of them here.
@@ -64,16 +72,20 @@ common::Result<ListParams> parseListParams(std::string_view query) {
   auto parsed = common::parseQuery(query);
   if (!parsed.ok()) return parsed.error();
   ListParams out;
-  bool seenPrefix = false, seenLimit = false, seenCursor = false;
+  bool seenPrefix = false, seenLimit = false, seenCursor = false, seenC = false;
   for (const auto& p : *parsed) {
     bool* seen = p.name == "prefix"   ? &seenPrefix
                  : p.name == "limit"  ? &seenLimit
                  : p.name == "cursor" ? &seenCursor
+                 : p.name == "c"      ? &seenC
                                       : nullptr;
     if (seen == nullptr) continue;
     if (*seen) return Error{"DUPLICATE_PARAM", "repeated " + p.name};
     *seen = true;
-    if (p.name == "prefix") {
+    if (p.name == "c") {
+      if (auto st = checkCollection(p.value); !st.ok()) return st.error();
+      out.collection = p.value;
+    } else if (p.name == "prefix") {
       out.prefix = p.value;
     } else if (p.name == "cursor") {
       out.cursor = p.value;
@@ -84,6 +96,26 @@ common::Result<ListParams> parseListParams(std::string_view query) {
         return Error{"INVALID_LIMIT", "limit must be a positive integer"};
       }
       out.limit = std::min<size_t>(n, 10000);
+    }
+  }
+  return out;
+}
+
+common::Result<ClearParams> parseClearParams(std::string_view query) {
+  auto parsed = common::parseQuery(query);
+  if (!parsed.ok()) return parsed.error();
+  ClearParams out;
+  bool seenW = false, seenC = false;
+  for (const auto& q : *parsed) {
+    bool* seen = q.name == "w" ? &seenW : q.name == "c" ? &seenC : nullptr;
+    if (seen == nullptr) continue;
+    if (*seen) return Error{"DUPLICATE_PARAM", "repeated " + q.name};
+    *seen = true;
+    if (q.name == "w") {
+      out.w = q.value;
+    } else {
+      if (auto st = checkCollection(q.value); !st.ok()) return st.error();
+      out.collection = q.value;
     }
   }
   return out;

@@ -1,9 +1,11 @@
 // Validation of the API's query parameters, in the original's order with meshkv's fixes:
 // INVALID_ENCODING (the query cannot be read) -> DUPLICATE_PARAM (a repeated k or v) ->
 // MISSING_KEY_PARAM -> EMPTY_KEY -> MAXIMUM_KEY_LENGTH_REACHED -> (writes) MISSING_VALUE_PARAM
-// -> MAXIMUM_VALUE_LENGTH_REACHED. Limits count Unicode code points and are inclusive; the key
-// and value rules themselves live in storage/record_rules.h, shared with the mesh (a peer's
-// records obey the same rules). Pure functions over the raw query string; loop thread.
+// -> MAXIMUM_VALUE_LENGTH_REACHED. A c= (collection, docs/collections.md) is checked right after
+// DUPLICATE_PARAM: INVALID_COLLECTION (empty) or MAXIMUM_COLLECTION_LENGTH_REACHED. Limits count
+// Unicode code points and are inclusive; the key and value rules themselves live in
+// storage/record_rules.h, shared with the mesh (a peer's records obey the same rules). Pure
+// functions over the raw query string; loop thread.
 #pragma once
 
 #include <cstddef>
@@ -18,8 +20,9 @@ namespace db {
 
 struct KeyParams {
   std::string key;
-  std::string value;  // only for routes that take one
-  std::string w;      // write concern as sent ("", "1", "local", "quorum", "all")
+  std::string value;       // only for routes that take one
+  std::string w;           // write concern as sent ("", "1", "local", "quorum", "all")
+  std::string collection;  // c=; "" = the default collection
 };
 
 enum class Need { kKey, kKeyAndValue };
@@ -29,12 +32,20 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
                               KeyParams& out);
 
 struct ListParams {
+  std::string collection;  // c=; "" = the default collection
   std::string prefix;
   size_t limit = 0;  // 0: no limit (the whole list, streamed)
   std::string cursor;
 };
 
-// prefix=, limit= (1..10000 per page), cursor= (from a previous page's X-Cursor).
+// c=, prefix=, limit= (1..10000 per page), cursor= (from a previous page's X-Cursor).
 common::Result<ListParams> parseListParams(std::string_view query);
+
+// The parameters of /clear: c= (collection) and w= (write concern).
+struct ClearParams {
+  std::string collection;
+  std::string w;
+};
+common::Result<ClearParams> parseClearParams(std::string_view query);
 
 }  // namespace db

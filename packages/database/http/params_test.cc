@@ -106,5 +106,43 @@ TEST(ListParams, PrefixLimitCursor) {
   EXPECT_EQ(parseListParams("")->limit, 0u);
 }
 
+TEST(KeyParams, ACollectionIsCheckedAfterDuplicatesAndBeforeTheKey) {
+  auto p = parseKeyParams("c=users&k=a&v=1", Need::kKeyAndValue, kLimits);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->collection, "users");
+  auto none = parseKeyParams("k=a&v=1", Need::kKeyAndValue, kLimits);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->collection, "");  // the default collection
+  EXPECT_EQ(codeOf(parseKeyParams("c=&k=a", Need::kKey, kLimits)), "INVALID_COLLECTION");
+  EXPECT_EQ(codeOf(parseKeyParams("c=" + repeat("c", 65), Need::kKey, kLimits)),
+            "MAXIMUM_COLLECTION_LENGTH_REACHED");
+  EXPECT_EQ(codeOf(parseKeyParams("c=" + encoded(repeat("\xF0\x9F\x98\x80", 64)) + "&k=a",
+                                  Need::kKey, kLimits)),
+            "OK");  // 64 code points of 4 bytes
+  EXPECT_EQ(codeOf(parseKeyParams("c=a&c=b&k=a", Need::kKey, kLimits)), "DUPLICATE_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("c=%FF&k=a", Need::kKey, kLimits)), "INVALID_ENCODING");
+  // A bad collection is reported before a missing or empty key.
+  EXPECT_EQ(codeOf(parseKeyParams("c=", Need::kKey, kLimits)), "INVALID_COLLECTION");
+}
+
+TEST(ListParams, CollectionAndClearParams) {
+  auto l = parseListParams("c=users&prefix=a&limit=5");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->collection, "users");
+  EXPECT_EQ(l->prefix, "a");
+  EXPECT_EQ(parseListParams("c=").error().code, "INVALID_COLLECTION");
+  EXPECT_EQ(parseListParams("c=a&c=b").error().code, "DUPLICATE_PARAM");
+  auto c = parseClearParams("c=users&w=quorum");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->collection, "users");
+  EXPECT_EQ(c->w, "quorum");
+  auto d = parseClearParams("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->collection, "");
+  EXPECT_EQ(parseClearParams("c=" + repeat("c", 65)).error().code,
+            "MAXIMUM_COLLECTION_LENGTH_REACHED");
+  EXPECT_EQ(parseClearParams("w=1&w=2").error().code, "DUPLICATE_PARAM");
+}
+
 }  // namespace
 }  // namespace db

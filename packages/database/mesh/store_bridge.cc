@@ -10,11 +10,11 @@ namespace {
 
 void addRecord(wire::FrameWriter& w, const RecordView& r) {
   w.add(r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, r.key,
-        r.tombstone ? std::string_view() : r.value, r.hlc, r.origin);
+        r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, r.collection);
 }
 
 common::Status checkRef(const wire::RecordRef& r, const Limits& limits) {
-  return checkRecord(r.kind, r.key, r.value, r.hlc, r.origin, limits);
+  return checkRecord(r.kind, r.key, r.value, r.hlc, r.origin, limits, r.collection);
 }
 
 }  // namespace
@@ -46,14 +46,18 @@ common::Result<wire::FrameView> StoreBridge::admit(std::string_view bytes, wire:
 }
 
 ApplyResult StoreBridge::applyRemote(const wire::RecordRef& r, Source source) {
-  ApplyResult res = keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin);
+  ApplyResult res = keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin, r.collection);
   if (res == ApplyResult::kApplied)
-    log_.append(LogEntry{r.kind, r.key, r.value, r.hlc, r.origin}, source);
+    log_.append(LogEntry{r.kind, r.key, r.value, r.hlc, r.origin, r.collection}, source);
   return res;
 }
 
 ApplyResult StoreBridge::applyRepair(const wire::RecordRef& r) {
   if (r.kind == Mutation::Kind::kDelete && r.hlc < collectedBelow_) return ApplyResult::kStale;
+  // A collection's clear mark below the horizon was collected like a tombstone (Keyspace::
+  // collectTombstones): taking it back would make two nodes re-teach it to each other.
+  bool collectionMark = r.kind == Mutation::Kind::kClear && !r.collection.empty();
+  if (collectionMark && r.hlc < collectedBelow_) return ApplyResult::kStale;
   return applyRemote(r);
 }
 
@@ -66,7 +70,7 @@ void StoreBridge::reset() {
 common::Result<std::string> StoreBridge::snapshotPage(const std::string& cursor, size_t budget) {
   wire::FrameWriter w(wire::FrameType::kSnapshot);
   if (cursor.empty()) {
-    if (auto mark = keyspace_.clearMarkMutation()) w.add(*mark);
+    for (const Mutation& mark : keyspace_.clearMarkMutations()) w.add(mark);
   }
   auto page = keyspace_.scanAll(cursor, SIZE_MAX, [&](const RecordView& r) {
     addRecord(w, r);
@@ -121,7 +125,7 @@ std::string StoreBridge::segmentRecords(const Keyspace::SegmentSet& segments) co
     if (segments.test(i)) extra[i / 8] = static_cast<char>(extra[i / 8] | (1 << (i % 8)));
   }
   w.setExtra(extra);
-  if (auto mark = keyspace_.clearMarkMutation()) w.add(*mark);
+  for (const Mutation& mark : keyspace_.clearMarkMutations()) w.add(mark);
   if (segments.any()) {
     auto page = keyspace_.scanSegments(segments, "", SIZE_MAX, [&](const RecordView& r) {
       addRecord(w, r);
@@ -135,16 +139,20 @@ std::string StoreBridge::segmentRecords(const Keyspace::SegmentSet& segments) co
 std::string StoreBridge::recordsSince(uint64_t floorHlc, size_t* skipped) const {
   wire::FrameWriter w(wire::FrameType::kRecords);
   size_t left = 0;
-  if (auto mark = keyspace_.clearMarkMutation(); mark && mark->hlc >= floorHlc) {
-    if (checkRecord(mark->kind, mark->key, mark->value, mark->hlc, mark->origin, limits_).ok()) {
-      w.add(*mark);
+  for (const Mutation& mark : keyspace_.clearMarkMutations()) {
+    if (mark.hlc < floorHlc) continue;
+    if (checkRecord(mark.kind, mark.key, mark.value, mark.hlc, mark.origin, limits_,
+                    mark.collection)
+            .ok()) {
+      w.add(mark);
     } else {
       ++left;
     }
   }
   auto page = keyspace_.scanAll("", SIZE_MAX, [&](const RecordView& r) {
     bool valid = checkRecord(r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, r.key,
-                             r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, limits_)
+                             r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, limits_,
+                             r.collection)
                      .ok();
     if (r.hlc >= floorHlc && valid) {
       addRecord(w, r);

@@ -8,7 +8,7 @@
 // bounded by kRepairRecordBudget records, so no call holds the loop for long.
 // The one thing to get right: a peer's records reach the keyspace only from a frame admit()
 // accepted (the API's rules, whole frame or nothing); and a repair frame always carries the
-// clear mark too, because two stores can differ only by their clear marks.
+// clear marks (every collection's) too, because two stores can differ only by their clear marks.
 #pragma once
 
 #include <algorithm>
@@ -58,7 +58,7 @@ class StoreBridge {
   uint64_t wallMs() { return keyspace_.clock().wallMs(); }
 
   // A kSnapshot frame of about `budget` bytes from `cursor` ("" = start, which also carries the
-  // clear mark); its extra field is the next cursor, "" after the last page.
+  // clear marks); its extra field is the next cursor, "" after the last page.
   common::Result<std::string> snapshotPage(const std::string& cursor, size_t budget);
 
   // Digest exchange: we send digestSummary() (8 bytes: the root hash); the peer answers with
@@ -74,7 +74,7 @@ class StoreBridge {
   };
   common::Result<RepairPlan> repairPlan(std::string_view answer) const;
 
-  // A kRecords frame: the clear mark plus our records of `segments`; the set travels in the
+  // A kRecords frame: every clear mark plus our records of `segments`; the set travels in the
   // frame's extra field (so the peer answers with its records of the same segments).
   std::string segmentRecords(const Keyspace::SegmentSet& segments) const;
   static common::Result<Keyspace::SegmentSet> segmentsFromExtra(std::string_view extra);
@@ -87,7 +87,7 @@ class StoreBridge {
   // A snapshot copied from a peer lacks the tombstones that peer collected: its horizon is ours.
   void adoptCollectedBelow(uint64_t hlc) { collectedBelow_ = std::max(collectedBelow_, hlc); }
 
-  // A kRecords frame of every record (tombstones and the clear mark included) with hlc >= floor:
+  // A kRecords frame of every record (tombstones and the clear marks included) with hlc >= floor:
   // what an evicted node keeps across its wipe. One O(n) walk. `skipped`: records left out
   // (older than the floor, or breaking the record rules: the frame is applied again after the
   // wipe and must pass them like any peer's).

@@ -67,12 +67,13 @@ uint64_t getU64(const char* p) {
 FrameWriter::FrameWriter(FrameType type) : type_(type) {}
 
 void FrameWriter::add(const Mutation& m) {
-  add(m.kind, m.key, m.value, m.hlc, m.origin);
+  add(m.kind, m.key, m.value, m.hlc, m.origin, m.collection);
 }
 
 void FrameWriter::add(Mutation::Kind kind, std::string_view key, std::string_view value,
-                      uint64_t hlc, std::string_view origin) {
-  records_.push_back(static_cast<char>(kind));
+                      uint64_t hlc, std::string_view origin, std::string_view collection) {
+  uint8_t kindByte = static_cast<uint8_t>(kind) | (collection.empty() ? 0 : kCollectionFlag);
+  records_.push_back(static_cast<char>(kindByte));
   putU64(records_, hlc);
   putVarint(records_, origin.size());
   records_.append(origin);
@@ -80,6 +81,10 @@ void FrameWriter::add(Mutation::Kind kind, std::string_view key, std::string_vie
   records_.append(key);
   putVarint(records_, value.size());
   records_.append(value);
+  if (!collection.empty()) {
+    putVarint(records_, collection.size());
+    records_.append(collection);
+  }
   ++count_;
 }
 
@@ -123,7 +128,9 @@ bool getView(const char*& p, const char* end, size_t limit, std::string_view& ou
 // Parses one record at p (advancing it). Returns the error detail, or nullptr when well-formed.
 const char* parseRecord(const char*& q, const char* end, RecordRef& r) {
   if (end - q < 9) return "short record";
-  uint8_t kind = static_cast<uint8_t>(*q++);
+  auto kindByte = static_cast<uint8_t>(*q++);
+  bool hasCollection = (kindByte & kCollectionFlag) != 0;
+  uint8_t kind = kindByte & static_cast<uint8_t>(~kCollectionFlag);
   if (kind > static_cast<uint8_t>(Mutation::Kind::kClear)) return "kind";
   r.kind = static_cast<Mutation::Kind>(kind);
   r.hlc = getU64(q);
@@ -131,6 +138,12 @@ const char* parseRecord(const char*& q, const char* end, RecordRef& r) {
   if (!getView(q, end, kMaxOriginBytes, r.origin)) return "origin";
   if (!getView(q, end, kMaxKeyBytes, r.key)) return "key";
   if (!getView(q, end, kMaxValueBytes, r.value)) return "value";
+  r.collection = {};
+  if (hasCollection) {
+    if (!getView(q, end, kMaxCollectionBytes, r.collection)) return "collection";
+    // The default collection is spelled without the flag: one encoding per record.
+    if (r.collection.empty()) return "empty collection";
+  }
   bool isClear = r.kind == Mutation::Kind::kClear;
   if (isClear != r.key.empty()) return "key presence";
   if (r.kind != Mutation::Kind::kPut && !r.value.empty()) return "value";
@@ -194,8 +207,8 @@ common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected) {
   f.extra.assign(v->extra);
   f.records.reserve(v->count);
   forEachRecord(*v, [&](const RecordRef& r) {
-    f.records.push_back(
-        Mutation{r.kind, std::string(r.key), std::string(r.value), r.hlc, std::string(r.origin)});
+    f.records.push_back(Mutation{r.kind, std::string(r.key), std::string(r.value), r.hlc,
+                                 std::string(r.origin), std::string(r.collection)});
   });
   return f;
 }

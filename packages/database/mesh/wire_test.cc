@@ -226,5 +226,56 @@ TEST(Wire, VarintsRoundTripAndRefuseOverflow) {
   EXPECT_FALSE(getVarint(z, longZero.data() + longZero.size(), got));
 }
 
+TEST(Wire, CarriesTheCollectionAndLeavesDefaultRecordsAsTheyWere) {
+  FrameWriter w(FrameType::kBatch);
+  Mutation inUsers = put("k", "v", 100);
+  inUsers.collection = "users";
+  w.add(inUsers);
+  w.add(Mutation::Kind::kClear, "", "", 101, "n1", "orders");
+  w.add(put("k", "v", 102));
+  auto d = decodeFrame(w.finish(), FrameType::kBatch);
+  ASSERT_TRUE(d.ok()) << d.error().code;
+  ASSERT_EQ(d->records.size(), 3u);
+  EXPECT_EQ(d->records[0].collection, "users");
+  EXPECT_EQ(d->records[0].key, "k");
+  EXPECT_EQ(d->records[1].kind, Mutation::Kind::kClear);
+  EXPECT_EQ(d->records[1].collection, "orders");
+  EXPECT_EQ(d->records[2].collection, "");
+
+  // A default-collection record is spelled exactly as before collections existed.
+  FrameWriter one(FrameType::kBatch);
+  one.add(put("k", "v", 0x0102030405060708, "n1"));
+  std::string f = one.finish();
+  std::string want("\x00\x08\x07\x06\x05\x04\x03\x02\x01\x02n1\x01k\x01v", 16);
+  EXPECT_EQ(f.substr(kHeaderBytes + 1, want.size()), want);  // after the empty extra's varint
+  EXPECT_EQ(f.size(), kHeaderBytes + 1 + want.size() + kTrailerBytes);
+}
+
+TEST(Wire, RefusesAFlaggedRecordWithoutACollectionOrWithAnOversizedOne) {
+  FrameWriter w(FrameType::kBatch);
+  w.add(put("k", "v", 100));
+  std::string f = w.finish();
+  size_t kindAt = kHeaderBytes + 1;
+  // The flag set, then an empty collection appended: a second spelling of a default record.
+  std::string g = f.substr(0, f.size() - kTrailerBytes);
+  g[kindAt] = static_cast<char>(kCollectionFlag);
+  g.push_back('\0');
+  g[20] = static_cast<char>(g[20] + 1);  // payload length
+  g.append(8, '\0');
+  auto d = decodeFrame(reseal(g), FrameType::kBatch);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().code, "BAD_RECORD");
+  // The flag set and nothing after the value: truncated.
+  std::string h = f;
+  h[kindAt] = static_cast<char>(kCollectionFlag);
+  EXPECT_FALSE(decodeFrame(reseal(h), FrameType::kBatch).ok());
+  // A collection longer than any valid name.
+  FrameWriter big(FrameType::kBatch);
+  big.add(Mutation::Kind::kPut, "k", "v", 100, "n1", std::string(kMaxCollectionBytes + 1, 'c'));
+  auto b = decodeFrame(big.finish(), FrameType::kBatch);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code, "BAD_RECORD");
+}
+
 }  // namespace
 }  // namespace db::wire

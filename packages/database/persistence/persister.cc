@@ -73,7 +73,8 @@ void Persister::close(std::function<void()> done) {
 
 void Persister::onAppend(Ticket ticket, const LogEntry& e, Source) {
   if (closed_) return;
-  encodeRecord(buffer_, static_cast<RecordKind>(e.kind), e.key, e.value, e.hlc, e.origin);
+  encodeRecord(buffer_, static_cast<RecordKind>(e.kind), e.key, e.value, e.hlc, e.origin,
+               e.collection);
   ticket_ = ticket;
 }
 
@@ -195,12 +196,12 @@ void Persister::startCompaction() {
 void Persister::writeSlice() {
   std::string slice;
   if (snapFirst_) {
-    if (auto mark = keyspace_.clearMarkMutation()) encodeMutation(slice, *mark);
+    for (const Mutation& mark : keyspace_.clearMarkMutations()) encodeMutation(slice, mark);
     snapFirst_ = false;
   }
   auto page = keyspace_.scanAll(snapCursor_, opts_.sliceRecords, [&](const RecordView& r) {
     encodeRecord(slice, r.tombstone ? RecordKind::kDelete : RecordKind::kPut, r.key,
-                 r.tombstone ? std::string_view() : r.value, r.hlc, r.origin);
+                 r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, r.collection);
     return slice.size() < kMaxSliceBytes;  // false: the walk resumes after this record
   });
   if (!page.ok()) {  // our own cursor: cannot happen; start the walk over rather than stop

@@ -161,6 +161,43 @@ TEST_F(PersisterTest, EveryKindOfChangeSurvivesARestart) {
   EXPECT_TRUE(ks_->contains("fresh"));
 }
 
+TEST_F(PersisterTest, CollectionsAndTheirClearsSurviveARestartAndACompaction) {
+  open();
+  auto write = [&](common::Result<Mutation> m) {
+    ASSERT_TRUE(m.ok());
+    log_->append(*m, Source::kClient);
+  };
+  for (int i = 0; i < 50; ++i) {
+    std::string k = "k" + std::to_string(i);
+    ASSERT_TRUE(set(k, "default").ok());
+    write(ks_->set(k, "user", "users"));
+    write(ks_->set(k, "order", "orders"));
+  }
+  write(ks_->clear("orders"));
+  write(ks_->set("after", "x", "orders"));
+  write(ks_->remove("k3", "users"));
+  ASSERT_TRUE(sync().ok());
+  uint64_t root = ks_->rootHash();
+  auto check = [&] {
+    EXPECT_EQ(ks_->rootHash(), root);
+    EXPECT_EQ(ks_->get("k1"), "default");
+    EXPECT_EQ(ks_->get("k1", "users"), "user");
+    EXPECT_FALSE(ks_->contains("k3", "users"));
+    EXPECT_FALSE(ks_->contains("k1", "orders"));
+    EXPECT_EQ(ks_->get("after", "orders"), "x");
+    auto marks = ks_->clearMarkMutations();
+    ASSERT_EQ(marks.size(), 1u);
+    EXPECT_EQ(marks[0].collection, "orders");
+    EXPECT_EQ(ks_->collections().size(), 3u);
+  };
+  restart();  // from the log
+  check();
+  persister_->compactNow();
+  ASSERT_TRUE(runUntil([&] { return persister_->stats().compactions == 1; }));
+  restart();  // from the snapshot: the collections' marks and records were written into it
+  check();
+}
+
 TEST_F(PersisterTest, UnderAlwaysTheWaitEndsOnlyAfterTheFsync) {
   PersisterOptions o;
   o.fsync = FsyncPolicy::kAlways;

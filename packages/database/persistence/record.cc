@@ -23,41 +23,50 @@ bool onlyZeros(std::string_view s) {
 // Decodes a body whose checksum matched; false when its lengths do not add up.
 bool decodeBody(const char* p, uint32_t len, LogRecord& r) {
   if (len < kRecordFixedBodyBytes) return false;
-  auto kind = static_cast<uint8_t>(p[0]);
+  auto kindByte = static_cast<uint8_t>(p[0]);
+  bool hasCollection = (kindByte & kCollectionFlag) != 0;
+  uint8_t kind = kindByte & static_cast<uint8_t>(~kCollectionFlag);
   if (kind > static_cast<uint8_t>(RecordKind::kReset)) return false;
+  if (hasCollection && kind == static_cast<uint8_t>(RecordKind::kReset)) return false;
   r.kind = static_cast<RecordKind>(kind);
   r.hlc = bytes::getU64(p + 1);
   size_t originLen = bytes::getU16(p + 9);
   size_t keyLen = bytes::getU16(p + 11);
   size_t valueLen = bytes::getU32(p + 13);
-  if (kRecordFixedBodyBytes + originLen + keyLen + valueLen != len) return false;
+  size_t used = kRecordFixedBodyBytes + originLen + keyLen + valueLen;
+  // The rest of the body is the collection: present (non-empty) exactly when flagged.
+  if (used > len || (used < len) != hasCollection) return false;
   const char* q = p + kRecordFixedBodyBytes;
   r.origin = {q, originLen};
   r.key = {q + originLen, keyLen};
   r.value = {q + originLen + keyLen, valueLen};
+  r.collection = {p + used, len - used};
   return true;
 }
 
 }  // namespace
 
-size_t encodedSize(std::string_view key, std::string_view value, std::string_view origin) {
-  return kRecordHeaderBytes + kRecordFixedBodyBytes + key.size() + value.size() + origin.size();
+size_t encodedSize(std::string_view key, std::string_view value, std::string_view origin,
+                   std::string_view collection) {
+  return kRecordHeaderBytes + kRecordFixedBodyBytes + key.size() + value.size() + origin.size() +
+         collection.size();
 }
 
 void encodeRecord(std::string& out, RecordKind kind, std::string_view key, std::string_view value,
-                  uint64_t hlc, std::string_view origin) {
+                  uint64_t hlc, std::string_view origin, std::string_view collection) {
   size_t start = out.size();
-  auto len =
-      static_cast<uint32_t>(kRecordFixedBodyBytes + origin.size() + key.size() + value.size());
+  auto len = static_cast<uint32_t>(kRecordFixedBodyBytes + origin.size() + key.size() +
+                                   value.size() + collection.size());
   out.reserve(start + kRecordHeaderBytes + len);
   bytes::putU32(out, len);
   bytes::putU64(out, 0);  // checksum, filled in below
-  out.push_back(static_cast<char>(kind));
+  auto kindByte = static_cast<uint8_t>(kind) | (collection.empty() ? 0 : kCollectionFlag);
+  out.push_back(static_cast<char>(kindByte));
   bytes::putU64(out, hlc);
   bytes::putU16(out, static_cast<uint16_t>(origin.size()));
   bytes::putU16(out, static_cast<uint16_t>(key.size()));
   bytes::putU32(out, static_cast<uint32_t>(value.size()));
-  out.append(origin).append(key).append(value);
+  out.append(origin).append(key).append(value).append(collection);
   uint64_t sum = checksum(out.data() + start + kRecordHeaderBytes, len);
   for (size_t i = 0; i < 8; ++i) out[start + 4 + i] = static_cast<char>((sum >> (8 * i)) & 0xff);
 }

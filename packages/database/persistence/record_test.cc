@@ -4,6 +4,7 @@
 #include "database/persistence/record.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <string>
 #include <vector>
@@ -17,12 +18,14 @@ struct Decoded {
   RecordKind kind;
   std::string key, value, origin;
   uint64_t hlc;
+  std::string collection;
 };
 
 std::vector<Decoded> readAll(std::string_view bytes, ScanOutcome* out) {
   std::vector<Decoded> v;
   *out = scanRecords(bytes, [&](const LogRecord& r) {
-    v.push_back({r.kind, std::string(r.key), std::string(r.value), std::string(r.origin), r.hlc});
+    v.push_back({r.kind, std::string(r.key), std::string(r.value), std::string(r.origin), r.hlc,
+                 std::string(r.collection)});
     return true;
   });
   return v;
@@ -123,6 +126,61 @@ TEST(Record, TheVisitorCanStopEarly) {
   auto out = scanRecords(b, [&](const LogRecord&) { return ++seen < 2; });
   EXPECT_EQ(seen, 2);
   EXPECT_EQ(out.records, 2u);
+}
+
+TEST(Record, CarriesTheCollectionAndLeavesDefaultRecordsAsTheyWere) {
+  std::string b;
+  encodeRecord(b, RecordKind::kPut, "k", "v", 1, "o", "users");
+  encodeRecord(b, RecordKind::kClear, "", "", 2, "o", "orders");
+  encodeRecord(b, RecordKind::kPut, "k", "v", 3, "o");
+  EXPECT_EQ(b.size(), encodedSize("k", "v", "o", "users") + encodedSize("", "", "o", "orders") +
+                          encodedSize("k", "v", "o"));
+  ScanOutcome out;
+  auto v = readAll(b, &out);
+  EXPECT_EQ(out.state, State::kClean);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].collection, "users");
+  EXPECT_EQ(v[0].key, "k");
+  EXPECT_EQ(v[0].value, "v");
+  EXPECT_EQ(v[1].kind, RecordKind::kClear);
+  EXPECT_EQ(v[1].collection, "orders");
+  EXPECT_EQ(v[2].collection, "");
+
+  // A default-collection record's body is what it always was (files written before collections
+  // load unchanged).
+  std::string one;
+  encodeRecord(one, RecordKind::kPut, "k", "v", 0x0102030405060708, "o");
+  std::string body("\x00\x08\x07\x06\x05\x04\x03\x02\x01\x01\x00\x01\x00\x01\x00\x00\x00okv", 20);
+  EXPECT_EQ(one.substr(kRecordHeaderBytes), body);
+}
+
+TEST(Record, AFlaggedResetOrAFlagWithoutACollectionIsBad) {
+  auto seal = [](std::string body) {  // a record with a valid checksum around `body`
+    std::string out;
+    auto len = static_cast<uint32_t>(body.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+    uint64_t sum = XXH3_64bits_withSeed(body.data(), body.size(), len);
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
+    return out + body;
+  };
+  std::string plain;
+  encodeRecord(plain, RecordKind::kPut, "k", "v", 1, "o");
+  std::string body = plain.substr(kRecordHeaderBytes);
+  std::string flagged = body;
+  flagged[0] = static_cast<char>(kCollectionFlag);  // flag, but nothing after the value
+  std::string trailing = body + "x";                // bytes after the value, but no flag
+  std::string reset;
+  encodeRecord(reset, RecordKind::kReset, "", "", 0, "");
+  std::string flaggedReset = reset.substr(kRecordHeaderBytes);
+  flaggedReset[0] = static_cast<char>(kCollectionFlag | 3);
+  flaggedReset.append("c");
+  for (const std::string& bad : {flagged, trailing, flaggedReset}) {
+    std::string file = seal(bad) + plain;  // followed by a good record: damage, not a tear
+    ScanOutcome out;
+    auto v = readAll(file, &out);
+    EXPECT_EQ(out.state, State::kDamaged);
+    EXPECT_TRUE(v.empty());
+  }
 }
 
 }  // namespace

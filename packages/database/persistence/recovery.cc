@@ -137,7 +137,8 @@ common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, 
       ks.reset();
       return;
     }
-    ApplyResult a = ks.replay(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin);
+    ApplyResult a = ks.replay(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin,
+                              r.collection);
     if (a == ApplyResult::kRefusedInvalid) {  // over this start's MAX_KEY/VALUE limits
       if (rep.refused++ == 0) {
         spdlog::warn("recovery: {} refused a record ({}); counting the others", path, toString(a));

@@ -25,6 +25,9 @@ struct RecordView {
   uint64_t hlc = 0;
   std::string_view origin;
   bool tombstone = false;
+  // Engines leave it empty (they see engine keys); the Keyspace fills it in the records it hands
+  // out (scanAll, scanSegments): "" = the default collection, and `key` is then the client's key.
+  std::string_view collection{};
 };
 
 // What upsert() found before writing. `origin` stays valid until the next mutating call.

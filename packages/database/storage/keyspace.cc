@@ -7,8 +7,10 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "database/storage/memory_adapter.h"
 #include "database/storage/record_rules.h"
@@ -30,6 +32,33 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finaliser: a bijection that spreads 
 
 uint64_t keyHash(std::string_view key) {
   return XXH3_64bits(key.data(), key.size());
+}
+
+uint64_t nameHash(std::string_view name) {
+  return name.empty() ? 0 : XXH3_64bits(name.data(), name.size());
+}
+
+// A collection's record hashes its key seeded with its name's hash; the default's (seed 0 means
+// the plain hash) is what it always was, so digests of data without collections do not change.
+uint64_t keyHash(uint64_t collectionHash, std::string_view key) {
+  if (collectionHash == 0) return keyHash(key);
+  return XXH3_64bits_withSeed(key.data(), key.size(), collectionHash);
+}
+
+// What one collection's clear mark adds to the root hash (0 without a mark).
+uint64_t markHash(std::string_view name, uint64_t hlc, std::string_view origin) {
+  if (hlc == 0 && origin.empty()) return 0;
+  return mix64(nameHash(name) ^ mix64(hlc) ^ XXH3_64bits(origin.data(), origin.size()));
+}
+
+constexpr char kCollectionMarker = '\xFF';  // never a byte of UTF-8, so never a client key's
+
+void putVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
 }
 
 // True when version a is newer than version b (see the file comment).
@@ -92,22 +121,37 @@ size_t Keyspace::maxValueBytes() const {
 
 // ---- client operations ----
 
-common::Result<Mutation> Keyspace::set(std::string_view key, std::string_view value) {
-  Mutation m{Mutation::Kind::kPut, std::string(key), std::string(value), hlc_.now(), opts_.nodeId};
+namespace {
+common::Error tooManyCollections() {
+  return common::Error{"TOO_MANY_COLLECTIONS",
+                       "at most " + std::to_string(Keyspace::kMaxCollections) + " collections"};
+}
+}  // namespace
+
+common::Result<Mutation> Keyspace::set(std::string_view key, std::string_view value,
+                                       std::string_view collection) {
+  Collection* c = intern(collection, kMaxCollections);
+  if (c == nullptr) return tooManyCollections();
+  Mutation m{Mutation::Kind::kPut, std::string(key), std::string(value),
+             hlc_.now(),           opts_.nodeId,     std::string(collection)};
   common::Error refusal;
-  ApplyResult r = write(key, value, m.hlc, opts_.nodeId, false, &refusal);
+  ApplyResult r = write(*c, key, value, m.hlc, opts_.nodeId, false, &refusal);
   if (r == ApplyResult::kApplied) return m;
+  if (!c->stored() && c->clearHlc == 0) release(*c);  // created for a write that failed
   // A fresh local stamp is newer than anything stored, so only the engine can refuse it.
   if (refusal.code.empty()) refusal = {"STORE_REFUSED", toString(r)};
   return refusal;
 }
 
-common::Result<Mutation> Keyspace::remove(std::string_view key) {
-  auto cur = engine_->get(key);
+common::Result<Mutation> Keyspace::remove(std::string_view key, std::string_view collection) {
+  Collection* c = find(collection);
+  if (c == nullptr) return common::Error{"MISSING_RECORD", ""};
+  auto cur = engine_->get(engineKey(*c, key));
   if (!cur || cur->tombstone) return common::Error{"MISSING_RECORD", ""};
-  Mutation m{Mutation::Kind::kDelete, std::string(key), {}, hlc_.now(), opts_.nodeId};
+  Mutation m{Mutation::Kind::kDelete, std::string(key), {}, hlc_.now(), opts_.nodeId,
+             std::string(collection)};
   common::Error refusal;
-  ApplyResult r = write(key, {}, m.hlc, opts_.nodeId, true, &refusal);
+  ApplyResult r = write(*c, key, {}, m.hlc, opts_.nodeId, true, &refusal);
   if (r == ApplyResult::kApplied) return m;
   if (refusal.code.empty()) refusal = {"STORE_REFUSED", toString(r)};
   return refusal;
@@ -115,30 +159,154 @@ common::Result<Mutation> Keyspace::remove(std::string_view key) {
 
 Mutation Keyspace::clear() {
   Mutation m{Mutation::Kind::kClear, {}, {}, hlc_.now(), opts_.nodeId};
-  applyClearMark(m.hlc, opts_.nodeId);
+  applyClearMark(default_, m.hlc, opts_.nodeId);
   return m;
+}
+
+common::Result<Mutation> Keyspace::clear(std::string_view collection) {
+  if (collection.empty()) return clear();
+  // A clear of a collection this node never saw still leaves its mark: a record of it written
+  // earlier elsewhere and arriving later must be cleared too.
+  Collection* c = intern(collection, kMaxCollections);
+  if (c == nullptr) return tooManyCollections();
+  Mutation m{Mutation::Kind::kClear, {}, {}, hlc_.now(), opts_.nodeId, std::string(collection)};
+  applyClearMark(*c, m.hlc, opts_.nodeId);
+  return m;
+}
+
+// ---- collections ----
+
+const Keyspace::Collection* Keyspace::find(std::string_view name) const {
+  if (name.empty()) return &default_;
+  if (named_ == 0) return nullptr;
+  auto it = byName_.find(std::string(name));
+  return it == byName_.end() ? nullptr : slots_[it->second].get();
+}
+
+Keyspace::Collection* Keyspace::find(std::string_view name) {
+  return const_cast<Collection*>(std::as_const(*this).find(name));
+}
+
+Keyspace::Collection* Keyspace::intern(std::string_view name, size_t cap) {
+  if (Collection* c = find(name)) return c;
+  if (named_ >= cap) return nullptr;
+  uint32_t id = 0;
+  while (id < slots_.size() && slots_[id]) ++id;  // lowest free id: ids stay short (<= 2 bytes)
+  if (id == slots_.size()) slots_.emplace_back();
+  auto c = std::make_unique<Collection>();
+  c->name.assign(name);
+  c->prefix.push_back(kCollectionMarker);
+  putVarint(c->prefix, id);
+  c->nameHash = nameHash(name);
+  slots_[id] = std::move(c);
+  byName_.emplace(std::string(name), id);
+  ++named_;
+  return slots_[id].get();
+}
+
+void Keyspace::release(Collection& c) {
+  if (c.name.empty()) return;  // the default collection is always there
+  if (c.clearHlc != 0) rootDirty_ = true;
+  auto it = byName_.find(c.name);
+  uint32_t id = it->second;
+  byName_.erase(it);
+  slots_[id].reset();
+  --named_;
+  while (!slots_.empty() && !slots_.back()) slots_.pop_back();
+}
+
+void Keyspace::releaseEmpty() {
+  // By index: release() shrinks slots_ when it frees the last ids.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Collection* c = slots_[i].get();
+    if (c != nullptr && !c->stored() && c->clearHlc == 0) release(*c);
+  }
+}
+
+const Keyspace::Collection& Keyspace::collectionOf(std::string_view engineKey,
+                                                   std::string_view* key) const {
+  if (engineKey.empty() || engineKey[0] != kCollectionMarker) {
+    *key = engineKey;
+    return default_;
+  }
+  uint64_t id = 0;
+  size_t i = 1;
+  for (int shift = 0; i < engineKey.size(); shift += 7) {
+    auto b = static_cast<uint8_t>(engineKey[i++]);
+    id |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) break;
+  }
+  // Every engine key with the marker was written through a collection that still holds it.
+  assert(id < slots_.size() && slots_[id]);
+  *key = engineKey.substr(i);
+  return *slots_[id];
+}
+
+Keyspace::Collection& Keyspace::collectionOf(std::string_view engineKey, std::string_view* key) {
+  return const_cast<Collection&>(std::as_const(*this).collectionOf(engineKey, key));
+}
+
+std::string_view Keyspace::engineKey(const Collection& c, std::string_view key) const {
+  if (c.prefix.empty()) return key;
+  keyBuf_.assign(c.prefix);
+  keyBuf_.append(key);
+  return keyBuf_;
+}
+
+RecordView Keyspace::clientView(const RecordView& rec) const {
+  RecordView out = rec;
+  out.collection = collectionOf(rec.key, &out.key).name;
+  return out;
+}
+
+void Keyspace::forget(Collection& c, size_t keyBytes, size_t valueBytes, bool tombstone) {
+  if (tombstone) {
+    --c.tombstones;
+  } else {
+    --c.records;
+    c.bytes -= keyBytes + valueBytes;
+  }
+}
+
+std::vector<CollectionInfo> Keyspace::collections() const {
+  std::vector<CollectionInfo> out;
+  out.reserve(named_ + 1);
+  auto info = [](const Collection& c) {
+    return CollectionInfo{c.name, c.records, c.tombstones, c.bytes};
+  };
+  out.push_back(info(default_));
+  for (const auto& c : slots_) {
+    if (c) out.push_back(info(*c));
+  }
+  std::sort(out.begin() + 1, out.end(),
+            [](const CollectionInfo& a, const CollectionInfo& b) { return a.name < b.name; });
+  return out;
 }
 
 void Keyspace::reset() {
   engine_->clear();
   segments_.fill(0);
-  clearHlc_ = 0;
-  clearOrigin_.clear();
+  default_ = Collection{};
+  slots_.clear();
+  byName_.clear();
+  named_ = 0;
   maxStoredHlc_ = 0;
   oldestTombstone_ = sweepOldest_ = UINT64_MAX;
   sweepCursor_ = 0;
   rootDirty_ = true;
 }
 
-std::optional<std::string_view> Keyspace::get(std::string_view key) const {
-  auto r = engine_->get(key);
+std::optional<std::string_view> Keyspace::get(std::string_view key,
+                                              std::string_view collection) const {
+  const Collection* c = find(collection);
+  if (c == nullptr) return std::nullopt;
+  auto r = engine_->get(engineKey(*c, key));
   if (!r || r->tombstone) return std::nullopt;
   return r->value;
 }
 
-bool Keyspace::contains(std::string_view key) const {
-  auto r = engine_->get(key);
-  return r && !r->tombstone;
+bool Keyspace::contains(std::string_view key, std::string_view collection) const {
+  return get(key, collection).has_value();
 }
 
 size_t Keyspace::size() const {
@@ -146,7 +314,8 @@ size_t Keyspace::size() const {
 }
 
 size_t Keyspace::memoryUsed() const {
-  return engine_->memoryUsed() + sizeof(segments_);
+  size_t table = slots_.capacity() * sizeof(slots_[0]) + named_ * (sizeof(Collection) + 64);
+  return engine_->memoryUsed() + sizeof(segments_) + table;
 }
 
 // ---- cursors ----
@@ -188,17 +357,39 @@ common::Result<ScanPage> Keyspace::scan(
     std::string_view cursor, size_t limit, std::string_view prefix,
     absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit,
     size_t maxExamined) const {
+  return scan({}, cursor, limit, prefix, visit, maxExamined);
+}
+
+common::Result<ScanPage> Keyspace::scan(
+    std::string_view collection, std::string_view cursor, size_t limit, std::string_view prefix,
+    absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit,
+    size_t maxExamined) const {
   auto pos = decodeCursor(cursor);
   if (!pos.ok()) return pos.error();
   if (limit == 0) return ScanPage{std::string(cursor), 0};  // nothing asked: stay put
+  const Collection* c = find(collection);
+  if (c == nullptr || (!c->prefix.empty() && c->records == 0)) return ScanPage{};  // none
   ScanOptions o;
   o.includeTombstones = false;
-  o.prefix = prefix;
-  o.limit = limit;
   o.maxExamined = maxExamined;
-  ScanResult r =
-      engine_->scan(*pos, o, [&](const RecordView& rec) { return visit(rec.key, rec.value); });
-  return ScanPage{r.done ? std::string() : encodeCursor(r.next), r.visited};
+  if (c->prefix.empty() && named_ == 0) {  // the default collection alone: as it always was
+    o.prefix = prefix;
+    o.limit = limit;
+    ScanResult r =
+        engine_->scan(*pos, o, [&](const RecordView& rec) { return visit(rec.key, rec.value); });
+    return ScanPage{r.done ? std::string() : encodeCursor(r.next), r.visited};
+  }
+  std::string enginePrefix = c->prefix + std::string(prefix);
+  o.prefix = enginePrefix;
+  // Records of other collections are skipped here, so `limit` is enforced here too.
+  size_t visited = 0;
+  size_t skip = c->prefix.size();
+  ScanResult r = engine_->scan(*pos, o, [&](const RecordView& rec) {
+    if (skip == 0 && !rec.key.empty() && rec.key[0] == kCollectionMarker) return true;
+    ++visited;
+    return visit(rec.key.substr(skip), rec.value) && visited < limit;
+  });
+  return ScanPage{r.done ? std::string() : encodeCursor(r.next), visited};
 }
 
 common::Result<ScanPage> Keyspace::scanAll(std::string_view cursor, size_t limit,
@@ -211,7 +402,9 @@ common::Result<ScanPage> Keyspace::scanAll(std::string_view cursor, size_t limit
   o.includeTombstones = true;
   o.limit = limit;
   o.maxExamined = maxExamined;
-  ScanResult r = engine_->scan(*pos, o, visit);
+  ScanResult r = engine_->scan(*pos, o, [&](const RecordView& rec) {
+    return named_ == 0 ? visit(rec) : visit(clientView(rec));
+  });
   return ScanPage{r.done ? std::string() : encodeCursor(r.next), r.visited};
 }
 
@@ -227,8 +420,9 @@ common::Result<ScanPage> Keyspace::scanSegments(const SegmentSet& which, std::st
   o.maxExamined = maxExamined;
   // The segment filter is applied here, so `limit` is enforced here too.
   size_t visited = 0;
-  ScanResult r = engine_->scan(*pos, o, [&](const RecordView& rec) {
-    if (!which.test(segmentOf(rec.key))) return true;
+  ScanResult r = engine_->scan(*pos, o, [&](const RecordView& engineRec) {
+    RecordView rec = named_ == 0 ? engineRec : clientView(engineRec);
+    if (!which.test(segmentOf(rec.key, rec.collection))) return true;
     ++visited;
     return visit(rec) && visited < limit;
   });
@@ -238,33 +432,40 @@ common::Result<ScanPage> Keyspace::scanSegments(const SegmentSet& which, std::st
 }
 
 Mutation Keyspace::toMutation(const RecordView& r) {
-  return Mutation{r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, std::string(r.key),
-                  r.tombstone ? std::string() : std::string(r.value), r.hlc, std::string(r.origin)};
+  return Mutation{r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut,
+                  std::string(r.key),
+                  r.tombstone ? std::string() : std::string(r.value),
+                  r.hlc,
+                  std::string(r.origin),
+                  std::string(r.collection)};
 }
 
 // ---- replication ----
 
 ApplyResult Keyspace::apply(const Mutation& m) {
-  return apply(m.kind, m.key, m.value, m.hlc, m.origin);
+  return apply(m.kind, m.key, m.value, m.hlc, m.origin, m.collection);
 }
 
 ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::string_view value,
-                            uint64_t hlc, std::string_view origin) {
-  return merge(kind, key, value, hlc, origin, false);
+                            uint64_t hlc, std::string_view origin, std::string_view collection) {
+  return merge(kind, key, value, hlc, origin, collection, false);
 }
 
 ApplyResult Keyspace::replay(Mutation::Kind kind, std::string_view key, std::string_view value,
-                             uint64_t hlc, std::string_view origin) {
-  return merge(kind, key, value, hlc, origin, true);
+                             uint64_t hlc, std::string_view origin, std::string_view collection) {
+  return merge(kind, key, value, hlc, origin, collection, true);
 }
 
 ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::string_view value,
-                            uint64_t hlc, std::string_view origin, bool trusted) {
+                            uint64_t hlc, std::string_view origin, std::string_view collection,
+                            bool trusted) {
   if (origin.empty() || origin.size() > kMaxOriginBytes) return ApplyResult::kRefusedInvalid;
+  if (collection.size() > kMaxCollectionBytes) return ApplyResult::kRefusedInvalid;
   switch (kind) {
     case Mutation::Kind::kPut:
     case Mutation::Kind::kDelete:
-      if (key.empty() || key.size() > engine_->maxKeyBytes() ||
+      // A key starting with the collection marker would read as another collection's record.
+      if (key.empty() || key[0] == kCollectionMarker || key.size() + 4 > engine_->maxKeyBytes() ||
           value.size() > engine_->maxValueBytes()) {
         return ApplyResult::kRefusedInvalid;
       }
@@ -279,24 +480,42 @@ ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::stri
   } else if (!hlc_.observe(hlc).ok()) {
     return ApplyResult::kRefusedClock;
   }
+  if (!collection.empty() && !checkCollection(collection).ok()) {
+    return ApplyResult::kRefusedInvalid;
+  }
+  // An existing collection, or a new one if there is room (the peers' slack: see kMaxCollections).
+  Collection* c = intern(collection, kMaxCollections * kPeerCollectionSlack);
+  if (c == nullptr) {
+    spdlog::warn("refused a record of a new collection: already {} collections", named_);
+    return ApplyResult::kRefusedInvalid;
+  }
+  if (trusted) {
+    hlc_.absorb(hlc);
+  } else if (!hlc_.observe(hlc).ok()) {
+    if (!c->stored() && c->clearHlc == 0) release(*c);
+    return ApplyResult::kRefusedClock;
+  }
   if (kind == Mutation::Kind::kClear) {
-    if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
+    if (!newer(hlc, origin, false, {}, c->clearHlc, c->clearOrigin, false, {})) {
       return ApplyResult::kStale;
     }
-    applyClearMark(hlc, origin);
+    applyClearMark(*c, hlc, origin);
     return ApplyResult::kApplied;
   }
   bool tomb = kind == Mutation::Kind::kDelete;
-  return write(key, tomb ? std::string_view() : value, hlc, origin, tomb);
+  ApplyResult r = write(*c, key, tomb ? std::string_view() : value, hlc, origin, tomb);
+  if (!c->stored() && c->clearHlc == 0) release(*c);  // created for a write that was not kept
+  return r;
 }
 
-ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64_t hlc,
-                            std::string_view origin, bool tombstone, common::Error* refusal) {
+ApplyResult Keyspace::write(Collection& c, std::string_view key, std::string_view value,
+                            uint64_t hlc, std::string_view origin, bool tombstone,
+                            common::Error* refusal) {
   // At or below the clear mark: already wiped by a clear this node knows about.
-  if (!newer(hlc, origin, false, {}, clearHlc_, clearOrigin_, false, {})) {
+  if (!newer(hlc, origin, false, {}, c.clearHlc, c.clearOrigin, false, {})) {
     return ApplyResult::kStale;
   }
-  RecordView rec{key, value, hlc, origin, tombstone};
+  RecordView rec{engineKey(c, key), value, hlc, origin, tombstone};
   auto r = engine_->upsert(rec, [&](const RecordView& ex) {
     return newer(hlc, origin, tombstone, value, ex.hlc, ex.origin, ex.tombstone, ex.value);
   });
@@ -306,41 +525,65 @@ ApplyResult Keyspace::write(std::string_view key, std::string_view value, uint64
     return ApplyResult::kRefusedInvalid;
   }
   if (!r->written) return ApplyResult::kStale;
-  uint64_t kh = keyHash(key);
-  if (r->existed) xorRecord(kh, r->previous.hlc, r->previous.origin, r->previous.tombstone);
+  uint64_t kh = keyHash(c.nameHash, key);
+  if (r->existed) {
+    xorRecord(kh, r->previous.hlc, r->previous.origin, r->previous.tombstone);
+    forget(c, key.size(), r->previous.valueSize, r->previous.tombstone);
+  }
   xorRecord(kh, hlc, origin, tombstone);
-  if (tombstone) noteTombstone(hlc);
+  if (tombstone) {
+    ++c.tombstones;
+    noteTombstone(hlc);
+  } else {
+    ++c.records;
+    c.bytes += key.size() + value.size();
+  }
   maxStoredHlc_ = std::max(maxStoredHlc_, hlc);
   return ApplyResult::kApplied;
 }
 
-void Keyspace::applyClearMark(uint64_t hlc, std::string_view origin) {
-  clearHlc_ = hlc;
-  clearOrigin_.assign(origin);
+void Keyspace::applyClearMark(Collection& c, uint64_t hlc, std::string_view origin) {
+  c.clearHlc = hlc;
+  c.clearOrigin.assign(origin);
   rootDirty_ = true;
-  if (engine_->size() == 0) {
-    maxStoredHlc_ = 0;
+  if (!c.stored()) {
+    if (engine_->size() == 0) maxStoredHlc_ = 0;
     return;
   }
-  if (hlc > maxStoredHlc_) {  // every stored record is older: drop them all at once
+  if (hlc > maxStoredHlc_ && c.stored() && engine_->size() == c.records + c.tombstones) {
+    // This collection holds every stored record and all are older: drop them all at once.
     engine_->clear();
     segments_.fill(0);
+    c.records = c.tombstones = c.bytes = 0;
     maxStoredHlc_ = 0;
     oldestTombstone_ = sweepOldest_ = UINT64_MAX;
     sweepCursor_ = 0;
     return;
   }
   engine_->removeIf([&](const RecordView& r) {
+    std::string_view key;
+    if (&collectionOf(r.key, &key) != &c) return false;
     if (newer(r.hlc, r.origin, false, {}, hlc, origin, false, {})) return false;
-    xorRecord(keyHash(r.key), r.hlc, r.origin, r.tombstone);
+    xorRecord(keyHash(c.nameHash, key), r.hlc, r.origin, r.tombstone);
+    forget(c, key.size(), r.value.size(), r.tombstone);
     return true;
   });
   if (engine_->size() == 0) maxStoredHlc_ = 0;
 }
 
 std::optional<Mutation> Keyspace::clearMarkMutation() const {
-  if (clearHlc_ == 0 && clearOrigin_.empty()) return std::nullopt;
-  return Mutation{Mutation::Kind::kClear, {}, {}, clearHlc_, clearOrigin_};
+  if (default_.clearHlc == 0 && default_.clearOrigin.empty()) return std::nullopt;
+  return Mutation{Mutation::Kind::kClear, {}, {}, default_.clearHlc, default_.clearOrigin};
+}
+
+std::vector<Mutation> Keyspace::clearMarkMutations() const {
+  std::vector<Mutation> out;
+  if (auto m = clearMarkMutation()) out.push_back(std::move(*m));
+  for (const auto& c : slots_) {
+    if (!c || c->clearHlc == 0) continue;
+    out.push_back(Mutation{Mutation::Kind::kClear, {}, {}, c->clearHlc, c->clearOrigin, c->name});
+  }
+  return out;
 }
 
 // ---- tombstones ----
@@ -355,6 +598,16 @@ void Keyspace::noteTombstone(uint64_t hlc) {
 }
 
 size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
+  // A collection's clear mark below the horizon is known to every live peer, like a tombstone
+  // there: it goes, and so does a collection left with nothing stored (its id is free again).
+  for (auto& c : slots_) {
+    if (c && c->clearHlc != 0 && c->clearHlc < olderThanHlc) {
+      c->clearHlc = 0;
+      c->clearOrigin.clear();
+      rootDirty_ = true;
+    }
+  }
+  releaseEmpty();
   if (engine_->tombstoneCount() == 0) {
     oldestTombstone_ = sweepOldest_ = UINT64_MAX;
     sweepCursor_ = 0;
@@ -369,9 +622,13 @@ size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
       sweepOldest_ = std::min(sweepOldest_, rec.hlc);
       return false;
     }
-    xorRecord(keyHash(rec.key), rec.hlc, rec.origin, true);
+    std::string_view key;
+    Collection& c = collectionOf(rec.key, &key);
+    xorRecord(keyHash(c.nameHash, key), rec.hlc, rec.origin, true);
+    forget(c, key.size(), 0, true);
     return true;
   });
+  releaseEmpty();
   if (r.done) {
     // Every tombstone was either seen by this sweep or written during it (noteTombstone).
     oldestTombstone_ = sweepOldest_;
@@ -384,13 +641,14 @@ size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
 
 // ---- digest ----
 
-uint32_t Keyspace::segmentOf(std::string_view key) {
-  return static_cast<uint32_t>(keyHash(key) >> (64 - kSegmentBits));
+uint32_t Keyspace::segmentOf(std::string_view key, std::string_view collection) {
+  return static_cast<uint32_t>(keyHash(nameHash(collection), key) >> (64 - kSegmentBits));
 }
 
 uint64_t Keyspace::recordHash(std::string_view key, uint64_t hlc, std::string_view origin,
-                              bool tombstone) {
-  uint64_t h = keyHash(key) ^ XXH3_64bits_withSeed(origin.data(), origin.size(), hlc);
+                              bool tombstone, std::string_view collection) {
+  uint64_t h =
+      keyHash(nameHash(collection), key) ^ XXH3_64bits_withSeed(origin.data(), origin.size(), hlc);
   return mix64(h ^ (tombstone ? kTombstoneSalt : 0));
 }
 
@@ -403,7 +661,11 @@ void Keyspace::xorRecord(uint64_t kh, uint64_t hlc, std::string_view origin, boo
 
 uint64_t Keyspace::rootHash() const {
   if (rootDirty_) {
-    uint64_t seed = mix64(clearHlc_) ^ XXH3_64bits(clearOrigin_.data(), clearOrigin_.size());
+    uint64_t seed = mix64(default_.clearHlc) ^
+                    XXH3_64bits(default_.clearOrigin.data(), default_.clearOrigin.size());
+    for (const auto& c : slots_) {
+      if (c) seed ^= markHash(c->name, c->clearHlc, c->clearOrigin);
+    }
     root_ = XXH3_64bits_withSeed(segments_.data(), sizeof(segments_), seed);
     rootDirty_ = false;
   }
@@ -414,8 +676,8 @@ uint64_t Keyspace::rootHash() const {
 // (kSegments/8 bytes) | each non-zero segment u64, in index order. Little endian.
 std::string Keyspace::encodeDigest() const {
   Digest d;
-  d.clearHlc = clearHlc_;
-  d.clearOrigin = clearOrigin_;
+  d.clearHlc = default_.clearHlc;
+  d.clearOrigin = default_.clearOrigin;
   d.root = rootHash();
   d.segments = segments_;
   return encodeDigest(d);

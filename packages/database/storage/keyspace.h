@@ -4,6 +4,10 @@
 // (hlc, origin) with tombstones and a cluster-wide clear mark. Merging is commutative,
 // associative and idempotent, so the mesh may deliver anything in any order, any number of times.
 // It also keeps the anti-entropy digest (4096 XOR segments) up to date in O(1) per change.
+// Records live in named collections (docs/collections.md): the default collection ("") is stored
+// under the client's keys as before; a collection's records under 0xFF + its node-local id
+// (varint) + the key, so a record costs 2-3 bytes more. Ids never leave the node: records
+// handed out carry the name (RecordView::collection), and each collection has its own clear mark.
 // The Node owns it (routes and mesh hold references); loop thread only, no locking.
 // The one thing to get right: views returned by get()/scans point into the engine and are
 // valid only until the next write (set/remove/clear/apply/collectTombstones).
@@ -19,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/core/result.h"
@@ -45,6 +50,14 @@ enum class ApplyResult : uint8_t {
 };
 const char* toString(ApplyResult r);
 
+// What /collections and /status show of one collection.
+struct CollectionInfo {
+  std::string name;       // "" = the default collection
+  size_t records = 0;     // live records
+  size_t tombstones = 0;  // deletes kept for replication
+  size_t bytes = 0;       // key + value bytes of the live records
+};
+
 // A page of a scan. `next` is the cursor of the following page, "" when the walk is complete.
 struct ScanPage {
   std::string next;
@@ -64,6 +77,13 @@ class Keyspace {
   Keyspace(const Keyspace&) = delete;
   Keyspace& operator=(const Keyspace&) = delete;
 
+  // A client write that would make one more collection than this is refused
+  // (TOO_MANY_COLLECTIONS); a peer's or the log's records may go up to kMaxCollections *
+  // kPeerCollectionSlack (two nodes can each create collections concurrently), beyond which
+  // they are refused as invalid.
+  static constexpr size_t kMaxCollections = 1024;
+  static constexpr size_t kPeerCollectionSlack = 2;
+
   const std::string& nodeId() const { return opts_.nodeId; }
   Hlc& clock() { return hlc_; }
   uint64_t tombstoneGraceMs() const { return opts_.tombstoneGraceMs; }
@@ -75,20 +95,30 @@ class Keyspace {
   // Precondition: key non-empty, key.size() <= maxKeyBytes(), value.size() <= maxValueBytes()
   // (the routes validate first). Returns the mutation to replicate, or the engine's refusal
   // (STORE_FULL: no memory for another arena chunk); nothing is stored then.
-  common::Result<Mutation> set(std::string_view key, std::string_view value);
+  // `collection` "" is the default collection, any other a valid name (checkCollection); a
+  // write to a collection not seen yet creates it (TOO_MANY_COLLECTIONS past kMaxCollections).
+  common::Result<Mutation> set(std::string_view key, std::string_view value,
+                               std::string_view collection = {});
   // Writes a tombstone. MISSING_RECORD when there is no live record (the route answers 404);
   // STORE_FULL as for set().
-  common::Result<Mutation> remove(std::string_view key);
-  // Sets the clear mark to now: every record and tombstone goes.
+  common::Result<Mutation> remove(std::string_view key, std::string_view collection = {});
+  // Sets the default collection's clear mark to now: its records and tombstones go (the other
+  // collections stay).
   Mutation clear();
+  // The same for one collection (TOO_MANY_COLLECTIONS when it is new and there is no room).
+  common::Result<Mutation> clear(std::string_view collection);
   // Forgets everything locally (records, tombstones, clear mark, digest) WITHOUT a mutation to
   // replicate: for a node that must copy the cluster's data again (evicted). The clock goes on.
   void reset();
 
-  std::optional<std::string_view> get(std::string_view key) const;  // one lookup, no allocation
-  bool contains(std::string_view key) const;
-  size_t size() const;  // live records
+  // One lookup, no allocation.
+  std::optional<std::string_view> get(std::string_view key, std::string_view collection = {}) const;
+  bool contains(std::string_view key, std::string_view collection = {}) const;
+  size_t size() const;  // live records, every collection
   size_t memoryUsed() const;
+  // The default collection first, then the others in name order (those holding records,
+  // tombstones or a clear mark; an emptied one without a mark is forgotten).
+  std::vector<CollectionInfo> collections() const;
 
   // Live records for the list routes. cursor "" = start; a cursor from a previous page of this
   // process (any other is INVALID_CURSOR). `visit` returns false to stop after that record.
@@ -100,28 +130,37 @@ class Keyspace {
       std::string_view cursor, size_t limit, std::string_view prefix,
       absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit,
       size_t maxExamined = SIZE_MAX) const;
+  // The same within one collection ("" = the default one). A collection is stored in the same
+  // engine as the others, so its listing is a prefix walk over all of them.
+  common::Result<ScanPage> scan(
+      std::string_view collection, std::string_view cursor, size_t limit, std::string_view prefix,
+      absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit,
+      size_t maxExamined = SIZE_MAX) const;
 
   // ---- Replication ----
 
   // LWW merge of a remote (or snapshot / anti-entropy) mutation. Calls Hlc::observe.
   ApplyResult apply(const Mutation& m);
   ApplyResult apply(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
-                    std::string_view origin);
+                    std::string_view origin, std::string_view collection = {});
   // apply() for the node's own log replayed at start: the same merge, but the hlc is absorbed
   // without the drift check (this node accepted it once; a wall clock that went back since must
   // not drop it).
   ApplyResult replay(Mutation::Kind kind, std::string_view key, std::string_view value,
-                     uint64_t hlc, std::string_view origin);
+                     uint64_t hlc, std::string_view origin, std::string_view collection = {});
 
-  // The cluster-wide clear mark: every record with version (hlc, origin) <= it is gone.
-  // hlc 0 = never cleared.
-  uint64_t clearMarkHlc() const { return clearHlc_; }
-  const std::string& clearMarkOrigin() const { return clearOrigin_; }
-  // The kClear mutation that reproduces the mark (a snapshot sends it first); nullopt if none.
+  // The default collection's cluster-wide clear mark: every record of it with version
+  // (hlc, origin) <= it is gone. hlc 0 = never cleared.
+  uint64_t clearMarkHlc() const { return default_.clearHlc; }
+  const std::string& clearMarkOrigin() const { return default_.clearOrigin; }
+  // The kClear mutation that reproduces the default collection's mark; nullopt if none.
   std::optional<Mutation> clearMarkMutation() const;
+  // The kClear mutations of every collection's mark, the default's first: what a snapshot, a
+  // repair frame or a compacted file carries before the records.
+  std::vector<Mutation> clearMarkMutations() const;
 
-  // Snapshot: every record INCLUDING tombstones (as RecordView: tombstone flag, hlc, origin),
-  // sliceable like scan(). Send clearMarkMutation() before the pages.
+  // Snapshot: every record INCLUDING tombstones (as RecordView: tombstone flag, hlc, origin,
+  // collection), sliceable like scan(). Send clearMarkMutations() before the pages.
   common::Result<ScanPage> scanAll(std::string_view cursor, size_t limit,
                                    absl::FunctionRef<bool(const RecordView&)> visit,
                                    size_t maxExamined = SIZE_MAX) const;
@@ -140,15 +179,18 @@ class Keyspace {
 
   // ---- Anti-entropy digest ----
 
-  // The segment of a key (top 12 bits of its 64-bit hash); stable across nodes.
-  static uint32_t segmentOf(std::string_view key);
+  // The segment of a key (top 12 bits of its 64-bit hash); stable across nodes. A collection's
+  // record hashes its key seeded with the collection's name (the default's hash is unchanged).
+  static uint32_t segmentOf(std::string_view key, std::string_view collection = {});
   // Each segment is the XOR of recordHash(...) over its records (tombstones included).
   const Segments& segments() const { return segments_; }
-  // Hash of all segments plus the clear mark; equal roots = equal states. Cached.
+  // Hash of all segments plus every clear mark; equal roots = equal states. Cached. (The digest
+  // encoding carries the default's mark only: the other marks differ only through the root, and
+  // a repair frame carries every mark.)
   uint64_t rootHash() const;
   // hash64(key, hlc, origin, tombstone): what a record contributes to its segment.
   static uint64_t recordHash(std::string_view key, uint64_t hlc, std::string_view origin,
-                             bool tombstone);
+                             bool tombstone, std::string_view collection = {});
 
   // Compact encoding of the whole digest (clear mark, root, non-zero segments): <= ~33 KB.
   struct Digest {
@@ -171,12 +213,41 @@ class Keyspace {
   const StorageAdapter& engine() const { return *engine_; }
 
  private:
+  // One collection's bookkeeping. The default collection's has an empty name and prefix.
+  struct Collection {
+    std::string name;
+    std::string prefix;  // engine key prefix: 0xFF + varint id ("" for the default)
+    uint64_t nameHash = 0;
+    uint64_t clearHlc = 0;
+    std::string clearOrigin;
+    size_t records = 0, tombstones = 0, bytes = 0;
+    bool stored() const { return records + tombstones > 0; }
+  };
+  // nullptr when the collection is unknown here.
+  const Collection* find(std::string_view name) const;
+  Collection* find(std::string_view name);
+  // Finds or creates; nullptr when there is no room (at most `cap` collections besides default).
+  Collection* intern(std::string_view name, size_t cap);
+  // The collection of an engine key, and the client's key within it.
+  const Collection& collectionOf(std::string_view engineKey, std::string_view* key) const;
+  Collection& collectionOf(std::string_view engineKey, std::string_view* key);
+  // The engine key of `key` in `c`, built in keyBuf_ (valid until the next call).
+  std::string_view engineKey(const Collection& c, std::string_view key) const;
+  // Forgets a collection without records, tombstones or clear mark (its id is free again).
+  void release(Collection& c);
+  // release() for every collection left with nothing stored and no clear mark.
+  void releaseEmpty();
+  // The record handed out for an engine record (collection name filled in, key stripped).
+  RecordView clientView(const RecordView& engineRec) const;
+  // Accounts for a record leaving `c`.
+  static void forget(Collection& c, size_t keyBytes, size_t valueBytes, bool tombstone);
+
   // `refusal`, when given, receives the engine's error when it refuses the write.
   ApplyResult merge(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
-                    std::string_view origin, bool trusted);
-  ApplyResult write(std::string_view key, std::string_view value, uint64_t hlc,
+                    std::string_view origin, std::string_view collection, bool trusted);
+  ApplyResult write(Collection& c, std::string_view key, std::string_view value, uint64_t hlc,
                     std::string_view origin, bool tombstone, common::Error* refusal = nullptr);
-  void applyClearMark(uint64_t hlc, std::string_view origin);
+  void applyClearMark(Collection& c, uint64_t hlc, std::string_view origin);
   void xorRecord(uint64_t keyHash, uint64_t hlc, std::string_view origin, bool tombstone);
   void noteTombstone(uint64_t hlc);
   std::string encodeCursor(uint64_t pos) const;
@@ -185,8 +256,12 @@ class Keyspace {
   KeyspaceOptions opts_;
   Hlc hlc_;
   std::unique_ptr<StorageAdapter> engine_;
-  uint64_t clearHlc_ = 0;
-  std::string clearOrigin_;
+  Collection default_;
+  // Named collections by id (index); a null slot is a free id. byName_ maps names to ids.
+  std::vector<std::unique_ptr<Collection>> slots_;
+  std::unordered_map<std::string, uint32_t> byName_;
+  size_t named_ = 0;  // non-null slots
+  mutable std::string keyBuf_;
   uint64_t maxStoredHlc_ = 0;  // upper bound of every stored record's hlc (clear fast path)
   Segments segments_{};
   mutable uint64_t root_ = 0;

@@ -47,6 +47,14 @@ common::Status checkValue(std::string_view value, const Limits& limits) {
   return common::okStatus();
 }
 
+common::Status checkCollection(std::string_view collection) {
+  if (collection.empty()) return Error{"INVALID_COLLECTION", "empty"};
+  size_t n = codePoints(collection);
+  if (n == kNotUtf8) return Error{"INVALID_COLLECTION", "not UTF-8"};
+  if (n > kMaxCollectionLength) return Error{"MAXIMUM_COLLECTION_LENGTH_REACHED", ""};
+  return common::okStatus();
+}
+
 common::Status checkOrigin(std::string_view origin) {
   if (origin.empty() || origin.size() > kMaxOriginBytes || !common::isValidUtf8(origin)) {
     return Error{"INVALID_ORIGIN", ""};
@@ -59,9 +67,13 @@ common::Status checkOrigin(std::string_view origin) {
 }
 
 common::Status checkRecord(Mutation::Kind kind, std::string_view key, std::string_view value,
-                           uint64_t hlc, std::string_view origin, const Limits& limits) {
+                           uint64_t hlc, std::string_view origin, const Limits& limits,
+                           std::string_view collection) {
   if (hlc == 0) return Error{"INVALID_RECORD", "hlc 0"};
   if (auto st = checkOrigin(origin); !st.ok()) return st;
+  if (!collection.empty()) {
+    if (auto st = checkCollection(collection); !st.ok()) return st;
+  }
   switch (kind) {
     case Mutation::Kind::kPut:
       if (auto st = checkKey(key, limits); !st.ok()) return st;

@@ -136,5 +136,29 @@ TEST(RecordRules, RecordsFollowTheKeyValueAndOriginRulesAndTheirShape) {
             "MAXIMUM_KEY_LENGTH_REACHED");
 }
 
+std::string collectionCode(std::string_view c) {
+  auto st = checkCollection(c);
+  return st.ok() ? "OK" : st.error().code;
+}
+
+TEST(RecordRules, CollectionNamesAreOneTo64CodePointsOfUtf8) {
+  EXPECT_EQ(collectionCode("users"), "OK");
+  EXPECT_EQ(collectionCode(repeat("c", 64)), "OK");
+  EXPECT_EQ(collectionCode(repeat("\xC3\xA9", 64)), "OK");  // 64 code points, 128 bytes
+  EXPECT_EQ(collectionCode(""), "INVALID_COLLECTION");
+  EXPECT_EQ(collectionCode("\xFF"), "INVALID_COLLECTION");
+  EXPECT_EQ(collectionCode("\xED\xA0\x80"), "INVALID_COLLECTION");  // a surrogate
+  EXPECT_EQ(collectionCode(repeat("c", 65)), "MAXIMUM_COLLECTION_LENGTH_REACHED");
+  // A replicated record is checked with the same rule; "" is the default collection.
+  auto rec = [](std::string_view c) {
+    auto st = checkRecord(Mutation::Kind::kPut, "k", "v", 1 << 16, "n1", Limits{}, c);
+    return st.ok() ? std::string("OK") : st.error().code;
+  };
+  EXPECT_EQ(rec(""), "OK");
+  EXPECT_EQ(rec("users"), "OK");
+  EXPECT_EQ(rec(repeat("c", 65)), "MAXIMUM_COLLECTION_LENGTH_REACHED");
+  EXPECT_EQ(rec("\xC0\xAF"), "INVALID_COLLECTION");
+}
+
 }  // namespace
 }  // namespace db

@@ -95,6 +95,7 @@ Event::Event(std::string_view epoch, Ticket ticket, const LogEntry& entry)
     : kind_(kindOf(entry.kind)),
       ticket_(ticket),
       id_(formatEventId(epoch, ticket)),
+      collection_(entry.collection),
       key_(entry.key),
       value_(entry.value),
       hlc_(entry.hlc),

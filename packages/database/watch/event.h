@@ -54,9 +54,11 @@ class Event {
   EventKind kind() const { return kind_; }
   Ticket ticket() const { return ticket_; }
   const std::string& key() const { return key_; }
-  const std::string& collection() const { return collection_; }  // "" (the default) for now
+  const std::string& collection() const { return collection_; }  // "" = the default one
   // The bytes a watcher's backlog and the ring count for it (its key and value, plus overhead).
-  size_t cost() const { return key_.size() + value_.size() + origin_.size() + 96; }
+  size_t cost() const {
+    return collection_.size() + key_.size() + value_.size() + origin_.size() + 96;
+  }
   // The event in `format`, encoded on the first call.
   const std::string& wire(Format format) const;
 

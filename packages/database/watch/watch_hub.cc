@@ -62,8 +62,8 @@ common::Result<std::unique_ptr<Watcher>> WatchHub::open(WatchRequest req,
   if (stats_.open >= opts_.maxWatchers) {
     return common::Error{"TOO_MANY_WATCHERS", "this node serves its maximum of watchers"};
   }
-  auto w = std::make_unique<Watcher>(*this, nextId_++, std::move(req.prefix), req.format,
-                                     std::move(wake));
+  auto w = std::make_unique<Watcher>(*this, nextId_++, std::move(req.collection),
+                                     std::move(req.prefix), req.format, std::move(wake));
   watchers_[w->id()] = w.get();
   ++stats_.opened;
   if (req.lastEventId) {
@@ -73,7 +73,7 @@ common::Result<std::unique_ptr<Watcher>> WatchHub::open(WatchRequest req,
       w->enqueue(reset(ResetReason::kTooOld));
     } else {
       for (EventPtr& e : *missed) {
-        if (e->kind() == EventKind::kClear || e->key().starts_with(w->prefix())) {
+        if (w->matches(*e)) {
           w->enqueue(std::move(e));
         }
       }
@@ -89,14 +89,14 @@ void WatchHub::leave(Watcher& w) {
 }
 
 void WatchHub::index(Watcher& w) {
-  auto& group = byPrefix_[w.prefix()];
-  if (group.empty()) ++prefixLengths_[w.prefix().size()];
+  auto& group = byPrefix_[w.indexKey()];
+  if (group.empty()) ++prefixLengths_[w.indexKey().size()];
   group.push_back(&w);
   ++stats_.open;
 }
 
 void WatchHub::unindex(Watcher& w) {
-  auto it = byPrefix_.find(w.prefix());
+  auto it = byPrefix_.find(w.indexKey());
   if (it == byPrefix_.end()) return;
   auto& group = it->second;
   auto pos = std::find(group.begin(), group.end(), &w);
@@ -105,17 +105,28 @@ void WatchHub::unindex(Watcher& w) {
   --stats_.open;
   if (!group.empty()) return;
   byPrefix_.erase(it);
-  auto len = prefixLengths_.find(w.prefix().size());
+  auto len = prefixLengths_.find(w.indexKey().size());
   if (--len->second == 0) prefixLengths_.erase(len);
 }
 
-void WatchHub::collect(std::string_view key) {
+void WatchHub::collect(std::string_view collection, std::string_view key) {
   matched_.clear();
+  matchKey_.assign(collection);
+  matchKey_.push_back('\xFF');
+  matchKey_.append(key);
   for (const auto& [len, count] : prefixLengths_) {
-    if (len > key.size()) break;
-    auto it = byPrefix_.find(absl::string_view(key.data(), len));
+    if (len > matchKey_.size()) break;
+    auto it = byPrefix_.find(absl::string_view(matchKey_.data(), len));
     if (it != byPrefix_.end())
       matched_.insert(matched_.end(), it->second.begin(), it->second.end());
+  }
+}
+
+void WatchHub::collectCollection(std::string_view collection) {
+  matched_.clear();
+  for (auto& [indexKey, group] : byPrefix_) {
+    if (group.front()->collection() == collection)
+      matched_.insert(matched_.end(), group.begin(), group.end());
   }
 }
 
@@ -131,9 +142,9 @@ void WatchHub::onAppend(Ticket ticket, const LogEntry& entry, Source) {
   if (stats_.open == 0) return;
   // Collected first: delivering may drop a watcher, which edits the index.
   if (e->kind() == EventKind::kClear) {
-    collectAll();  // every watcher: the clear removed its keys too
+    collectCollection(e->collection());  // its every watcher: the clear removed their keys
   } else {
-    collect(e->key());
+    collect(e->collection(), e->key());
   }
   for (Watcher* w : matched_) deliver(*w, e);
 }

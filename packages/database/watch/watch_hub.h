@@ -52,6 +52,7 @@ struct WatchRequest {
   std::string prefix;
   Format format = Format::kSse;
   std::optional<EventId> lastEventId;  // resume after it
+  std::string collection{};            // c=: only this collection's changes ("" = default)
 };
 
 class WatchHub : public LogSubscriber {
@@ -92,8 +93,10 @@ class WatchHub : public LogSubscriber {
   void deliver(Watcher& w, const EventPtr& e);
   void schedule(Watcher& w);  // woken at the end of this turn
   EventPtr reset(ResetReason reason);
-  void collect(std::string_view key);  // matched_ = the live watchers whose prefix `key` has
-  void collectAll();                   // matched_ = every live watcher
+  // matched_ = the live watchers of `collection` whose prefix `key` has.
+  void collect(std::string_view collection, std::string_view key);
+  void collectCollection(std::string_view collection);  // matched_ = its live watchers
+  void collectAll();                                    // matched_ = every live watcher
 
   uv_loop_t* loop_;
   WatchOptions opts_;
@@ -105,8 +108,10 @@ class WatchHub : public LogSubscriber {
   bool timerOpen_ = false;
   uv_timer_t heartbeat_;
   absl::flat_hash_map<uint64_t, Watcher*> watchers_;  // every watcher alive, live or ending
-  absl::flat_hash_map<std::string, std::vector<Watcher*>> byPrefix_;  // live ones, by prefix
-  std::map<size_t, size_t> prefixLengths_;  // length -> distinct indexed prefixes of it
+  // Live ones, by Watcher::indexKey() (collection, 0xFF, prefix).
+  absl::flat_hash_map<std::string, std::vector<Watcher*>> byPrefix_;
+  std::map<size_t, size_t> prefixLengths_;  // length -> distinct index keys of it
+  std::string matchKey_;                    // scratch of collect()
   std::vector<uint64_t> scheduled_;         // ids to wake at the end of the turn
   std::vector<Watcher*> matched_;           // scratch of onAppend
 };

@@ -1,6 +1,7 @@
 // The hub as a watcher's client sees it, without sockets: entries appended to the hub, turns
 // ended, and what each watcher's connection would pull (produce) checked as text.
 #include "database/watch/watch_hub.h"
+#include "database/watch/watch_route.h"
 
 #include <gtest/gtest.h>
 
@@ -168,6 +169,44 @@ TEST_F(HubTest, CloseEndsEveryStreamAndRefusesNewOnes) {
   auto late = hub_->open(WatchRequest{}, [] {});
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, "STOPPING");
+}
+
+TEST_F(HubTest, AWatcherSeesItsCollectionOnly) {
+  make();
+  auto inUsers = hub_->open(WatchRequest{"a", Format::kNdjson, {}, "users"}, [] {});
+  ASSERT_TRUE(inUsers.ok());
+  auto users = std::move(*inUsers);
+  auto byDefault = open("a");
+  hub_->onAppend(++ticket_, LogEntry{Mutation::Kind::kPut, "a1", "v", 1, "n1", "users"},
+                 Source::kClient);
+  hub_->onAppend(++ticket_, LogEntry{Mutation::Kind::kPut, "b1", "v", 2, "n1", "users"},
+                 Source::kClient);
+  set("a2");
+  hub_->onAppend(++ticket_, LogEntry{Mutation::Kind::kClear, "", "", 3, "n1", "orders"},
+                 Source::kClient);
+  hub_->onAppend(++ticket_, LogEntry{Mutation::Kind::kClear, "", "", 4, "n1", "users"},
+                 Source::kClient);
+  std::string got = pull(*users);
+  EXPECT_EQ(count(got, "\n"), 2) << got;  // a1 and the clear of users
+  EXPECT_NE(got.find("\"collection\":\"users\",\"key\":\"a1\""), std::string::npos);
+  EXPECT_NE(got.find("\"kind\":\"clear\",\"collection\":\"users\""), std::string::npos);
+  std::string def = pull(*byDefault);
+  EXPECT_EQ(count(def, "\n"), 1) << def;  // a2 only: neither collection's changes
+  EXPECT_NE(def.find("\"collection\":\"\",\"key\":\"a2\""), std::string::npos);
+  // A resume replays the collection's changes only, too.
+  auto again = hub_->open(WatchRequest{"", Format::kNdjson, EventId{"e1", 0}, "users"}, [] {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(count(pull(**again), "\n"), 3);  // a1, b1, the clear of users
+}
+
+TEST(WatchRoute, ParsesTheCollection) {
+  auto r = parseWatchRequest("c=users&prefix=a", "", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->collection, "users");
+  EXPECT_EQ(parseWatchRequest("c=", "", "").error().code, "INVALID_COLLECTION");
+  EXPECT_EQ(parseWatchRequest("c=a&c=b", "", "").error().code, "DUPLICATE_PARAM");
+  EXPECT_EQ(parseWatchRequest(std::string("c=") + std::string(65, 'c'), "", "").error().code,
+            "MAXIMUM_COLLECTION_LENGTH_REACHED");
 }
 
 }  // namespace

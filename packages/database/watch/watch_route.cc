@@ -3,6 +3,7 @@
 
 #include "common/http/json.h"
 #include "common/http/url.h"
+#include "database/storage/record_rules.h"
 
 namespace db::watch {
 
@@ -12,13 +13,18 @@ common::Result<WatchRequest> parseWatchRequest(std::string_view query,
   auto params = common::parseQuery(query);  // INVALID_ENCODING: bad escapes, not UTF-8
   if (!params.ok()) return params.error();
   WatchRequest req;
-  bool seenPrefix = false, seenId = false;
+  bool seenPrefix = false, seenId = false, seenC = false;
   std::string_view idText = lastEventIdHeader;
   for (const auto& p : *params) {
     if (p.name == "prefix") {
       if (seenPrefix) return common::Error{"DUPLICATE_PARAM", "repeated prefix"};
       seenPrefix = true;
       req.prefix = p.value;
+    } else if (p.name == "c") {
+      if (seenC) return common::Error{"DUPLICATE_PARAM", "repeated c"};
+      seenC = true;
+      if (auto st = checkCollection(p.value); !st.ok()) return st.error();
+      req.collection = p.value;
     } else if (p.name == "lastEventId") {
       if (seenId) return common::Error{"DUPLICATE_PARAM", "repeated lastEventId"};
       seenId = true;

@@ -1,8 +1,9 @@
-// db::watch::WatchRoute: GET /watch?prefix=&lastEventId= on the node's public server. Reads the
-// request (prefix, Last-Event-ID header or lastEventId=, Accept), opens a watcher on the hub and
-// answers with it as a streamed body: text/event-stream, or application/x-ndjson when the Accept
-// header asks for it. Errors are JSON before any byte of the stream: 400 INVALID_ENCODING (a
-// prefix that is not UTF-8), DUPLICATE_PARAM, INVALID_LAST_EVENT_ID; 503 TOO_MANY_WATCHERS,
+// db::watch::WatchRoute: GET /watch?c=&prefix=&lastEventId= on the node's public server. Reads
+// the request (collection, prefix, Last-Event-ID header or lastEventId=, Accept), opens a watcher
+// on the hub and answers with it as a streamed body: text/event-stream, or application/x-ndjson
+// when the Accept header asks for it. Errors are JSON before any byte of the stream: 400
+// INVALID_ENCODING (a prefix that is not UTF-8), DUPLICATE_PARAM, INVALID_COLLECTION,
+// MAXIMUM_COLLECTION_LENGTH_REACHED, INVALID_LAST_EVENT_ID; 503 TOO_MANY_WATCHERS,
 // STOPPING. Owned by the Node beside the hub; loop thread only.
 // The one thing to get right: the watcher wakes its connection through the Responder (found by
 // id), never through a pointer to it, so a wake after the client left does nothing.

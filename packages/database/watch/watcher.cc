@@ -5,9 +5,20 @@
 
 namespace db::watch {
 
-Watcher::Watcher(WatchHub& hub, uint64_t id, std::string prefix, Format format,
-                 std::function<void()> wake)
-    : hub_(&hub), id_(id), prefix_(std::move(prefix)), format_(format), wake_(std::move(wake)) {}
+Watcher::Watcher(WatchHub& hub, uint64_t id, std::string collection, std::string prefix,
+                 Format format, std::function<void()> wake)
+    : hub_(&hub),
+      id_(id),
+      collection_(std::move(collection)),
+      prefix_(std::move(prefix)),
+      indexKey_(collection_ + '\xFF' + prefix_),
+      format_(format),
+      wake_(std::move(wake)) {}
+
+bool Watcher::matches(const Event& e) const {
+  if (e.collection() != collection_) return false;
+  return e.kind() == EventKind::kClear || e.key().starts_with(prefix_);
+}
 
 Watcher::~Watcher() {
   hub_->leave(*this);

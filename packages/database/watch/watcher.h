@@ -27,7 +27,7 @@ class Watcher : public common::http::BodyProducer {
     kEnding,  // receives nothing more: sends what is queued (a final reset maybe), then ends
   };
 
-  Watcher(WatchHub& hub, uint64_t id, std::string prefix, Format format,
+  Watcher(WatchHub& hub, uint64_t id, std::string collection, std::string prefix, Format format,
           std::function<void()> wake);
   ~Watcher() override;
   Watcher(const Watcher&) = delete;
@@ -39,6 +39,13 @@ class Watcher : public common::http::BodyProducer {
   // The hub's side.
   uint64_t id() const { return id_; }
   const std::string& prefix() const { return prefix_; }
+  const std::string& collection() const { return collection_; }
+  // What the hub indexes it by: collection, 0xFF (never in UTF-8), prefix. A change matches
+  // when its collection, 0xFF and key start with it.
+  const std::string& indexKey() const { return indexKey_; }
+  // Whether `e` (a change, not a reset) is for this watcher: its collection, and for a set or
+  // rm a key with its prefix (a clear of its collection removed its keys too).
+  bool matches(const Event& e) const;
   State state() const { return state_; }
   size_t backlog() const { return backlog_; }
   void enqueue(EventPtr event);
@@ -51,7 +58,9 @@ class Watcher : public common::http::BodyProducer {
   friend class WatchHub;
   WatchHub* hub_;
   uint64_t id_;
+  std::string collection_;
   std::string prefix_;
+  std::string indexKey_;
   Format format_;
   std::function<void()> wake_;
   std::deque<EventPtr> queue_;
