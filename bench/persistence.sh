@@ -15,7 +15,8 @@
 # started here is stopped on exit (bench/lib.sh); data directories live in a temp dir on disk.
 # Usage: bench/persistence.sh [build-dir]   Environment: DURATION (8), ROUNDS (3),
 #   RECORDS (1000000), CHANGED (10000), COMPACT_MIN_BYTES (the node's default; lower it for a
-#   small RECORDS), MESHKV_NODE_BIN, SERVER_CPU (0), CLIENT_CPU (1).
+#   small RECORDS), MESHKV_NODE_BIN, SERVER_CPU (0), CLIENT_CPU (1), PARTS (all; `rejoin`: part 5
+#   only, printed as the Rejoin paragraph with its own date, command and load).
 # The one thing to get right: everything fsynced must land on a real disk: WORK must not be a
 # tmpfs (checked), or FSYNC=always and appendfsync always both measure nothing.
 set -euo pipefail
@@ -30,6 +31,8 @@ RECORDS=${RECORDS:-1000000}
 CHANGED=${CHANGED:-10000}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/meshkv-pbench-XXXXXX")
 TOOLS=bench/persist_tools.py
+PARTS=${PARTS:-all}
+case "$PARTS" in all | rejoin) ;; *) echo "PARTS is all or rejoin, not '$PARTS'" >&2; exit 2 ;; esac
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
@@ -75,6 +78,8 @@ start_redis_with() {
   wait_tcp "$port"
 }
 
+prefix="$(printf 'meshkv-bench-%044d' 0):"  # keys of 59-64 bytes, as in the memory section
+if [ "$PARTS" = all ]; then  # parts 1-4 (not indented, so the blocks stay readable as they were)
 # ==================================================================================================
 # 1. SET throughput
 # ==================================================================================================
@@ -118,7 +123,6 @@ done
 # ==================================================================================================
 # 2-4. 1M records: load, restart, compaction, disk bytes
 # ==================================================================================================
-prefix="$(printf 'meshkv-bench-%044d' 0):"  # keys of 59-64 bytes, as in the memory section
 big=$WORK/big
 bigport=$(free_port)
 node_env=(PORT="$bigport" LOG_LEVEL=warn MEMORY=0 FSYNC=everysec COMPACT_MIN_BYTES="${COMPACT_MIN_BYTES:-67108864}")
@@ -201,6 +205,7 @@ for r in $(seq 1 "$ROUNDS"); do
   restart_log+=("$(ready_node "$WORK/biglog")")
   log "restart round $r: snapshot ${restart_snap[-1]} s, log ${restart_log[-1]} s, Redis ${restart_redis[-1]} s"
 done
+fi  # parts 1-4
 
 # ==================================================================================================
 # 5. rejoin by delta
@@ -257,6 +262,34 @@ bench_cleanup
 # ==================================================================================================
 # The section
 # ==================================================================================================
+rj_pct=$(awk -v a="$rj_bytes" -v b="$full_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
+rj_data_pct=$(awk -v a="$rj_bytes" -v b="$data_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
+rejoin_md() {
+  cat <<EOF
+**Rejoin.** Two nodes on their own loopback addresses, each with a \`DATA_DIR\`; the $RECORDS records
+written to the first and replicated; the second stopped (SIGTERM); $CHANGED records rewritten with
+new values on the first; the second restarted on its data. Its \`/status\` after it turned ready:
+
+| Figure | meshkv-node | full snapshot | ratio | target | met |
+|---|---:|---:|---:|---:|:-:|
+| rejoin after $CHANGED of $RECORDS changed: bytes moved (\`catchUpBytes\`) | $rj_bytes | $full_bytes | ${rj_pct} % | <= 5 % | $(verdict "$rj_pct" '<=' 5) |
+
+The catch-up path was \`$rj_path\` in $rj_rounds anti-entropy rounds, ${rj_ms} ms (ready ${rejoin_s} s after exec);
+a key changed while it was away reads $( [ ${#b_has} = 257 ] && echo 'its new value' || echo "**not its new value** (${#b_has} bytes)") there. The full snapshot is what a
+new empty node joining the same cluster moved (path \`$full_path\`, ${full_ms} ms); the records' keys and
+values are $data_bytes bytes (the rejoin moved ${rj_data_pct} % of that). 1 % of keys changed at
+random touches most of the 4096 digest segments; for those, anti-entropy exchanges a summary of
+8-byte record hashes and then only the records that differ (docs/mesh.md, Anti-entropy), so the
+bytes are about 8 x the records compared plus the changed records.
+EOF
+}
+if [ "$PARTS" = rejoin ]; then
+  echo "Rejoin measured by \`PARTS=rejoin bench/persistence.sh\` (build \`$BUILD\`, $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "on $STARTED; machine: $(uname -srm), $(nproc) CPUs; load average at start $LOAD0, at the end $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
+  rejoin_md
+  exit 0
+fi
 m_es=$(ratio "${med[everysec]}" "${med[mem]}")
 m_al=$(ratio "${med[always]}" "${med[ralways]}")
 r_es=$(ratio "${med[reverysec]}" "${med[rnone]}")
@@ -269,8 +302,6 @@ rr=$(ratio "$mr_snap" "$mr_redis")
 rr_log=$(ratio "$mr_log" "$mr_redis")
 p_in=$(median "${comp_in[@]}")
 p_before=$(median "${comp_before[@]}")
-rj_pct=$(awk -v a="$rj_bytes" -v b="$full_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
-rj_data_pct=$(awk -v a="$rj_bytes" -v b="$data_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
 mib() { awk -v b="$1" 'BEGIN {printf "%.0f MiB", b / 1048576}'; }
 both() { awk -v v="$1" -v r="$3" -v t="$2" 'BEGIN {print (v + 0 <= t + 0 && r + 0 <= 0.7) ? "yes" : "**no**"}'; }
 cat <<EOF
@@ -327,20 +358,7 @@ the snapshot is $(mib "$snap_bytes") and the data directory $(mib "$disk_bytes")
 Compactions: ${comp_ms[*]} ms; /get p99 inside each ${comp_in[*]} ms (${comp_n[*]} requests), in the
 2 s before each ${comp_before[*]} ms (median ${p_before} ms: the machine's floor under this client).
 
-**Rejoin.** Two nodes on their own loopback addresses, each with a \`DATA_DIR\`; the $RECORDS records
-written to the first and replicated; the second stopped (SIGTERM); $CHANGED records rewritten with
-new values on the first; the second restarted on its data. Its \`/status\` after it turned ready:
-
-| Figure | meshkv-node | full snapshot | ratio | target | met |
-|---|---:|---:|---:|---:|:-:|
-| rejoin after $CHANGED of $RECORDS changed: bytes moved (\`catchUpBytes\`) | $rj_bytes | $full_bytes | ${rj_pct} % | <= 5 % | $(verdict "$rj_pct" '<=' 5) |
-
-The catch-up path was \`$rj_path\` in $rj_rounds anti-entropy rounds, ${rj_ms} ms (ready ${rejoin_s} s after exec);
-a key changed while it was away reads $( [ ${#b_has} = 257 ] && echo 'its new value' || echo "**not its new value** (${#b_has} bytes)") there. The full snapshot is what a
-new empty node joining the same cluster moved (path \`$full_path\`, ${full_ms} ms); the records' keys and
-values are $data_bytes bytes (the rejoin moved ${rj_data_pct} % of that). Anti-entropy compares
-segment digests and re-sends whole differing segments, so 1 % of keys changed at random touches
-most segments: see docs/mesh.md, Catch-up.
+$(rejoin_md)
 EOF
 if [ ${#errs[@]} -gt 0 ]; then
   echo

@@ -93,6 +93,28 @@ write("digest", "some", b"\x00" + digest(12, b"n1", 99, {0: 1, 7: 2, 4095: 3}))
 write("digest", "sealed", b"\x01" + digest(0, b"node-a", 5, {100: 5})[:40])
 
 
+# The second level (same target): mode 2|3 a summary, 4|5 an answer (odd = sealed).
+def summary(segments, hashes):
+    bitmap = bytearray(4096 // 8)
+    for i in segments:
+        bitmap[i // 8] |= 1 << (i % 8)
+    return (b"MKS1" + bytes(bitmap) + struct.pack("<I", len(hashes)) +
+            b"".join(struct.pack("<Q", h) for h in hashes))
+
+
+def answer(truncated, wanted, frame_bytes):
+    return (b"MKA1" + bytes([truncated]) + struct.pack("<I", len(wanted)) +
+            b"".join(struct.pack("<Q", h) for h in wanted) + frame_bytes)
+
+
+write("digest", "summary_empty", b"\x02" + summary([], []))
+write("digest", "summary_some", b"\x02" + summary([0, 9, 4095], [1, 5, 2**63, 2**64 - 1]))
+write("digest", "summary_sealed", b"\x03" + summary([3], [7, 8])[:600])
+write("digest", "answer_empty", b"\x04" + answer(0, [], b""))
+write("digest", "answer_some", b"\x04" + answer(1, [2, 3, 99], frame(3, 0, b"", [record(1, 9, b"n1", b"k", b"v")])))
+write("digest", "answer_sealed", b"\x05" + answer(0, [4, 5], b"MKV1")[:20])
+
+
 # ---- docker_events: split points, then the /events body ----
 def event(action, cid, attrs, t=1700000000):
     a = ",".join('"%s":"%s"' % kv for kv in attrs.items())

@@ -20,6 +20,7 @@
 #include "database/mesh/mesh_cluster.h"
 #include "database/mesh/testing/fake_peer.h"
 #include "database/mesh/wire.h"
+#include "database/storage/keyspace_reconcile.h"
 
 namespace db {
 namespace {
@@ -306,6 +307,37 @@ TEST_F(HostilePeerTest, ForgedBatchesAndRepairPushesAreRefusedWhole) {
   EXPECT_EQ(r.header("x-mesh-error"), "");
   own[kNeverWritten] = "forged";
   own["own0"] = "overwritten";
+  EXPECT_EQ(clientView(n1), own);
+}
+
+TEST_F(HostilePeerTest, MalformedReconcileSummariesAreRefusedAndAnsweredNothing) {
+  TestNode& n1 = addNode("http://127.0.0.1:1");
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  auto own = writeOwnData(n1);
+  Keyspace::SegmentSet all;
+  all.set();
+  std::string good = reconcile::encodeSummary(all, {1, 2});
+  std::string unordered = reconcile::encodeSummary(all, {2, 1});
+  for (const std::string& bad : {std::string("MKS1"), std::string(600, 'x'), unordered,
+                                 good.substr(0, good.size() - 1), good + "x"}) {
+    auto r = push(n1, "/_mesh/reconcile", bad);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("BAD_SUMMARY"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(clientView(n1), own);
+  EXPECT_EQ(get(n1.url() + "/healthcheck").status, 200);
+
+  // A well-formed summary of an empty side: the node answers all its records, wants the two
+  // hashes it does not hold, and takes nothing itself.
+  auto r = push(n1, "/_mesh/reconcile", good);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto a = reconcile::decodeAnswer(r.body);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_FALSE(a->truncated);
+  EXPECT_EQ(a->wanted, (std::vector<uint64_t>{1, 2}));
+  auto f = wire::validateFrame(a->frame, wire::FrameType::kRecords);
+  ASSERT_TRUE(f.ok()) << f.error().code;
+  EXPECT_EQ(f->count, n1.keyspace->engine().size());
   EXPECT_EQ(clientView(n1), own);
 }
 

@@ -3,10 +3,11 @@
 // verifies with one anti-entropy round and becomes ready; one that recovered its data from
 // DATA_DIR runs anti-entropy rounds until nothing differs (bytes grow with the difference), unless
 // that data is older than the tombstone grace period (then: reset and snapshot, never a merge
-// that could resurrect a collected delete); ready nodes compare digests periodically and exchange
-// only the differing segments; tombstones are collected below the delivery horizon. Routes:
-// /_mesh/snapshot|digest|repair. Every frame a peer sends (page, repair answer, pushed repair) is
-// admitted whole by StoreBridge::admit (the API's record rules) before any of it is applied.
+// that could resurrect a collected delete); ready nodes compare digests periodically and, for the
+// differing segments, record hashes (the second level), so only differing records move;
+// tombstones are collected below the delivery horizon. Routes: /_mesh/snapshot|digest|reconcile|
+// repair. Every frame a peer sends (page, reconcile answer, pushed repair) is admitted whole by
+// StoreBridge::admit (the API's record rules) before any of it is applied.
 // The one thing to get right: records merge by LWW in any order.
 #include "database/mesh/mesh_cluster.h"
 
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
 #include "common/http/json.h"
 #include "common/http/url.h"
@@ -282,54 +284,125 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
            done(true);
            return;
          }
-         // Step 2: push our records of the differing segments (and our clear mark); the peer
-         // answers with its own records of the same segments.
-         std::string records = store_->segmentRecords(plan->segments);
-         bytes += records.size();
-         Peer* q = peer(peerId);
-         if (q == nullptr) {
-           aeRound_ = AeRound::kIdle;
-           done(false);
+         // Step 2: the second level (mesh/store_bridge.h): a summary of our records of the
+         // differing segments; the peer answers its records we lack and the hashes of ours it
+         // lacks, which we send in step 3. Only a clear mark differs: step 3 alone.
+         auto s = std::make_shared<AeState>();
+         s->peerId = peerId;
+         s->startHlc = startHlc;
+         s->bytes = bytes;
+         s->differing = plan->differing;
+         s->segments = plan->segments;
+         s->pushMark = plan->ourMarkNewer;
+         s->done = std::move(done);
+         if (s->segments.none()) {
+           auto mark = store_->wantedRecords(s->segments, {});
+           aePush(std::move(s), std::move(mark));
+         } else {
+           aeReconcile(std::move(s));
+         }
+       });
+}
+
+void MeshCluster::aeReconcile(std::shared_ptr<AeState> s) {
+  Peer* p = peer(s->peerId);
+  if (p == nullptr) {
+    aeFinish(std::move(s), false);
+    return;
+  }
+  std::string summary = store_->summary(s->segments);
+  s->bytes += summary.size();
+  post(p->url, "/_mesh/reconcile", "", std::move(summary), opts_.requestTimeoutMs * 2,
+       [this, s](common::http::ClientResponse&& r) mutable {
+         if (phase_ == Phase::kClosed) return;
+         if (!r.error.empty() || r.status != 200) {
+           spdlog::debug("mesh: reconcile with {} failed: {} {}", s->peerId, r.status, r.error);
+           aeFinish(std::move(s), false);
            return;
          }
-         size_t differing = plan->differing;
-         size_t repairing = plan->segments.count();
-         post(q->url, "/_mesh/repair", "", std::move(records), opts_.requestTimeoutMs * 2,
-              [this, peerId, startHlc, bytes, differing, repairing,
-               done = std::move(done)](common::http::ClientResponse&& r2) mutable {
-                if (phase_ == Phase::kClosed) return;
-                aeRound_ = AeRound::kIdle;
-                if (!r2.error.empty() || r2.status != 200) {
-                  done(false);
-                  return;
-                }
-                auto f = store_->admit(r2.body, wire::FrameType::kRecords);
-                if (!f.ok()) {
-                  Peer* src = peer(peerId);
-                  spdlog::warn("mesh: refused the repair answer of {} ({}): {} {}", peerId,
-                               src != nullptr ? src->url : "?", f.error().code, f.error().message);
-                  done(false);
-                  return;
-                }
-                size_t applied = 0;
-                wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
-                  applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
-                });
-                ++aeRounds_;
-                aeBytes_ = bytes + r2.body.size();
-                if (repairing == differing) aeRound_ = AeRound::kComplete;
-                if (!ready_) catchUpBytes_ += aeBytes_;
-                spdlog::info(
-                    "mesh: anti-entropy with {}: {} segments differed, {} repaired, {} "
-                    "records received ({} changed ours), {} bytes",
-                    peerId, differing, repairing, f->count, applied, aeBytes_);
-                // Every segment repaired: the peer has all we had at the start of the round.
-                if (repairing == differing) {
-                  if (Peer* q2 = peer(peerId)) q2->outbox.repaired(startHlc);
-                }
-                done(true);
-              });
+         s->bytes += r.body.size();
+         auto a = reconcile::decodeAnswer(r.body);
+         auto f = a.ok() ? store_->admit(a->frame, wire::FrameType::kRecords)
+                         : common::Result<wire::FrameView>(a.error());
+         if (!f.ok()) {
+           Peer* src = peer(s->peerId);
+           spdlog::warn("mesh: refused the reconcile answer of {} ({}): {} {}", s->peerId,
+                        src != nullptr ? src->url : "?", f.error().code, f.error().message);
+           aeFinish(std::move(s), false);
+           return;
+         }
+         s->received = f->count;
+         wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
+           s->applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
+         });
+         s->cut = a->truncated;
+         // Step 3: what the peer lacks, as we hold it now (its newer copies applied above
+         // replaced ours, which then are not sent).
+         auto ours = store_->wantedRecords(s->segments, a->wanted);
+         s->cut = s->cut || ours.truncated;
+         s->pushed = ours.records;
+         if (ours.records == 0 && !s->pushMark) {
+           aeFinish(std::move(s), true);
+           return;
+         }
+         aePush(std::move(s), std::move(ours));
        });
+}
+
+void MeshCluster::aePush(std::shared_ptr<AeState> s, StoreBridge::Wanted ours) {
+  Peer* p = peer(s->peerId);
+  if (p == nullptr) {
+    aeFinish(std::move(s), false);
+    return;
+  }
+  s->bytes += ours.frame.size();
+  // /_mesh/repair with no segments: the peer applies ours and answers only its clear mark.
+  post(p->url, "/_mesh/repair", "", std::move(ours.frame), opts_.requestTimeoutMs * 2,
+       [this, s](common::http::ClientResponse&& r) mutable {
+         if (phase_ == Phase::kClosed) return;
+         if (!r.error.empty() || r.status != 200) {
+           aeFinish(std::move(s), false);
+           return;
+         }
+         s->bytes += r.body.size();
+         auto f = store_->admit(r.body, wire::FrameType::kRecords);
+         if (!f.ok()) {
+           Peer* src = peer(s->peerId);
+           spdlog::warn("mesh: refused the repair answer of {} ({}): {} {}", s->peerId,
+                        src != nullptr ? src->url : "?", f.error().code, f.error().message);
+           aeFinish(std::move(s), false);
+           return;
+         }
+         wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
+           s->applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
+         });
+         aeFinish(std::move(s), true);
+       });
+}
+
+void MeshCluster::aeFinish(std::shared_ptr<AeState> s, bool ok) {
+  aeRound_ = AeRound::kIdle;
+  if (!ok) {
+    s->done(false);
+    return;
+  }
+  ++aeRounds_;
+  aeBytes_ = s->bytes;
+  if (!ready_) catchUpBytes_ += aeBytes_;
+  size_t repairing = s->segments.count();
+  // Every differing segment compared and nothing left out at a byte budget: the peer has all
+  // we had at the start of the round, and the segments compared are equal now.
+  bool complete = repairing == s->differing && !s->cut;
+  if (complete) aeRound_ = AeRound::kComplete;
+  spdlog::info(
+      "mesh: anti-entropy with {}: {} segments differed, {} compared, {} records received "
+      "({} changed ours), {} sent{}, {} bytes",
+      s->peerId, s->differing, repairing, s->received, s->applied, s->pushed,
+      s->cut ? " (cut at the byte budget)" : "", aeBytes_);
+  if (complete) {
+    if (Peer* q = peer(s->peerId)) q->outbox.repaired(s->startHlc);
+  }
+  s->done(true);
 }
 
 void MeshCluster::collectTombstones() {
@@ -415,6 +488,20 @@ void MeshCluster::handleRepair(const common::http::Request& req, common::http::R
   std::string ours = store_->segmentRecords(*segments);
   wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRepair(m); });
   answer(r, req.header("x-mesh-auth"), 200, std::move(ours), kOctet);
+}
+
+void MeshCluster::handleReconcile(const common::http::Request& req, common::http::Responder r) {
+  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
+  // Takes nothing: answers our records the summary lacks and the hashes we lack (step 3 of the
+  // sender's round pushes those through /_mesh/repair).
+  auto ours = store_->answerSummary(req.body);
+  if (!ours.ok()) {
+    spdlog::warn("mesh: refused a reconcile summary from {:.64}: {} {}", req.header("x-mesh-from"),
+                 ours.error().code, ours.error().message);
+    answer(r, req.header("x-mesh-auth"), 400, json::errorBody(ours.error().code));
+    return;
+  }
+  answer(r, req.header("x-mesh-auth"), 200, std::move(ours.value()), kOctet);
 }
 
 }  // namespace db

@@ -334,6 +334,8 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
                [this](const Request& q, Responder r) { handleDigest(q, std::move(r)); });
   addMeshRoute("/_mesh/repair",
                [this](const Request& q, Responder r) { handleRepair(q, std::move(r)); });
+  addMeshRoute("/_mesh/reconcile",
+               [this](const Request& q, Responder r) { handleReconcile(q, std::move(r)); });
   server.route("/ping",
                [this](const Request& q, Responder r) { handlePublicPing(q, std::move(r)); });
 }

@@ -179,6 +179,22 @@ class MeshCluster final : public Cluster,
   void applyPages();
   void becomeReady(const char* why);
   void aeTick();
+  // One anti-entropy round past its digest exchange (mesh_catchup.cc): summary and answer
+  // (aeReconcile), our records the peer lacks (aePush), the counters (aeFinish).
+  struct AeState {
+    std::string peerId;
+    uint64_t startHlc = 0;
+    size_t bytes = 0;               // both directions, this round
+    size_t differing = 0;           // segments that differed
+    Keyspace::SegmentSet segments;  // those compared this round
+    bool pushMark = false;          // our clear mark is newer than the peer's
+    bool cut = false;               // a side stopped at kRepairBytesBudget
+    size_t received = 0, applied = 0, pushed = 0;
+    std::function<void(bool ok)> done;
+  };
+  void aeReconcile(std::shared_ptr<AeState> s);
+  void aePush(std::shared_ptr<AeState> s, StoreBridge::Wanted ours);
+  void aeFinish(std::shared_ptr<AeState> s, bool ok);
   void collectTombstones();
 
   // Eviction (mesh_eviction.cc).
@@ -220,6 +236,7 @@ class MeshCluster final : public Cluster,
   void handleSnapshot(const common::http::Request& req, common::http::Responder r);
   void handleDigest(const common::http::Request& req, common::http::Responder r);
   void handleRepair(const common::http::Request& req, common::http::Responder r);
+  void handleReconcile(const common::http::Request& req, common::http::Responder r);
   void handlePublicPing(const common::http::Request& req, common::http::Responder r);
 
   void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL (when there is one)
@@ -285,7 +302,7 @@ class MeshCluster final : public Cluster,
   uint64_t catchUpBytes_ = 0;   // bytes received while catching up (pages, digests, repairs)
   uint64_t catchUpRounds_ = 0;  // anti-entropy rounds of the recovered-data catch-up
   int catchUpFailures_ = 0;     // failed rounds in a row (then the join starts over)
-  static constexpr uint64_t kMaxCatchUpRounds = 64;  // 4096 segments / 256 per round, x4
+  static constexpr uint64_t kMaxCatchUpRounds = 64;  // a round is bounded: see StoreBridge
   static constexpr int kMaxCatchUpFailures = 3;
 
   std::map<std::string, Hold> holds_;  // dead members, by id

@@ -101,6 +101,9 @@ common::Result<StoreBridge::RepairPlan> StoreBridge::repairPlan(std::string_view
   plan.equal = theirs->root == keyspace_.rootHash();
   Keyspace::SegmentSet diff = Keyspace::diffSegments(keyspace_.segments(), theirs->segments);
   plan.differing = diff.count();
+  plan.ourMarkNewer = keyspace_.clearMarkHlc() > theirs->clearHlc ||
+                      (keyspace_.clearMarkHlc() == theirs->clearHlc &&
+                       keyspace_.clearMarkOrigin() > theirs->clearOrigin);
   // Repair a bounded share per round, starting at a rotating offset so every segment gets its
   // turn even when many differ.
   size_t perSegment = keyspace_.engine().size() / Keyspace::kSegments + 1;
@@ -134,6 +137,85 @@ std::string StoreBridge::segmentRecords(const Keyspace::SegmentSet& segments) co
     (void)page;  // a fresh walk from "" cannot have a bad cursor
   }
   return w.finish();
+}
+
+namespace {
+
+uint64_t hashOf(const RecordView& r) {
+  return Keyspace::recordHash(r.key, r.hlc, r.origin, r.tombstone, r.collection);
+}
+
+std::string noSegments() {
+  return std::string(Keyspace::kSegments / 8, '\0');
+}
+
+}  // namespace
+
+std::string StoreBridge::summary(const Keyspace::SegmentSet& segments) const {
+  std::vector<uint64_t> hashes;
+  if (segments.any()) {
+    auto page = keyspace_.scanSegments(segments, "", SIZE_MAX, [&](const RecordView& r) {
+      hashes.push_back(hashOf(r));
+      return true;
+    });
+    (void)page;  // a fresh walk from "" cannot have a bad cursor
+  }
+  reconcile::sortUnique(hashes);
+  return reconcile::encodeSummary(segments, hashes);
+}
+
+common::Result<std::string> StoreBridge::answerSummary(std::string_view body) const {
+  auto theirs = reconcile::decodeSummary(body);
+  if (!theirs.ok()) return theirs.error();
+  const std::vector<uint64_t>& have = theirs->hashes;
+  std::vector<bool> matched(have.size(), false);
+  wire::FrameWriter w(wire::FrameType::kRecords);
+  w.setExtra(noSegments());
+  for (const Mutation& mark : keyspace_.clearMarkMutations()) w.add(mark);
+  bool truncated = false;
+  if (theirs->segments.any()) {
+    auto page = keyspace_.scanSegments(theirs->segments, "", SIZE_MAX, [&](const RecordView& r) {
+      uint64_t h = hashOf(r);
+      auto it = std::lower_bound(have.begin(), have.end(), h);
+      if (it != have.end() && *it == h) {
+        matched[static_cast<size_t>(it - have.begin())] = true;
+      } else if (w.bytes() < kRepairBytesBudget) {
+        addRecord(w, r);
+      } else {
+        truncated = true;
+      }
+      return true;
+    });
+    (void)page;
+  }
+  std::vector<uint64_t> wanted;
+  for (size_t i = 0; i < have.size(); ++i) {
+    if (!matched[i]) wanted.push_back(have[i]);
+  }
+  return reconcile::encodeAnswer(truncated, wanted, w.finish());
+}
+
+StoreBridge::Wanted StoreBridge::wantedRecords(const Keyspace::SegmentSet& segments,
+                                               const std::vector<uint64_t>& wanted) const {
+  Wanted out;
+  wire::FrameWriter w(wire::FrameType::kRecords);
+  w.setExtra(noSegments());
+  for (const Mutation& mark : keyspace_.clearMarkMutations()) w.add(mark);
+  if (!wanted.empty() && segments.any()) {
+    auto page = keyspace_.scanSegments(segments, "", SIZE_MAX, [&](const RecordView& r) {
+      if (!std::binary_search(wanted.begin(), wanted.end(), hashOf(r))) return true;
+      if (w.bytes() >= kRepairBytesBudget) {
+        out.truncated = true;
+        return false;
+      }
+      addRecord(w, r);
+      ++out.records;
+      return true;
+    });
+    (void)page;
+  }
+  out.frame = w.finish();
+  return out;
 }
 
 std::string StoreBridge::recordsSince(uint64_t floorHlc, size_t* skipped) const {

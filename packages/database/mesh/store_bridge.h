@@ -21,16 +21,20 @@
 #include "database/core/write_log.h"
 #include "database/mesh/wire.h"
 #include "database/storage/keyspace.h"
+#include "database/storage/keyspace_reconcile.h"
 #include "database/storage/record_rules.h"
 
 namespace db {
 
 class StoreBridge {
  public:
-  // A round repairs at most about this many records' worth of segments (at least 256 of the
-  // 4096 segments), so a large divergence is healed over several rounds, never in one huge one.
-  static constexpr size_t kRepairRecordBudget = 50000;
+  // A round compares at most about this many records' worth of segments (at least 256 of the
+  // 4096 segments): their summary is 8 bytes a record (8 MiB here), so 1M records take one
+  // round. The records each side sends in a round stop at kRepairBytesBudget; what is left
+  // over differs still and goes in the next round.
+  static constexpr size_t kRepairRecordBudget = size_t{1} << 20;
   static constexpr size_t kMinRepairSegments = 256;
+  static constexpr size_t kRepairBytesBudget = 16u << 20;
 
   // `limits`: this node's MAX_KEY_LENGTH / MAX_VALUE_LENGTH, the ones its API enforces.
   StoreBridge(Keyspace& keyspace, WriteLog& log, Limits limits = {})
@@ -70,9 +74,25 @@ class StoreBridge {
   struct RepairPlan {
     bool equal = true;
     Keyspace::SegmentSet segments;
-    size_t differing = 0;  // segments that differ in all (may exceed what this round repairs)
+    size_t differing = 0;       // segments that differ in all (may exceed what this round repairs)
+    bool ourMarkNewer = false;  // our clear mark is newer than the peer's: send it
   };
   common::Result<RepairPlan> repairPlan(std::string_view answer) const;
+
+  // Second level (keyspace_reconcile.h). We send summary(segments): the hashes of our records
+  // there. The peer answers answerSummary(): its records of those segments whose hash we lack
+  // (after its clear marks; at most kRepairBytesBudget of them) and the hashes of ours it lacks.
+  // We apply its records, then send wantedRecords() of what it lacks and we still hold (a record
+  // its newer copy just replaced is not sent). O(records in the segments) each, one walk.
+  std::string summary(const Keyspace::SegmentSet& segments) const;
+  common::Result<std::string> answerSummary(std::string_view body) const;  // BAD_SUMMARY
+  struct Wanted {
+    std::string frame;  // kRecords: our clear marks and the records; extra: no segments
+    size_t records = 0;
+    bool truncated = false;  // stopped at kRepairBytesBudget
+  };
+  Wanted wantedRecords(const Keyspace::SegmentSet& segments,
+                       const std::vector<uint64_t>& wanted) const;
 
   // A kRecords frame: every clear mark plus our records of `segments`; the set travels in the
   // frame's extra field (so the peer answers with its records of the same segments).

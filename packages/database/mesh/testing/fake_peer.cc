@@ -52,6 +52,13 @@ FakePeer::FakePeer(uv_loop_t* loop, std::string id)
     ++repairsAnswered_;
     r.respond(200, bridge_.segmentRecords(*segments), mesh_util::kOctet);
   });
+  server_.route("/_mesh/reconcile", [this](const Request& req, Responder r) {
+    // The second level of a round: its records the summary lacks; it wants what we have.
+    auto answer = bridge_.answerSummary(req.body);
+    if (!answer.ok()) return r.respond(400, json::errorBody(answer.error().code));
+    ++repairsAnswered_;
+    r.respond(200, *answer, mesh_util::kOctet);
+  });
   server_.route("/_mesh/snapshot", [this](const Request& req, Responder r) {
     auto page = bridge_.snapshotPage(mesh_util::queryParam(req.query, "cursor"), 1u << 20);
     if (!page.ok()) return r.respond(400, json::errorBody(page.error().code));

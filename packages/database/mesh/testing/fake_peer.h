@@ -47,7 +47,7 @@ class FakePeer {
   // What the nodes asked of it.
   uint64_t batchesAcked() const { return batchesAcked_; }
   uint64_t digestsAnswered() const { return digestsAnswered_; }
-  uint64_t repairsAnswered() const { return repairsAnswered_; }
+  uint64_t repairsAnswered() const { return repairsAnswered_; }  // /_mesh/repair + reconcile
   uint64_t snapshotPagesServed() const { return snapshotPagesServed_; }
 
   // Closes its server and client; done runs once every handle is closed.
