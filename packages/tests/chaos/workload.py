@@ -25,19 +25,30 @@ TIMEOUT_S = 4.0  # above REPLICATION_TIMEOUT_MS, so a w=all is answered before w
 
 
 class History:
-    """Every operation, appended by the client threads (thread-safe)."""
+    """Every operation, appended by the client threads (thread-safe) to a history.jsonl as it
+    ends: a 30-minute run records over 2M operations, too many to hold as dicts (the checker
+    reads the file back, checker.HistoryFile). Only counts stay in memory."""
 
-    def __init__(self):
+    def __init__(self, path):
         self._lock = threading.Lock()
-        self.ops = []
+        self._file = open(path, "w", encoding="utf-8")
+        self.count = 0
+        self.tally = {}  # ("set" | "set/all" | "rm" | "get", outcome) -> operations
         self.wall_violations = []  # w=all writes missing on a counted peer
         self.wall_checked = 0  # (write, peer) pairs checked
         self.wall_skipped = 0  # pairs the nemesis disturbed (killed/paused/unreachable)
 
     def add(self, op):
+        kind = op["kind"] + ("/all" if op.get("w") == "all" else "")
         with self._lock:
-            op["id"] = len(self.ops)
-            self.ops.append(op)
+            op["id"] = self.count
+            self.count += 1
+            self._file.write(json.dumps(op) + "\n")
+            self.tally[(kind, op["outcome"])] = self.tally.get((kind, op["outcome"]), 0) + 1
+
+    def close(self):
+        with self._lock:
+            self._file.close()
 
     def note_wall(self, checked=0, skipped=0, violation=None):
         with self._lock:
