@@ -59,16 +59,17 @@ class History:
 
 
 class LbConnection:
-    """One keep-alive HTTP/1.1 connection to the balancer, reopened after any error."""
+    """One keep-alive HTTP/1.1 connection to the balancer, reopened after any error, to the
+    balancer's address at that time (lb.host, lb.port: a restarted container may move)."""
 
-    def __init__(self, host, port):
-        self.host, self.port = host, port
+    def __init__(self, lb):
+        self.lb = lb
         self.conn = None
 
     def request(self, path):
         """(outcome, status, body): outcome is ok-to-judge "answered", "refused" or "unknown"."""
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
+            self.conn = http.client.HTTPConnection(self.lb.host, self.lb.port, timeout=TIMEOUT_S)
             try:
                 self.conn.connect()
             except OSError:
@@ -129,7 +130,7 @@ class Client(threading.Thread):
         super().__init__(daemon=True, name=f"client-{index}")
         self.index = index
         self.rng = random.Random(f"{seed}/client/{index}")
-        self.lb = LbConnection("127.0.0.1", lb.port)
+        self.lb = LbConnection(lb)
         self.nodes = nodes
         self.history = history
         self.nemesis = nemesis
