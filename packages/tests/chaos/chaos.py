@@ -97,7 +97,7 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
         log(f"setup failed: {e}")
         return 2
     log("cluster ready: " + ", ".join(f"{n.id}:{n.port}" for n in cluster.nodes)
-        + f" behind 127.0.0.1:{cluster.lb.port}")
+        + f" behind {cluster.lb.host}:{cluster.lb.port}")
 
     def nlog(msg):
         nemesis_log.write(f"{time.monotonic():.3f} {msg}\n")
