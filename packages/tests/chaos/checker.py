@@ -49,7 +49,8 @@ class HistoryChecker:
         self.final = final  # {key: value} of the store at the end
         self.keys = {}  # key -> _Key, for every key any operation touched
         self.sent = {}  # (key, value) -> the earliest start of a set that sent it (not failed)
-        self.unsent_reads = []  # (op id, key, value, end) of reads not yet matched to a set
+        self.unsent_reads = []  # (op id, key, value, end) of reads not yet matched to a set,
+        # in the order they were added (the history's)
 
     def add(self, o):
         key, kind, outcome = o["key"], o["kind"], o["outcome"]
@@ -60,6 +61,8 @@ class HistoryChecker:
             if outcome == "ok" and o["value"] is not None and not self._was_sent(key, o["value"],
                                                                                   o["end"]):
                 self.unsent_reads.append((o["id"], key, o["value"], o["end"]))
+            return
+        if kind not in ("set", "rm"):
             return
         if kind == "set" and outcome != "fail":
             prev = self.sent.get((key, o["value"]))
@@ -104,7 +107,7 @@ class HistoryChecker:
             out += self._check_key(key, self.keys[key], self.final.get(key), later)
         for key in sorted(set(self.final) - set(self.keys)):
             out.append(f"{key}: present at the end ({self.final[key]!r}) but never written")
-        for oid, key, value, end in sorted(self.unsent_reads):
+        for oid, key, value, end in self.unsent_reads:
             if not self._was_sent(key, value, end):
                 out.append(f"{key}: read {value!r} (op {oid}) that no write had sent")
         return out
@@ -113,11 +116,11 @@ class HistoryChecker:
         if final is not None:
             if not k.sources:
                 return [f"{key}: final value {final!r} was never written (or its write failed)"]
-            if key in later:
-                o = later[key]
+            if all(k.superseded(outcome, end) for _, end, outcome in k.sources):
+                o = later.get(key)
+                after = f"op {o['id']} ({o['kind']} {o['value']!r})" if o else "a write"
                 return [f"{key}: final value {final!r} (op {k.sources[0][0]}) came back although "
-                        f"op {o['id']} ({o['kind']} {o['value']!r}) was acknowledged after it; "
-                        f"the last acknowledged write was lost"]
+                        f"{after} was acknowledged after it; the last acknowledged write was lost"]
             return []
         if k.latest_ok_start is None:
             return []  # nothing acknowledged: absent is the initial state

@@ -6,6 +6,7 @@ Run by ctest as chaos_checker.
 """
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -21,6 +22,35 @@ from checker_bench import synthetic_history  # noqa: E402
 def op(kind, start, end, outcome="ok", value=None, key="k"):
     return {"id": int(start * 10), "kind": kind, "key": key, "value": value, "start": start,
             "end": end, "outcome": outcome}
+
+
+def reference_verdicts(ops, final):
+    """The rules of checker.py written the obvious (quadratic) way, as the first checker did:
+    the keys with a violation, for comparison with the one-pass checker on random histories."""
+    bad = set()
+    writes = [o for o in ops if o["kind"] in ("set", "rm") and o["outcome"] in ("ok", "unknown")]
+
+    def superseded(w):
+        return w["outcome"] == "ok" and any(
+            o["outcome"] == "ok" and o["start"] > w["end"] and o["key"] == w["key"]
+            for o in writes if o is not w)
+    for key in {o["key"] for o in ops} | set(final):
+        kw = [o for o in writes if o["key"] == key]
+        if key not in {o["key"] for o in ops}:
+            bad.add(key)
+        elif final.get(key) is not None:
+            source = [o for o in kw if o["kind"] == "set" and o["value"] == final[key]]
+            if not source or all(superseded(o) for o in source):
+                bad.add(key)
+        elif any(o["outcome"] == "ok" for o in kw) and not any(
+                o["kind"] == "rm" and not superseded(o) for o in kw):
+            bad.add(key)
+    for o in ops:
+        if o["kind"] == "get" and o["outcome"] == "ok" and o["value"] is not None and not any(
+                s["kind"] == "set" and s["outcome"] != "fail" and s["key"] == o["key"]
+                and s["value"] == o["value"] and s["start"] <= o["end"] for s in ops):
+            bad.add(o["key"])
+    return bad
 
 
 class CheckerTest(unittest.TestCase):
@@ -85,6 +115,23 @@ class CheckerTest(unittest.TestCase):
     def test_a_read_answered_with_json_that_is_not_a_string_is_reported(self):
         h = [op("set", 0, 1, value="a"), op("get", 2, 3, value={"v": "a"})]
         self.assertEqual(len(check_history(h, {"k": "a"})), 1)
+
+    def test_random_histories_get_the_verdicts_of_the_quadratic_rules(self):
+        rng = random.Random(15)
+        for trial in range(3000):
+            ops, values = [], ["a", "b", "c", "d"]
+            for i in range(rng.randrange(1, 9)):
+                start = rng.randrange(20)
+                o = op(rng.choice(("set", "set", "rm", "get")), start, start + rng.randrange(6),
+                       rng.choice(("ok", "ok", "unknown", "fail", "noop")), rng.choice(values),
+                       rng.choice(("k", "j")))
+                o["id"] = i
+                if o["kind"] == "rm":
+                    o["value"] = None
+                ops.append(o)
+            final = {k: rng.choice(values) for k in ("k", "j", "x") if rng.random() < 0.5}
+            got = {v.split(":")[0] for v in check_history(ops, final)}
+            self.assertEqual(got, reference_verdicts(ops, final), (trial, ops, final))
 
     def test_a_history_file_gives_the_verdicts_of_the_list(self):
         ops, final = synthetic_history(3000, seed=7)
