@@ -9,6 +9,7 @@
 # e2e.py's scenarios.
 # In CI (CI=true) a missing Docker engine is a failure; elsewhere it is a visible SKIP.
 # Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN,
+# E2E_CHAOS_SECONDS (the chaos scenario's faults, default 75), E2E_CHAOS_SEED (replays one),
 # E2E_STAGGERED=1 (diagnosis: start one node, then scale to 3, instead of `up` all at once),
 # E2E_WRITE_CONCERN (w= on every stress write, e.g. quorum; default: the node's default),
 # MESHKV_TAG (image tag built and run, default local: a private tag keeps two runs on one engine apart).
@@ -38,7 +39,7 @@ fi
 
 teardown() {
   # e2e.py tears down itself; this catches a driver killed by the timeout's SIGKILL.
-  for p in "$project" "$project-echo" "$project-as"; do
+  for p in "$project" "$project-echo" "$project-chaos" "$project-as"; do
     ids=$(docker ps -aq --filter "label=com.docker.compose.project=$p" 2>/dev/null || true)
     [ -z "$ids" ] || timeout 60 docker rm -f $ids >/dev/null 2>&1 || true
     for n in $(docker network ls -q --filter "label=com.docker.compose.project=$p" 2>/dev/null); do

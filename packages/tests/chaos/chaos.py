@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from checker import check_history, check_identical  # noqa: E402
+from checker import check_file, check_identical  # noqa: E402
 from cluster import Cluster, http_get, wait_for  # noqa: E402
 from nemesis import Nemesis, schedule  # noqa: E402
 from workload import Client, History  # noqa: E402
@@ -97,13 +97,13 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
         log(f"setup failed: {e}")
         return 2
     log("cluster ready: " + ", ".join(f"{n.id}:{n.port}" for n in cluster.nodes)
-        + f" behind 127.0.0.1:{cluster.lb.port}")
+        + f" behind {cluster.lb.host}:{cluster.lb.port}")
 
     def nlog(msg):
         nemesis_log.write(f"{time.monotonic():.3f} {msg}\n")
         nemesis_log.flush()
 
-    history = History()
+    history = History(os.path.join(run_dir, "history.jsonl"))
     stop = threading.Event()
     nemesis = Nemesis(cluster, faults, nlog)
     clients = [Client(i, seed, cluster.lb, cluster.nodes, history, nemesis, stop)
@@ -114,13 +114,14 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
         c.start()
     while time.monotonic() - started < args.duration:
         time.sleep(min(10, max(0.1, args.duration - (time.monotonic() - started))))
-        log(f"t={time.monotonic() - started:5.0f}s ops={len(history.ops)} "
+        log(f"t={time.monotonic() - started:5.0f}s ops={history.count} "
             f"faults={sum(nemesis.counts.values())}")
     stop.set()
     nemesis.stop.set()
     for c in clients:
         c.join(timeout=30)
     nemesis.join(timeout=30)
+    history.close()
     log("workload stopped; healing every fault")
     crashes = cluster.unexpected_exits()
     cluster.heal_all()
@@ -136,9 +137,8 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
         return 2
     converged_after = time.monotonic() - started - args.duration
     snapshots = {n.id: store_of(n) for n in cluster.nodes}
-    with open(os.path.join(run_dir, "history.jsonl"), "w") as f:
-        for op in history.ops:
-            f.write(json.dumps(op) + "\n")
+    with open(os.path.join(run_dir, "final.json"), "w") as f:
+        json.dump(snapshots, f)
     violations = crashes + cluster.unexpected_exits()
     for nid, snap in snapshots.items():
         if snap is None:
@@ -146,7 +146,10 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
     snapshots = {k: v for k, v in snapshots.items() if v is not None}
     violations += check_identical(snapshots)
     final = next(iter(snapshots.values()), {})
-    violations += check_history(history.ops, final)
+    log(f"checking {history.count} operations against {len(final)} keys")
+    checked = time.monotonic()
+    violations += check_file(os.path.join(run_dir, "history.jsonl"), final)
+    log(f"history checked in {time.monotonic() - checked:.1f} s")
     violations += [f"w=all {v['key']}={v['value']!r} answered 200 by {v['answered_by']} but "
                    f"{v['missing_on']} answered {v['peer_answer']}" for v in history.wall_violations]
     report(history, nemesis, converged_after, violations)
@@ -160,11 +163,7 @@ def run(args, seed, faults, cluster, run_dir, nemesis_log):
 
 
 def report(history, nemesis, converged_after, violations):
-    ops = history.ops
-    by = {}
-    for o in ops:
-        k = (o["kind"] + ("/all" if o.get("w") == "all" else ""), o["outcome"])
-        by[k] = by.get(k, 0) + 1
+    by = history.tally
     log("faults: " + ", ".join(f"{k} {v}" for k, v in nemesis.counts.items()))
     log("operations: " + ", ".join(f"{k[0]} {k[1]} {v}" for k, v in sorted(by.items())))
     log(f"w=all peer checks: {history.wall_checked} checked, {history.wall_skipped} skipped "

@@ -57,6 +57,18 @@ def wait_for(cond, timeout):
         time.sleep(0.05)  # polling interval of an external condition
 
 
+def all_see_each_other(nodes):
+    """Every node ready and seeing all of them (itself included) alive."""
+    for n in nodes:
+        s = n.status()
+        if not s or not s.get("ready"):
+            return False
+        alive = [m for m in s.get("members", []) if m.get("state") == "alive"]
+        if len(alive) != len(nodes):
+            return False
+    return True
+
+
 class Node:
     def __init__(self, index, bin_dir, run_dir, cuts):
         self.index = index
@@ -109,6 +121,8 @@ class Node:
 
 
 class Balancer:
+    host = "127.0.0.1"
+
     def __init__(self, bin_dir, run_dir, nodes):
         self.port = free_port("127.0.0.1")
         self.bin = os.path.join(bin_dir, "meshkv-lb")
@@ -163,15 +177,42 @@ class Cluster:
         node.proc.kill9()
         node.start(self.lb.url())
 
+    def inject(self, kind, node):
+        """Starts a fault of the nemesis (nemesis.py): node is None for lb and crash."""
+        if kind == "lb":
+            self.lb.proc.kill9()
+        elif kind == "crash":
+            for n in self.nodes:
+                n.proc.kill9()
+        elif kind == "kill":
+            node.proc.kill9()
+        elif kind == "pause":
+            node.proc.pause()
+        elif kind == "cut":
+            self.cuts.cut(node.id)
+        elif kind == "disk":
+            node.proc.limit_file_size(node.log_bytes())
+
+    def undo(self, kind, node):
+        """Ends a fault that inject() started."""
+        if kind == "lb":
+            self.lb.start()
+        elif kind == "crash":
+            for n in self.nodes:
+                n.start(self.lb.url())
+        elif kind == "kill":
+            node.start(self.lb.url())
+        elif kind == "pause":
+            node.proc.resume()
+        elif kind == "cut":
+            self.cuts.heal(node.id)
+            for n in self.nodes:
+                n.proxy.heal()
+        elif kind == "disk":
+            node.proc.limit_file_size(None)
+
     def converged_membership(self):
-        for n in self.nodes:
-            s = n.status()
-            if not s or not s.get("ready"):
-                return False
-            alive = [m for m in s.get("members", []) if m.get("state") == "alive"]
-            if len(alive) != len(self.nodes):
-                return False
-        return True
+        return all_see_each_other(self.nodes)
 
     def unexpected_exits(self):
         """["<name> exited ..."] for every process life that ended on its own since the last

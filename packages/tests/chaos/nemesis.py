@@ -14,7 +14,9 @@ failing run is replayed with its seed. Kinds:
           acknowledged must come back from their disks alone: no peer holds a copy)
 At most (nodes-1)//2 nodes are faulted at once, so a majority stays up; the balancer fault may
 overlap node faults. The player runs on its own thread and records when each node was last
-killed or paused, which the w=all check reads (`disturbed`). The thing to get right: the
+killed or paused, which the w=all check reads (`disturbed`); the cluster does the harm
+(`cluster.inject(kind, node)`, `cluster.undo(kind, node)`): processes (cluster.py) or
+containers (packages/tests/e2e/chaos_containers.py). The thing to get right: the
 timing of a replay is only as exact as the machine; the SCHEDULE is what a seed reproduces.
 """
 import heapq
@@ -26,7 +28,12 @@ KINDS = ("kill", "pause", "cut", "disk", "lb", "crash")
 WEIGHTS = (6, 4, 6, 3, 2, 1)
 
 
-def schedule(seed, duration, nodes):
+def schedule(seed, duration, nodes, kinds=KINDS):
+    """The faults of a run: (time, kind, target node index or -1, length), sorted by time.
+    `kinds` narrows the kinds drawn (a container cluster has no disk fault); with every kind,
+    a seed gives the schedule it always gave."""
+    weights = [w for k, w in zip(KINDS, WEIGHTS) if k in kinds]
+    kinds = [k for k in KINDS if k in kinds]
     rng = random.Random(f"{seed}/nemesis")
     faults = []
     busy = {}  # node index -> busy until
@@ -35,7 +42,7 @@ def schedule(seed, duration, nodes):
     max_down = max(1, (nodes - 1) // 2)
     while True:
         t += rng.uniform(0.3, 2.5)
-        kind = rng.choices(KINDS, WEIGHTS)[0]
+        kind = rng.choices(kinds, weights)[0]
         if kind == "kill":
             length = rng.uniform(0.2, 3.0)
         elif kind == "pause":
@@ -111,51 +118,26 @@ class Nemesis(threading.Thread):
                 self._end(fault)
         # Ends still pending are undone by Cluster.heal_all(); the nemesis only stops here.
 
+    def _victims(self, kind, target):
+        if kind == "lb":
+            return []
+        return list(self.cluster.nodes) if kind == "crash" else [self.cluster.nodes[target]]
+
     def _start(self, fault):
         at, kind, target, length = fault
         self.counts[kind] += 1
         self.log(f"nemesis t={at:7.2f} {kind:5} "
                  f"{kind if target < 0 else self.cluster.nodes[target].id} for {length:.2f}s")
-        if kind == "lb":
-            self.cluster.lb.proc.kill9()
-            return
-        if kind == "crash":
-            for node in self.cluster.nodes:
+        victims = self._victims(kind, target)
+        if kind in ("kill", "pause", "crash"):
+            for node in victims:
                 self._mark(node, True)
-                node.proc.kill9()
-            return
-        node = self.cluster.nodes[target]
-        if kind == "kill":
-            self._mark(node, True)
-            node.proc.kill9()
-        elif kind == "pause":
-            self._mark(node, True)
-            node.proc.pause()
-        elif kind == "cut":
-            self.cluster.cuts.cut(node.id)
-        elif kind == "disk":
-            node.proc.limit_file_size(node.log_bytes())
+        self.cluster.inject(kind, victims[0] if len(victims) == 1 else None)
 
     def _end(self, fault):
         _, kind, target, _ = fault
-        if kind == "lb":
-            self.cluster.lb.start()
-            return
-        if kind == "crash":
-            for node in self.cluster.nodes:
-                node.start(self.cluster.lb.url())
+        victims = self._victims(kind, target)
+        self.cluster.undo(kind, victims[0] if len(victims) == 1 else None)
+        if kind in ("kill", "pause", "crash"):
+            for node in victims:
                 self._mark(node, False)
-            return
-        node = self.cluster.nodes[target]
-        if kind == "kill":
-            node.start(self.cluster.lb.url())
-            self._mark(node, False)
-        elif kind == "pause":
-            node.proc.resume()
-            self._mark(node, False)
-        elif kind == "cut":
-            self.cluster.cuts.heal(node.id)
-            for n in self.cluster.nodes:
-                n.proxy.heal()
-        elif kind == "disk":
-            node.proc.limit_file_size(None)

@@ -21,6 +21,11 @@ class ScheduleTest(unittest.TestCase):
         kinds = {f[1] for f in schedule(7, 1800, 3)}
         self.assertEqual(kinds, set(KINDS))
 
+    def test_kinds_narrows_the_faults_drawn(self):
+        kinds = ("kill", "pause", "cut", "lb")
+        self.assertEqual({f[1] for f in schedule(7, 1800, 3, kinds)}, set(kinds))
+        self.assertEqual(schedule(7, 600, 3, kinds), schedule(7, 600, 3, kinds))
+
     def test_a_majority_stays_up_and_faults_end_in_time(self):
         for nodes in (3, 5):
             faults = schedule(9, 600, nodes)

@@ -25,19 +25,30 @@ TIMEOUT_S = 4.0  # above REPLICATION_TIMEOUT_MS, so a w=all is answered before w
 
 
 class History:
-    """Every operation, appended by the client threads (thread-safe)."""
+    """Every operation, appended by the client threads (thread-safe) to a history.jsonl as it
+    ends: a 30-minute run records over 2M operations, too many to hold as dicts (the checker
+    reads the file back, checker.HistoryFile). Only counts stay in memory."""
 
-    def __init__(self):
+    def __init__(self, path):
         self._lock = threading.Lock()
-        self.ops = []
+        self._file = open(path, "w", encoding="utf-8")
+        self.count = 0
+        self.tally = {}  # ("set" | "set/all" | "rm" | "get", outcome) -> operations
         self.wall_violations = []  # w=all writes missing on a counted peer
         self.wall_checked = 0  # (write, peer) pairs checked
         self.wall_skipped = 0  # pairs the nemesis disturbed (killed/paused/unreachable)
 
     def add(self, op):
+        kind = op["kind"] + ("/all" if op.get("w") == "all" else "")
         with self._lock:
-            op["id"] = len(self.ops)
-            self.ops.append(op)
+            op["id"] = self.count
+            self.count += 1
+            self._file.write(json.dumps(op) + "\n")
+            self.tally[(kind, op["outcome"])] = self.tally.get((kind, op["outcome"]), 0) + 1
+
+    def close(self):
+        with self._lock:
+            self._file.close()
 
     def note_wall(self, checked=0, skipped=0, violation=None):
         with self._lock:
@@ -48,16 +59,17 @@ class History:
 
 
 class LbConnection:
-    """One keep-alive HTTP/1.1 connection to the balancer, reopened after any error."""
+    """One keep-alive HTTP/1.1 connection to the balancer, reopened after any error, to the
+    balancer's address at that time (lb.host, lb.port: a restarted container may move)."""
 
-    def __init__(self, host, port):
-        self.host, self.port = host, port
+    def __init__(self, lb):
+        self.lb = lb
         self.conn = None
 
     def request(self, path):
         """(outcome, status, body): outcome is ok-to-judge "answered", "refused" or "unknown"."""
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
+            self.conn = http.client.HTTPConnection(self.lb.host, self.lb.port, timeout=TIMEOUT_S)
             try:
                 self.conn.connect()
             except OSError:
@@ -118,7 +130,7 @@ class Client(threading.Thread):
         super().__init__(daemon=True, name=f"client-{index}")
         self.index = index
         self.rng = random.Random(f"{seed}/client/{index}")
-        self.lb = LbConnection("127.0.0.1", lb.port)
+        self.lb = LbConnection(lb)
         self.nodes = nodes
         self.history = history
         self.nemesis = nemesis

@@ -6,7 +6,9 @@ scripts/images.sh built, and runs the scenarios of the suite issue one after ano
 stack (each first restores 3 healthy, routed nodes). Failures are injected with the Docker CLI
 (stop, kill -9, network disconnect, restart); load comes from the host's meshkv-stress aimed at
 the balancer's address on the project network (only this project's containers are targets).
-Whatever happens (failure, timeout, SIGTERM), the stack is torn down in `finally`.
+Whatever happens (failure, timeout, SIGTERM), the stack is torn down in `finally`. `echo` and
+`chaos` (the chaos test of packages/tests/chaos against containers, chaos_containers.py) run
+stacks of their own.
 A newcomer's trap: scenarios never sleep to wait; they poll a condition with a deadline
 (`wait_for`), and the only fixed delays are the fault-injection points inside a stress run.
 Standard library only. Prints one PASS/FAIL line per scenario and "N passed, N failed".
@@ -694,6 +696,44 @@ def scenario_echo(stack_unused, project, images_tag):
         stack.down()
 
 
+def scenario_chaos(stack_unused, project):
+    """The chaos test (packages/tests/chaos, docs/chaos.md) against containers, in a project of
+    its own: 3 nodes with FSYNC=always and fast failure detection, the chaos workload and
+    checker, a seeded nemesis of docker kill + start, pause/unpause, network disconnect/connect
+    and balancer kill + start for E2E_CHAOS_SECONDS (75); E2E_CHAOS_SEED replays a schedule."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "chaos"))
+    import chaos as chaos_driver  # noqa: E402 (packages/tests/chaos, after the path is set)
+    from chaos_containers import KINDS, ContainerCluster
+    from cluster import MESH_SETTINGS
+    from nemesis import schedule
+
+    seed = int(os.environ.get("E2E_CHAOS_SEED") or random.SystemRandom().randrange(1, 2**31))
+    duration = float(os.environ.get("E2E_CHAOS_SECONDS", "75"))
+    faults = schedule(seed, duration, 3, KINDS)
+    run_dir = tempfile.mkdtemp(prefix="meshkv-e2e-chaos-")
+    # The chaos settings of the process cluster, for the database service (merged by compose).
+    override = os.path.join(run_dir, "chaos-compose.yaml")
+    with open(override, "w") as f:
+        f.write("services:\n  database:\n    environment:\n" + "".join(
+            f'      {k}: "{v}"\n' for k, v in MESH_SETTINGS.items()))
+    stack = Stack(project + "-chaos", [os.path.join(ROOT, "docker-compose.yaml"), override], None)
+    stack.env["FSYNC"] = "always"  # every acknowledged write must survive docker kill
+    log(f"chaos: seed {seed}, {duration:.0f} s, {len(faults)} faults (replay: "
+        f"E2E_CHAOS_SEED={seed} E2E_CHAOS_SECONDS={duration:g}); history in {run_dir}")
+    cluster = ContainerCluster(stack, 3)
+    try:
+        with open(os.path.join(run_dir, "nemesis.log"), "w") as nemesis_log:
+            rc = chaos_driver.run(argparse.Namespace(duration=duration, clients=4), seed, faults,
+                                  cluster, run_dir, nemesis_log)
+    finally:
+        stack.down()
+    if rc != 0:
+        raise Failure(f"the chaos run failed (exit {rc}, see the [chaos] lines); seed {seed}, "
+                      f"run directory kept: {run_dir}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return f"seed {seed}, {duration:.0f} s of faults against containers: 0 violations"
+
+
 SCENARIOS = [
     ("integration", scenario_integration),
     ("scale", scenario_scale),
@@ -705,6 +745,7 @@ SCENARIOS = [
     ("durable-restart", scenario_durable_restart),
     ("durable-rejoin", scenario_durable_rejoin),
     ("echo", None),  # its own project
+    ("chaos", None),  # its own project
 ]
 
 
@@ -734,7 +775,7 @@ def main():
     stack = Stack(args.project, [os.path.join(ROOT, "docker-compose.yaml")], args.stress)
     started = time.monotonic()
     try:
-        if any(n != "echo" for n in wanted):
+        if any(n not in ("echo", "chaos") for n in wanted):
             log(f"starting project {stack.project} ({' '.join(stack.compose_cmd)})"
                 + (", staggered" if args.staggered else ""))
             if args.staggered:
@@ -748,6 +789,8 @@ def main():
             try:
                 if name == "echo":
                     detail = scenario_echo(stack, args.project, None)
+                elif name == "chaos":
+                    detail = scenario_chaos(stack, args.project)
                 else:
                     detail = fn(stack)
                 passed.append(name)
