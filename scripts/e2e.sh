@@ -8,7 +8,7 @@
 # single-node swarm when none is active). E2E_ONLY may name `autoscale` and `swarm` beside
 # e2e.py's scenarios.
 # In CI (CI=true) a missing Docker engine is a failure; elsewhere it is a visible SKIP.
-# Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 480), BIN,
+# Settings: E2E_ONLY (comma-separated scenarios), E2E_TIMEOUT (seconds, default 600), BIN,
 # E2E_CHAOS_SECONDS (the chaos scenario's faults, default 75), E2E_CHAOS_SEED (replays one),
 # E2E_STAGGERED=1 (diagnosis: start one node, then scale to 3, instead of `up` all at once),
 # E2E_WRITE_CONCERN (w= on every stress write, e.g. quorum; default: the node's default),
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
-E2E_TIMEOUT=${E2E_TIMEOUT:-480}
+E2E_TIMEOUT=${E2E_TIMEOUT:-600}
 project="meshkv-e2e-$$"
 
 engine=yes
