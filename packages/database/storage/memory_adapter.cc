@@ -374,8 +374,11 @@ void MemoryAdapter::migrate(size_t count) {
 void MemoryAdapter::reserve(size_t records, size_t bytes) {
   populateBytes_ = bytes;
   // Room below absl's max load for every record plus the +2 that maybeGrowIndex keeps.
-  size_t want = std::max(records, size()) + 2;
-  if (old_.empty() && want + erasedSince_ < growthOf(index_.capacity())) return;
+  // Never a rehash for fewer records than it holds (recovery's closing reserve(0, 0) among them).
+  size_t want = records + 2;
+  if (records <= size() || (old_.empty() && want + erasedSince_ < growthOf(index_.capacity()))) {
+    return;
+  }
   // A fresh table, so absl's deleted slots are gone for sure and erasedSince_ restarts at 0.
   Index fresh(0, IndexHash{this}, IndexEq{this});
   fresh.reserve(want);

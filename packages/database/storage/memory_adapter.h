@@ -47,8 +47,9 @@ class MemoryAdapter final : public StorageAdapter {
                       absl::FunctionRef<bool(const RecordView&)> pred) override;
   void clear() override;
   // Sizes the index for `records` entries in one step (one rehash of what is there, at most),
-  // so filling it up to that many never rehashes; a no-op when it already has the room. The
-  // next `bytes` of arena chunks are mapped populated (one mmap instead of a fault per page).
+  // so filling it up to that many never rehashes; a no-op when it already has the room or holds
+  // that many (a growth under way then goes on). The next `bytes` of arena chunks are mapped
+  // populated (one mmap instead of a fault per page).
   void reserve(size_t records, size_t bytes) override;
   void prefetch(std::string_view key) const override { index_.prefetch(key); }
   ScanResult scan(uint64_t cursor, const ScanOptions& opts,
