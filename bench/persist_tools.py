@@ -3,7 +3,9 @@
 
   ready (--http PORT | --resp PORT) -- CMD...   starts CMD, polls every 2 ms until it is ready
       (meshkv: GET /healthcheck answers 200; Redis: PING answers +PONG, not -LOADING), prints
-      the seconds from exec to ready, then stops CMD (SIGTERM) and waits for it.
+      the seconds from exec to ready and the CPU seconds (user + system, every thread) CMD used
+      until then ("<wall> <cpu>": the second does not grow with the machine's load), then stops
+      CMD (SIGTERM) and waits for it. CMD must exec the server in its own process (env, taskset).
   resp-fill --prefix P --count N [--value-bytes 256]   writes RESP SET commands for exactly the
       records bench/load.py sends to meshkv (key P<i>, value "value:<i>" padded with 'x'), for
       `redis-cli --pipe`.
@@ -66,7 +68,11 @@ def cmd_ready(argv):
                 print(f"not ready (exit {p.poll()})", file=sys.stderr)
                 return 1
             time.sleep(0.002)
-        print(f"{time.monotonic() - t0:.3f}")
+        wall = time.monotonic() - t0
+        with open(f"/proc/{p.pid}/stat") as f:  # utime, stime: fields 14, 15 after "(comm)"
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        print(f"{wall:.3f} {cpu:.2f}")
     finally:
         p.send_signal(signal.SIGTERM)
         try:

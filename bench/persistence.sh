@@ -16,7 +16,9 @@
 # Usage: bench/persistence.sh [build-dir]   Environment: DURATION (8), ROUNDS (3),
 #   RECORDS (1000000), CHANGED (10000), COMPACT_MIN_BYTES (the node's default; lower it for a
 #   small RECORDS), MESHKV_NODE_BIN, SERVER_CPU (0), CLIENT_CPU (1), PARTS (all; `rejoin`: part 5
-#   only, printed as the Rejoin paragraph with its own date, command and load).
+#   only, printed as the Rejoin paragraph with its own date, command and load; `restart`: only
+#   the load, one compaction without the /get client and the restart rounds, printed as their
+#   own table: a few minutes instead of ~10, for work on the start-up path).
 # The one thing to get right: everything fsynced must land on a real disk: WORK must not be a
 # tmpfs (checked), or FSYNC=always and appendfsync always both measure nothing.
 set -euo pipefail
@@ -32,7 +34,7 @@ CHANGED=${CHANGED:-10000}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/meshkv-pbench-XXXXXX")
 TOOLS=bench/persist_tools.py
 PARTS=${PARTS:-all}
-case "$PARTS" in all | rejoin) ;; *) echo "PARTS is all or rejoin, not '$PARTS'" >&2; exit 2 ;; esac
+case "$PARTS" in all | restart | rejoin) ;; *) echo "PARTS is all, restart or rejoin, not '$PARTS'" >&2; exit 2 ;; esac
 
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
@@ -79,11 +81,12 @@ start_redis_with() {
 }
 
 prefix="$(printf 'meshkv-bench-%044d' 0):"  # keys of 59-64 bytes, as in the memory section
-if [ "$PARTS" = all ]; then  # parts 1-4 (not indented, so the blocks stay readable as they were)
+if [ "$PARTS" != rejoin ]; then  # parts 1-4 (not indented, so the blocks stay readable as they were)
 # ==================================================================================================
 # 1. SET throughput
 # ==================================================================================================
-declare -A port rps
+declare -A port rps med
+if [ "$PARTS" = all ]; then
 log "persistence: SET throughput, $ROUNDS rounds of ${DURATION}s per server"
 start_node "$SERVER_CPU" MEMORY=1
 port[mem]=$NODE_PORT
@@ -114,11 +117,11 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 bench_cleanup
-declare -A med
 for side in "${meshkv_sides[@]}" "${redis_sides[@]}"; do
   # shellcheck disable=SC2086
   med[$side]=$(median ${rps[$side]})
 done
+fi  # PARTS=all
 
 # ==================================================================================================
 # 2-4. 1M records: load, restart, compaction, disk bytes
@@ -155,7 +158,12 @@ rdb_raw_bytes=$(stat -c %s "$WORK/rdb/raw.rdb")
 log "persistence: /get p99 during compactions of the $RECORDS records"
 NODE_START_TIMEOUT=120 start_node "$SERVER_CPU" "${node_env[@]}" DATA_DIR="$big"
 comp_in=() comp_before=() comp_ms=() comp_n=()
+if [ "$PARTS" = restart ]; then  # one compaction for the snapshot the restarts load, unobserved
+  echo go | python3 "$TOOLS" compact --port "$bigport" --prefix "$prefix" --count "$RECORDS" \
+    --value-bytes 256 >"$WORK/compact.out" || { log "the compaction failed"; exit 1; }
+fi
 for r in $(seq 1 "$ROUNDS"); do
+  [ "$PARTS" = all ] || break
   fifo="$WORK/go-$r"
   mkfifo "$fifo"
   exec 9<>"$fifo"  # opened read-write first: the tool's stdin, written once ("go")
@@ -185,8 +193,9 @@ snap_bytes=$(status_field "$bigport" "d['persistence']['snapshotBytes']")
 stop_pid "$NODE_PID"
 disk_bytes=$(du -sb "$big" | cut -f1)
 
+mib() { awk -v b="$1" 'BEGIN {printf "%.0f MiB", b / 1048576}'; }
 log "persistence: restart to ready, $ROUNDS alternated rounds"
-restart_log=() restart_snap=() restart_redis=()
+restart_log=() restart_snap=() restart_redis=() cpu_log=() cpu_snap=() cpu_redis=()
 ready_node() {  # DATA_DIR
   python3 "$TOOLS" ready --http "$bigport" -- env "${node_env[@]}" DATA_DIR="$1" \
     taskset -c "$SERVER_CPU" "$NODE_BIN"
@@ -196,16 +205,59 @@ ready_redis() {
     --bind 127.0.0.1 --dir "$WORK/rdb" --dbfilename dump.rdb --save '' --appendonly no \
     --logfile "$WORK/rdb/restart.log"
 }
+# Each ready_* prints "<wall s> <CPU s>"; these keep them apart.
+snap_round() {
+  read -r w c < <(ready_node "$big") || { log "meshkv-node did not get ready on the snapshot"; exit 1; }
+  restart_snap+=("$w") cpu_snap+=("$c")
+}
+log_round() {
+  read -r w c < <(ready_node "$WORK/biglog") || { log "meshkv-node did not get ready on the log"; exit 1; }
+  restart_log+=("$w") cpu_log+=("$c")
+}
+redis_round() {
+  read -r w c < <(ready_redis) || { log "Redis did not get ready"; exit 1; }
+  restart_redis+=("$w") cpu_redis+=("$c")
+}
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then
-    restart_snap+=("$(ready_node "$big")") restart_redis+=("$(ready_redis)")
+    snap_round
+    redis_round
   else
-    restart_redis+=("$(ready_redis)") restart_snap+=("$(ready_node "$big")")
+    redis_round
+    snap_round
   fi
-  restart_log+=("$(ready_node "$WORK/biglog")")
-  log "restart round $r: snapshot ${restart_snap[-1]} s, log ${restart_log[-1]} s, Redis ${restart_redis[-1]} s"
+  log_round
+  log "restart round $r: snapshot ${restart_snap[-1]} s (CPU ${cpu_snap[-1]} s), log ${restart_log[-1]} s (CPU ${cpu_log[-1]} s), Redis ${restart_redis[-1]} s (CPU ${cpu_redis[-1]} s)"
 done
 fi  # parts 1-4
+
+mr_snap=$(median "${restart_snap[@]}")
+mr_log=$(median "${restart_log[@]}")
+mr_redis=$(median "${restart_redis[@]}")
+rr=$(ratio "$mr_snap" "$mr_redis")
+rr_log=$(ratio "$mr_log" "$mr_redis")
+mc_snap=$(median "${cpu_snap[@]}")
+mc_log=$(median "${cpu_log[@]}")
+mc_redis=$(median "${cpu_redis[@]}")
+both() { awk -v v="$1" -v r="$3" -v t="$2" 'BEGIN {print (v + 0 <= t + 0 && r + 0 <= 0.7) ? "yes" : "**no**"}'; }
+if [ "$PARTS" = restart ]; then
+  cat <<EOF
+Restart to ready measured by \`PARTS=restart bench/persistence.sh\` (build \`$BUILD\`, $(git rev-parse --short HEAD 2>/dev/null || echo '?'))
+on $STARTED; $(uname -srm), $(nproc) CPUs; data on $DISK ($DISK_FS); load average at start $LOAD0, at the end $(cut -d' ' -f1-3 /proc/loadavg).
+$(redis-server --version | awk '{print $1, $2, $3}'). Servers on CPU $SERVER_CPU; $ROUNDS alternated rounds, medians. $RECORDS records loaded by
+\`bench/load.py\` in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s, then one compaction (snapshot $(mib "$snap_bytes")).
+
+| Figure | meshkv-node | Redis | ratio | target | met |
+|---|---:|---:|---:|---:|:-:|
+| restart to ready, $RECORDS records, from the snapshot | ${mr_snap} s | ${mr_redis} s (RDB) | ${rr}x | <= 1.0 s and <= 0.7x | $(both "$mr_snap" 1.0 "$rr") |
+| restart to ready, $RECORDS records, from the log only | ${mr_log} s | ${mr_redis} s (RDB) | ${rr_log}x | | |
+| CPU seconds until ready, from the snapshot | ${mc_snap} s | ${mc_redis} s (RDB) | $(ratio "$mc_snap" "$mc_redis")x | | |
+
+Raw: restart s per round: snapshot ${restart_snap[*]}; log ${restart_log[*]}; Redis ${restart_redis[*]}.
+CPU s (user + system, all threads, exec to ready) per round: snapshot ${cpu_snap[*]}; log ${cpu_log[*]}; Redis ${cpu_redis[*]}.
+EOF
+  exit 0
+fi
 
 # ==================================================================================================
 # 5. rejoin by delta
@@ -295,11 +347,6 @@ m_al=$(ratio "${med[always]}" "${med[ralways]}")
 r_es=$(ratio "${med[reverysec]}" "${med[rnone]}")
 r_al=$(ratio "${med[ralways]}" "${med[rnone]}")
 k_al=$(ratio "${med[always]}" "${med[mem]}")
-mr_snap=$(median "${restart_snap[@]}")
-mr_log=$(median "${restart_log[@]}")
-mr_redis=$(median "${restart_redis[@]}")
-rr=$(ratio "$mr_snap" "$mr_redis")
-rr_log=$(ratio "$mr_log" "$mr_redis")
 p_in=$(median "${comp_in[@]}")
 p_before=$(median "${comp_before[@]}")
 mib() { awk -v b="$1" 'BEGIN {printf "%.0f MiB", b / 1048576}'; }
@@ -347,11 +394,14 @@ committed (polled every 10 ms).
 |---|---:|---:|---:|---:|:-:|
 | restart to ready, 1M records, from the snapshot | ${mr_snap} s | ${mr_redis} s (RDB) | ${rr}x | <= 1.0 s and <= 0.7x | $(both "$mr_snap" 1.0 "$rr") |
 | restart to ready, 1M records, from the log only | ${mr_log} s | ${mr_redis} s (RDB) | ${rr_log}x | | |
+| CPU seconds until ready, 1M records, from the snapshot | ${mc_snap} s | ${mc_redis} s (RDB) | $(ratio "$mc_snap" "$mc_redis")x | | |
 | disk bytes after compaction | $(mib "$disk_bytes") | $(mib "$rdb_bytes") (RDB, LZF) | $(ratio "$disk_bytes" "$rdb_bytes")x | report | |
 | disk bytes, vs an RDB without compression | $(mib "$disk_bytes") | $(mib "$rdb_raw_bytes") (\`rdbcompression no\`) | $(ratio "$disk_bytes" "$rdb_raw_bytes")x | report | |
 | \`/get\` p99 during a compaction of the 1M records | ${p_in} ms | | | < 20 ms | $(verdict "$p_in" '<=' 20) |
 
 Raw: restart s per round: snapshot ${restart_snap[*]}; log ${restart_log[*]}; Redis ${restart_redis[*]}.
+CPU s until ready (user + system, all threads; does not grow with the load) per round: snapshot ${cpu_snap[*]} (median ${mc_snap});
+log ${cpu_log[*]} (median ${mc_log}); Redis ${cpu_redis[*]} (median ${mc_redis}).
 Disk: the log after the load $(mib "$log_bytes") (store $(mib "$store_bytes") in memory); after compaction
 the snapshot is $(mib "$snap_bytes") and the data directory $(mib "$disk_bytes"). Redis RDB $rdb_bytes bytes
 (LZF compresses the repetitive values), $rdb_raw_bytes bytes without compression.

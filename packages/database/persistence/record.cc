@@ -83,6 +83,20 @@ const char* toString(ScanOutcome::State s) {
   return "?";
 }
 
+size_t estimateRecords(std::string_view b) {
+  size_t off = 0, n = 0;
+  while (off < kEstimateSampleBytes && b.size() - off >= kRecordHeaderBytes) {
+    uint32_t len = bytes::getU32(b.data() + off);
+    if (len < kRecordFixedBodyBytes || len > kMaxRecordBodyBytes) break;
+    off += kRecordHeaderBytes + len;
+    ++n;
+  }
+  if (n == 0) return 0;
+  // Every record takes at least its fixed part and one key byte: the bound on a wild sample.
+  size_t most = b.size() / (kRecordHeaderBytes + kRecordFixedBodyBytes + 1);
+  return std::min(most, static_cast<size_t>(static_cast<double>(b.size()) * n / off));
+}
+
 ScanOutcome scanRecords(std::string_view b, absl::FunctionRef<bool(const LogRecord&)> visit) {
   ScanOutcome out;
   size_t off = 0;

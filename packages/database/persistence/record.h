@@ -68,4 +68,10 @@ const char* toString(ScanOutcome::State s);
 // visit returns false to stop early (the outcome is then kClean up to that record's end).
 ScanOutcome scanRecords(std::string_view bytes, absl::FunctionRef<bool(const LogRecord&)> visit);
 
+// About how many records `bytes` holds, extrapolated from the sizes of those in its first
+// kEstimateSampleBytes (length fields only, nothing checked): a hint to size an index before a
+// scan, never a fact (a damaged length makes it wrong, not unsafe). 0 for no records.
+constexpr size_t kEstimateSampleBytes = size_t{1} << 20;
+size_t estimateRecords(std::string_view bytes);
+
 }  // namespace db::persistence

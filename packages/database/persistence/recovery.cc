@@ -1,14 +1,20 @@
-// See recovery.h. Files are mmapped read-only and walked in place (no copy of the data). A
-// reader thread checks and decodes the records (checksums, page faults) while the calling thread
-// applies them to the keyspace, in file order: on two cores the two halves overlap.
+// See recovery.h. Files are mmapped read-only and walked in place (no copy of the data). With
+// two CPUs or more, a reader thread checks and decodes the records (checksums, page faults)
+// while the calling thread applies them to the keyspace, in file order, so the two halves
+// overlap; with one (a node pinned to a core) a thread only adds switches and evicts the bytes
+// it read before they are applied, so one thread does both, a small batch at a time. Either
+// way a batch is applied with the index slot of the record a few ahead prefetched: a load of a
+// million records otherwise waits on one or two cache misses per record.
 #include "database/persistence/recovery.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -29,12 +35,13 @@ struct FileResult {
 };
 
 // Batches of decoded records from the reader thread to the applying one, bounded so the reader
-// runs at most kMaxBatches ahead. The views point into the mapped file: valid until munmap,
-// which happens after the reader is joined.
+// runs at most kMaxBatches ahead (~1.5 MB of a file of 350-byte records: still in the cache
+// when applied). The views point into the mapped file: valid until munmap, which happens after
+// the reader is joined.
 class RecordPipe {
  public:
-  static constexpr size_t kBatchRecords = 4096;
-  static constexpr size_t kMaxBatches = 16;
+  static constexpr size_t kBatchRecords = 1024;
+  static constexpr size_t kMaxBatches = 4;
   using Batch = std::vector<LogRecord>;
 
   // Reader side: false once the consumer has gone (stop reading).
@@ -75,9 +82,43 @@ class RecordPipe {
   bool abandoned_ = false;
 };
 
-// scanRecords on a reader thread, `apply` on this one, in file order. Returns the scan's outcome.
+constexpr size_t kPrefetchAhead = 8;        // records between a prefetch and its apply
+constexpr size_t kInlineBatchRecords = 64;  // one thread: ~22 KB of file, still in L1/L2
+
+bool oneCpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
 template <typename Apply>
-ScanOutcome scanAndApply(std::string_view bytes, Apply&& apply) {
+void applyBatch(const std::vector<LogRecord>& batch, Keyspace& ks, Apply& apply) {
+  size_t n = batch.size();
+  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) ks.prefetch(batch[i].key);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) ks.prefetch(batch[i + kPrefetchAhead].key);
+    apply(batch[i]);
+  }
+}
+
+// scanRecords and `apply` in file order, on one thread or two (see the file comment). Returns
+// the scan's outcome.
+template <typename Apply>
+ScanOutcome scanAndApply(std::string_view bytes, Keyspace& ks, Apply&& apply) {
+  if (oneCpu()) {
+    std::vector<LogRecord> batch;
+    batch.reserve(kInlineBatchRecords);
+    ScanOutcome out = scanRecords(bytes, [&](const LogRecord& r) {
+      batch.push_back(r);
+      if (batch.size() == kInlineBatchRecords) {
+        applyBatch(batch, ks, apply);
+        batch.clear();
+      }
+      return true;
+    });
+    applyBatch(batch, ks, apply);
+    return out;
+  }
   RecordPipe pipe;
   ScanOutcome out;
   std::thread reader([&] {
@@ -103,9 +144,7 @@ ScanOutcome scanAndApply(std::string_view bytes, Apply&& apply) {
       t.join();
     }
   } joiner{pipe, reader};
-  while (auto batch = pipe.pop()) {
-    for (const LogRecord& r : *batch) apply(r);
-  }
+  while (auto batch = pipe.pop()) applyBatch(*batch, ks, apply);
   return out;
 }
 
@@ -131,7 +170,10 @@ common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, 
     base = static_cast<const char*>(p);
     madvise(p, size, MADV_SEQUENTIAL);
   }
-  ScanOutcome out = scanAndApply({base, size}, [&](const LogRecord& r) {
+  // The index sized once for what this file adds (at most: a log's rewrites of one key count
+  // each time), instead of rehashing its way up while the records go in.
+  ks.reserve(ks.engine().size() + estimateRecords({base, size}), size);
+  ScanOutcome out = scanAndApply({base, size}, ks, [&](const LogRecord& r) {
     ++rep.records;
     if (r.kind == RecordKind::kReset) {
       ks.reset();
@@ -212,6 +254,7 @@ common::Result<RecoveryReport> recover(const DataDir& dir, Keyspace& keyspace, b
     rep.liveFiles.push_back(dir.logPath(g));
   }
   rep.nextGen = layout->nextGen();
+  keyspace.reserve(0, 0);  // the load is over: chunks mapped from now on fill at the loop's pace
   return rep;
 }
 

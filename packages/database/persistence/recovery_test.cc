@@ -1,10 +1,13 @@
 // recover(): a torn last record is cut off, counted and the start goes on; damage with records
 // after it refuses the start with the file and the offset; --repair cuts there and starts; a
 // damaged snapshot is never "torn"; leftovers of an interrupted compaction are deleted; a
-// reset record wipes what came before it.
+// reset record wipes what came before it; thousands of records recover to the state they
+// describe on one thread or two.
 #include "database/persistence/recovery.h"
 
 #include <gtest/gtest.h>
+
+#include <sched.h>
 
 #include <filesystem>
 
@@ -130,6 +133,56 @@ TEST(Recovery, SnapshotThenLogsAndLeftoversDeleted) {
   EXPECT_FALSE(std::filesystem::exists(e.dir->snapshotTmpPath(3)));
   EXPECT_EQ(r->nextGen, 4u);
   EXPECT_EQ(r->liveFiles.size(), 3u);
+}
+
+// Many records, in the batches recovery applies with prefetches: the recovered keyspace equals
+// one that applied the same mutations directly (records, tombstones, digest), whether recovery
+// runs on two threads or, pinned to one CPU, on one.
+TEST(Recovery, ManyRecordsRecoverToTheStateTheyDescribeOnOneThreadOrTwo) {
+  std::string snap, log;
+  Keyspace direct{makeDefaultKeyspaceOptions("me")};
+  constexpr int kN = 5000;  // > the batches of both paths (64 on one thread, 1024 on two)
+  for (int i = 0; i < kN; ++i) {
+    std::string k = "k" + std::to_string(i), v(100 + i % 50, 'v');
+    uint64_t t = now();
+    encodeRecord(snap, RecordKind::kPut, k, v, t, "other");
+    direct.replay(Mutation::Kind::kPut, k, v, t, "other");
+  }
+  for (int i = 0; i < kN; i += 3) {  // the log rewrites a third and deletes a seventh
+    std::string k = "k" + std::to_string(i);
+    uint64_t t = now();
+    bool del = i % 7 == 0;
+    encodeRecord(log, del ? RecordKind::kDelete : RecordKind::kPut, k, del ? "" : "new", t, "me");
+    direct.replay(del ? Mutation::Kind::kDelete : Mutation::Kind::kPut, k, del ? "" : "new", t,
+                  "me");
+  }
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &all)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  for (bool pinned : {false, true}) {
+    Env e;
+    e.write(e.dir->snapshotPath(1), snap);
+    e.write(e.dir->logPath(1), log);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(pinned ? one : all), pinned ? &one : &all), 0);
+    auto r = recover(*e.dir, e.ks, false);
+    ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    SCOPED_TRACE(pinned ? "one CPU" : "all CPUs");
+    EXPECT_EQ(r->records, size_t{kN + (kN + 2) / 3});
+    EXPECT_EQ(e.ks.size(), direct.size());
+    EXPECT_EQ(e.ks.tombstoneCount(), direct.tombstoneCount());
+    EXPECT_EQ(e.ks.rootHash(), direct.rootHash());
+    for (int i = 0; i < kN; ++i) {
+      std::string k = "k" + std::to_string(i);
+      ASSERT_EQ(e.ks.get(k), direct.get(k)) << k;
+    }
+  }
 }
 
 TEST(Recovery, RecordsFromAheadOfAWallClockThatWentBackAreKept) {

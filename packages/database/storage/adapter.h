@@ -98,6 +98,14 @@ class StorageAdapter {
   // Removes everything and gives the memory back.
   virtual void clear() = 0;
 
+  // Hints for a bulk load (recovery knows them from the files); never required for correctness,
+  // an engine without a use for them ignores them. reserve: about `records` records taking
+  // about `bytes` will be stored soon, so the index is sized once instead of grown step by step.
+  // prefetch: `key` will be written or read soon; its place in the index is brought into the
+  // cache meanwhile (a load of a million records waits mostly on those cache misses).
+  virtual void reserve(size_t records, size_t bytes) { (void)records, (void)bytes; }
+  virtual void prefetch(std::string_view key) const { (void)key; }
+
   // Unordered walk from `cursor` (0 = start). A record present (and not resized) for the whole
   // walk is visited exactly once across pages even when others are written or erased between
   // calls; records written meanwhile may or may not be visited. A cursor is only meaningful to

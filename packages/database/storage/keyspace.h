@@ -110,6 +110,10 @@ class Keyspace {
   // Forgets everything locally (records, tombstones, clear mark, digest) WITHOUT a mutation to
   // replicate: for a node that must copy the cluster's data again (evicted). The clock goes on.
   void reset();
+  // Bulk-load hints, passed to the engine (see StorageAdapter): about `records` records
+  // (tombstones included) of about `bytes` will be stored soon; `key` will be written soon.
+  void reserve(size_t records, size_t bytes) { engine_->reserve(records, bytes); }
+  void prefetch(std::string_view key) const { engine_->prefetch(key); }
 
   // One lookup, no allocation.
   std::optional<std::string_view> get(std::string_view key, std::string_view collection = {}) const;

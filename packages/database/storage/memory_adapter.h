@@ -46,6 +46,12 @@ class MemoryAdapter final : public StorageAdapter {
   ScanResult removeIf(uint64_t cursor, size_t maxExamined,
                       absl::FunctionRef<bool(const RecordView&)> pred) override;
   void clear() override;
+  // Sizes the index for `records` entries in one step (one rehash of what is there, at most),
+  // so filling it up to that many never rehashes; a no-op when it already has the room or holds
+  // that many (a growth under way then goes on). The next `bytes` of arena chunks are mapped
+  // populated (one mmap instead of a fault per page).
+  void reserve(size_t records, size_t bytes) override;
+  void prefetch(std::string_view key) const override { index_.prefetch(key); }
   ScanResult scan(uint64_t cursor, const ScanOptions& opts,
                   absl::FunctionRef<bool(const RecordView&)> visit) const override;
   size_t size() const override;
@@ -56,6 +62,7 @@ class MemoryAdapter final : public StorageAdapter {
   size_t chunkCount() const;
   size_t liveBytes() const { return liveBytes_; }      // bytes in live blocks (headers included)
   bool indexGrowing() const { return !old_.empty(); }  // an incremental index growth is under way
+  size_t indexCapacity() const { return index_.capacity() + old_.capacity(); }
   // Walks the whole arena and the free lists and checks they agree (blocks tile every chunk,
   // every free block is listed once, live blocks = index entries, per-chunk byte counts). For
   // tests: "" when consistent, else what is wrong.
@@ -104,7 +111,7 @@ class MemoryAdapter final : public StorageAdapter {
   void pushFree(uint32_t ref, uint32_t units);
   void unlinkFree(uint32_t ref);
   uint32_t findLarger(uint32_t units) const;
-  static void* mapChunk();
+  static void* mapChunk(bool populate);
   bool newChunk();
   void retireCurrent();
   void chunkEmptied(uint32_t ci);
@@ -138,6 +145,7 @@ class MemoryAdapter final : public StorageAdapter {
   uint16_t lastOriginId_ = 0;
   size_t tombstones_ = 0;
   size_t liveBytes_ = 0;
+  size_t populateBytes_ = 0;     // chunks mapped populated until this many bytes were (reserve)
   uint32_t nextGeneration_ = 1;  // never reused (even across clear()), modulo 2^24 in cursors
 };
 

@@ -1,6 +1,6 @@
 // MemoryAdapter: the conformance suite, plus what is specific to the arena engine: exact block
 // sizes (the memory budget), in-place overwrites, chunks handed back when emptied, and cursors
-// that survive a chunk being reset.
+// that survive a chunk being reset, and an index reserved once for a known count.
 #include "database/storage/memory_adapter.h"
 
 #include <gtest/gtest.h>
@@ -145,6 +145,44 @@ TEST(MemoryAdapter, IndexGrowthKeepsEveryRecordReachable) {
   EXPECT_EQ(a.size(), live.size());
   EXPECT_GT(growingSeen, 1000);
   EXPECT_EQ(a.checkInvariants(), "");  // the two-table path really ran (8k -> 16k -> 32k -> 64k)
+}
+
+// Recovery reserves the index from the files' size: filling it to that many records must
+// never start a growth (the rehash that cost a quarter of a restart), and a reserve that comes
+// while a growth drains the old table must keep every record reachable.
+TEST(MemoryAdapter, ReserveSizesTheIndexOnceForThatManyRecords) {
+  MemoryAdapter a;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(put(a, key64(i), "v").ok());
+  constexpr int kN = 50000;
+  a.reserve(kN, size_t{8} << 20);  // and the first two chunks mapped populated
+  size_t capacity = a.indexCapacity();
+  for (int i = 100; i < kN; ++i) {
+    ASSERT_TRUE(put(a, key64(i), "v").ok());
+    ASSERT_FALSE(a.indexGrowing()) << i;
+  }
+  EXPECT_EQ(a.indexCapacity(), capacity);
+  EXPECT_LE(capacity, size_t{4 * kN});  // sized for kN, not for anything larger
+  a.reserve(10, 0);                     // fewer than it holds: nothing changes
+  EXPECT_EQ(a.indexCapacity(), capacity);
+  for (int i = 0; i < kN; ++i) ASSERT_TRUE(a.get(key64(i)).has_value()) << i;
+  EXPECT_EQ(a.checkInvariants(), "");
+
+  MemoryAdapter b;  // mid-growth: some entries still in the table being drained
+  int n = 0;
+  while (!b.indexGrowing()) ASSERT_TRUE(put(b, key64(n++), "v").ok());
+  ASSERT_TRUE(b.erase(key64(0)));
+  b.reserve(0, 0);  // recovery's closing call: no rehash, the growth goes on
+  EXPECT_TRUE(b.indexGrowing());
+  b.reserve(4 * n, 0);
+  EXPECT_FALSE(b.indexGrowing());
+  for (int i = n; i < 4 * n; ++i) {
+    ASSERT_TRUE(put(b, key64(i), "v").ok());
+    ASSERT_FALSE(b.indexGrowing()) << i;
+  }
+  for (int i = 1; i < 4 * n; ++i) ASSERT_TRUE(b.get(key64(i)).has_value()) << i;
+  EXPECT_FALSE(b.get(key64(0)).has_value());
+  EXPECT_EQ(b.size(), size_t(4 * n - 1));
+  EXPECT_EQ(b.checkInvariants(), "");
 }
 
 TEST(MemoryAdapter, ChurnDoesNotGrowTheIndex) {
