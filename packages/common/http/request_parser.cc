@@ -33,6 +33,24 @@ bool isToken(std::string_view s) {
   return true;
 }
 
+// The piece (and its bytes) that a pass of flushUnflushed handed over at the end of its bytes:
+// only the hand-over a read's end makes reaches `end` (one made when a piece ends stops at its
+// delimiter, before it), and http-parser has at most one piece open there.
+struct UnflushedTail {
+  enum class Piece { kNone, kTarget, kHeaderName, kHeaderValue };
+  const char* end;
+  Piece piece = Piece::kNone;
+  const char* at = nullptr;
+  size_t len = 0;
+
+  template <Piece P>
+  static int record(http_parser* p, const char* at, size_t len) {
+    auto* t = static_cast<UnflushedTail*>(p->data);
+    if (at + len == t->end) *t = UnflushedTail{t->end, P, at, len};
+    return 0;
+  }
+};
+
 constexpr size_t kKeepBodyCapacity = 8192;  // a body buffer this small is kept for reuse
 
 }  // namespace
@@ -122,16 +140,17 @@ int RequestParser::feed(const char* data, size_t len) {
     return failStatus_;
   }
   feedEnd_ = data + len;
+  const http_parser before = parser_;  // the state this read began in, for flushUnflushed
   size_t parsed = http_parser_execute(&parser_, &settings_, data, len);
   feedEnd_ = nullptr;
   if (failStatus_ != 0) return failStatus_;
   enum http_errno err = HTTP_PARSER_ERRNO(&parser_);
+  if (err != HPE_OK && flushUnflushed(before, data, parsed) != 0) {
+    return failStatus_;  // a target or header broke a limit before the byte http-parser refused
+  }
   if (err == HPE_HEADER_OVERFLOW) {
     fail(431, "header overflow");
     return failStatus_;
-  }
-  if (err == HPE_INVALID_URL && checkUnflushedTarget(data, data + parsed) != 0) {
-    return failStatus_;  // the target was too long (or held a control byte) before the bad byte
   }
   if (err != HPE_OK) {
     fail(400, http_errno_description(err));
@@ -176,15 +195,44 @@ int RequestParser::checkTarget(const char* at, size_t len) {
   return 0;
 }
 
-int RequestParser::checkUnflushedTarget(const char* begin, const char* bad) {
-  // http-parser hands the target's bytes to onUrl at the end of a read or of the target, so
-  // when it refuses a byte of the target, the bytes before it in this read were never checked:
-  // in one read they are the target's, in two reads the first read's were. They start after
-  // the request line's space (the target has none), or at the read's start when the target
-  // began in an earlier read (whose bytes are in url_).
-  const char* start = bad;
-  while (start > begin && start[-1] != ' ') --start;
-  return checkTarget(start, static_cast<size_t>(bad - start));
+int RequestParser::flushUnflushed(const http_parser& before, const char* data, size_t upTo) {
+  // http-parser hands a target, header name or header value to its callback when the piece
+  // ends or the read does. When it refuses a byte, the bytes of the current piece before it in
+  // this read were never handed over: split there, the first read would have handed them over
+  // (and a limit they break would answer 414 or 431), in one read only the 400 was seen. So the
+  // read is parsed again up to the refused byte, from the state it began in: that pass ends
+  // with exactly the hand-over a split there would have made (everything before it reached the
+  // real callbacks in the first pass), which the recorder keeps and the real callback checks.
+  // Every error is treated so, whatever cut the piece short: the first fault decides.
+  if (upTo == 0) return 0;
+  UnflushedTail tail{data + upTo};
+  http_parser again = before;
+  again.data = &tail;
+  // http-parser's own head limit (80 KiB, HPE_HEADER_OVERFLOW) may be what stopped the first
+  // pass. Counted from zero, this one reaches the refused byte when a target is open (counted
+  // byte by byte); if it stops short, the open piece is a header and 431 is the answer anyway.
+  again.nread = 0;
+  static const http_parser_settings kRecord = [] {
+    http_parser_settings s;
+    http_parser_settings_init(&s);
+    s.on_url = &UnflushedTail::record<UnflushedTail::Piece::kTarget>;
+    s.on_header_field = &UnflushedTail::record<UnflushedTail::Piece::kHeaderName>;
+    s.on_header_value = &UnflushedTail::record<UnflushedTail::Piece::kHeaderValue>;
+    return s;
+  }();
+  http_parser_execute(&again, &kRecord, data, upTo);
+  if (HTTP_PARSER_ERRNO(&again) != HPE_OK) return 0;
+  switch (tail.piece) {
+    case UnflushedTail::Piece::kNone:
+      return 0;
+    case UnflushedTail::Piece::kTarget:
+      return onUrl(&parser_, tail.at, tail.len);
+    case UnflushedTail::Piece::kHeaderName:
+      return onHeaderField(&parser_, tail.at, tail.len);
+    case UnflushedTail::Piece::kHeaderValue:
+      return onHeaderValue(&parser_, tail.at, tail.len);
+  }
+  return 0;
 }
 
 int RequestParser::onUrl(http_parser* p, const char* at, size_t len) noexcept {

@@ -96,9 +96,11 @@ class RequestParser {
   // The request target's rules (length, no control byte) on bytes not yet in url_: 0, or -1
   // once fail() was called (414 or 400).
   int checkTarget(const char* at, size_t len);
-  // After http-parser refused a byte of the target at `bad`: checkTarget on the target's bytes
-  // of this read before it (begin: the read's first byte).
-  int checkUnflushedTarget(const char* begin, const char* bad);
+  // After http-parser refused the byte at data[upTo] of a read that began in state `before`:
+  // hands the target, header name or value bytes of this read before it that http-parser had
+  // not handed over to onUrl, onHeaderField or onHeaderValue, as a read ending there would
+  // have. 0, or -1 once fail() was called (414, 431 or 400).
+  int flushUnflushed(const http_parser& before, const char* data, size_t upTo);
   void fillHead(Request& req);
   bool growBody(size_t len);  // room for len more body bytes, charged to the budget
   void releaseBody();         // frees the body buffer and its charge

@@ -155,6 +155,41 @@ TEST(RequestParser, ATargetTooLongBeforeAByteHttpParserRefusesIs414InOneReadOrTw
   EXPECT_EQ(bad.feed(shortTarget), 400);
 }
 
+TEST(RequestParser, ATargetPastHttpParsersOwnHeadLimitIs414InOneReadOrTwo) {
+  // http-parser stops a head at 80 KiB (HPE_HEADER_OVERFLOW) before it hands a target over; a
+  // read ending earlier hands it over and our 414 comes first, so one read must say 414 too.
+  std::string req = "GET /" + std::string(100 * 1024, 'a') + " HTTP/1.1\r\n\r\n";
+  Harness whole;
+  EXPECT_EQ(whole.feed(req), 414);
+  Harness split;
+  EXPECT_EQ(split.feed(req.substr(0, 10000)), 414);
+}
+
+TEST(RequestParser, HeadersTooLargeBeforeAByteHttpParserRefusesAre431InOneReadOrTwo) {
+  // Found by the http_request fuzzer, the header twin of ATargetTooLongBeforeAByte...: http-parser
+  // refuses a byte of a header name or value (here 0x01) before it hands that piece's bytes over,
+  // so in one read only its 400 was seen, while in two reads cut inside the piece our 431 came
+  // first.
+  ParserLimits l;
+  l.maxHeaderBytes = 16;
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\n";
+  for (const std::string& line :
+       {"X: " + std::string(20, 'v') + "\x01v\r\n\r\n", std::string(20, 'N') + "\x01: v\r\n\r\n"}) {
+    std::string req = head + line;
+    Harness whole(l);
+    EXPECT_EQ(whole.feed(req), 431) << line;
+    for (size_t cut = 1; cut < req.size(); ++cut) {  // two reads, cut anywhere
+      Harness split(l);
+      int status = split.feed(req.substr(0, cut));
+      if (status == 0) status = split.feed(req.substr(cut));
+      EXPECT_EQ(status, 431) << line << " cut at " << cut;
+    }
+  }
+  Harness bad(l);  // within the limit, the refused byte decides
+  EXPECT_EQ(bad.feed(head + "X: v\x01v\r\n\r\n"), 400);
+  EXPECT_TRUE(bad.seen.empty());
+}
+
 TEST(RequestParser, ExpectContinueIsReported) {
   Harness h;
   ASSERT_EQ(h.feed("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"), 0);
