@@ -41,9 +41,9 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, WriteLog& log, Mes
                   opts_, std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
       client_(std::make_unique<common::http::Client>(loop)),
       store_(std::make_unique<StoreBridge>(keyspace, log, opts_.limits)) {
-  // Built after recovery (Node), before anything stamps a write: the clock absorbed every
-  // replayed record, so its value is the newest recovered hlc.
-  if (keyspace_.size() + keyspace_.tombstoneCount() > 0) recoveredHlc_ = keyspace_.clock().last();
+  // Built after recovery (Node), before anything stamps a write. Not the clock's value: replay
+  // pulled the clock up to the wall clock of this start, which would make any data look fresh.
+  if (keyspace_.size() + keyspace_.tombstoneCount() > 0) recoveredHlc_ = keyspace_.newestHlc();
   uv_timer_init(loop_, &probeTimer_);
   uv_timer_init(loop_, &aeTimer_);
   uv_timer_init(loop_, &waiterTimer_);

@@ -94,9 +94,11 @@ bool oneCpu() {
 template <typename Apply>
 void applyBatch(const std::vector<LogRecord>& batch, Keyspace& ks, Apply& apply) {
   size_t n = batch.size();
-  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) ks.prefetch(batch[i].key);
+  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i)
+    ks.prefetch(batch[i].key, batch[i].collection);
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) ks.prefetch(batch[i + kPrefetchAhead].key);
+    if (i + kPrefetchAhead < n)
+      ks.prefetch(batch[i + kPrefetchAhead].key, batch[i + kPrefetchAhead].collection);
     apply(batch[i]);
   }
 }

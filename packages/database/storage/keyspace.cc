@@ -291,6 +291,7 @@ void Keyspace::reset() {
   byName_.clear();
   named_ = 0;
   maxStoredHlc_ = 0;
+  newestHlc_ = 0;
   oldestTombstone_ = sweepOldest_ = UINT64_MAX;
   sweepCursor_ = 0;
   rootDirty_ = true;
@@ -475,13 +476,6 @@ ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::stri
     default:
       return ApplyResult::kRefusedInvalid;
   }
-  if (trusted) {
-    // Already below the clock (every replayed record after the first few): nothing to absorb,
-    // and no wall-clock read per record of a million-record recovery.
-    if (hlc >= hlc_.last()) hlc_.absorb(hlc);
-  } else if (!hlc_.observe(hlc).ok()) {
-    return ApplyResult::kRefusedClock;
-  }
   if (!collection.empty() && !checkCollection(collection).ok()) {
     return ApplyResult::kRefusedInvalid;
   }
@@ -492,7 +486,9 @@ ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::stri
     return ApplyResult::kRefusedInvalid;
   }
   if (trusted) {
-    hlc_.absorb(hlc);
+    // Already below the clock (every replayed record after the first few): nothing to absorb,
+    // and no wall-clock read per record of a million-record recovery.
+    if (hlc >= hlc_.last()) hlc_.absorb(hlc);
   } else if (!hlc_.observe(hlc).ok()) {
     if (!c->stored() && c->clearHlc == 0) release(*c);
     return ApplyResult::kRefusedClock;
@@ -513,6 +509,7 @@ ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::stri
 ApplyResult Keyspace::write(Collection& c, std::string_view key, std::string_view value,
                             uint64_t hlc, std::string_view origin, bool tombstone,
                             common::Error* refusal) {
+  newestHlc_ = std::max(newestHlc_, hlc);
   // At or below the clear mark: already wiped by a clear this node knows about.
   if (!newer(hlc, origin, false, {}, c.clearHlc, c.clearOrigin, false, {})) {
     return ApplyResult::kStale;
@@ -545,6 +542,7 @@ ApplyResult Keyspace::write(Collection& c, std::string_view key, std::string_vie
 }
 
 void Keyspace::applyClearMark(Collection& c, uint64_t hlc, std::string_view origin) {
+  newestHlc_ = std::max(newestHlc_, hlc);
   c.clearHlc = hlc;
   c.clearOrigin.assign(origin);
   rootDirty_ = true;

@@ -86,6 +86,10 @@ class Keyspace {
 
   const std::string& nodeId() const { return opts_.nodeId; }
   Hlc& clock() { return hlc_; }
+  // The newest version (hlc) of any record or clear mark this keyspace has stored, replayed
+  // ones included; 0 after reset(). After a recovery it says how old the recovered data is,
+  // which the clock cannot: replaying pulls the clock up to the wall clock of the restart.
+  uint64_t newestHlc() const { return newestHlc_; }
   uint64_t tombstoneGraceMs() const { return opts_.tombstoneGraceMs; }
   size_t maxKeyBytes() const;  // the engine's limits; the routes' limits must stay below
   size_t maxValueBytes() const;
@@ -113,7 +117,11 @@ class Keyspace {
   // Bulk-load hints, passed to the engine (see StorageAdapter): about `records` records
   // (tombstones included) of about `bytes` will be stored soon; `key` will be written soon.
   void reserve(size_t records, size_t bytes) { engine_->reserve(records, bytes); }
-  void prefetch(std::string_view key) const { engine_->prefetch(key); }
+  // (A collection's record is stored under another key: only the default collection's is
+  // prefetched, the rest are a miss like without the hint.)
+  void prefetch(std::string_view key, std::string_view collection = {}) const {
+    if (collection.empty()) engine_->prefetch(key);
+  }
 
   // One lookup, no allocation.
   std::optional<std::string_view> get(std::string_view key, std::string_view collection = {}) const;
@@ -267,6 +275,7 @@ class Keyspace {
   size_t named_ = 0;  // non-null slots
   mutable std::string keyBuf_;
   uint64_t maxStoredHlc_ = 0;  // upper bound of every stored record's hlc (clear fast path)
+  uint64_t newestHlc_ = 0;     // newest hlc ever stored (records, tombstones, clear marks)
   Segments segments_{};
   mutable uint64_t root_ = 0;
   mutable bool rootDirty_ = true;

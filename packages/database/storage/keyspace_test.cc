@@ -688,5 +688,25 @@ TEST(Keyspace, ForeignOrForgedCursorsAreRefused) {
   EXPECT_FALSE(a.scanAll("nope", 10, [](const RecordView&) { return true; }).ok());
 }
 
+// After a recovery the mesh asks how old the data is (a node away longer than the tombstone
+// grace period must not merge it back). Replay pulls the clock up to the wall clock, so only
+// newestHlc() can tell: a day-old log must read as a day old, not as now.
+TEST(Keyspace, NewestHlcIsTheNewestReplayedRecordNotTheClock) {
+  FakeWall wall;
+  Keyspace ks(opts("n1", &wall));
+  EXPECT_EQ(ks.newestHlc(), 0u);
+  constexpr uint64_t kDayMs = 24 * 3600 * 1000;
+  wall.ms = kBaseMs + kDayMs;  // restarted a day after the last write
+  ASSERT_EQ(ks.replay(Kind::kPut, "a", "1", ts(10), "n2"), ApplyResult::kApplied);
+  ASSERT_EQ(ks.replay(Kind::kDelete, "a", "", ts(20), "n2"), ApplyResult::kApplied);
+  ASSERT_EQ(ks.replay(Kind::kPut, "b", "1", ts(5), "n2"), ApplyResult::kApplied);
+  EXPECT_EQ(ks.newestHlc(), ts(20));
+  EXPECT_GE(Hlc::millis(ks.clock().last()), wall.ms) << "the clock went on to the wall clock";
+  ks.apply(clr(ts(30), "n3"));
+  EXPECT_EQ(ks.newestHlc(), ts(30)) << "a clear mark is data too";
+  ks.reset();
+  EXPECT_EQ(ks.newestHlc(), 0u);
+}
+
 }  // namespace
 }  // namespace db
