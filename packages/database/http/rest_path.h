@@ -1,5 +1,5 @@
-// The REST interface's path decoder: "/kv", "/kv/C", "/kv/C/K" and "/kv/C/K/V" (docs/rest.md)
-// into a collection, key and value, each percent-decoded ('+' stays a '+': this is a path, not
+// The REST interface's path decoder (README.md, "REST interface"): "/kv", "/kv/C", "/kv/C/K"
+// and "/kv/C/K/V" into a collection, key and value, each percent-decoded ('+' stays a '+': this is a path, not
 // a form) and checked with the GET API's rules (storage/record_rules.h). The collection "_" is
 // the default collection (the GET API's c= absent, named "" in /collections).
 // Codes, in this order: TOO_MANY_PATH_SEGMENTS (more than 3 after /kv), EMPTY_PATH_SEGMENT
