@@ -1,8 +1,8 @@
 // The REST interface's path decoder (README.md, "REST interface"): "/kv", "/kv/C", "/kv/C/K"
-// and "/kv/C/K/V" into a collection, key and value, each percent-decoded ('+' stays a '+': this is a path, not
-// a form) and checked with the GET API's rules (storage/record_rules.h). The collection "_" is
-// the default collection (the GET API's c= absent, named "" in /collections).
-// Codes, in this order: TOO_MANY_PATH_SEGMENTS (more than 3 after /kv), EMPTY_PATH_SEGMENT
+// and "/kv/C/K/V" into a collection, key and value, each percent-decoded ('+' stays a '+': this is
+// a path, not a form) and checked with the GET API's rules (storage/record_rules.h). The collection
+// "_" is the default collection (the GET API's c= absent, named "" in /collections). Codes, in this
+// order: TOO_MANY_PATH_SEGMENTS (more than 3 after /kv), EMPTY_PATH_SEGMENT
 // ("/kv//k", "/kv/c/"), INVALID_ENCODING (a broken %-escape, or bytes that are not UTF-8 once
 // decoded), then the record rules: INVALID_COLLECTION / MAXIMUM_COLLECTION_LENGTH_REACHED,
 // MAXIMUM_KEY_LENGTH_REACHED, MAXIMUM_VALUE_LENGTH_REACHED (a segment is never empty, so EMPTY_KEY

@@ -1,7 +1,7 @@
-// The REST interface under /kv (README.md, "REST interface") as a client sees it: every route and method, HEAD,
-// 405 with Allow, 413 for a body over the value limit, any Content-Type, the default collection
-// as "_", and that it is the same store as the GET API both ways. Run alone and through the
-// balancer (scripts/integration.sh); a w=all write is on every node when it is answered.
+// The REST interface under /kv (README.md, "REST interface") as a client sees it: every route and
+// method, HEAD, 405 with Allow, 413 for a body over the value limit, any Content-Type, the default
+// collection as "_", and that it is the same store as the GET API both ways. Run alone and through
+// the balancer (scripts/integration.sh); a w=all write is on every node when it is answered.
 #include <rapidjson/document.h>
 
 #include "tests/suite/testing.h"
