@@ -1,8 +1,8 @@
 // common::http::Server: an HTTP/1.0 and 1.1 server on a libuv loop, for the node's API and the
 // balancer's admin port. Keep-alive, pipelining (answers in request order), any method served
-// like GET, exact-path routes. It survives every client: limits on URL, headers and body,
-// header and keep-alive timeouts, watermarked output, MAX_CONNECTIONS (accepting pauses, it does
-// not fail), EMFILE (libuv's reserve-fd trick), SIGPIPE ignored.
+// like GET, exact-path routes and subtrees (routeTree). It survives every client: limits on URL,
+// headers and body, header and keep-alive timeouts, watermarked output, MAX_CONNECTIONS
+// (accepting pauses, it does not fail), EMFILE (libuv's reserve-fd trick), SIGPIPE ignored.
 // The server owns its connections; close() drains (see ServerOptions::drainTimeoutMs), stops
 // accepting, lets answered-but-unsent responses go out, closes every handle and then calls
 // `done` (the loop can then exit cleanly).
