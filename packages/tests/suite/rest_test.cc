@@ -116,6 +116,10 @@ TEST_F(Rest, HeadAnswersLikeGetWithoutABody) {
   EXPECT_EQ(h.body, "");
   EXPECT_EQ(c_.send("HEAD", at(c, key("rest:head:none"))).status, 404);
   EXPECT_EQ(c_.send("HEAD", "/kv").status, 200);
+  Response list = c_.send("HEAD", at(c));  // a streamed list: its headers only
+  EXPECT_EQ(list.status, 200) << describe(list);
+  EXPECT_EQ(list.body, "");
+  EXPECT_EQ(c_.send("HEAD", at(c) + "?limit=1").status, 200);
   // The connection is still good for the next request.
   expectRecord(c_.get(at(c, k)), 200, k, "v");
 }
