@@ -46,6 +46,14 @@ for name, q in [("kv", "k=key&v=value"), ("plus", "k=a+b&v=%E2%82%AC"),
                 ("astral", "k=%F0%9F%98%80&w=quorum"), ("url", "http://[::1]:8080/path")]:
     write("query_decode", name, bytes([64, 255]) + q.encode())
 
+# ---- rest_path: max key length, max value length, then a /kv path ----
+for name, path in [("root", "/kv"), ("root_slash", "/kv/"), ("collection", "/kv/users"),
+                   ("key", "/kv/users/ada"), ("post", "/kv/users/ada/a%20value%2Fslash+plus"),
+                   ("default", "/kv/_/k"), ("bad_escape", "/kv/c/%zz"), ("not_utf8", "/kv/c/%FF"),
+                   ("empty", "/kv//k"), ("too_many", "/kv/a/b/c/d"),
+                   ("astral", "/kv/%F0%9F%98%80/%E2%82%AC"), ("long", "/kv/" + "x" * 65)]:
+    write("rest_path", name, bytes([64, 255]) + path.encode())
+
 
 # ---- wire_frame: mode byte (top bit = sealed, low bits = type), then header + payload ----
 def varint(n):

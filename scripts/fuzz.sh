@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 jobs="${JOBS:-$(nproc)}"
 all=(http_request query_decode wire_frame digest docker_events lb_config log_record recovery record_rules
-  node_config swarm_tasks)
+  node_config swarm_tasks rest_path)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -43,15 +43,29 @@ void Server::addObserver(ServerObserver* observer) {
   observers_.push_back(observer);
 }
 
-const Handler& Server::handlerFor(std::string_view path) const {
+void Server::routeTree(std::string prefix, Handler handler, RouteOptions options) {
+  trees_.emplace_back(std::move(prefix), Route{std::move(handler), std::move(options)});
+}
+
+const Server::Route* Server::findRoute(std::string_view path) const {
   auto it = routes_.find(absl::string_view(path.data(), path.size()));
-  return it == routes_.end() ? fallback_ : it->second.handler;
+  if (it != routes_.end()) return &it->second;
+  for (const auto& [prefix, route] : trees_) {
+    if (path.substr(0, prefix.size()) != prefix) continue;
+    if (path.size() == prefix.size() || path[prefix.size()] == '/') return &route;
+  }
+  return nullptr;
+}
+
+const Handler& Server::handlerFor(std::string_view path) const {
+  const Route* route = findRoute(path);
+  return route == nullptr ? fallback_ : route->handler;
 }
 
 HeadDecision Server::admit(const Request& head) const {
-  auto it = routes_.find(absl::string_view(head.path.data(), head.path.size()));
-  if (it == routes_.end()) return {};  // the fallback: the default limit
-  const RouteOptions& o = it->second.options;
+  const Route* route = findRoute(head.path);
+  if (route == nullptr) return {};  // the fallback: the default limit
+  const RouteOptions& o = route->options;
   HeadDecision d;
   d.maxBodyBytes = o.maxBodyBytes;
   if (o.admit) {

@@ -1,8 +1,8 @@
 // common::http::Server: an HTTP/1.0 and 1.1 server on a libuv loop, for the node's API and the
 // balancer's admin port. Keep-alive, pipelining (answers in request order), any method served
-// like GET, exact-path routes. It survives every client: limits on URL, headers and body,
-// header and keep-alive timeouts, watermarked output, MAX_CONNECTIONS (accepting pauses, it does
-// not fail), EMFILE (libuv's reserve-fd trick), SIGPIPE ignored.
+// like GET, exact-path routes and subtrees (routeTree). It survives every client: limits on URL,
+// headers and body, header and keep-alive timeouts, watermarked output, MAX_CONNECTIONS
+// (accepting pauses, it does not fail), EMFILE (libuv's reserve-fd trick), SIGPIPE ignored.
 // The server owns its connections; close() drains (see ServerOptions::drainTimeoutMs), stops
 // accepting, lets answered-but-unsent responses go out, closes every handle and then calls
 // `done` (the loop can then exit cleanly).
@@ -87,6 +87,9 @@ class Server {
   // Exact path match. A request for it is admitted (options.admit) and its body limited
   // (options.maxBodyBytes) as soon as its head is read.
   void route(std::string path, Handler handler, RouteOptions options = {});
+  // A subtree: `prefix` itself and every path under `prefix` + "/" (an exact route wins). The
+  // handler reads the rest of Request::path itself.
+  void routeTree(std::string prefix, Handler handler, RouteOptions options = {});
   void fallback(Handler handler);              // everything else (default: 404 JSON)
   void addObserver(ServerObserver* observer);  // not owned; must outlive the server
 
@@ -128,6 +131,7 @@ class Server {
     Handler handler;
     RouteOptions options;
   };
+  const Route* findRoute(std::string_view path) const;  // exact, then trees; null: the fallback
 
   uv_loop_t* loop_;
   ServerOptions opts_;
@@ -148,6 +152,7 @@ class Server {
   uint64_t nextRequestId_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   absl::flat_hash_map<std::string, Route> routes_;
+  std::vector<std::pair<std::string, Route>> trees_;  // routeTree(): few, scanned in order
   Handler fallback_;
   std::vector<ServerObserver*> observers_;
   std::function<void()> onClosed_;

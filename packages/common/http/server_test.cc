@@ -58,6 +58,10 @@ class ServerTest : public ::testing::Test {
             r.respond(200, std::to_string(req.body.size()));
           },
           RouteOptions{.maxBodyBytes = 1u << 20});
+      // A subtree: answers with the path it got; takes up to 16 bytes of body.
+      server_->routeTree(
+          "/tree", [](const Request& req, Responder r) { r.respond(200, std::string(req.path)); },
+          RouteOptions{.maxBodyBytes = 16});
       // Refuses every request at its head, like the mesh without a valid signature.
       server_->route(
           "/locked",
@@ -507,6 +511,22 @@ TEST_F(ServerTest, AdmitRefusalAnswersAtTheHeadAndReadsNoBody) {
   ASSERT_TRUE(sendAll(fd, postHead("/locked", 2, "X-Key: open\r\n") + "ok"));
   ASSERT_TRUE(eventually([&] { return bodiesSeen_.load() == 1; }));
   ::close(fd);
+}
+
+TEST_F(ServerTest, ATreeRouteTakesItsRootAndEverythingUnderItWithItsBodyLimit) {
+  start();
+  int fd = connectTo(port_);
+  ASSERT_TRUE(sendAll(fd,
+                      "GET /tree HTTP/1.1\r\n\r\nGET /tree/a/b?q HTTP/1.1\r\n\r\n"
+                      "GET /treex HTTP/1.1\r\n\r\nGET /tree/ HTTP/1.1\r\n\r\n"));
+  std::string r = readResponses(fd, 4);
+  EXPECT_NE(r.find("\r\n\r\n/tree"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\n\r\n/tree/a/b"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\n\r\n/tree/"), std::string::npos) << r;
+  EXPECT_NE(r.find("UNKNOWN_ROUTE"), std::string::npos) << r;  // /treex is not under /tree
+  ::close(fd);
+  r = answerToHead(port_, postHead("/tree/k", 17));
+  EXPECT_EQ(r.rfind("HTTP/1.1 413 ", 0), 0u) << r;
 }
 
 TEST_F(ServerTest, UnfinishedBodiesOverTheServerCapGet503AndAreFreed) {

@@ -47,7 +47,12 @@ int statusForError(std::string_view code) {
 
 Api::Api(Keyspace& keyspace, WriteLog& log, const Cluster& cluster, common::http::Server& server,
          NodeInfo info)
-    : keyspace_(keyspace), log_(log), cluster_(cluster), server_(server), info_(std::move(info)) {}
+    : keyspace_(keyspace),
+      log_(log),
+      cluster_(cluster),
+      server_(server),
+      info_(std::move(info)),
+      rest_(*this, keyspace_, info_.limits) {}
 
 void Api::registerRoutes() {
   auto bind = [this](void (Api::*fn)(const Request&, Responder)) {
@@ -66,6 +71,7 @@ void Api::registerRoutes() {
   server_.route("/status", bind(&Api::status));
   server_.route("/settings", bind(&Api::status));
   server_.route("/collections", bind(&Api::collections));
+  rest_.registerRoutes(server_);
   server_.fallback(
       [](const Request&, Responder r) { r.respond(404, json::errorBody("UNKNOWN_ROUTE")); });
 }
@@ -111,14 +117,17 @@ common::Result<WriteLevel> Api::admitWrite(std::string_view wText) {
   return *level;
 }
 
-void Api::finishWrite(const Mutation& m, WriteLevel level, Responder r) {
+void Api::finishWrite(const Mutation& m, WriteLevel level, Responder r, int okStatus,
+                      std::string okBody) {
   Ticket ticket = log_.append(m, Source::kClient);
-  log_.await(ticket, level, [r](const WriteOutcome& o) mutable {
-    if (o.status.ok()) return r.respond(200, kSuccess);
-    const std::string& code = o.status.error().code;
-    if (code == "REPLICATION_TIMEOUT") return r.respond(504, replicationTimeoutBody(o.acked));
-    r.respond(statusForError(code), json::errorBody(code));
-  });
+  log_.await(ticket, level,
+             [r, okStatus, okBody = std::move(okBody)](const WriteOutcome& o) mutable {
+               if (o.status.ok()) return r.respond(okStatus, okBody.empty() ? kSuccess : okBody);
+               const std::string& code = o.status.error().code;
+               if (code == "REPLICATION_TIMEOUT")
+                 return r.respond(504, replicationTimeoutBody(o.acked));
+               r.respond(statusForError(code), json::errorBody(code));
+             });
 }
 
 void Api::get(const Request& req, Responder r) {
@@ -142,16 +151,19 @@ void Api::is(const Request& req, Responder r) {
 void Api::list(const Request& req, Responder r, int kind) {
   auto p = parseListParams(req.query);
   if (!p.ok()) return respondError(r, p.error());
-  if (p->limit == 0) {
-    auto stream =
-        makeListStream(keyspace_, static_cast<ListKind>(kind), p->prefix, p->cursor, p->collection);
+  answerList(static_cast<ListKind>(kind), *p, r);
+}
+
+void Api::answerList(ListKind kind, const ListParams& p, Responder r) {
+  if (p.limit == 0) {
+    auto stream = makeListStream(keyspace_, kind, p.prefix, p.cursor, p.collection);
     if (!stream.ok()) return respondError(r, stream.error());
     r.stream(200, std::move(*stream));
     return;
   }
   std::string next;
   scratch_.clear();
-  auto page = listPage(keyspace_, static_cast<ListKind>(kind), *p, scratch_, next);
+  auto page = listPage(keyspace_, kind, p, scratch_, next);
   if (!page.ok()) return respondError(r, page.error());
   r.respond(
       200, scratch_, "application/json",

@@ -138,6 +138,25 @@ Client::~Client() {
   curl_easy_cleanup(curl_);
 }
 
+Response Client::send(const char* method, const std::string& pathAndQuery, std::string_view body,
+                      const char* contentType) {
+  curl_slist* headers = nullptr;
+  std::string type = std::string("Content-Type: ") + contentType;
+  headers = curl_slist_append(headers, type.c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  bool head = std::string_view(method) == "HEAD";
+  if (head) curl_easy_setopt(curl_, CURLOPT_NOBODY, 1L);
+  Response r = get(pathAndQuery, method);
+  // Back to a plain GET for the next request on this handle.
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+  curl_slist_free_all(headers);
+  return r;
+}
+
 Response Client::get(const std::string& pathAndQuery, const char* method) {
   Response r;
   std::string url = target().url + pathAndQuery;

@@ -64,6 +64,10 @@ class Client {
 
   // pathAndQuery starts with '/', already encoded.
   Response get(const std::string& pathAndQuery, const char* method = "GET");
+  // Any method with a body (sent as is, with this Content-Type; no Expect: 100-continue).
+  // "HEAD" reads no body.
+  Response send(const char* method, const std::string& pathAndQuery, std::string_view body = {},
+                const char* contentType = "application/octet-stream");
 
  private:
   CURL* curl_;
