@@ -11,15 +11,12 @@
 #include "common/http/url.h"
 #include "database/http/params.h"
 #include "fuzz_check.h"
+#include "naive_reference.h"
 
 namespace {
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using fuzz::hexDigit;
+using fuzz::refUtf8;
 
 bool refFormDecode(std::string_view in, std::string& out) {
   out.clear();
@@ -28,7 +25,7 @@ bool refFormDecode(std::string_view in, std::string& out) {
       out += ' ';
     } else if (in[i] == '%') {
       if (in.size() - i < 3) return false;  // '%' and two more bytes
-      int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      int hi = hexDigit(in[i + 1]), lo = hexDigit(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
@@ -37,31 +34,6 @@ bool refFormDecode(std::string_view in, std::string& out) {
     }
   }
   return true;
-}
-
-// Decodes one code point the long way and checks it is the shortest form, not a surrogate and
-// at most U+10FFFF. Returns the code-point count, or -1 when not UTF-8.
-long refUtf8(std::string_view s) {
-  long n = 0;
-  for (size_t i = 0; i < s.size(); ++n) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80             ? 1
-                 : (c & 0xE0) == 0xC0 ? 2
-                 : (c & 0xF0) == 0xE0 ? 3
-                 : (c & 0xF8) == 0xF0 ? 4
-                                      : 0;
-    if (len == 0 || i + len > s.size()) return -1;
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return -1;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    size_t shortest = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (shortest != len || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return -1;
-    i += len;
-  }
-  return n;
 }
 
 }  // namespace
