@@ -7,15 +7,12 @@
 
 #include <chrono>
 
+#include "database/storage/testing/fake_wall.h"
+
 namespace db {
 namespace {
 
-struct FakeWall {
-  uint64_t ms = 1'700'000'000'000;
-  Hlc::WallClock fn() {
-    return [this] { return ms; };
-  }
-};
+using fixture::FakeWall;
 
 TEST(Hlc, PacksMillisAndCounter) {
   uint64_t t = Hlc::pack(123456789, 42);

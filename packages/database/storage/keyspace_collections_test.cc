@@ -12,24 +12,17 @@
 #include <vector>
 
 #include "database/storage/keyspace.h"
+#include "database/storage/testing/fake_wall.h"
 
 namespace db {
 namespace {
 
 using Kind = Mutation::Kind;
-constexpr uint64_t kBaseMs = 1'700'000'000'000;
-
-struct FakeWall {
-  uint64_t ms = kBaseMs;
-  Hlc::WallClock fn() {
-    return [this] { return ms; };
-  }
-};
+using fixture::FakeWall;
+using fixture::kBaseMs;
 
 KeyspaceOptions opts(std::string id, FakeWall* wall = nullptr) {
-  KeyspaceOptions o = makeDefaultKeyspaceOptions(std::move(id));
-  if (wall != nullptr) o.wallClock = wall->fn();
-  return o;
+  return fixture::keyspaceOptions(std::move(id), wall);
 }
 
 // (collection, key) -> (value, hlc, origin, tombstone), through the paged snapshot scan.

@@ -5,6 +5,7 @@
 // `make bench`, bench/run.sh memory, against a real node and Redis.)
 #include "database/storage/keyspace.h"
 #include "database/storage/memory_adapter.h"
+#include "database/storage/testing/fake_wall.h"
 
 #include <gtest/gtest.h>
 
@@ -20,19 +21,11 @@ namespace db {
 namespace {
 
 using Kind = Mutation::Kind;
-constexpr uint64_t kBaseMs = 1'700'000'000'000;
-
-struct FakeWall {
-  uint64_t ms = kBaseMs;
-  Hlc::WallClock fn() {
-    return [this] { return ms; };
-  }
-};
+using fixture::FakeWall;
+using fixture::kBaseMs;
 
 KeyspaceOptions opts(std::string id, FakeWall* wall = nullptr) {
-  KeyspaceOptions o = makeDefaultKeyspaceOptions(std::move(id));
-  if (wall != nullptr) o.wallClock = wall->fn();
-  return o;
+  return fixture::keyspaceOptions(std::move(id), wall);
 }
 
 uint64_t ts(uint64_t msOffset, uint64_t counter = 0) {
