@@ -47,6 +47,17 @@ def http_get(url, timeout=5.0):
         return 0, ""
 
 
+def get_status(base_url, timeout=2.0):
+    """A node's /status as a dict, or None (not answering, not 200, not JSON)."""
+    code, body = http_get(base_url + "/status", timeout)
+    if code != 200:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def wait_for(cond, timeout):
     """Polls cond() until it holds or timeout seconds passed; returns its last value."""
     deadline = time.monotonic() + timeout
@@ -107,13 +118,7 @@ class Node:
         return os.path.getsize(os.path.join(self.data_dir, logs[-1])) if logs else 0
 
     def status(self, timeout=2.0):
-        code, body = http_get(self.url() + "/status", timeout)
-        if code != 200:
-            return None
-        try:
-            return json.loads(body)
-        except ValueError:
-            return None
+        return get_status(self.url(), timeout)
 
     def ready(self):
         s = self.status()

@@ -11,11 +11,10 @@ belongs to the caller. A docker command that fails fails the run (a fault that w
 injected would pass for one that was). The thing to get right: a container's address may
 change when it starts or reconnects, so every address is read again after a fault ends.
 """
-import json
 import subprocess
 import threading
 
-from cluster import all_see_each_other, http_get
+from cluster import all_see_each_other, get_status
 
 KINDS = ("kill", "pause", "cut", "lb")  # no disk fault: a container's disk cannot be filled
 DOCKER_TIMEOUT_S = 60
@@ -51,13 +50,7 @@ class ContainerNode:
         return f"http://{self.address}:{self.port}"
 
     def status(self, timeout=2.0):
-        code, body = http_get(self.url() + "/status", timeout)
-        if code != 200:
-            return None
-        try:
-            return json.loads(body)
-        except ValueError:
-            return None
+        return get_status(self.url(), timeout)
 
     def running(self):
         info = self.stack.inspect(self.cid)
