@@ -4,7 +4,8 @@
 #   test    deps + build + every unit and integration test under ASan+UBSan (build-asan/),
 #           then the Docker end-to-end tests (run in CI; skipped with a message without Docker)
 #   run     a local cluster: three nodes joined through meshkv-lb on port 8080 (no Docker)
-#   bench   the figures in docs/benchmarks.md (wrk against nginx, HAProxy, Redis)
+#   bench   the figures in docs/benchmarks.md (wrk against nginx, HAProxy, Redis; bench/run.sh,
+#           then issue 13's collections, watch and ttl scripts)
 #   swarm-up / swarm-down  the stack (docker-stack.yaml) on the local engine's swarm, balancer
 #           on port 8080; a single-node swarm is created when none is active and left by swarm-down
 #   images  the Docker images, built offline from host binaries (no registry needed)
@@ -55,6 +56,10 @@ bench: build
 	@scripts/deps.sh bench
 	@bench/client.sh --doc
 	@bench/run.sh
+	@bench/collections.sh $(BUILD_DIR) --doc
+	@bench/watch_bench.sh $(BUILD_DIR) --doc
+	@bench/ttl.sh $(BUILD_DIR) --doc
+	@bench/run.sh assemble
 
 images: build
 	@scripts/images.sh

@@ -6,6 +6,7 @@
 // Counts only answers that mean success (HTTP 200, RESP +OK or a bulk string); anything else
 // is an error. Prints one line: requests, errors, req/s, p50/p99/max in ms. With --lat-out it
 // also writes "<start unix us> <latency us>" per request (bench/persistence.sh cuts a window).
+// SIGINT or SIGTERM ends a run early with the same output (bench/ttl.sh stops it that way).
 // Built by bench/persistence.sh with `cc -O2`; loopback benchmarking only.
 // The one thing to get right: a response may arrive in pieces or, never here (one in flight),
 // glued to the next; parse from the connection's buffer and keep what is left.
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -122,6 +124,13 @@ static size_t parseResponse(const char* buf, size_t have, int* ok) {
   return line;
 }
 
+// SIGINT/SIGTERM end the run early, as if -d had run out (the summary and --lat-out still come).
+static volatile sig_atomic_t stopping = 0;
+static void onStop(int sig) {
+  (void)sig;
+  stopping = 1;
+}
+
 static int connectTo(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.port)};
@@ -186,7 +195,9 @@ int main(int argc, char** argv) {
   }
   struct epoll_event evs[256];
   uint64_t now = t0;
-  while (now < stopAt) {
+  signal(SIGINT, onStop);
+  signal(SIGTERM, onStop);
+  while (now < stopAt && !stopping) {
     int n = epoll_wait(ep, evs, 256, 100);
     now = nowNs(CLOCK_MONOTONIC);
     for (int e = 0; e < n; e++) {

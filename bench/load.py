@@ -6,9 +6,10 @@ to exactly VALUE_BYTES bytes (the same length as Redis' DEBUG POPULATE values). 
 worker processes owns one keep-alive connection and a disjoint slice of the range, and pipelines
 WINDOW requests at a time; every response must be a 200, otherwise it exits 1. Used by
 bench/run.sh (100,000 x 100 B before /get, 1,000,000 x 256 B for the memory figure).
-With --collection C every /set goes to collection C (c=C, docs/collections.md).
+With --collection C every /set goes to collection C (c=C, docs/collections.md); with --ttl S
+every record expires S seconds after its write (ttl=S).
 Usage: load.py HOST:PORT --prefix P --count N [--start 0] [--value-bytes 256] [--conns 2]
-               [--collection C]
+               [--collection C] [--ttl S]
 """
 import argparse
 import multiprocessing
@@ -22,10 +23,10 @@ def value_for(i, size):
     return head + "x" * (size - len(head))
 
 
-def load_slice(host, port, prefix, lo, hi, size, window, collection=""):
+def load_slice(host, port, prefix, lo, hi, size, window, collection="", ttl=0):
     s = socket.create_connection((host, port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    coll = f"&c={collection}" if collection else ""
+    coll = (f"&c={collection}" if collection else "") + (f"&ttl={ttl}" if ttl else "")
     tail = f"{coll} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     pending = b""  # bytes received but not yet counted (a response may be split)
     i = lo
@@ -74,6 +75,7 @@ def main():
     ap.add_argument("--conns", type=int, default=2)
     ap.add_argument("--window", type=int, default=256)
     ap.add_argument("--collection", default="")
+    ap.add_argument("--ttl", type=int, default=0)
     a = ap.parse_args()
     host, port = a.addr.rsplit(":", 1)
     step = (a.count + a.conns - 1) // a.conns
@@ -83,7 +85,7 @@ def main():
         hi = min(a.start + a.count, lo + step)
         if lo < hi:
             slices.append((host, int(port), a.prefix, lo, hi, a.value_bytes, a.window,
-                           a.collection))
+                           a.collection, a.ttl))
     t0 = time.time()
     with multiprocessing.Pool(len(slices)) as pool:
         errors = [e for e in pool.map(worker, slices) if e]
