@@ -17,18 +17,22 @@ common::Error usage(std::string message) {
 const std::vector<CommandSpec>& commands() {
   static const std::vector<CommandSpec> kCommands = {
       {"get", 1, 1, "get KEY", "print the value of KEY (exit 1 if it does not exist)", true},
-      {"set", 2, 3, "set KEY VALUE [--w=quorum|all]", "store VALUE under KEY", true},
+      {"set", 2, 2, "set KEY VALUE [--ttl=SECONDS]", "store VALUE under KEY", true},
       {"del", 1, 1, "del KEY", "remove KEY (exit 1 if it does not exist)", true},
       {"exists", 1, 1, "exists KEY", "exit 0 if KEY exists, 1 if not", true},
+      {"ttl", 1, 1, "ttl KEY", "seconds until KEY expires, -1 if never (exit 1 if no KEY)", true},
+      {"persist", 1, 1, "persist KEY", "KEY no longer expires (exit 1 if it does not exist)", true},
       {"keys", 0, 1, "keys [PREFIX]", "list the keys (that start with PREFIX)", true},
       {"all", 0, 1, "all [PREFIX]", "list keys and values (that start with PREFIX)", true},
-      {"clear", 0, 0, "clear", "remove every key of the whole cluster", false},
+      {"clear", 0, 0, "clear", "remove every key of the collection, on the whole cluster", false},
       {"stats", 0, 0, "stats", "the node's status: records, uptime, memory, members", false},
       {"members", 0, 0, "members", "the members of the mesh and their state", false},
       {"join", 1, 1, "join HOST:PORT", "tell the node to contact HOST:PORT and merge meshes",
        false},
       {"watch", 0, 1, "watch [PREFIX]",
        "print every change (to keys that start with PREFIX) as it happens, until Ctrl-C", true},
+      {"use", 0, 1, "use [COLLECTION]",
+       "shell only: work in COLLECTION from now on (none: the default collection)", false},
       {"help", 0, 1, "help [COMMAND]", "this help", false},
   };
   return kCommands;
@@ -54,7 +58,9 @@ std::string helpText() {
       "flags:\n"
       "  --node=HOST:PORT   the node or balancer (else MESHKV_URL, else 127.0.0.1:8080)\n"
       "  --json             machine-readable output\n"
-      "  --w=quorum|all     write concern of set/del/clear\n"
+      "  -c, --collection=C the collection of key and list commands, clear, watch (default: none)\n"
+      "  --w=quorum|all     write concern of set/del/persist/clear\n"
+      "  --ttl=SECONDS      set: the key expires this long after the write\n"
       "  --timeout=MS       per request, retries included (5000)\n"
       "exit status: 0 ok, 1 not found, 2 usage, 3 server or network error\n"
       "with no command: an interactive shell (history in ~/.meshkv_history, Tab completes)\n";
@@ -107,7 +113,7 @@ common::Result<Invocation> parse(const std::vector<std::string>& words) {
   bool flagsDone = false;
   for (size_t i = 0; i < words.size(); ++i) {
     const std::string& w = words[i];
-    if (flagsDone || w.size() < 2 || w[0] != '-' || (w[1] != '-' && w != "-h")) {
+    if (flagsDone || w.size() < 2 || w[0] != '-' || (w[1] != '-' && w != "-h" && w != "-c")) {
       rest.push_back(w);
       continue;
     }
@@ -141,10 +147,17 @@ common::Result<Invocation> parse(const std::vector<std::string>& words) {
       auto v = needValue();
       if (!v.ok()) return v.error();
       inv.w = *v;
+    } else if (name == "--collection" || name == "-c") {
+      auto v = needValue();
+      if (!v.ok()) return v.error();
+      inv.collection = *v;
     } else if (name == "--ttl") {
       auto v = needValue();
       if (!v.ok()) return v.error();
-      inv.ttl = *v;
+      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), inv.ttl);
+      if (ec != std::errc() || p != v->data() + v->size() || inv.ttl == 0) {
+        return usage("--ttl needs a positive number of seconds");
+      }
     } else if (name == "--timeout") {
       auto v = needValue();
       if (!v.ok()) return v.error();
@@ -167,11 +180,7 @@ common::Result<Invocation> parse(const std::vector<std::string>& words) {
   if (inv.args.size() < spec->minArgs || inv.args.size() > spec->maxArgs) {
     return usage(std::string("meshkv ") + spec->usage);
   }
-  // What the server cannot do yet is refused here, before anything is sent.
-  if (inv.command == "set" && inv.args.size() == 3) {
-    return usage("collections (set COLLECTION KEY VALUE) are not supported by this server yet");
-  }
-  if (inv.ttl) return usage("--ttl is not supported by this server yet");
+  if (inv.ttl != 0 && inv.command != "set") return usage("--ttl goes with set only");
   return inv;
 }
 

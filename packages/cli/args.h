@@ -7,6 +7,7 @@
 // "--v"; without it a value that starts with "--" is read as a flag.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +22,11 @@ struct Invocation {
   bool json = false;  // --json
   bool help = false;  // --help / -h
   bool version = false;
-  std::optional<std::string> ttl;  // --ttl N (refused: the server has no TTL yet)
-  std::string w;                   // --w=quorum|all
-  int timeoutMs = 5000;            // --timeout=MS
-  std::string command;             // "" = the REPL (one-shot only)
+  std::string collection;  // --collection/-c NAME: "" = the default collection
+  uint64_t ttl = 0;        // --ttl SECONDS (set only): the key expires after it (0: never)
+  std::string w;           // --w=quorum|all
+  int timeoutMs = 5000;    // --timeout=MS
+  std::string command;     // "" = the REPL (one-shot only)
   std::vector<std::string> args;
 };
 
@@ -48,7 +50,7 @@ std::string helpText();
 common::Result<std::vector<std::string>> splitLine(std::string_view line);
 
 // Parses words (argv without the program name, or a split REPL line). USAGE errors for an
-// unknown flag or command, a wrong number of arguments, and what the server cannot do yet.
+// unknown flag or command, a wrong number of arguments, and a flag the command does not take.
 common::Result<Invocation> parse(const std::vector<std::string>& words);
 
 // The base URL for --node/MESHKV_URL/default: "host:port" gains "http://".

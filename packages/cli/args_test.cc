@@ -25,11 +25,35 @@ TEST(Args, UsageErrorsSayWhatIsWrong) {
   EXPECT_EQ(parse({"get"}).error().code, "USAGE");
   EXPECT_EQ(parse({"fly"}).error().message, "unknown command fly (see meshkv help)");
   EXPECT_EQ(parse({"get", "k", "--colour"}).error().code, "USAGE");
-  EXPECT_EQ(parse({"set", "k", "v", "--ttl", "5"}).error().message,
-            "--ttl is not supported by this server yet");
-  EXPECT_NE(parse({"set", "users", "k", "v"}).error().message.find("not supported"),
-            std::string::npos);
+  EXPECT_EQ(parse({"set", "users", "k", "v"}).error().message,
+            "meshkv set KEY VALUE [--ttl=SECONDS]");
+  EXPECT_EQ(parse({"get", "k", "--ttl", "5"}).error().message, "--ttl goes with set only");
+  for (const char* bad : {"0", "-1", "x", "5s", ""}) {
+    EXPECT_EQ(parse({"set", "k", "v", "--ttl", bad}).error().message,
+              "--ttl needs a positive number of seconds")
+        << bad;
+  }
+  EXPECT_EQ(parse({"get", "k", "-c"}).error().message, "-c needs a value");
   EXPECT_EQ(parse({"get", "k", "--timeout=x"}).error().code, "USAGE");
+}
+
+TEST(Args, CollectionAndTtlFlags) {
+  auto a = parse({"-c", "users", "get", "k"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->collection, "users");
+  EXPECT_EQ(a->args, std::vector<std::string>{"k"});
+  EXPECT_EQ(parse({"keys", "--collection=orders"})->collection, "orders");
+  EXPECT_EQ(parse({"watch", "p", "-c", "x"})->collection, "x");
+  EXPECT_TRUE(parse({"get", "k"})->collection.empty()) << "the default collection";
+  auto t = parse({"set", "k", "v", "--ttl=30", "-c", "s"});
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->ttl, 30u);
+  EXPECT_EQ(t->collection, "s");
+  EXPECT_EQ(parse({"set", "k", "v"})->ttl, 0u) << "no expiry";
+  EXPECT_EQ(parse({"ttl", "k"})->command, "ttl");
+  EXPECT_EQ(parse({"persist", "k"})->command, "persist");
+  EXPECT_EQ(parse({"use", "users"})->args, std::vector<std::string>{"users"});
+  EXPECT_EQ(parse({"set", "k", "--", "-c"})->args, (std::vector<std::string>{"k", "-c"}));
 }
 
 TEST(Args, ReplLinesKeepQuotedSpaces) {

@@ -19,6 +19,7 @@ namespace {
 
 volatile sig_atomic_t gInterrupted = 0;
 meshkv::Client* gClient = nullptr;  // for the completion callbacks (C function pointers)
+std::string gCollection;            // `use`: the collection keys are completed from
 std::vector<std::string> gMatches;
 size_t gNext = 0;
 
@@ -50,7 +51,7 @@ char** complete(const char* text, int start, int) {
   } else if (words->size() == 1 && gClient != nullptr) {
     const CommandSpec* spec = findCommand((*words)[0]);
     if (spec == nullptr || !spec->takesKey) return nullptr;
-    auto keys = gClient->keys(text, 200);
+    auto keys = gClient->keys(text, 200, gCollection);
     if (!keys.ok()) return nullptr;
     gMatches = std::move(*keys);
   }
@@ -83,7 +84,12 @@ int repl(const Invocation& defaults, const std::string& url, meshkv::Client& cli
   sigaction(SIGINT, &sa, &old);
 
   std::string host = url.substr(url.find("//") + 2);
-  std::string prompt = "meshkv " + host + "> ";
+  gCollection = defaults.collection;
+  // "meshkv HOST> ", or "meshkv HOST/COLLECTION> " after `use COLLECTION` (or -c).
+  auto promptFor = [&host] {
+    return "meshkv " + host + (gCollection.empty() ? "" : "/" + gCollection) + "> ";
+  };
+  std::string prompt = promptFor();
   std::printf("meshkv %s: connected to %s; type help, Tab completes, Ctrl-D leaves\n",
               MESHKV_VERSION, host.c_str());
   Output out;
@@ -116,8 +122,14 @@ int repl(const Invocation& defaults, const std::string& url, meshkv::Client& cli
       continue;
     }
     if (inv->command.empty()) continue;
+    if (inv->command == "use") {  // the server checks the name on the first request
+      gCollection = inv->args.empty() ? "" : inv->args[0];
+      prompt = promptFor();
+      continue;
+    }
     if (!inv->json) inv->json = defaults.json;
     if (inv->w.empty()) inv->w = defaults.w;
+    if (inv->collection.empty()) inv->collection = gCollection;
     run(*inv, client, out);
     std::fflush(stdout);
   }

@@ -1,6 +1,7 @@
 // The interactive shell `meshkv` opens when started without a command: libedit's readline
 // (line editing, history in ~/.meshkv_history or MESHKV_HISTORY, Tab completion of command
-// names and of keys by prefix, asked from the server), quoted words with spaces, Ctrl-C cancels
+// names and of keys by prefix, asked from the server), quoted words with spaces, `use COLLECTION`
+// to work in a collection (shown in the prompt; -c on a line still wins), Ctrl-C cancels
 // the line being typed, Ctrl-D (or `exit`) leaves. Each line is parsed like argv and run by
 // runner.h, so a command behaves the same typed here or given on the command line.
 // Owns nothing global except libedit's state and a SIGINT handler (installed for its duration).

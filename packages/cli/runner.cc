@@ -36,6 +36,7 @@ std::string bytes(uint64_t n) {
 int listing(const Invocation& inv, meshkv::Client& client, const Output& o, meshkv::ListKind kind) {
   meshkv::ListOptions opts;
   opts.prefix = inv.args.empty() ? "" : inv.args[0];
+  opts.collection = inv.collection;
   opts.kind = kind;
   opts.pageSize = 1000;
   std::vector<meshkv::Entry> all;
@@ -175,9 +176,9 @@ std::string table(const std::vector<std::vector<std::string>>& rows, bool tty, b
 int run(const Invocation& inv, meshkv::Client& client, const Output& o) {
   const std::string& cmd = inv.command;
   const std::string key = inv.args.empty() ? "" : inv.args[0];
-  meshkv::WriteOptions w{inv.w};
+  meshkv::WriteOptions w{inv.w, inv.collection, inv.ttl};
   if (cmd == "get") {
-    auto v = client.get(key);
+    auto v = client.get(key, inv.collection);
     if (!v.ok()) return report(v.error(), o, key);
     print(o, (inv.json ? jsonString(*v) : *v) + "\n");
     return kOk;
@@ -191,11 +192,21 @@ int run(const Invocation& inv, meshkv::Client& client, const Output& o) {
     return st.ok() ? done(inv, o) : report(st.error(), o, key);
   }
   if (cmd == "exists") {
-    auto e = client.exists(key);
+    auto e = client.exists(key, inv.collection);
     if (!e.ok()) return report(e.error(), o, key);
     if (inv.json) print(o, *e ? "true\n" : "false\n");
     if (!*e) return report(common::Error{meshkv::kMissingRecord, ""}, o, key);
     return kOk;
+  }
+  if (cmd == "ttl") {
+    auto t = client.ttl(key, inv.collection);
+    if (!t.ok()) return report(t.error(), o, key);
+    print(o, std::to_string(*t) + "\n");
+    return kOk;
+  }
+  if (cmd == "persist") {
+    auto st = client.persist(key, w);
+    return st.ok() ? done(inv, o) : report(st.error(), o, key);
   }
   if (cmd == "clear") {
     auto st = client.clear(w);
@@ -214,6 +225,9 @@ int run(const Invocation& inv, meshkv::Client& client, const Output& o) {
   if (cmd == "watch") {  // a stream that runs until Ctrl-C: one-shot only (main.cc, watch.h)
     return report(
         common::Error{"USAGE", "watch runs as a command of its own: meshkv watch [PREFIX]"}, o);
+  }
+  if (cmd == "use") {  // the shell's state, not a request (repl.cc)
+    return report(common::Error{"USAGE", "use works in the shell; give -c COLLECTION here"}, o);
   }
   if (cmd == "help") {
     print(o, helpText());

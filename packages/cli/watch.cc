@@ -80,12 +80,15 @@ int watch(const Invocation& inv, const std::string& url, const Output& o,
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return report(common::Error{"UNAVAILABLE", "libcurl could not start"}, o);
   std::string target = url + "/watch";
-  if (!inv.args.empty()) {
-    char* p =
-        curl_easy_escape(curl.get(), inv.args[0].data(), static_cast<int>(inv.args[0].size()));
-    target += std::string("?prefix=") + p;
+  char sep = '?';
+  auto param = [&](const char* name, const std::string& value) {
+    char* p = curl_easy_escape(curl.get(), value.data(), static_cast<int>(value.size()));
+    target += sep + std::string(name) + "=" + p;
+    sep = '&';
     curl_free(p);
-  }
+  };
+  if (!inv.collection.empty()) param("c", inv.collection);
+  if (!inv.args.empty()) param("prefix", inv.args[0]);
   Stream s{&o, inv.json, &stop, {}, {}, 0};
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/x-ndjson");
   curl_easy_setopt(curl.get(), CURLOPT_URL, target.c_str());

@@ -35,8 +35,9 @@ AsyncClient::AsyncClient(uv_loop_t* loop, Options options)
 
 AsyncClient::~AsyncClient() = default;
 
-void AsyncClient::get(std::string_view key, Callback<std::string> done) {
-  core_->submit(protocol::target("/get", {{"k", key}}), kRead, {},
+void AsyncClient::get(std::string_view key, std::string_view collection,
+                      Callback<std::string> done) {
+  core_->submit(protocol::keyTarget("/get", key, collection), kRead, {},
                 adapt<std::string>(std::move(done), [](const Outcome& o, const std::string&) {
                   return protocol::parseString(o.body);
                 }));
@@ -44,17 +45,16 @@ void AsyncClient::get(std::string_view key, Callback<std::string> done) {
 
 void AsyncClient::set(std::string_view key, std::string_view value, const WriteOptions& opts,
                       Callback<Ok> done) {
-  core_->submit(protocol::target("/set", {{"k", key}, {"v", value}, {"w", opts.w, true}}), kWrite,
-                {}, adapt<Ok>(std::move(done), &ok));
+  core_->submit(protocol::setTarget(key, value, opts), kWrite, {}, adapt<Ok>(std::move(done), &ok));
 }
 
 void AsyncClient::remove(std::string_view key, const WriteOptions& opts, Callback<Ok> done) {
-  core_->submit(protocol::target("/rm", {{"k", key}, {"w", opts.w, true}}), kWrite, {},
+  core_->submit(protocol::writeTarget("/rm", key, opts), kWrite, {},
                 adapt<Ok>(std::move(done), &ok));
 }
 
-void AsyncClient::exists(std::string_view key, Callback<bool> done) {
-  core_->submit(protocol::target("/is", {{"k", key}}), kRead, {},
+void AsyncClient::exists(std::string_view key, std::string_view collection, Callback<bool> done) {
+  core_->submit(protocol::keyTarget("/is", key, collection), kRead, {},
                 [done = std::move(done)](Outcome&& o, const std::string&) {
                   if (!o.error.empty()) return done(Error{o.error, o.detail});
                   if (o.status == 200) return done(true);
@@ -64,9 +64,20 @@ void AsyncClient::exists(std::string_view key, Callback<bool> done) {
                 });
 }
 
-void AsyncClient::clear(const WriteOptions& opts, Callback<Ok> done) {
-  core_->submit(protocol::target("/clear", {{"w", opts.w, true}}), kWrite, {},
+void AsyncClient::ttl(std::string_view key, std::string_view collection, Callback<int64_t> done) {
+  core_->submit(protocol::keyTarget("/ttl", key, collection), kRead, {},
+                adapt<int64_t>(std::move(done), [](const Outcome& o, const std::string&) {
+                  return protocol::parseTtl(o.body);
+                }));
+}
+
+void AsyncClient::persist(std::string_view key, const WriteOptions& opts, Callback<Ok> done) {
+  core_->submit(protocol::writeTarget("/persist", key, opts), kWrite, {},
                 adapt<Ok>(std::move(done), &ok));
+}
+
+void AsyncClient::clear(const WriteOptions& opts, Callback<Ok> done) {
+  core_->submit(protocol::clearTarget(opts), kWrite, {}, adapt<Ok>(std::move(done), &ok));
 }
 
 void AsyncClient::status(Callback<NodeStatus> done) {
@@ -85,18 +96,13 @@ void AsyncClient::members(Callback<std::vector<Member>> done) {
 
 void AsyncClient::listPage(const ListOptions& opts, std::string_view cursor, std::string_view node,
                            Callback<Page> done) {
-  std::string limit = std::to_string(opts.pageSize == 0 ? 1000 : opts.pageSize);
-  const char* path = opts.kind == ListKind::kKeys ? "/getKeys" : "/getAll";
   ListKind kind = opts.kind;
-  core_->submit(
-      protocol::target(path,
-                       {{"prefix", opts.prefix, true}, {"limit", limit}, {"cursor", cursor, true}}),
-      kRead, std::string(node),
-      adapt<Page>(std::move(done), [kind](const Outcome& o, const std::string& url) {
-        auto entries = protocol::parseList(o.body, kind);
-        if (!entries.ok()) return Result<Page>(entries.error());
-        return Result<Page>(Page{std::move(*entries), o.cursor, url});
-      }));
+  core_->submit(protocol::listTarget(opts, cursor), kRead, std::string(node),
+                adapt<Page>(std::move(done), [kind](const Outcome& o, const std::string& url) {
+                  auto entries = protocol::parseList(o.body, kind);
+                  if (!entries.ok()) return Result<Page>(entries.error());
+                  return Result<Page>(Page{std::move(*entries), o.cursor, url});
+                }));
 }
 
 void AsyncClient::join(std::string_view hostPort, Callback<Ok> done) {

@@ -34,8 +34,9 @@ Result<T> Client::wait(const std::function<void(Callback<T>)>& start) {
   return std::move(*out);
 }
 
-Result<std::string> Client::get(std::string_view key) {
-  return wait<std::string>([&](Callback<std::string> cb) { async_->get(key, std::move(cb)); });
+Result<std::string> Client::get(std::string_view key, std::string_view collection) {
+  return wait<std::string>(
+      [&](Callback<std::string> cb) { async_->get(key, collection, std::move(cb)); });
 }
 
 Status Client::set(std::string_view key, std::string_view value, const WriteOptions& opts) {
@@ -46,8 +47,16 @@ Status Client::remove(std::string_view key, const WriteOptions& opts) {
   return wait<Ok>([&](Callback<Ok> cb) { async_->remove(key, opts, std::move(cb)); });
 }
 
-Result<bool> Client::exists(std::string_view key) {
-  return wait<bool>([&](Callback<bool> cb) { async_->exists(key, std::move(cb)); });
+Result<bool> Client::exists(std::string_view key, std::string_view collection) {
+  return wait<bool>([&](Callback<bool> cb) { async_->exists(key, collection, std::move(cb)); });
+}
+
+Result<int64_t> Client::ttl(std::string_view key, std::string_view collection) {
+  return wait<int64_t>([&](Callback<int64_t> cb) { async_->ttl(key, collection, std::move(cb)); });
+}
+
+Status Client::persist(std::string_view key, const WriteOptions& opts) {
+  return wait<Ok>([&](Callback<Ok> cb) { async_->persist(key, opts, std::move(cb)); });
 }
 
 Status Client::clear(const WriteOptions& opts) {
@@ -75,8 +84,10 @@ Pager Client::list(ListOptions opts) {
   return Pager(*this, std::move(opts));
 }
 
-Result<std::vector<std::string>> Client::keys(std::string_view prefix, size_t max) {
+Result<std::vector<std::string>> Client::keys(std::string_view prefix, size_t max,
+                                              std::string_view collection) {
   ListOptions opts;
+  opts.collection = std::string(collection);
   opts.prefix = std::string(prefix);
   opts.pageSize = std::min<size_t>(std::max<size_t>(max, 1), 10000);
   std::vector<std::string> out;

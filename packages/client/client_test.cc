@@ -129,6 +129,45 @@ TEST_F(OneNode, BlockingApiRoundTripsAwkwardKeysAndValues) {
   EXPECT_FALSE(*c.exists("w"));
 }
 
+TEST_F(OneNode, EveryKeyAndListOperationTakesACollection) {
+  Client c(fast(cluster.node(0).url()));
+  WriteOptions users;
+  users.collection = "users";
+  ASSERT_TRUE(c.set("k", "in-default").ok());
+  ASSERT_TRUE(c.set("k", "in-users", users).ok());
+  ASSERT_TRUE(c.set("k2", "two", users).ok());
+  EXPECT_EQ(*c.get("k"), "in-default");
+  EXPECT_EQ(*c.get("k", "users"), "in-users");
+  EXPECT_EQ(c.get("k2").error().code, kMissingRecord);  // only in users
+  EXPECT_TRUE(*c.exists("k2", "users"));
+  EXPECT_FALSE(*c.exists("k2"));
+  auto keys = c.keys("", 100, "users");
+  ASSERT_TRUE(keys.ok());
+  std::sort(keys->begin(), keys->end());
+  EXPECT_EQ(*keys, (std::vector<std::string>{"k", "k2"}));
+  ListOptions all;
+  all.kind = ListKind::kAll;
+  all.collection = "users";
+  all.pageSize = 1;  // two pages, both of users
+  std::vector<std::string> values;
+  for (Pager p = c.list(all); !p.done();) {
+    auto page = p.next();
+    ASSERT_TRUE(page.ok()) << page.error().code;
+    for (auto& e : page->entries) values.push_back(e.value);
+  }
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(values, (std::vector<std::string>{"in-users", "two"}));
+  ASSERT_TRUE(c.remove("k2", users).ok());
+  EXPECT_EQ(c.remove("k2", users).error().code, kMissingRecord);
+  // clear of one collection leaves the default one.
+  ASSERT_TRUE(c.clear(users).ok());
+  EXPECT_EQ(c.get("k", "users").error().code, kMissingRecord);
+  EXPECT_EQ(*c.get("k"), "in-default");
+  WriteOptions bad;
+  bad.collection = std::string(65, 'c');
+  EXPECT_EQ(c.set("k", "v", bad).error().code, "MAXIMUM_COLLECTION_LENGTH_REACHED");
+}
+
 TEST_F(OneNode, ErrorsCarryTheServerCode) {
   Client c(fast(cluster.node(0).url()));
   EXPECT_EQ(c.set("", "v").error().code, "EMPTY_KEY");

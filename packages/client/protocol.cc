@@ -61,6 +61,36 @@ std::string target(std::string_view path, std::initializer_list<Param> params) {
   return out;
 }
 
+std::string keyTarget(std::string_view path, std::string_view key, std::string_view collection) {
+  return target(path, {{"c", collection, true}, {"k", key}});
+}
+
+std::string setTarget(std::string_view key, std::string_view value, const WriteOptions& opts) {
+  std::string ttl = opts.ttlSeconds == 0 ? "" : std::to_string(opts.ttlSeconds);
+  return target("/set", {{"c", opts.collection, true},
+                         {"k", key},
+                         {"v", value},
+                         {"w", opts.w, true},
+                         {"ttl", ttl, true}});
+}
+
+std::string writeTarget(std::string_view path, std::string_view key, const WriteOptions& opts) {
+  return target(path, {{"c", opts.collection, true}, {"k", key}, {"w", opts.w, true}});
+}
+
+std::string clearTarget(const WriteOptions& opts) {
+  return target("/clear", {{"c", opts.collection, true}, {"w", opts.w, true}});
+}
+
+std::string listTarget(const ListOptions& opts, std::string_view cursor) {
+  std::string limit = std::to_string(opts.pageSize == 0 ? 1000 : opts.pageSize);
+  return target(opts.kind == ListKind::kKeys ? "/getKeys" : "/getAll",
+                {{"c", opts.collection, true},
+                 {"prefix", opts.prefix, true},
+                 {"limit", limit},
+                 {"cursor", cursor, true}});
+}
+
 Error errorOf(long status, std::string_view body) {
   rapidjson::Document d;
   d.Parse(body.data(), body.size());
@@ -134,6 +164,17 @@ Result<std::vector<Entry>> parseList(std::string_view body, ListKind kind) {
     }
   }
   return out;
+}
+
+Result<int64_t> parseTtl(std::string_view body) {
+  rapidjson::Document d;
+  d.Parse(body.data(), body.size());
+  if (d.HasParseError() || !d.IsObject()) return bad("expected a JSON object");
+  auto it = d.FindMember("ttl");
+  if (it == d.MemberEnd() || !it->value.IsInt64() || it->value.GetInt64() < -1) {
+    return bad("expected {\"ttl\": seconds or -1}");
+  }
+  return it->value.GetInt64();
 }
 
 Result<NodeStatus> parseStatus(std::string_view body) {

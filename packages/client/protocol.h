@@ -24,6 +24,15 @@ struct Param {
 // "/path?name=value&..." with every value percent-encoded.
 std::string target(std::string_view path, std::initializer_list<Param> params);
 
+// The targets of the key and list operations; c=, w=, ttl=, prefix= and cursor= are left out
+// when they are the default (so a caller without collections sends what it always sent).
+// `path` of keyTarget: /get, /is, /ttl; of writeTarget: /rm, /persist.
+std::string keyTarget(std::string_view path, std::string_view key, std::string_view collection);
+std::string setTarget(std::string_view key, std::string_view value, const WriteOptions& opts);
+std::string writeTarget(std::string_view path, std::string_view key, const WriteOptions& opts);
+std::string clearTarget(const WriteOptions& opts);
+std::string listTarget(const ListOptions& opts, std::string_view cursor);
+
 // Percent-encodes every byte outside [A-Za-z0-9-._~].
 void appendEncoded(std::string& out, std::string_view in);
 
@@ -42,6 +51,9 @@ Result<std::string> parseString(std::string_view body);
 
 // A /getKeys (strings) or /getAll ({"k":..,"v":..}) array.
 Result<std::vector<Entry>> parseList(std::string_view body, ListKind kind);
+
+// A /ttl answer, {"key":..,"ttl":N}: N (seconds left, -1 for no expiry).
+Result<int64_t> parseTtl(std::string_view body);
 
 // A /status answer.
 Result<NodeStatus> parseStatus(std::string_view body);

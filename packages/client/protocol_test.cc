@@ -14,6 +14,49 @@ TEST(Protocol, TargetsEncodeEveryByteTheServerWouldMisread) {
   EXPECT_EQ(target("/getKeys", {{"prefix", "", true}, {"limit", "10"}}), "/getKeys?limit=10");
 }
 
+TEST(Protocol, CollectionsTtlAndWriteConcernReachTheQueryOnlyWhenSet) {
+  // Without a collection, a ttl or a w=, the targets are what they always were.
+  EXPECT_EQ(keyTarget("/get", "k", ""), "/get?k=k");
+  EXPECT_EQ(setTarget("k", "v", {}), "/set?k=k&v=v");
+  EXPECT_EQ(writeTarget("/rm", "k", {}), "/rm?k=k");
+  EXPECT_EQ(clearTarget({}), "/clear");
+  EXPECT_EQ(listTarget({}, ""), "/getKeys?limit=1000");
+  // With them: c= (encoded) on every key and list operation and /clear.
+  WriteOptions o;
+  o.collection = "us ers";
+  o.w = "all";
+  o.ttlSeconds = 30;
+  EXPECT_EQ(keyTarget("/get", "k", "us ers"), "/get?c=us%20ers&k=k");
+  EXPECT_EQ(keyTarget("/is", "k", "c"), "/is?c=c&k=k");
+  EXPECT_EQ(setTarget("k", "v", o), "/set?c=us%20ers&k=k&v=v&w=all&ttl=30");
+  EXPECT_EQ(writeTarget("/rm", "k", o), "/rm?c=us%20ers&k=k&w=all");
+  EXPECT_EQ(clearTarget(o), "/clear?c=us%20ers&w=all");
+  ListOptions l;
+  l.collection = "c";
+  l.prefix = "p";
+  l.kind = ListKind::kAll;
+  l.pageSize = 5;
+  EXPECT_EQ(listTarget(l, "cur"), "/getAll?c=c&prefix=p&limit=5&cursor=cur");
+}
+
+TEST(Protocol, TtlAndPersistTargetsAndAnswers) {
+  EXPECT_EQ(keyTarget("/ttl", "a+b", ""), "/ttl?k=a%2Bb");
+  EXPECT_EQ(keyTarget("/ttl", "k", "c"), "/ttl?c=c&k=k");
+  WriteOptions o;
+  o.collection = "c";
+  EXPECT_EQ(writeTarget("/persist", "k", o), "/persist?c=c&k=k");
+  EXPECT_EQ(writeTarget("/persist", "k", {}), "/persist?k=k");
+  WriteOptions ttl;
+  ttl.ttlSeconds = 1;
+  EXPECT_EQ(setTarget("k", "v", ttl), "/set?k=k&v=v&ttl=1");
+  EXPECT_EQ(*parseTtl(R"({"key":"k","ttl":42})"), 42);
+  EXPECT_EQ(*parseTtl(R"({"key":"k","ttl":-1})"), -1);  // no expiry
+  EXPECT_EQ(parseTtl(R"({"key":"k","ttl":-2})").error().code, kBadResponse);
+  EXPECT_EQ(parseTtl(R"({"key":"k","ttl":"5"})").error().code, kBadResponse);
+  EXPECT_EQ(parseTtl(R"({"key":"k"})").error().code, kBadResponse);
+  EXPECT_EQ(parseTtl("42").error().code, kBadResponse);
+}
+
 TEST(Protocol, UrlsGiveHostAndPort) {
   auto a = parseUrl("http://127.0.0.1:8081");
   ASSERT_TRUE(a.ok());

@@ -22,8 +22,10 @@ expect_exit 0 mk set "key with spaces" 'a+b=c&d'; expect_exit 0 mk get "key with
 expect_exit 1 mk get nope; out_is ""; err_has "not found: nope"; one_err_line
 expect_exit 1 mk exists nope; one_err_line
 expect_exit 0 mk exists greeting
-expect_exit 2 mk set users k v; err_has "not supported by this server yet"; one_err_line
-expect_exit 2 mk set k v --ttl 5; err_has "--ttl is not supported"; one_err_line
+expect_exit 2 mk set users k v; err_has "usage: meshkv set KEY VALUE"; one_err_line
+expect_exit 2 mk set k v --ttl 0; err_has "--ttl needs a positive number"; one_err_line
+expect_exit 2 mk get k --ttl 5; err_has "--ttl goes with set only"; one_err_line
+expect_exit 2 mk use users; err_has "use works in the shell"; one_err_line
 expect_exit 2 mk get; err_has "usage: meshkv get KEY"; one_err_line
 expect_exit 2 mk frobnicate; err_has "unknown command"; one_err_line
 expect_exit 3 "$BIN/meshkv" --node=127.0.0.1:1 --timeout=2000 get k; err_has "error: UNAVAILABLE"
@@ -46,6 +48,23 @@ expect_exit 0 mk members; grep -q "^127.0.0.31"$'\t'"http://127.0.0.31:$NODE_POR
 expect_exit 0 mk del greeting; out_is "OK"
 expect_exit 1 mk del greeting; err_has "not found: greeting"
 
+# -c/--collection: every key and list command and clear work in that collection only.
+expect_exit 0 mk -c users set user:1 "in users"; out_is "OK"
+expect_exit 0 mk get user:1; out_is "v1"
+expect_exit 0 mk get user:1 -c users; out_is "in users"
+expect_exit 0 mk --collection=users set only-in-users x
+expect_exit 1 mk get only-in-users; err_has "not found: only-in-users"
+expect_exit 0 mk exists only-in-users -c users
+expect_exit 0 mk keys -c users; out_is $'only-in-users\nuser:1'
+expect_exit 0 mk all user: -c users; out_is $'user:1\tin users'
+expect_exit 0 mk del only-in-users -c users
+expect_exit 1 mk exists only-in-users -c users
+expect_exit 0 mk clear -c users; out_is "OK"
+expect_exit 0 mk keys -c users; out_is ""
+expect_exit 0 mk keys user:; out_is $'user:1\nuser:2\nuser:3'  # the default collection kept
+expect_exit 3 mk get k -c "$(printf "c%.0s" {1..65})"; err_has "MAXIMUM_COLLECTION_LENGTH_REACHED"
+one_err_line
+
 # watch: a change made afterwards is printed as it happens; Ctrl-C ends it with exit 0.
 "$BIN/meshkv" --node="$A" watch "w:" >"$WORK/watch.out" 2>"$WORK/watch.err" &
 watcher=$!
@@ -60,6 +79,17 @@ wait "$watcher"; rc=$?
 [ "$rc" -eq 0 ] || fail "watch ended with $rc after Ctrl-C: $(cat "$WORK/watch.err")"
 [ "$(cat "$WORK/watch.out")" = $'set w:1 first\nrm w:1' ] || fail "watch printed: $(cat "$WORK/watch.out")"
 expect_exit 3 "$BIN/meshkv" --node=127.0.0.1:1 --timeout=2000 watch; err_has "error: UNAVAILABLE"
+# watch -c: only that collection's changes.
+"$BIN/meshkv" --node="$A" -c orders watch >"$WORK/watchc.out" 2>"$WORK/watchc.err" &
+watcher=$!
+watching2() { curl -fsS "http://$A/status" | grep -q '"watchers":1,"opened":2'; }
+until_ok 30 watching2 || fail "the watch -c never opened: $(cat "$WORK/watchc.err")"
+expect_exit 0 mk set "o:1" "default"
+expect_exit 0 mk set "o:1" "an order" -c orders
+until_ok 30 grep -q "^set o:1 an order$" "$WORK/watchc.out" || fail "watch -c printed: $(cat "$WORK/watchc.out")"
+kill -INT "$watcher"
+wait "$watcher" || fail "watch -c did not end with 0 after Ctrl-C"
+[ "$(cat "$WORK/watchc.out")" = "set o:1 an order" ] || fail "watch -c printed: $(cat "$WORK/watchc.out")"
 
 # join: a second single node is told about the first; both then list two alive members.
 start_node 127.0.0.32

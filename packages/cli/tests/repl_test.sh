@@ -84,13 +84,30 @@ has "not found: never-run" && fail "Ctrl-C ran the line"
 enter 'get missing'
 see "meshkv: not found: missing"
 enter 'set users k v'
-see "not supported by this server yet"
+see "usage: meshkv set KEY VALUE"
 
 # Up recalls the last command.
 type_keys Up
 expect_line "set users k v"
 enter C-u 'stats'
 see "records"
+
+# `use` switches the collection (the prompt shows it; keys complete from it); `use` alone goes
+# back to the default collection.
+type_keys 'use users' Enter
+see "meshkv $URL/users>"
+type_keys 'set user:gamma "in users"' Enter
+two_oks() { [ "$(screen | grep -c '^OK$')" -ge 2 ]; }
+until_ok 60 two_oks || fail "set in users: $(screen)"
+type_keys 'get user:g' Tab
+until_ok 60 bash -c "tmux -L $SOCK capture-pane -p -t repl | grep -qF '/users> get user:gamma'" ||
+  fail "no completion from users: $(screen)"
+type_keys Enter
+see "in users"
+type_keys 'use' Enter
+type_keys 'get user:gamma' Enter
+see "meshkv: not found: user:gamma"
+expect_line ""
 
 # Ctrl-D leaves; the history file kept the commands.
 type_keys C-d

@@ -52,7 +52,7 @@ Api::Api(Keyspace& keyspace, WriteLog& log, const Cluster& cluster, common::http
       cluster_(cluster),
       server_(server),
       info_(std::move(info)),
-      rest_(*this, keyspace_, info_.limits) {}
+      rest_(*this, keyspace_, info_.limits, info_.watchCollection) {}
 
 void Api::registerRoutes() {
   auto bind = [this](void (Api::*fn)(const Request&, Responder)) {

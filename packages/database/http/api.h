@@ -30,6 +30,8 @@ struct NodeInfo {
   uint64_t startedAtMs = 0;  // uv_now at start
   // More ,"name":{...} members for /status from parts the routes do not know (the watch hub).
   std::function<void(std::string&)> appendStatus = nullptr;
+  // GET /kv/C?watch=1 (rest.h); empty: the node has no change streams.
+  WatchHandler watchCollection = nullptr;
 };
 
 class Api {

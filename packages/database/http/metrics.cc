@@ -9,8 +9,9 @@ namespace {
 
 using Type = common::metrics::MetricsWriter::Type;
 
-// Every route a node serves (public, then the mesh's), and "other" for anything else.
-constexpr std::array<std::string_view, 22> kRouteNames = {"/set",
+// Every route a node serves (public, then the mesh's), and "other" for anything else. "/kv" is
+// the whole REST interface (/kv and every path under it: keys must not become labels).
+constexpr std::array<std::string_view, 28> kRouteNames = {"/set",
                                                           "/get",
                                                           "/rm",
                                                           "/is",
@@ -21,6 +22,11 @@ constexpr std::array<std::string_view, 22> kRouteNames = {"/set",
                                                           "/healthcheck",
                                                           "/status",
                                                           "/settings",
+                                                          "/collections",
+                                                          "/watch",
+                                                          "/ttl",
+                                                          "/persist",
+                                                          "/kv",
                                                           "/metrics",
                                                           "/ping",
                                                           "/_mesh/replicate",
@@ -31,9 +37,16 @@ constexpr std::array<std::string_view, 22> kRouteNames = {"/set",
                                                           "/_mesh/snapshot",
                                                           "/_mesh/digest",
                                                           "/_mesh/repair",
+                                                          "/_mesh/reconcile",
                                                           "other"};
 
+constexpr std::string_view kRest = "/kv";
+
 size_t routeIndex(std::string_view path) {
+  if (path.substr(0, kRest.size()) == kRest &&
+      (path.size() == kRest.size() || path[kRest.size()] == '/')) {
+    path = kRest;
+  }
   auto it = std::find(kRouteNames.begin(), kRouteNames.end() - 1, path);
   return static_cast<size_t>(it - kRouteNames.begin());  // the last ("other") when not found
 }

@@ -5,9 +5,10 @@
 // anti-entropy). It counts requests as a ServerObserver of the node's server.
 // Owned by the Node, registered once; loop thread only; outlives nothing it observes.
 // The one thing to get right: the route label is bounded. A path that is not a known route
-// counts as "other", so a client sending random paths cannot grow the answer without limit; and
-// a request whose connection closed before the answer never completes, so the table of
-// requests in flight is capped (oldest dropped).
+// counts as "other" (and every REST path as "/kv"), so a client sending random paths (or keys in
+// REST paths) cannot grow the answer without limit; and a request whose connection closed
+// before the answer never completes, so the table of requests in flight is capped (oldest
+// dropped).
 #pragma once
 
 #include <uv.h>
@@ -35,11 +36,12 @@ class NodeMetrics : public common::http::ServerObserver {
   void onRequestComplete(uint64_t requestId, int status) override;
   void onRequestEnd(uint64_t requestId, int status, size_t bytes) override;
 
-  // The route label of a path: itself for a known route, else "other".
+  // The route label of a path: itself for a known route, "/kv" for /kv and anything under it,
+  // else "other".
   static std::string_view routeOf(std::string_view path);
 
  private:
-  static constexpr size_t kRoutes = 22;  // the known routes, "other" last (metrics.cc)
+  static constexpr size_t kRoutes = 28;  // the known routes, "other" last (metrics.cc)
   static constexpr size_t kMaxInFlight = 4096;
   struct Pending {
     uint8_t route;

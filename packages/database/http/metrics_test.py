@@ -5,7 +5,8 @@ Starts two meshkv-node processes (memory mode, joined), sends known requests to 
 parses its /metrics: every line must be a HELP, a TYPE or a sample of the family announced just
 before (names and labels as the format allows, values as floats, no duplicate series); counters
 end in _total; a histogram's buckets are cumulative, end with le="+Inf" equal to _count. Then it
-checks the figures a person would look at: requests by route and status, records, the
+checks the figures a person would look at: requests by route and status (the REST interface as
+one "/kv" label, /collections and /watch their own), records, the
 replication lag of the one peer, the mesh's counters.
 
 Usage: metrics_test.py <bindir>
@@ -111,9 +112,10 @@ def value(families, name, **labels):
     return hits[0]
 
 
-def get(url):
+def get(url, method="GET", body=None):
     try:
-        with urllib.request.urlopen(url, timeout=3) as r:
+        req = urllib.request.Request(url, data=body, method=method)
+        with urllib.request.urlopen(req, timeout=3) as r:
             return r.status, r.headers.get("Content-Type", ""), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, "", e.read().decode()
@@ -166,6 +168,17 @@ def main():
             if get(f"{a}/get?k=absent{i}")[0] != 404:
                 fail("a missing key is not a 404")
         get(a + "/no/such/route")
+        # The REST interface is one label whatever the path (keys never become labels), and the
+        # newer public routes have their own.
+        for i in range(3):
+            get(f"{a}/kv/users/key{i}", "PUT", b"v")
+        get(a + "/kv/users/key0")
+        get(a + "/kv")
+        get(a + "/kv/users?limit=10")
+        get(a + "/kv/users/absent")
+        get(a + "/collections")
+        get(a + "/watch?c=")
+        get(a + "/kvnot")
         status, ctype, text = get(a + "/metrics")
         if status != 200 or not ctype.startswith("text/plain; version=0.0.4"):
             fail(f"/metrics answered {status} {ctype}")
@@ -173,15 +186,24 @@ def main():
         checks = [
             (value(f, "meshkv_node_requests_total", route="/set", status="200"), 25),
             (value(f, "meshkv_node_requests_total", route="/get", status="404"), 5),
-            (value(f, "meshkv_node_requests_total", route="other", status="404"), 1),
+            (value(f, "meshkv_node_requests_total", route="other", status="404"), 2),
+            (value(f, "meshkv_node_requests_total", route="/kv", status="201"), 3),
+            (value(f, "meshkv_node_requests_total", route="/kv", status="200"), 3),
+            (value(f, "meshkv_node_requests_total", route="/kv", status="404"), 1),
+            (value(f, "meshkv_node_request_duration_seconds_count", route="/kv"), 7),
+            (value(f, "meshkv_node_requests_total", route="/collections", status="200"), 1),
+            (value(f, "meshkv_node_requests_total", route="/watch", status="400"), 1),
             (value(f, "meshkv_node_request_duration_seconds_count", route="/set"), 25),
-            (value(f, "meshkv_node_records"), 25),
+            (value(f, "meshkv_node_records"), 28),  # 25 + 3 in users
             (value(f, "meshkv_node_ready"), 1),
             (value(f, "meshkv_node_members", state="alive"), 2),
         ]
         for got, want in checks:
             if got != want:
                 fail(f"expected {want}, /metrics says {got}:\n{text}")
+        routes = {l["route"] for _, l, _ in f["meshkv_node_requests_total"]["samples"]}
+        if any(r.startswith("/kv/") for r in routes):
+            fail(f"a REST path became a route label: {sorted(routes)}")
         peers = [l["peer"] for _, l, _ in f["meshkv_node_replication_lag_seconds"]["samples"]]
         if peers != ["127.0.0.72"]:
             fail(f"replication lag is reported for {peers}, not for the one peer")

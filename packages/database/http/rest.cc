@@ -2,8 +2,10 @@
 #include "database/http/rest.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/http/json.h"
+#include "common/http/url.h"
 #include "database/http/api.h"
 #include "database/http/params.h"
 
@@ -37,6 +39,21 @@ common::Error collectionInPath() {
 }
 
 }  // namespace
+
+common::Result<bool> parseWatchFlag(std::string_view query) {
+  auto params = common::parseQuery(query);
+  if (!params.ok()) return params.error();
+  std::optional<bool> watch;
+  for (const auto& p : *params) {
+    if (p.name != "watch") continue;
+    if (watch) return common::Error{"DUPLICATE_PARAM", "repeated watch"};
+    if (p.value != "1" && p.value != "0") {
+      return common::Error{"INVALID_WATCH", "watch must be 1 or 0"};
+    }
+    watch = p.value == "1";
+  }
+  return watch.value_or(false);
+}
 
 void Rest::registerRoutes(common::http::Server& server) {
   // A value is at most 4 bytes per code point: a longer body cannot be a valid value, and is
@@ -75,6 +92,12 @@ void Rest::root(const Request&, Responder r, std::string_view method) {
 
 void Rest::collection(const Request& req, Responder r, std::string_view method) {
   if (method == "GET") {
+    auto watch = parseWatchFlag(req.query);
+    if (!watch.ok()) return respondError(r, watch.error());
+    if (*watch) {
+      if (!watch_) return r.respond(503, json::errorBody("WATCH_UNAVAILABLE"));
+      return watch_(req, r, path_.collection);
+    }
     auto p = parseListParams(req.query);
     if (!p.ok()) return respondError(r, p.error());
     if (!p->collection.empty()) return respondError(r, collectionInPath());

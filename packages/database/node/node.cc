@@ -95,6 +95,10 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   info.limits = limits;
   info.startedAtMs = uv_now(loop_);
   info.appendStatus = [this](std::string& s) { watch_->appendStatus(s); };
+  info.watchCollection = [this](const common::http::Request& req, common::http::Responder r,
+                                std::string_view collection) {
+    watchRoute_->watchCollection(req, r, collection);
+  };
   api_ = std::make_unique<Api>(*keyspace_, log_, *mesh_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
   metrics_ = std::make_unique<NodeMetrics>(*server_, *keyspace_, *mesh_);

@@ -42,13 +42,25 @@ common::Result<WatchRequest> parseWatchRequest(std::string_view query,
 
 void WatchRoute::registerRoutes(common::http::Server& server) {
   server.route("/watch", [this](const common::http::Request& req, common::http::Responder r) {
-    watch(req, r);
+    watch(req, r, nullptr);
   });
 }
 
-void WatchRoute::watch(const common::http::Request& req, common::http::Responder r) {
+void WatchRoute::watchCollection(const common::http::Request& req, common::http::Responder r,
+                                 std::string_view collection) {
+  watch(req, r, &collection);
+}
+
+void WatchRoute::watch(const common::http::Request& req, common::http::Responder r,
+                       const std::string_view* collection) {
   auto parsed = parseWatchRequest(req.query, req.header("last-event-id"), req.header("accept"));
   if (!parsed.ok()) return r.respond(400, common::json::errorBody(parsed.error().code));
+  if (collection != nullptr) {
+    // A c= is never empty once parsed (INVALID_COLLECTION), so a non-empty one was in the query.
+    if (!parsed->collection.empty())
+      return r.respond(400, common::json::errorBody("DUPLICATE_PARAM"));
+    parsed->collection = *collection;
+  }
   Format format = parsed->format;
   auto watcher = hub_.open(std::move(*parsed), [r] { r.resume(); });
   if (!watcher.ok()) return r.respond(503, common::json::errorBody(watcher.error().code));

@@ -27,9 +27,15 @@ class WatchRoute {
  public:
   explicit WatchRoute(WatchHub& hub) : hub_(hub) {}
   void registerRoutes(common::http::Server& server);
+  // GET /kv/C?watch=1: the stream of /watch?c=C&... (same parameters, formats and errors); a
+  // c= in the query is refused (DUPLICATE_PARAM: the path names the collection).
+  void watchCollection(const common::http::Request& req, common::http::Responder r,
+                       std::string_view collection);
 
  private:
-  void watch(const common::http::Request& req, common::http::Responder r);
+  // `collection` null: /watch (c= from the query).
+  void watch(const common::http::Request& req, common::http::Responder r,
+             const std::string_view* collection);
 
   WatchHub& hub_;
 };

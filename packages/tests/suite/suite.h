@@ -123,6 +123,13 @@ class RawConn {
       std::chrono::milliseconds deadline = std::chrono::milliseconds(5000), bool head = false);
   // True when the peer closes (EOF or reset) before the deadline; unread data is discarded.
   bool waitClosed(std::chrono::milliseconds deadline = std::chrono::milliseconds(5000));
+  // For a long-lived response (a watch stream): reads what arrives before `deadline` into
+  // received(); false when nothing came (deadline, or the peer closed: then closed() is true).
+  bool readSome(std::chrono::milliseconds deadline) {
+    return fill(std::chrono::steady_clock::now() + deadline);
+  }
+  const std::string& received() const { return buf_; }
+  bool closed() const { return eof_; }
 
  private:
   bool fill(std::chrono::steady_clock::time_point until);  // reads more into buf_

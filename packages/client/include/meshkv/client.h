@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/core/result.h"
@@ -76,9 +77,14 @@ struct Options {
   int downMs = 1000;                // a node that failed a connection is skipped this long
 };
 
-// Per-write options. ttl and collection join this struct when the server has them.
+// Every key and list operation works in one collection (c= on the wire): "" is the default
+// collection, so a caller that never names one sees the store as before.
+
+// Per-write options.
 struct WriteOptions {
-  std::string w;  // write concern: "" (the node's default: local), "1", "quorum", "all"
+  std::string w;            // write concern: "" (the node's default: local), "1", "quorum", "all"
+  std::string collection;   // "" = the default collection; clear() clears only this one when set
+  uint64_t ttlSeconds = 0;  // set() only: the key expires this long after the write (0: never)
 };
 
 enum class ListKind { kKeys, kAll };  // /getKeys (Entry::value empty) or /getAll
@@ -87,6 +93,7 @@ struct ListOptions {
   std::string prefix;
   ListKind kind = ListKind::kKeys;
   size_t pageSize = 1000;  // 1..10000 (the server caps at 10000)
+  std::string collection;  // "" = the default collection
 };
 
 struct Entry {
@@ -155,11 +162,19 @@ class AsyncClient {
   AsyncClient& operator=(const AsyncClient&) = delete;
 
   // Every callback runs exactly once, on the loop, never from inside the call that started it.
-  void get(std::string_view key, Callback<std::string> done);
+  // `collection` "" (or left out) is the default collection.
+  void get(std::string_view key, Callback<std::string> done) { get(key, {}, std::move(done)); }
+  void get(std::string_view key, std::string_view collection, Callback<std::string> done);
   void set(std::string_view key, std::string_view value, const WriteOptions& opts,
            Callback<Ok> done);
   void remove(std::string_view key, const WriteOptions& opts, Callback<Ok> done);
-  void exists(std::string_view key, Callback<bool> done);
+  void exists(std::string_view key, Callback<bool> done) { exists(key, {}, std::move(done)); }
+  void exists(std::string_view key, std::string_view collection, Callback<bool> done);
+  // Seconds until the key expires, -1 when it never does; MISSING_RECORD when it does not exist.
+  void ttl(std::string_view key, std::string_view collection, Callback<int64_t> done);
+  // Removes the key's expiry (it lives until removed); MISSING_RECORD when it does not exist.
+  void persist(std::string_view key, const WriteOptions& opts, Callback<Ok> done);
+  // The whole cluster's records of opts.collection ("" = the default collection).
   void clear(const WriteOptions& opts, Callback<Ok> done);
   void status(Callback<NodeStatus> done);
   void members(Callback<std::vector<Member>> done);
@@ -193,10 +208,13 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  Result<std::string> get(std::string_view key);
+  Result<std::string> get(std::string_view key, std::string_view collection = {});
   Status set(std::string_view key, std::string_view value, const WriteOptions& opts = {});
   Status remove(std::string_view key, const WriteOptions& opts = {});
-  Result<bool> exists(std::string_view key);
+  Result<bool> exists(std::string_view key, std::string_view collection = {});
+  // Seconds left (-1: no expiry); MISSING_RECORD when the key does not exist.
+  Result<int64_t> ttl(std::string_view key, std::string_view collection = {});
+  Status persist(std::string_view key, const WriteOptions& opts = {});
   Status clear(const WriteOptions& opts = {});
   Result<NodeStatus> status();
   Result<std::vector<Member>> members();
@@ -205,7 +223,8 @@ class Client {
   // Pages of keys (or entries) by prefix: for (auto p = c.list({}); !p.done();) p.next()...
   Pager list(ListOptions opts = {});
   // Every key with this prefix, up to `max` (for completion and scripts).
-  Result<std::vector<std::string>> keys(std::string_view prefix, size_t max = 100000);
+  Result<std::vector<std::string>> keys(std::string_view prefix, size_t max = 100000,
+                                        std::string_view collection = {});
   ClientStats stats() const;
 
  private:
