@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(m.kind == r.kind && m.key == r.key && m.value == r.value && m.hlc == r.hlc &&
                    m.origin == r.origin && m.collection == r.collection,
                "decodeFrame copies what forEachRecord shows");
-    w.add(r.kind, r.key, r.value, r.hlc, r.origin, r.collection);
+    w.add(r.kind, r.key, r.value, r.hlc, r.origin, r.collection, r.expiresAtMs);
   });
   FUZZ_CHECK(n == v->count && n == d->records.size(), "every announced record is delivered");
   FUZZ_CHECK(d->seq == v->seq && d->extra == v->extra, "same header both ways");
