@@ -94,7 +94,11 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   info.hostname = config_.hostname;
   info.limits = limits;
   info.startedAtMs = uv_now(loop_);
-  info.appendStatus = [this](std::string& s) { watch_->appendStatus(s); };
+  expirySweeper_ = std::make_unique<ExpirySweeper>(loop_, *keyspace_, log_);
+  info.appendStatus = [this](std::string& s) {
+    watch_->appendStatus(s);
+    expirySweeper_->appendStatus(s);
+  };
   api_ = std::make_unique<Api>(*keyspace_, log_, *mesh_, *server_, info);
   accessLog_ = std::make_unique<AccessLog>();
   metrics_ = std::make_unique<NodeMetrics>(*server_, *keyspace_, *mesh_);
@@ -107,6 +111,7 @@ int Node::start() {
   if (persister_) persister_->start();
   log_.start();
   watch_->start();
+  expirySweeper_->start();
   api_->registerRoutes();
   watchRoute_->registerRoutes(*server_);
   mesh_->registerRoutes(*server_);
@@ -164,6 +169,7 @@ void Node::shutdown() {
   // Watchers' streams end first (else the server's drain would wait on them until its force
   // close); a client reconnects elsewhere with its Last-Event-ID (and gets a reset there).
   watch_->close();
+  expirySweeper_->close([] {});
   // Clients first: stop accepting and reading requests and answer what was asked, so no write
   // is acknowledged after the mesh started leaving; then leave, which waits until the peers
   // acknowledged every write this node accepted.
