@@ -306,6 +306,7 @@ void Keyspace::forget(Collection& c, size_t keyBytes, size_t valueBytes, bool to
   if (it == c.expiries.end()) return;
   it->second.records -= 1;
   it->second.bytes -= keyBytes + valueBytes;
+  --c.expiring;
   if (it->second.records == 0) c.expiries.erase(it);
 }
 
@@ -313,6 +314,7 @@ void Keyspace::noteExpiry(Collection& c, uint64_t expiresAtMs, size_t bytes) {
   Collection::Expiring& e = c.expiries[expiresAtMs];
   e.records += 1;
   e.bytes += bytes;
+  ++c.expiring;
 }
 
 Keyspace::Collection::Expiring Keyspace::Collection::expiredAt(uint64_t nowMs) const {
@@ -332,10 +334,8 @@ std::vector<CollectionInfo> Keyspace::collections() const {
   auto info = [now](const Collection& c) {
     if (c.expiries.empty()) return CollectionInfo{c.name, c.records, c.tombstones, c.bytes, 0};
     Collection::Expiring gone = c.expiredAt(now);
-    size_t withExpiry = 0;
-    for (const auto& [at, e] : c.expiries) withExpiry += e.records;
     return CollectionInfo{c.name, c.records - gone.records, c.tombstones, c.bytes - gone.bytes,
-                          withExpiry - gone.records};
+                          c.expiring - gone.records};
   };
   out.push_back(info(default_));
   for (const auto& c : slots_) {
@@ -387,7 +387,12 @@ size_t Keyspace::size() const {
 
 size_t Keyspace::memoryUsed() const {
   size_t table = slots_.capacity() * sizeof(slots_[0]) + named_ * (sizeof(Collection) + 64);
-  return engine_->memoryUsed() + sizeof(segments_) + table;
+  // The expiry maps: about 40 bytes an entry (key, value, b-tree node overhead).
+  size_t expiries = default_.expiries.size();
+  for (const auto& c : slots_) {
+    if (c) expiries += c->expiries.size();
+  }
+  return engine_->memoryUsed() + sizeof(segments_) + table + expiries * 40;
 }
 
 // ---- cursors ----
@@ -643,6 +648,7 @@ void Keyspace::applyClearMark(Collection& c, uint64_t hlc, std::string_view orig
     segments_.fill(0);
     c.records = c.tombstones = c.bytes = 0;
     c.expiries.clear();
+    c.expiring = 0;
     maxStoredHlc_ = 0;
     oldestTombstone_ = sweepOldest_ = UINT64_MAX;
     sweepCursor_ = 0;

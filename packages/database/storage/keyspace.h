@@ -287,6 +287,7 @@ class Keyspace {
       size_t records = 0, bytes = 0;
     };
     absl::btree_map<uint64_t, Expiring> expiries;
+    size_t expiring = 0;  // records in `expiries`, all together
     bool stored() const { return records + tombstones > 0; }
     // Records and bytes that expired at or before nowMs (still stored).
     Expiring expiredAt(uint64_t nowMs) const;
