@@ -8,9 +8,11 @@
 // under the client's keys as before; a collection's records under 0xFF + its node-local id
 // (varint) + the key, so a record costs 2-3 bytes more. Ids never leave the node: records
 // handed out carry the name (RecordView::collection), and each collection has its own clear mark.
+// A record may carry an absolute expiry (docs/ttl.md): reads and counts hide it from that
+// moment; sweepExpired() drops it once it is below the expiry horizon the mesh hands in.
 // The Node owns it (routes and mesh hold references); loop thread only, no locking.
 // The one thing to get right: views returned by get()/scans point into the engine and are
-// valid only until the next write (set/remove/clear/apply/collectTombstones).
+// valid only until the next write (set/remove/persist/clear/apply/collectTombstones/sweepExpired).
 #pragma once
 
 #include <absl/container/btree_map.h>
