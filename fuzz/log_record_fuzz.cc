@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         static_cast<uint8_t>(r.kind) <= static_cast<uint8_t>(persistence::RecordKind::kReset),
         "a known kind");
     size_t before = reencoded.size();
-    persistence::encodeRecord(reencoded, r.kind, r.key, r.value, r.hlc, r.origin, r.collection);
+    persistence::encodeRecord(reencoded, r.kind, r.key, r.value, r.hlc, r.origin, r.collection,
+                              r.expiresAtMs);
     FUZZ_CHECK(reencoded.size() - before - persistence::kRecordHeaderBytes <=
                    persistence::kMaxRecordBodyBytes,
                "a body within the maximum");

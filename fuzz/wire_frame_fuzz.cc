@@ -46,12 +46,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(r.origin.size() <= db::wire::kMaxOriginBytes, "origin within its limit");
     FUZZ_CHECK(r.key.size() <= db::wire::kMaxKeyBytes, "key within its limit");
     FUZZ_CHECK(r.value.size() <= db::wire::kMaxValueBytes, "value within its limit");
+    FUZZ_CHECK(r.expiresAtMs == 0 || r.kind == db::Mutation::Kind::kPut, "only a put expires");
     FUZZ_CHECK(n < d->records.size(), "as many records both ways");
     const db::Mutation& m = d->records[n++];
     FUZZ_CHECK(m.kind == r.kind && m.key == r.key && m.value == r.value && m.hlc == r.hlc &&
-                   m.origin == r.origin && m.collection == r.collection,
+                   m.origin == r.origin && m.collection == r.collection &&
+                   m.expiresAtMs == r.expiresAtMs,
                "decodeFrame copies what forEachRecord shows");
-    w.add(r.kind, r.key, r.value, r.hlc, r.origin, r.collection);
+    w.add(r.kind, r.key, r.value, r.hlc, r.origin, r.collection, r.expiresAtMs);
   });
   FUZZ_CHECK(n == v->count && n == d->records.size(), "every announced record is delivered");
   FUZZ_CHECK(d->seq == v->seq && d->extra == v->extra, "same header both ways");

@@ -90,7 +90,9 @@ common::Status WriteLog::admit(WriteLevel level) const {
 
 Ticket WriteLog::append(const LogEntry& entry, Source source) {
   ++last_;
-  for (LogSubscriber* s : subscribers_) s->onAppend(last_, entry, source);
+  for (LogSubscriber* s : subscribers_) {
+    if (source != Source::kExpiry || s->wantsExpiry()) s->onAppend(last_, entry, source);
+  }
   return last_;
 }
 

@@ -32,6 +32,9 @@ class LogSubscriber {
  public:
   virtual ~LogSubscriber() = default;
   virtual void onAppend(Ticket ticket, const LogEntry& entry, Source source) = 0;
+  // Whether this subscriber is told of Source::kExpiry entries (the watch hub); the disk and
+  // the peers are not (see Source::kExpiry).
+  virtual bool wantsExpiry() const { return false; }
   // The keyspace was wiped (an evicted node copies the cluster's data again).
   virtual void onReset() {}
   // The end of a loop turn: write / send what this turn appended. Called every turn.

@@ -29,6 +29,10 @@ enum class Source : uint8_t {
   kClient,     // a client's write, stamped here
   kPeer,       // a peer's record: its stream, a snapshot page, an anti-entropy repair
   kPreserved,  // a record this node kept across a wipe and must spread again
+  // An expired record this node dropped (kind kDelete, the record's hlc and origin). Delivered
+  // only to subscribers that ask for it (LogSubscriber::wantsExpiry: the watch hub): the disk
+  // re-reads the record with its expiry at recovery, and every peer expires it on its own.
+  kExpiry,
 };
 
 // One applied change, as views into the caller's data: valid during the call only.
@@ -39,9 +43,10 @@ struct LogEntry {
   uint64_t hlc = 0;
   std::string_view origin;
   std::string_view collection{};  // "" = the default collection
+  uint64_t expiresAtMs = 0;       // kPut: when it expires (0 = never)
 
   static LogEntry of(const Mutation& m) {
-    return {m.kind, m.key, m.value, m.hlc, m.origin, m.collection};
+    return {m.kind, m.key, m.value, m.hlc, m.origin, m.collection, m.expiresAtMs};
   }
 };
 

@@ -62,6 +62,8 @@ void Api::registerRoutes() {
   server_.route("/get", bind(&Api::get));
   server_.route("/rm", bind(&Api::rm));
   server_.route("/is", bind(&Api::is));
+  server_.route("/ttl", bind(&Api::ttl));
+  server_.route("/persist", bind(&Api::persist));
   server_.route("/clear", bind(&Api::clear));
   server_.route("/getKeys", [this](const Request& req, Responder r) { list(req, r, kListKeys); });
   server_.route("/getValues",
@@ -85,9 +87,39 @@ void Api::set(const Request& req, Responder r) {
   if (!st.ok()) return respondError(r, st.error());
   auto c = admitWrite(params_.w);
   if (!c.ok()) return respondError(r, c.error());
-  auto m = keyspace_.set(params_.key, params_.value, params_.collection);
+  auto m = keyspace_.set(params_.key, params_.value, params_.collection, params_.ttlMs);
   if (!m.ok()) return respondError(r, m.error());  // not stored, not replicated
   finishWrite(*m, *c, r);
+}
+
+void Api::ttl(const Request& req, Responder r) {
+  auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
+  if (!st.ok()) return respondError(r, st.error());
+  auto ms = keyspace_.ttlMs(params_.key, params_.collection);
+  if (!ms.ok()) return respondError(r, ms.error());  // missing or expired: 404
+  scratch_.clear();
+  scratch_.append("{\"key\":");
+  json::appendString(scratch_, params_.key);
+  scratch_.append(",\"ttl\":");
+  // Whole seconds, rounded up: a live key never answers 0 (-1: no expiry).
+  json::appendInt(scratch_, *ms < 0 ? -1 : (*ms + 999) / 1000);
+  scratch_.push_back('}');
+  r.respond(200, scratch_);
+}
+
+void Api::persist(const Request& req, Responder r) {
+  auto st = parseKeyParams(req.query, Need::kKey, info_.limits, params_);
+  if (!st.ok()) return respondError(r, st.error());
+  auto c = admitWrite(params_.w);
+  if (!c.ok()) return respondError(r, c.error());
+  auto m = keyspace_.persist(params_.key, params_.collection);
+  if (!m.ok()) return respondError(r, m.error());  // missing or expired: 404
+  std::string body = "{\"key\":";
+  json::appendString(body, params_.key);
+  body.append(",\"persisted\":");
+  body.append(m->has_value() ? "true}" : "false}");
+  if (!m->has_value()) return r.respond(200, body);  // no expiry: nothing written
+  finishWrite(**m, *c, r, 200, std::move(body));
 }
 
 void Api::rm(const Request& req, Responder r) {

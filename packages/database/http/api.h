@@ -60,6 +60,8 @@ class Api {
   void get(const Request& req, Responder r);
   void rm(const Request& req, Responder r);
   void is(const Request& req, Responder r);
+  void ttl(const Request& req, Responder r);      // seconds left (docs/ttl.md)
+  void persist(const Request& req, Responder r);  // removes an expiry (a write)
   void clear(const Request& req, Responder r);
   void list(const Request& req, Responder r, int kind);
   void healthcheck(const Request& req, Responder r);

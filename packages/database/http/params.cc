@@ -16,7 +16,10 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
   out.value.clear();
   out.w.clear();
   out.collection.clear();
-  bool seenK = false, seenV = false, seenW = false, seenC = false;
+  out.ttlMs = 0;
+  thread_local std::string ttl;
+  ttl.clear();
+  bool seenK = false, seenV = false, seenW = false, seenC = false, seenT = false;
   const char* duplicate = nullptr;
   bool encodingOk = true;
   // Every parameter is decoded and checked, so INVALID_ENCODING comes first whatever its place.
@@ -39,10 +42,17 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
     } else if (scratch == "c") {
       seen = &seenC;
       target = &out.collection;
+    } else if (scratch == "ttl" && need == Need::kKeyAndValue) {
+      seen = &seenT;
+      target = &ttl;
     }
     if (seen != nullptr) {
       if (*seen && duplicate == nullptr) {
-        duplicate = seen == &seenK ? "k" : seen == &seenV ? "v" : seen == &seenW ? "w" : "c";
+        duplicate = seen == &seenK   ? "k"
+                    : seen == &seenV ? "v"
+                    : seen == &seenW ? "w"
+                    : seen == &seenT ? "ttl"
+                                     : "c";
       }
       *seen = true;
     }
@@ -63,9 +73,39 @@ common::Status parseKeyParams(std::string_view query, Need need, const Limits& l
   if (auto st = checkKey(out.key, limits); !st.ok()) return st;
   if (need == Need::kKeyAndValue) {
     if (!seenV) return Error{"MISSING_VALUE_PARAM", ""};
-    return checkValue(out.value, limits);
+    if (auto st = checkValue(out.value, limits); !st.ok()) return st;
+    if (seenT) {
+      auto secs = parseTtlSeconds(ttl);
+      if (!secs.ok()) return secs.error();
+      out.ttlMs = *secs * 1000;
+    }
   }
   return common::okStatus();
+}
+
+common::Result<uint64_t> parseTtlSeconds(std::string_view text) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || n == 0 ||
+      n > kMaxTtlSeconds) {
+    return Error{"BAD_TTL", "ttl must be whole seconds, 1 to " + std::to_string(kMaxTtlSeconds)};
+  }
+  return n;
+}
+
+common::Result<uint64_t> parseTtlParam(std::string_view query) {
+  auto parsed = common::parseQuery(query);
+  if (!parsed.ok()) return parsed.error();
+  const std::string* ttl = nullptr;
+  for (const auto& p : *parsed) {
+    if (p.name != "ttl") continue;
+    if (ttl != nullptr) return Error{"DUPLICATE_PARAM", "repeated ttl"};
+    ttl = &p.value;
+  }
+  if (ttl == nullptr) return uint64_t{0};
+  auto secs = parseTtlSeconds(*ttl);
+  if (!secs.ok()) return secs.error();
+  return *secs * 1000;
 }
 
 common::Result<ListParams> parseListParams(std::string_view query) {

@@ -144,5 +144,34 @@ TEST(ListParams, CollectionAndClearParams) {
   EXPECT_EQ(parseClearParams("w=1&w=2").error().code, "DUPLICATE_PARAM");
 }
 
+TEST(KeyParams, TtlIsWholePositiveSecondsCheckedLast) {
+  auto w = Need::kKeyAndValue;
+  auto ok = parseKeyParams("k=a&v=1&ttl=2", w, kLimits);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->ttlMs, 2000u);
+  EXPECT_EQ(parseKeyParams("k=a&v=1", w, kLimits)->ttlMs, 0u);
+  EXPECT_EQ(parseKeyParams("k=a&v=1&ttl=315360000", w, kLimits)->ttlMs, 315360000000u);
+  for (const char* bad :
+       {"0", "-1", "", "1.5", "abc", "1e3", "+5", " 5", "315360001", "99999999999999999999999"}) {
+    EXPECT_EQ(codeOf(parseKeyParams("k=a&v=1&ttl=" + encoded(bad), w, kLimits)), "BAD_TTL") << bad;
+  }
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&v=1&ttl=1&ttl=2", w, kLimits)), "DUPLICATE_PARAM");
+  // The key and value rules come first.
+  EXPECT_EQ(codeOf(parseKeyParams("v=1&ttl=0", w, kLimits)), "MISSING_KEY_PARAM");
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&ttl=0", w, kLimits)), "MISSING_VALUE_PARAM");
+  // Routes without a value (/get, /ttl, /persist) ignore it, as any unknown parameter.
+  EXPECT_EQ(codeOf(parseKeyParams("k=a&ttl=0", Need::kKey, kLimits)), "OK");
+}
+
+TEST(TtlParam, RestQueries) {
+  EXPECT_EQ(parseTtlParam("").value(), 0u);
+  EXPECT_EQ(parseTtlParam("w=all").value(), 0u);
+  EXPECT_EQ(parseTtlParam("ttl=60&w=all").value(), 60000u);
+  EXPECT_EQ(parseTtlParam("ttl=0").error().code, "BAD_TTL");
+  EXPECT_EQ(parseTtlParam("ttl=x").error().code, "BAD_TTL");
+  EXPECT_EQ(parseTtlParam("ttl=1&ttl=1").error().code, "DUPLICATE_PARAM");
+  EXPECT_EQ(parseTtlParam("ttl=%zz").error().code, "INVALID_ENCODING");
+}
+
 }  // namespace
 }  // namespace db

@@ -156,6 +156,8 @@ void Rest::keyValue(const Request& req, Responder r, std::string_view method) {
 void Rest::put(const Request& req, Responder r, std::string_view value) {
   auto w = writeConcern(req.query);
   if (!w.ok()) return respondError(r, w.error());
+  auto ttlMs = parseTtlParam(req.query);  // ?ttl=SECONDS (docs/ttl.md)
+  if (!ttlMs.ok()) return respondError(r, ttlMs.error());
   auto level = api_.admitWrite(*w);
   if (!level.ok()) return respondError(r, level.error());
   // One hash lookup more than /set: whether this node had a live record for the key. (A write
@@ -163,7 +165,7 @@ void Rest::put(const Request& req, Responder r, std::string_view value) {
   bool existed = keyspace_.contains(path_.key, path_.collection);
   std::string body;
   appendRecord(body, path_.key, &value);  // before the write: `value` may be the request's body
-  auto m = keyspace_.set(path_.key, value, path_.collection);
+  auto m = keyspace_.set(path_.key, value, path_.collection, *ttlMs);
   if (!m.ok()) return respondError(r, m.error());
   api_.finishWrite(*m, *level, r, existed ? 200 : 201, std::move(body));
 }

@@ -33,7 +33,7 @@ void MeshCluster::onAppend(Ticket ticket, const LogEntry& e, Source source) {
   // Alone (the first node, or every other one gone): nobody to stream to; a node that joins
   // later copies a snapshot taken after it subscribed, so nothing is lost by not batching.
   if (phase_ == Phase::kClosed || peers_.empty()) return;
-  batch_.add(e.kind, e.key, e.value, e.hlc, e.origin, e.collection);
+  batch_.add(e.kind, e.key, e.value, e.hlc, e.origin, e.collection, e.expiresAtMs);
   batchMaxHlc_ = std::max(batchMaxHlc_, e.hlc);
   batchLastTicket_ = ticket;
   if (batch_.bytes() >= opts_.maxBatchBytes) flushBatch();

@@ -10,7 +10,8 @@ namespace {
 
 void addRecord(wire::FrameWriter& w, const RecordView& r) {
   w.add(r.tombstone ? Mutation::Kind::kDelete : Mutation::Kind::kPut, r.key,
-        r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, r.collection);
+        r.tombstone ? std::string_view() : r.value, r.hlc, r.origin, r.collection,
+        r.tombstone ? 0 : r.expiresAtMs);
 }
 
 common::Status checkRef(const wire::RecordRef& r, const Limits& limits) {
@@ -46,9 +47,12 @@ common::Result<wire::FrameView> StoreBridge::admit(std::string_view bytes, wire:
 }
 
 ApplyResult StoreBridge::applyRemote(const wire::RecordRef& r, Source source) {
-  ApplyResult res = keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin, r.collection);
-  if (res == ApplyResult::kApplied)
-    log_.append(LogEntry{r.kind, r.key, r.value, r.hlc, r.origin, r.collection}, source);
+  ApplyResult res =
+      keyspace_.apply(r.kind, r.key, r.value, r.hlc, r.origin, r.collection, r.expiresAtMs);
+  if (res == ApplyResult::kApplied) {
+    log_.append(LogEntry{r.kind, r.key, r.value, r.hlc, r.origin, r.collection, r.expiresAtMs},
+                source);
+  }
   return res;
 }
 
@@ -260,6 +264,9 @@ common::Result<Keyspace::SegmentSet> StoreBridge::segmentsFromExtra(std::string_
 size_t StoreBridge::collectTombstones(uint64_t horizonHlc, uint64_t graceMs) {
   uint64_t now = keyspace_.clock().wallMs();
   if (now <= graceMs) return 0;
+  // An expired record needs no grace period (every node decides its expiry itself): the
+  // horizon alone says that no member can bring back an older version of it.
+  keyspace_.setExpiryHorizon(horizonHlc);
   uint64_t below = std::min(horizonHlc, Hlc::pack(now - graceMs, 0));
   collectedBelow_ = std::max(collectedBelow_, below);
   return keyspace_.collectTombstones(below);

@@ -105,7 +105,11 @@ class StoreBridge {
   // Tombstones with an hlc below this may have been collected here (0: none ever was).
   uint64_t collectedBelow() const { return collectedBelow_; }
   // A snapshot copied from a peer lacks the tombstones that peer collected: its horizon is ours.
-  void adoptCollectedBelow(uint64_t hlc) { collectedBelow_ = std::max(collectedBelow_, hlc); }
+  // It is below that peer's collection horizon, so it is an expiry horizon too (docs/ttl.md).
+  void adoptCollectedBelow(uint64_t hlc) {
+    collectedBelow_ = std::max(collectedBelow_, hlc);
+    keyspace_.setExpiryHorizon(hlc);
+  }
 
   // A kRecords frame of every record (tombstones and the clear marks included) with hlc >= floor:
   // what an evicted node keeps across its wipe. One O(n) walk. `skipped`: records left out

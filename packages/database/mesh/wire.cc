@@ -67,13 +67,17 @@ uint64_t getU64(const char* p) {
 FrameWriter::FrameWriter(FrameType type) : type_(type) {}
 
 void FrameWriter::add(const Mutation& m) {
-  add(m.kind, m.key, m.value, m.hlc, m.origin, m.collection);
+  add(m.kind, m.key, m.value, m.hlc, m.origin, m.collection, m.expiresAtMs);
 }
 
 void FrameWriter::add(Mutation::Kind kind, std::string_view key, std::string_view value,
-                      uint64_t hlc, std::string_view origin, std::string_view collection) {
-  uint8_t kindByte = static_cast<uint8_t>(kind) | (collection.empty() ? 0 : kCollectionFlag);
+                      uint64_t hlc, std::string_view origin, std::string_view collection,
+                      uint64_t expiresAtMs) {
+  if (kind != Mutation::Kind::kPut) expiresAtMs = 0;  // only a value expires
+  uint8_t kindByte = static_cast<uint8_t>(kind) | (collection.empty() ? 0 : kCollectionFlag) |
+                     (expiresAtMs == 0 ? 0 : kExpiryFlag);
   records_.push_back(static_cast<char>(kindByte));
+  if (expiresAtMs != 0) putU64(records_, expiresAtMs);
   putU64(records_, hlc);
   putVarint(records_, origin.size());
   records_.append(origin);
@@ -130,9 +134,19 @@ const char* parseRecord(const char*& q, const char* end, RecordRef& r) {
   if (end - q < 9) return "short record";
   auto kindByte = static_cast<uint8_t>(*q++);
   bool hasCollection = (kindByte & kCollectionFlag) != 0;
-  uint8_t kind = kindByte & static_cast<uint8_t>(~kCollectionFlag);
+  bool hasExpiry = (kindByte & kExpiryFlag) != 0;
+  uint8_t kind = kindByte & static_cast<uint8_t>(~(kCollectionFlag | kExpiryFlag));
   if (kind > static_cast<uint8_t>(Mutation::Kind::kClear)) return "kind";
   r.kind = static_cast<Mutation::Kind>(kind);
+  r.expiresAtMs = 0;
+  if (hasExpiry) {
+    if (r.kind != Mutation::Kind::kPut) return "expiry on a non-put";
+    if (end - q < 16) return "short record";
+    r.expiresAtMs = getU64(q);
+    q += 8;
+    // No expiry is spelled without the flag: one encoding per record.
+    if (r.expiresAtMs == 0) return "zero expiry";
+  }
   r.hlc = getU64(q);
   q += 8;
   if (!getView(q, end, kMaxOriginBytes, r.origin)) return "origin";
@@ -208,7 +222,7 @@ common::Result<Frame> decodeFrame(std::string_view bytes, FrameType expected) {
   f.records.reserve(v->count);
   forEachRecord(*v, [&](const RecordRef& r) {
     f.records.push_back(Mutation{r.kind, std::string(r.key), std::string(r.value), r.hlc,
-                                 std::string(r.origin), std::string(r.collection)});
+                                 std::string(r.origin), std::string(r.collection), r.expiresAtMs});
   });
   return f;
 }

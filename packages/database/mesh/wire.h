@@ -5,10 +5,11 @@
 //   "MKV1" | type u8 | flags u8 | reserved u16 | seq u64 | count u32 | payloadLen u32 |
 //   payload[payloadLen] | xxh3_64(everything before it) u64
 //   payload = extraLen varint, extra bytes, then `count` records:
-//   kind u8 | hlc u64 | originLen varint, origin | keyLen varint, key | valueLen varint, value
+//   kind u8 [| expiresAtMs u64: only when kind has kExpiryFlag; a kPut's, never 0] | hlc u64 |
+//   originLen varint, origin | keyLen varint, key | valueLen varint, value
 //   [| collectionLen varint, collection: only when kind has kCollectionFlag; never empty]
-// A record of the default collection has no flag and no collection bytes: its bytes are what
-// they were before collections existed.
+// A record of the default collection has no flag and no collection bytes, one without an
+// expiry no expiry flag and bytes: their bytes are what they were before collections and TTLs.
 // The one thing to get right: decodeFrame() validates the WHOLE frame (lengths, checksum, every
 // record) before returning anything, so a truncated or corrupt frame is refused with nothing
 // applied half-way.
@@ -40,6 +41,7 @@ inline constexpr size_t kMaxValueBytes = 1u << 20;
 inline constexpr size_t kMaxExtraBytes = 1u << 16;
 inline constexpr size_t kMaxCollectionBytes = db::kMaxCollectionBytes;  // record_rules.h
 inline constexpr uint8_t kCollectionFlag = 0x80;                        // in a record's kind byte
+inline constexpr uint8_t kExpiryFlag = 0x40;                            // in a record's kind byte
 // The largest request body a mesh route accepts (its RouteOptions::maxBodyBytes). A batch is
 // far smaller (maxBatchBytes plus one record); a repair frame carries whole differing segments,
 // which is why this stays at the HTTP server's former global limit.
@@ -53,7 +55,7 @@ class FrameWriter {
   void setExtra(std::string_view extra) { extra_.assign(extra); }
   void add(const Mutation& m);
   void add(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
-           std::string_view origin, std::string_view collection = {});
+           std::string_view origin, std::string_view collection = {}, uint64_t expiresAtMs = 0);
   size_t count() const { return count_; }
   size_t bytes() const { return records_.size(); }  // record bytes so far
   bool empty() const { return count_ == 0; }
@@ -81,6 +83,7 @@ struct RecordRef {
   uint64_t hlc = 0;
   std::string_view origin, key, value;
   std::string_view collection{};  // "" = the default collection
+  uint64_t expiresAtMs = 0;       // kPut only: when it expires (0 = never)
 };
 
 // A validated frame: every byte checked (envelope, checksum, every record), nothing copied.

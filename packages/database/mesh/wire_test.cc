@@ -277,5 +277,69 @@ TEST(Wire, RefusesAFlaggedRecordWithoutACollectionOrWithAnOversizedOne) {
   EXPECT_EQ(b.error().code, "BAD_RECORD");
 }
 
+TEST(Wire, CarriesTheExpiryOfAPutAndNothingMoreForOneWithout) {
+  FrameWriter w(FrameType::kBatch);
+  Mutation timed = put("k", "v", 100);
+  timed.expiresAtMs = 1'700'000'002'000;
+  timed.collection = "users";
+  w.add(timed);
+  w.add(put("k", "v", 101));
+  Mutation del;  // an expiry on a delete is not a thing: not encoded
+  del.kind = Mutation::Kind::kDelete;
+  del.key = "k";
+  del.hlc = 102;
+  del.origin = "n1";
+  del.expiresAtMs = 5;
+  w.add(del);
+  std::string f = w.finish();
+  auto d = decodeFrame(f, FrameType::kBatch);
+  ASSERT_TRUE(d.ok()) << d.error().code;
+  ASSERT_EQ(d->records.size(), 3u);
+  EXPECT_EQ(d->records[0].expiresAtMs, 1'700'000'002'000u);
+  EXPECT_EQ(d->records[0].collection, "users");
+  EXPECT_EQ(d->records[0].value, "v");
+  EXPECT_EQ(d->records[0].hlc, 100u);
+  EXPECT_EQ(d->records[1].expiresAtMs, 0u);
+  EXPECT_EQ(d->records[2].expiresAtMs, 0u);
+  // Re-encoding what was decoded gives the same bytes (one encoding per frame).
+  FrameWriter again(FrameType::kBatch);
+  for (const Mutation& m : d->records) again.add(m);
+  EXPECT_EQ(again.finish(), f);
+  // The flag and its 8 bytes: exactly 8 bytes more than the same record without an expiry.
+  FrameWriter a(FrameType::kBatch), b(FrameType::kBatch);
+  a.add(put("k", "v", 100));
+  Mutation t = put("k", "v", 100);
+  t.expiresAtMs = 7;
+  b.add(t);
+  EXPECT_EQ(a.finish().size() + 8, b.finish().size());
+}
+
+TEST(Wire, RefusesAZeroExpiryOrAnExpiryOnANonPut) {
+  Mutation t = put("k", "v", 100);
+  t.expiresAtMs = 0x1111111111111111;
+  FrameWriter w(FrameType::kBatch);
+  w.add(t);
+  std::string f = w.finish();
+  size_t kindAt = kHeaderBytes + 1;
+  ASSERT_EQ(static_cast<uint8_t>(f[kindAt]), kExpiryFlag);
+  std::string zero = f;  // the flag with a zero expiry: a second spelling of "none"
+  for (size_t i = 1; i <= 8; ++i) zero[kindAt + i] = '\0';
+  auto z = decodeFrame(reseal(zero), FrameType::kBatch);
+  ASSERT_FALSE(z.ok());
+  EXPECT_EQ(z.error().code, "BAD_RECORD");
+  std::string onClear = f;  // a flagged clear (its key and value would be refused anyway)
+  onClear[kindAt] = static_cast<char>(kExpiryFlag | 2);
+  EXPECT_FALSE(decodeFrame(reseal(onClear), FrameType::kBatch).ok());
+  std::string onDelete = f;
+  onDelete[kindAt] = static_cast<char>(kExpiryFlag | 1);
+  EXPECT_FALSE(decodeFrame(reseal(onDelete), FrameType::kBatch).ok());
+  // A flag with its 8 bytes cut: the record is short.
+  std::string cut = f.substr(0, kindAt + 5);
+  cut[20] = static_cast<char>(6);  // payload: extra varint, kind, 4 bytes of the expiry
+  cut[21] = cut[22] = cut[23] = 0;
+  cut.append(8, '\0');
+  EXPECT_FALSE(decodeFrame(reseal(cut), FrameType::kBatch).ok());
+}
+
 }  // namespace
 }  // namespace db::wire

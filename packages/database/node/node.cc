@@ -94,7 +94,11 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   info.hostname = config_.hostname;
   info.limits = limits;
   info.startedAtMs = uv_now(loop_);
-  info.appendStatus = [this](std::string& s) { watch_->appendStatus(s); };
+  expirySweeper_ = std::make_unique<ExpirySweeper>(loop_, *keyspace_, log_);
+  info.appendStatus = [this](std::string& s) {
+    watch_->appendStatus(s);
+    expirySweeper_->appendStatus(s);
+  };
   info.watchCollection = [this](const common::http::Request& req, common::http::Responder r,
                                 std::string_view collection) {
     watchRoute_->watchCollection(req, r, collection);
@@ -111,6 +115,7 @@ int Node::start() {
   if (persister_) persister_->start();
   log_.start();
   watch_->start();
+  expirySweeper_->start();
   api_->registerRoutes();
   watchRoute_->registerRoutes(*server_);
   mesh_->registerRoutes(*server_);
@@ -168,6 +173,7 @@ void Node::shutdown() {
   // Watchers' streams end first (else the server's drain would wait on them until its force
   // close); a client reconnects elsewhere with its Last-Event-ID (and gets a reset there).
   watch_->close();
+  expirySweeper_->close([] {});
   // Clients first: stop accepting and reading requests and answer what was asked, so no write
   // is acknowledged after the mesh started leaving; then leave, which waits until the peers
   // acknowledged every write this node accepted.

@@ -16,6 +16,7 @@
 
 #include "common/http/server.h"
 #include "database/config/node_config.h"
+#include "database/core/expiry_sweeper.h"
 #include "database/core/write_log.h"
 #include "database/http/api.h"
 #include "database/http/metrics.h"
@@ -63,6 +64,7 @@ class Node {
   // Before the server: the server's connections own the watchers, which leave the hub when
   // they die, so the hub must be destroyed after the server.
   std::unique_ptr<watch::WatchHub> watch_;
+  std::unique_ptr<ExpirySweeper> expirySweeper_;  // drops expired records (docs/ttl.md)
   std::unique_ptr<watch::WatchRoute> watchRoute_;
   std::unique_ptr<common::http::Server> server_;
   WriteLog log_;

@@ -198,6 +198,33 @@ TEST_F(PersisterTest, CollectionsAndTheirClearsSurviveARestartAndACompaction) {
   check();
 }
 
+TEST_F(PersisterTest, ExpiriesSurviveARestartAndACompactionLeavesOutDroppableExpiredRecords) {
+  open();
+  auto write = [&](common::Result<Mutation> m) {
+    ASSERT_TRUE(m.ok());
+    log_->append(*m, Source::kClient);
+  };
+  write(ks_->set("later", "v", "users", 3600 * 1000));
+  ASSERT_TRUE(set("plain", "v").ok());
+  Hlc peer;
+  uint64_t wall = ks_->wallMs();
+  Mutation expired{Mutation::Kind::kPut, "gone", "v", peer.now(), "peer", {}, wall - 1000};
+  ASSERT_EQ(apply(expired), ApplyResult::kApplied);  // no horizon yet: taken, hidden
+  ASSERT_TRUE(sync().ok());
+  restart();  // from the log: the expiry came back with each record
+  EXPECT_GT(ks_->ttlMs("later", "users").value(), 3500 * 1000);
+  EXPECT_EQ(ks_->ttlMs("plain").value(), -1);
+  EXPECT_FALSE(ks_->contains("gone"));
+  EXPECT_EQ(ks_->engine().size(), 3u);
+  ks_->setExpiryHorizon(ks_->clock().last() + 1);  // every member has them now
+  persister_->compactNow();
+  ASSERT_TRUE(runUntil([&] { return persister_->stats().compactions == 1; }));
+  restart();  // from the snapshot: the expired record was left out
+  EXPECT_EQ(ks_->engine().size(), 2u);
+  EXPECT_GT(ks_->ttlMs("later", "users").value(), 3500 * 1000);
+  EXPECT_EQ(ks_->size(), 2u);
+}
+
 TEST_F(PersisterTest, UnderAlwaysTheWaitEndsOnlyAfterTheFsync) {
   PersisterOptions o;
   o.fsync = FsyncPolicy::kAlways;

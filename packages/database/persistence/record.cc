@@ -25,10 +25,20 @@ bool decodeBody(const char* p, uint32_t len, LogRecord& r) {
   if (len < kRecordFixedBodyBytes) return false;
   auto kindByte = static_cast<uint8_t>(p[0]);
   bool hasCollection = (kindByte & kCollectionFlag) != 0;
-  uint8_t kind = kindByte & static_cast<uint8_t>(~kCollectionFlag);
+  bool hasExpiry = (kindByte & kExpiryFlag) != 0;
+  uint8_t kind = kindByte & static_cast<uint8_t>(~(kCollectionFlag | kExpiryFlag));
   if (kind > static_cast<uint8_t>(RecordKind::kReset)) return false;
   if (hasCollection && kind == static_cast<uint8_t>(RecordKind::kReset)) return false;
   r.kind = static_cast<RecordKind>(kind);
+  r.expiresAtMs = 0;
+  if (hasExpiry) {
+    // Only a put expires, and no expiry is spelled without the flag.
+    if (r.kind != RecordKind::kPut || len < kRecordFixedBodyBytes + 8) return false;
+    r.expiresAtMs = bytes::getU64(p + 1);
+    if (r.expiresAtMs == 0) return false;
+    p += 8;  // the rest is laid out as in a record without an expiry
+    len -= 8;
+  }
   r.hlc = bytes::getU64(p + 1);
   size_t originLen = bytes::getU16(p + 9);
   size_t keyLen = bytes::getU16(p + 11);
@@ -47,21 +57,25 @@ bool decodeBody(const char* p, uint32_t len, LogRecord& r) {
 }  // namespace
 
 size_t encodedSize(std::string_view key, std::string_view value, std::string_view origin,
-                   std::string_view collection) {
-  return kRecordHeaderBytes + kRecordFixedBodyBytes + key.size() + value.size() + origin.size() +
-         collection.size();
+                   std::string_view collection, uint64_t expiresAtMs) {
+  return kRecordHeaderBytes + kRecordFixedBodyBytes + (expiresAtMs == 0 ? 0 : 8) + key.size() +
+         value.size() + origin.size() + collection.size();
 }
 
 void encodeRecord(std::string& out, RecordKind kind, std::string_view key, std::string_view value,
-                  uint64_t hlc, std::string_view origin, std::string_view collection) {
+                  uint64_t hlc, std::string_view origin, std::string_view collection,
+                  uint64_t expiresAtMs) {
+  if (kind != RecordKind::kPut) expiresAtMs = 0;  // only a value expires
   size_t start = out.size();
-  auto len = static_cast<uint32_t>(kRecordFixedBodyBytes + origin.size() + key.size() +
-                                   value.size() + collection.size());
+  auto len = static_cast<uint32_t>(kRecordFixedBodyBytes + (expiresAtMs == 0 ? 0 : 8) +
+                                   origin.size() + key.size() + value.size() + collection.size());
   out.reserve(start + kRecordHeaderBytes + len);
   bytes::putU32(out, len);
   bytes::putU64(out, 0);  // checksum, filled in below
-  auto kindByte = static_cast<uint8_t>(kind) | (collection.empty() ? 0 : kCollectionFlag);
+  auto kindByte = static_cast<uint8_t>(kind) | (collection.empty() ? 0 : kCollectionFlag) |
+                  (expiresAtMs == 0 ? 0 : kExpiryFlag);
   out.push_back(static_cast<char>(kindByte));
+  if (expiresAtMs != 0) bytes::putU64(out, expiresAtMs);
   bytes::putU64(out, hlc);
   bytes::putU16(out, static_cast<uint16_t>(origin.size()));
   bytes::putU16(out, static_cast<uint16_t>(key.size()));

@@ -1,9 +1,11 @@
 // The record format of the node's files (log.<gen> and snapshot.<gen>): one record per mutation,
-//   u32 bodyLen | u64 checksum | body = u8 kind, u64 hlc, u16 originLen, u16 keyLen,
-//   u32 valueLen, origin, key, value [, collection]
+//   u32 bodyLen | u64 checksum | body = u8 kind, [u64 expiresAtMs,] u64 hlc, u16 originLen,
+//   u16 keyLen, u32 valueLen, origin, key, value [, collection]
 // A record of a named collection has kCollectionFlag set in its kind byte and the collection's
 // name as the rest of the body (never empty); a default-collection record is byte for byte what
-// it was before collections, so older files load unchanged.
+// it was before collections, so older files load unchanged. A kPut with an expiry (docs/ttl.md)
+// has kExpiryFlag set and its expiresAtMs (never 0) right after the kind byte; one without is
+// unchanged too.
 // little-endian; checksum = XXH3-64 of the body seeded with bodyLen, so a bad length is caught
 // too. Kinds are Mutation::Kind plus kReset (the keyspace forgot everything: an evicted node).
 // encodeRecord() appends to a buffer on the loop thread; scanRecords() walks bytes (an mmapped
@@ -31,6 +33,7 @@ constexpr size_t kRecordHeaderBytes = 12;     // bodyLen + checksum
 constexpr size_t kRecordFixedBodyBytes = 17;  // kind, hlc, three lengths
 constexpr size_t kMaxRecordBodyBytes = size_t{1} << 20;
 constexpr uint8_t kCollectionFlag = 0x80;
+constexpr uint8_t kExpiryFlag = 0x40;
 
 // A decoded record; the views point into the scanned bytes.
 struct LogRecord {
@@ -40,17 +43,20 @@ struct LogRecord {
   std::string_view key;
   std::string_view value;
   std::string_view collection{};  // "" = the default collection
+  uint64_t expiresAtMs = 0;       // kPut: when it expires (0 = never)
 };
 
 // Appends one record. Precondition: key and origin < 64 KiB, the whole body within
 // kMaxRecordBodyBytes (the keyspace's limits are far below).
 void encodeRecord(std::string& out, RecordKind kind, std::string_view key, std::string_view value,
-                  uint64_t hlc, std::string_view origin, std::string_view collection = {});
+                  uint64_t hlc, std::string_view origin, std::string_view collection = {},
+                  uint64_t expiresAtMs = 0);
 inline void encodeMutation(std::string& out, const Mutation& m) {
-  encodeRecord(out, static_cast<RecordKind>(m.kind), m.key, m.value, m.hlc, m.origin, m.collection);
+  encodeRecord(out, static_cast<RecordKind>(m.kind), m.key, m.value, m.hlc, m.origin, m.collection,
+               m.expiresAtMs);
 }
 size_t encodedSize(std::string_view key, std::string_view value, std::string_view origin,
-                   std::string_view collection = {});
+                   std::string_view collection = {}, uint64_t expiresAtMs = 0);
 
 struct ScanOutcome {
   enum class State : uint8_t {

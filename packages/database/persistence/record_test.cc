@@ -19,13 +19,14 @@ struct Decoded {
   std::string key, value, origin;
   uint64_t hlc;
   std::string collection;
+  uint64_t expiresAtMs = 0;
 };
 
 std::vector<Decoded> readAll(std::string_view bytes, ScanOutcome* out) {
   std::vector<Decoded> v;
   *out = scanRecords(bytes, [&](const LogRecord& r) {
     v.push_back({r.kind, std::string(r.key), std::string(r.value), std::string(r.origin), r.hlc,
-                 std::string(r.collection)});
+                 std::string(r.collection), r.expiresAtMs});
     return true;
   });
   return v;
@@ -176,6 +177,68 @@ TEST(Record, AFlaggedResetOrAFlagWithoutACollectionIsBad) {
   flaggedReset.append("c");
   for (const std::string& bad : {flagged, trailing, flaggedReset}) {
     std::string file = seal(bad) + plain;  // followed by a good record: damage, not a tear
+    ScanOutcome out;
+    auto v = readAll(file, &out);
+    EXPECT_EQ(out.state, State::kDamaged);
+    EXPECT_TRUE(v.empty());
+  }
+}
+
+TEST(Record, CarriesTheExpiryOfAPutAndLeavesRecordsWithoutOneAsTheyWere) {
+  std::string b;
+  encodeRecord(b, RecordKind::kPut, "k", "v", 1, "o", "users", 1'700'000'002'000);
+  encodeRecord(b, RecordKind::kPut, "k2", "v2", 2, "o", {}, 42);
+  encodeRecord(b, RecordKind::kDelete, "k", "", 3, "o", {}, 99);  // not a put: no expiry
+  encodeRecord(b, RecordKind::kPut, "k", "v", 4, "o");
+  EXPECT_EQ(b.size(), encodedSize("k", "v", "o", "users", 1) + encodedSize("k2", "v2", "o", {}, 1) +
+                          encodedSize("k", "", "o") + encodedSize("k", "v", "o"));
+  ScanOutcome out;
+  auto v = readAll(b, &out);
+  EXPECT_EQ(out.state, State::kClean);
+  ASSERT_EQ(v.size(), 4u);
+  EXPECT_EQ(v[0].expiresAtMs, 1'700'000'002'000u);
+  EXPECT_EQ(v[0].collection, "users");
+  EXPECT_EQ(v[0].key, "k");
+  EXPECT_EQ(v[0].value, "v");
+  EXPECT_EQ(v[0].hlc, 1u);
+  EXPECT_EQ(v[0].origin, "o");
+  EXPECT_EQ(v[1].expiresAtMs, 42u);
+  EXPECT_EQ(v[1].collection, "");
+  EXPECT_EQ(v[1].value, "v2");
+  EXPECT_EQ(v[2].expiresAtMs, 0u);
+  EXPECT_EQ(v[3].expiresAtMs, 0u);
+  // The expiry follows the kind byte, which carries the flag.
+  std::string one;
+  encodeRecord(one, RecordKind::kPut, "k", "v", 0x0102030405060708, "o", {}, 0x1112131415161718);
+  std::string body(
+      "\x40\x18\x17\x16\x15\x14\x13\x12\x11\x08\x07\x06\x05\x04\x03\x02\x01"
+      "\x01\x00\x01\x00\x01\x00\x00\x00okv",
+      28);
+  EXPECT_EQ(one.substr(kRecordHeaderBytes), body);
+}
+
+TEST(Record, AZeroExpiryOrAnExpiryOnANonPutIsBad) {
+  auto seal = [](std::string body) {
+    std::string out;
+    auto len = static_cast<uint32_t>(body.size());
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+    uint64_t sum = XXH3_64bits_withSeed(body.data(), body.size(), len);
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
+    return out + body;
+  };
+  std::string plain;
+  encodeRecord(plain, RecordKind::kPut, "k", "v", 1, "o");
+  std::string timed;
+  encodeRecord(timed, RecordKind::kPut, "k", "v", 1, "o", {}, 77);
+  std::string body = timed.substr(kRecordHeaderBytes);
+  std::string zero = body;
+  for (size_t i = 1; i <= 8; ++i) zero[i] = '\0';
+  std::string onDelete = body;
+  onDelete[0] = static_cast<char>(kExpiryFlag | 1);
+  std::string flagOnly = plain.substr(kRecordHeaderBytes);  // flag, but no 8 bytes of expiry
+  flagOnly[0] = static_cast<char>(kExpiryFlag);
+  for (const std::string& bad : {zero, onDelete, flagOnly}) {
+    std::string file = seal(bad) + plain;
     ScanOutcome out;
     auto v = readAll(file, &out);
     EXPECT_EQ(out.state, State::kDamaged);

@@ -182,7 +182,7 @@ common::Result<FileResult> replayFile(const std::string& path, bool isSnapshot, 
       return;
     }
     ApplyResult a = ks.replay(static_cast<Mutation::Kind>(r.kind), r.key, r.value, r.hlc, r.origin,
-                              r.collection);
+                              r.collection, r.expiresAtMs);
     if (a == ApplyResult::kRefusedInvalid) {  // over this start's MAX_KEY/VALUE limits
       if (rep.refused++ == 0) {
         spdlog::warn("recovery: {} refused a record ({}); counting the others", path, toString(a));

@@ -210,5 +210,24 @@ TEST(Recovery, AResetRecordWipesWhatCameBefore) {
   EXPECT_TRUE(e.ks.contains("k5"));
 }
 
+TEST(Recovery, RecordsKeepTheirExpiryAndOnesExpiredSinceAreNeverServed) {
+  Env e;
+  std::string b;
+  uint64_t wall = Hlc().wallMs();
+  encodeRecord(b, RecordKind::kPut, "gone", "v", now(), "other", {}, wall - 1000);
+  encodeRecord(b, RecordKind::kPut, "later", "v", now(), "other", "users", wall + 3600 * 1000);
+  encodeRecord(b, RecordKind::kPut, "plain", "v", now(), "other");
+  e.write(e.dir->logPath(1), b);
+  auto r = recover(*e.dir, e.ks, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->records, 3u);
+  EXPECT_FALSE(e.ks.get("gone").has_value());
+  EXPECT_EQ(e.ks.size(), 2u);
+  auto left = e.ks.ttlMs("later", "users");
+  ASSERT_TRUE(left.ok());
+  EXPECT_GT(*left, 3500 * 1000);
+  EXPECT_EQ(e.ks.ttlMs("plain").value(), -1);
+}
+
 }  // namespace
 }  // namespace db::persistence

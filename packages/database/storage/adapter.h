@@ -28,6 +28,7 @@ struct RecordView {
   // Engines leave it empty (they see engine keys); the Keyspace fills it in the records it hands
   // out (scanAll, scanSegments): "" = the default collection, and `key` is then the client's key.
   std::string_view collection{};
+  uint64_t expiresAtMs = 0;  // wall-clock ms when the record expires; 0 = never (docs/ttl.md)
 };
 
 // What upsert() found before writing. `origin` stays valid until the next mutating call.
@@ -36,6 +37,7 @@ struct PreviousRecord {
   std::string_view origin;
   bool tombstone = false;
   size_t valueSize = 0;
+  uint64_t expiresAtMs = 0;
 };
 
 struct UpsertResult {

@@ -129,13 +129,16 @@ common::Error tooManyCollections() {
 }  // namespace
 
 common::Result<Mutation> Keyspace::set(std::string_view key, std::string_view value,
-                                       std::string_view collection) {
+                                       std::string_view collection, uint64_t ttlMs) {
   Collection* c = intern(collection, kMaxCollections);
   if (c == nullptr) return tooManyCollections();
   Mutation m{Mutation::Kind::kPut, std::string(key), std::string(value),
              hlc_.now(),           opts_.nodeId,     std::string(collection)};
+  // Decided once, here: the stamp's physical time plus the ttl. Every node expires the record
+  // at this wall-clock time (skew bounded by the clock-drift limit).
+  if (ttlMs > 0) m.expiresAtMs = Hlc::millis(m.hlc) + std::min(ttlMs, kMaxTtlMs);
   common::Error refusal;
-  ApplyResult r = write(*c, key, value, m.hlc, opts_.nodeId, false, &refusal);
+  ApplyResult r = write(*c, key, value, m.hlc, opts_.nodeId, false, m.expiresAtMs, &refusal);
   if (r == ApplyResult::kApplied) return m;
   if (!c->stored() && c->clearHlc == 0) release(*c);  // created for a write that failed
   // A fresh local stamp is newer than anything stored, so only the engine can refuse it.
@@ -145,16 +148,46 @@ common::Result<Mutation> Keyspace::set(std::string_view key, std::string_view va
 
 common::Result<Mutation> Keyspace::remove(std::string_view key, std::string_view collection) {
   Collection* c = find(collection);
-  if (c == nullptr) return common::Error{"MISSING_RECORD", ""};
-  auto cur = engine_->get(engineKey(*c, key));
-  if (!cur || cur->tombstone) return common::Error{"MISSING_RECORD", ""};
+  if (c == nullptr || !live(key, collection)) return common::Error{"MISSING_RECORD", ""};
   Mutation m{Mutation::Kind::kDelete, std::string(key), {}, hlc_.now(), opts_.nodeId,
              std::string(collection)};
   common::Error refusal;
-  ApplyResult r = write(*c, key, {}, m.hlc, opts_.nodeId, true, &refusal);
+  ApplyResult r = write(*c, key, {}, m.hlc, opts_.nodeId, true, 0, &refusal);
   if (r == ApplyResult::kApplied) return m;
   if (refusal.code.empty()) refusal = {"STORE_REFUSED", toString(r)};
   return refusal;
+}
+
+common::Result<std::optional<Mutation>> Keyspace::persist(std::string_view key,
+                                                          std::string_view collection) {
+  auto cur = live(key, collection);
+  if (!cur) return common::Error{"MISSING_RECORD", ""};
+  if (cur->expiresAtMs == 0) return std::optional<Mutation>{};
+  Collection* c = find(collection);
+  // Copied first: the view points into the engine, which the write changes.
+  Mutation m{Mutation::Kind::kPut, std::string(key), std::string(cur->value),
+             hlc_.now(),           opts_.nodeId,     std::string(collection)};
+  common::Error refusal;
+  ApplyResult r = write(*c, key, m.value, m.hlc, opts_.nodeId, false, 0, &refusal);
+  if (r == ApplyResult::kApplied) return std::optional<Mutation>{std::move(m)};
+  if (refusal.code.empty()) refusal = {"STORE_REFUSED", toString(r)};
+  return refusal;
+}
+
+common::Result<int64_t> Keyspace::ttlMs(std::string_view key, std::string_view collection) const {
+  auto cur = live(key, collection);
+  if (!cur) return common::Error{"MISSING_RECORD", ""};
+  if (cur->expiresAtMs == 0) return int64_t{-1};
+  return static_cast<int64_t>(cur->expiresAtMs - wallMs());  // > 0: live() checked it
+}
+
+std::optional<RecordView> Keyspace::live(std::string_view key, std::string_view collection) const {
+  const Collection* c = find(collection);
+  if (c == nullptr) return std::nullopt;
+  auto r = engine_->get(engineKey(*c, key));
+  if (!r || r->tombstone) return std::nullopt;
+  if (r->expiresAtMs != 0 && expired(r->expiresAtMs, wallMs())) return std::nullopt;
+  return r;
 }
 
 Mutation Keyspace::clear() {
@@ -259,20 +292,50 @@ RecordView Keyspace::clientView(const RecordView& rec) const {
   return out;
 }
 
-void Keyspace::forget(Collection& c, size_t keyBytes, size_t valueBytes, bool tombstone) {
+void Keyspace::forget(Collection& c, size_t keyBytes, size_t valueBytes, bool tombstone,
+                      uint64_t expiresAtMs) {
   if (tombstone) {
     --c.tombstones;
   } else {
     --c.records;
     c.bytes -= keyBytes + valueBytes;
   }
+  if (expiresAtMs == 0) return;
+  auto it = c.expiries.find(expiresAtMs);
+  assert(it != c.expiries.end());
+  if (it == c.expiries.end()) return;
+  it->second.records -= 1;
+  it->second.bytes -= keyBytes + valueBytes;
+  --c.expiring;
+  if (it->second.records == 0) c.expiries.erase(it);
+}
+
+void Keyspace::noteExpiry(Collection& c, uint64_t expiresAtMs, size_t bytes) {
+  Collection::Expiring& e = c.expiries[expiresAtMs];
+  e.records += 1;
+  e.bytes += bytes;
+  ++c.expiring;
+}
+
+Keyspace::Collection::Expiring Keyspace::Collection::expiredAt(uint64_t nowMs) const {
+  Expiring out;
+  // One entry per distinct expiry ms that is due: the sweep keeps this short.
+  for (auto it = expiries.begin(); it != expiries.end() && it->first <= nowMs; ++it) {
+    out.records += it->second.records;
+    out.bytes += it->second.bytes;
+  }
+  return out;
 }
 
 std::vector<CollectionInfo> Keyspace::collections() const {
   std::vector<CollectionInfo> out;
   out.reserve(named_ + 1);
-  auto info = [](const Collection& c) {
-    return CollectionInfo{c.name, c.records, c.tombstones, c.bytes};
+  uint64_t now = wallMs();
+  auto info = [now](const Collection& c) {
+    if (c.expiries.empty()) return CollectionInfo{c.name, c.records, c.tombstones, c.bytes, 0};
+    Collection::Expiring gone = c.expiredAt(now);
+    return CollectionInfo{c.name, c.records - gone.records, c.tombstones, c.bytes - gone.bytes,
+                          c.expiring - gone.records};
   };
   out.push_back(info(default_));
   for (const auto& c : slots_) {
@@ -294,15 +357,14 @@ void Keyspace::reset() {
   newestHlc_ = 0;
   oldestTombstone_ = sweepOldest_ = UINT64_MAX;
   sweepCursor_ = 0;
+  expiryCursor_ = 0;
   rootDirty_ = true;
 }
 
 std::optional<std::string_view> Keyspace::get(std::string_view key,
                                               std::string_view collection) const {
-  const Collection* c = find(collection);
-  if (c == nullptr) return std::nullopt;
-  auto r = engine_->get(engineKey(*c, key));
-  if (!r || r->tombstone) return std::nullopt;
+  auto r = live(key, collection);
+  if (!r) return std::nullopt;
   return r->value;
 }
 
@@ -311,12 +373,26 @@ bool Keyspace::contains(std::string_view key, std::string_view collection) const
 }
 
 size_t Keyspace::size() const {
-  return engine_->size() - engine_->tombstoneCount();
+  size_t n = engine_->size() - engine_->tombstoneCount();
+  uint64_t now = wallMs();
+  auto expiredIn = [now](const Collection& c) {
+    return c.expiries.empty() ? 0 : c.expiredAt(now).records;
+  };
+  n -= expiredIn(default_);
+  for (const auto& c : slots_) {
+    if (c) n -= expiredIn(*c);
+  }
+  return n;
 }
 
 size_t Keyspace::memoryUsed() const {
   size_t table = slots_.capacity() * sizeof(slots_[0]) + named_ * (sizeof(Collection) + 64);
-  return engine_->memoryUsed() + sizeof(segments_) + table;
+  // The expiry maps: about 40 bytes an entry (key, value, b-tree node overhead).
+  size_t expiries = default_.expiries.size();
+  for (const auto& c : slots_) {
+    if (c) expiries += c->expiries.size();
+  }
+  return engine_->memoryUsed() + sizeof(segments_) + table + expiries * 40;
 }
 
 // ---- cursors ----
@@ -373,7 +449,9 @@ common::Result<ScanPage> Keyspace::scan(
   ScanOptions o;
   o.includeTombstones = false;
   o.maxExamined = maxExamined;
-  if (c->prefix.empty() && named_ == 0) {  // the default collection alone: as it always was
+  uint64_t now = wallMs();
+  if (c->prefix.empty() && named_ == 0 && c->expiries.empty()) {
+    // The default collection alone, nothing that can expire: as it always was.
     o.prefix = prefix;
     o.limit = limit;
     ScanResult r =
@@ -387,6 +465,7 @@ common::Result<ScanPage> Keyspace::scan(
   size_t skip = c->prefix.size();
   ScanResult r = engine_->scan(*pos, o, [&](const RecordView& rec) {
     if (skip == 0 && !rec.key.empty() && rec.key[0] == kCollectionMarker) return true;
+    if (expired(rec.expiresAtMs, now)) return true;  // absent from the moment it expires
     ++visited;
     return visit(rec.key.substr(skip), rec.value) && visited < limit;
   });
@@ -438,28 +517,32 @@ Mutation Keyspace::toMutation(const RecordView& r) {
                   r.tombstone ? std::string() : std::string(r.value),
                   r.hlc,
                   std::string(r.origin),
-                  std::string(r.collection)};
+                  std::string(r.collection),
+                  r.tombstone ? 0 : r.expiresAtMs};
 }
 
 // ---- replication ----
 
 ApplyResult Keyspace::apply(const Mutation& m) {
-  return apply(m.kind, m.key, m.value, m.hlc, m.origin, m.collection);
+  return apply(m.kind, m.key, m.value, m.hlc, m.origin, m.collection, m.expiresAtMs);
 }
 
 ApplyResult Keyspace::apply(Mutation::Kind kind, std::string_view key, std::string_view value,
-                            uint64_t hlc, std::string_view origin, std::string_view collection) {
-  return merge(kind, key, value, hlc, origin, collection, false);
+                            uint64_t hlc, std::string_view origin, std::string_view collection,
+                            uint64_t expiresAtMs) {
+  return merge(kind, key, value, hlc, origin, collection, expiresAtMs, false);
 }
 
 ApplyResult Keyspace::replay(Mutation::Kind kind, std::string_view key, std::string_view value,
-                             uint64_t hlc, std::string_view origin, std::string_view collection) {
-  return merge(kind, key, value, hlc, origin, collection, true);
+                             uint64_t hlc, std::string_view origin, std::string_view collection,
+                             uint64_t expiresAtMs) {
+  return merge(kind, key, value, hlc, origin, collection, expiresAtMs, true);
 }
 
 ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::string_view value,
                             uint64_t hlc, std::string_view origin, std::string_view collection,
-                            bool trusted) {
+                            uint64_t expiresAtMs, bool trusted) {
+  if (kind != Mutation::Kind::kPut) expiresAtMs = 0;  // only a value expires
   if (origin.empty() || origin.size() > kMaxOriginBytes) return ApplyResult::kRefusedInvalid;
   if (collection.size() > kMaxCollectionBytes) return ApplyResult::kRefusedInvalid;
   switch (kind) {
@@ -501,20 +584,28 @@ ApplyResult Keyspace::merge(Mutation::Kind kind, std::string_view key, std::stri
     return ApplyResult::kApplied;
   }
   bool tomb = kind == Mutation::Kind::kDelete;
-  ApplyResult r = write(*c, key, tomb ? std::string_view() : value, hlc, origin, tomb);
+  if (expiresAtMs != 0 && hlc < expiryHorizon_ && expired(expiresAtMs, wallMs()) &&
+      !engine_->get(engineKey(*c, key))) {
+    // Dropped here already, or about to be on every node: taking it back would make nodes
+    // re-teach each other what they dropped. (When an older version is held, the merge goes
+    // on: the expired record replaces it, and the sweep drops it.)
+    if (!c->stored() && c->clearHlc == 0) release(*c);
+    return ApplyResult::kStale;
+  }
+  ApplyResult r = write(*c, key, tomb ? std::string_view() : value, hlc, origin, tomb, expiresAtMs);
   if (!c->stored() && c->clearHlc == 0) release(*c);  // created for a write that was not kept
   return r;
 }
 
 ApplyResult Keyspace::write(Collection& c, std::string_view key, std::string_view value,
                             uint64_t hlc, std::string_view origin, bool tombstone,
-                            common::Error* refusal) {
+                            uint64_t expiresAtMs, common::Error* refusal) {
   newestHlc_ = std::max(newestHlc_, hlc);
   // At or below the clear mark: already wiped by a clear this node knows about.
   if (!newer(hlc, origin, false, {}, c.clearHlc, c.clearOrigin, false, {})) {
     return ApplyResult::kStale;
   }
-  RecordView rec{engineKey(c, key), value, hlc, origin, tombstone};
+  RecordView rec{engineKey(c, key), value, hlc, origin, tombstone, {}, expiresAtMs};
   auto r = engine_->upsert(rec, [&](const RecordView& ex) {
     return newer(hlc, origin, tombstone, value, ex.hlc, ex.origin, ex.tombstone, ex.value);
   });
@@ -527,7 +618,7 @@ ApplyResult Keyspace::write(Collection& c, std::string_view key, std::string_vie
   uint64_t kh = keyHash(c.nameHash, key);
   if (r->existed) {
     xorRecord(kh, r->previous.hlc, r->previous.origin, r->previous.tombstone);
-    forget(c, key.size(), r->previous.valueSize, r->previous.tombstone);
+    forget(c, key.size(), r->previous.valueSize, r->previous.tombstone, r->previous.expiresAtMs);
   }
   xorRecord(kh, hlc, origin, tombstone);
   if (tombstone) {
@@ -536,6 +627,7 @@ ApplyResult Keyspace::write(Collection& c, std::string_view key, std::string_vie
   } else {
     ++c.records;
     c.bytes += key.size() + value.size();
+    if (expiresAtMs != 0) noteExpiry(c, expiresAtMs, key.size() + value.size());
   }
   maxStoredHlc_ = std::max(maxStoredHlc_, hlc);
   return ApplyResult::kApplied;
@@ -555,6 +647,8 @@ void Keyspace::applyClearMark(Collection& c, uint64_t hlc, std::string_view orig
     engine_->clear();
     segments_.fill(0);
     c.records = c.tombstones = c.bytes = 0;
+    c.expiries.clear();
+    c.expiring = 0;
     maxStoredHlc_ = 0;
     oldestTombstone_ = sweepOldest_ = UINT64_MAX;
     sweepCursor_ = 0;
@@ -565,7 +659,7 @@ void Keyspace::applyClearMark(Collection& c, uint64_t hlc, std::string_view orig
     if (&collectionOf(r.key, &key) != &c) return false;
     if (newer(r.hlc, r.origin, false, {}, hlc, origin, false, {})) return false;
     xorRecord(keyHash(c.nameHash, key), r.hlc, r.origin, r.tombstone);
-    forget(c, key.size(), r.value.size(), r.tombstone);
+    forget(c, key.size(), r.value.size(), r.tombstone, r.expiresAtMs);
     return true;
   });
   if (engine_->size() == 0) maxStoredHlc_ = 0;
@@ -637,6 +731,47 @@ size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
     sweepCursor_ = r.next;
   }
   return r.visited;
+}
+
+// ---- expiry ----
+
+bool Keyspace::expiryDue() const {
+  uint64_t now = wallMs();
+  auto due = [now](const Collection& c) {
+    return !c.expiries.empty() && c.expiries.begin()->first <= now;
+  };
+  if (due(default_)) return true;
+  for (const auto& c : slots_) {
+    if (c && due(*c)) return true;
+  }
+  return false;
+}
+
+size_t Keyspace::expiring() const {
+  size_t n = 0;
+  for (const CollectionInfo& c : collections()) n += c.expiring;
+  return n;
+}
+
+ExpirySweep Keyspace::sweepExpired(size_t maxExamined,
+                                   absl::FunctionRef<void(const RecordView&)> dropped) {
+  uint64_t now = wallMs();
+  ScanResult r = engine_->removeIf(expiryCursor_, maxExamined, [&](const RecordView& rec) {
+    if (!expired(rec.expiresAtMs, now) || rec.hlc >= expiryHorizon_) return false;
+    std::string_view key;
+    Collection& c = collectionOf(rec.key, &key);
+    xorRecord(keyHash(c.nameHash, key), rec.hlc, rec.origin, rec.tombstone);
+    forget(c, key.size(), rec.value.size(), rec.tombstone, rec.expiresAtMs);
+    RecordView out = rec;
+    out.key = key;
+    out.collection = c.name;
+    dropped(out);
+    return true;
+  });
+  expiryCursor_ = r.done ? 0 : r.next;
+  expiredDropped_ += r.visited;
+  if (r.visited > 0) releaseEmpty();
+  return ExpirySweep{r.examined, r.visited, r.done};
 }
 
 // ---- digest ----

@@ -8,13 +8,17 @@
 // under the client's keys as before; a collection's records under 0xFF + its node-local id
 // (varint) + the key, so a record costs 2-3 bytes more. Ids never leave the node: records
 // handed out carry the name (RecordView::collection), and each collection has its own clear mark.
+// A record may carry an absolute expiry (docs/ttl.md): reads and counts hide it from that
+// moment; sweepExpired() drops it once it is below the expiry horizon the mesh hands in.
 // The Node owns it (routes and mesh hold references); loop thread only, no locking.
 // The one thing to get right: views returned by get()/scans point into the engine and are
-// valid only until the next write (set/remove/clear/apply/collectTombstones).
+// valid only until the next write (set/remove/persist/clear/apply/collectTombstones/sweepExpired).
 #pragma once
 
+#include <absl/container/btree_map.h>
 #include <absl/functional/function_ref.h>
 
+#include <algorithm>
 #include <array>
 #include <bitset>
 #include <cstddef>
@@ -53,9 +57,17 @@ const char* toString(ApplyResult r);
 // What /collections and /status show of one collection.
 struct CollectionInfo {
   std::string name;       // "" = the default collection
-  size_t records = 0;     // live records
+  size_t records = 0;     // live records (expired ones not counted, swept or not)
   size_t tombstones = 0;  // deletes kept for replication
   size_t bytes = 0;       // key + value bytes of the live records
+  size_t expiring = 0;    // live records with an expiry (docs/ttl.md)
+};
+
+// What one slice of the expiry sweep did (Keyspace::sweepExpired).
+struct ExpirySweep {
+  size_t examined = 0;  // records looked at
+  size_t dropped = 0;   // expired records removed
+  bool done = true;     // the walk reached the end of the store (the next slice starts over)
 };
 
 // A page of a scan. `next` is the cursor of the following page, "" when the walk is complete.
@@ -101,8 +113,19 @@ class Keyspace {
   // (STORE_FULL: no memory for another arena chunk); nothing is stored then.
   // `collection` "" is the default collection, any other a valid name (checkCollection); a
   // write to a collection not seen yet creates it (TOO_MANY_COLLECTIONS past kMaxCollections).
+  // ttlMs > 0: the record expires at the stamp's wall-clock ms + ttlMs (Mutation::expiresAtMs);
+  // 0: no expiry (a set without a ttl clears one, like Redis SET). Precondition: ttlMs <=
+  // kMaxTtlMs (the routes validate).
   common::Result<Mutation> set(std::string_view key, std::string_view value,
-                               std::string_view collection = {});
+                               std::string_view collection = {}, uint64_t ttlMs = 0);
+  static constexpr uint64_t kMaxTtlMs = uint64_t{10} * 366 * 24 * 3600 * 1000;  // ~10 years
+  // Removes the expiry of a live record: a new write (stamped now, same value, no expiry).
+  // MISSING_RECORD when there is no live record; nullopt (nothing written) when it had none.
+  common::Result<std::optional<Mutation>> persist(std::string_view key,
+                                                  std::string_view collection = {});
+  // Milliseconds left before the live record expires (> 0), -1 when it has no expiry;
+  // MISSING_RECORD when there is no live record.
+  common::Result<int64_t> ttlMs(std::string_view key, std::string_view collection = {}) const;
   // Writes a tombstone. MISSING_RECORD when there is no live record (the route answers 404);
   // STORE_FULL as for set().
   common::Result<Mutation> remove(std::string_view key, std::string_view collection = {});
@@ -123,10 +146,11 @@ class Keyspace {
     if (collection.empty()) engine_->prefetch(key);
   }
 
-  // One lookup, no allocation.
+  // One lookup, no allocation. An expired record is absent from the moment it expires (every
+  // read: get, contains, scans, counts), swept or not.
   std::optional<std::string_view> get(std::string_view key, std::string_view collection = {}) const;
   bool contains(std::string_view key, std::string_view collection = {}) const;
-  size_t size() const;  // live records, every collection
+  size_t size() const;  // live records, every collection (expired ones not counted)
   size_t memoryUsed() const;
   // The default collection first, then the others in name order (those holding records,
   // tombstones or a clear mark; an emptied one without a mark is forgotten).
@@ -153,13 +177,17 @@ class Keyspace {
 
   // LWW merge of a remote (or snapshot / anti-entropy) mutation. Calls Hlc::observe.
   ApplyResult apply(const Mutation& m);
+  // A record that has already expired and is below the expiry horizon is not taken when no
+  // version of its key is held (kStale): it was dropped here or is about to be everywhere.
   ApplyResult apply(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
-                    std::string_view origin, std::string_view collection = {});
+                    std::string_view origin, std::string_view collection = {},
+                    uint64_t expiresAtMs = 0);
   // apply() for the node's own log replayed at start: the same merge, but the hlc is absorbed
   // without the drift check (this node accepted it once; a wall clock that went back since must
   // not drop it).
   ApplyResult replay(Mutation::Kind kind, std::string_view key, std::string_view value,
-                     uint64_t hlc, std::string_view origin, std::string_view collection = {});
+                     uint64_t hlc, std::string_view origin, std::string_view collection = {},
+                     uint64_t expiresAtMs = 0);
 
   // The default collection's cluster-wide clear mark: every record of it with version
   // (hlc, origin) <= it is gone. hlc 0 = never cleared.
@@ -188,6 +216,28 @@ class Keyspace {
   // bound of the oldest is kept); otherwise a walk over the records. With maxExamined set, each
   // call sweeps one slice and the next call resumes where it stopped (bounded loop stalls).
   size_t collectTombstones(uint64_t olderThanHlc, size_t maxExamined = SIZE_MAX);
+
+  // ---- Expiry (docs/ttl.md) ----
+
+  // The wall clock reads use (the Hlc's: tests inject it).
+  uint64_t wallMs() const { return hlc_.wallMs(); }
+  // Expired records with an hlc below this may be dropped (the mesh's collection horizon: every
+  // live member has them, so none can bring back an older version). Only ever raised.
+  void setExpiryHorizon(uint64_t hlc) { expiryHorizon_ = std::max(expiryHorizon_, hlc); }
+  uint64_t expiryHorizon() const { return expiryHorizon_; }
+  // Whether a record is expired at `nowMs` (0 = never expires).
+  static bool expired(uint64_t expiresAtMs, uint64_t nowMs) {
+    return expiresAtMs != 0 && expiresAtMs <= nowMs;
+  }
+  // Whether some record has expired and is not dropped yet (O(collections)).
+  bool expiryDue() const;
+  // One slice of the active sweep: walks the engine from where the last slice stopped,
+  // examining at most maxExamined records, and drops the expired ones below the horizon;
+  // `dropped` sees each (client view: key and collection) while it still exists, and must not
+  // touch the keyspace.
+  ExpirySweep sweepExpired(size_t maxExamined, absl::FunctionRef<void(const RecordView&)> dropped);
+  size_t expiring() const;  // live records with an expiry, not expired
+  uint64_t expiredDropped() const { return expiredDropped_; }  // records the sweep dropped
 
   // ---- Anti-entropy digest ----
 
@@ -233,7 +283,16 @@ class Keyspace {
     uint64_t clearHlc = 0;
     std::string clearOrigin;
     size_t records = 0, tombstones = 0, bytes = 0;
+    // Records with an expiry, by expiry time: how many and their key + value bytes, so counts
+    // leave out what has expired but is not dropped yet. Small: one entry per distinct ms.
+    struct Expiring {
+      size_t records = 0, bytes = 0;
+    };
+    absl::btree_map<uint64_t, Expiring> expiries;
+    size_t expiring = 0;  // records in `expiries`, all together
     bool stored() const { return records + tombstones > 0; }
+    // Records and bytes that expired at or before nowMs (still stored).
+    Expiring expiredAt(uint64_t nowMs) const;
   };
   // nullptr when the collection is unknown here.
   const Collection* find(std::string_view name) const;
@@ -252,13 +311,19 @@ class Keyspace {
   // The record handed out for an engine record (collection name filled in, key stripped).
   RecordView clientView(const RecordView& engineRec) const;
   // Accounts for a record leaving `c`.
-  static void forget(Collection& c, size_t keyBytes, size_t valueBytes, bool tombstone);
+  static void forget(Collection& c, size_t keyBytes, size_t valueBytes, bool tombstone,
+                     uint64_t expiresAtMs = 0);
+  static void noteExpiry(Collection& c, uint64_t expiresAtMs, size_t bytes);
 
   // `refusal`, when given, receives the engine's error when it refuses the write.
   ApplyResult merge(Mutation::Kind kind, std::string_view key, std::string_view value, uint64_t hlc,
-                    std::string_view origin, std::string_view collection, bool trusted);
+                    std::string_view origin, std::string_view collection, uint64_t expiresAtMs,
+                    bool trusted);
   ApplyResult write(Collection& c, std::string_view key, std::string_view value, uint64_t hlc,
-                    std::string_view origin, bool tombstone, common::Error* refusal = nullptr);
+                    std::string_view origin, bool tombstone, uint64_t expiresAtMs = 0,
+                    common::Error* refusal = nullptr);
+  // The live record of `key` in `collection` (not a tombstone, not expired), if any.
+  std::optional<RecordView> live(std::string_view key, std::string_view collection) const;
   void applyClearMark(Collection& c, uint64_t hlc, std::string_view origin);
   void xorRecord(uint64_t keyHash, uint64_t hlc, std::string_view origin, bool tombstone);
   void noteTombstone(uint64_t hlc);
@@ -283,6 +348,9 @@ class Keyspace {
   uint64_t oldestTombstone_ = UINT64_MAX;  // <= the hlc of every stored tombstone
   uint64_t sweepOldest_ = UINT64_MAX;      // oldest tombstone kept by the sweep in progress
   uint64_t sweepCursor_ = 0;               // engine cursor of the sliced sweep (0 = none)
+  uint64_t expiryHorizon_ = 0;             // expired records below it may be dropped
+  uint64_t expiryCursor_ = 0;              // engine cursor of the expiry sweep (0 = start)
+  uint64_t expiredDropped_ = 0;            // expired records dropped so far
 };
 
 }  // namespace db

@@ -1,6 +1,8 @@
 // See memory_adapter.h. Block layouts (little endian, every block 8-byte aligned):
 //   live: [0..8) hlc | [8..10) origin index | [10..12) key length | [12..15) value length (24
-//         bits) | [15] flags (bit 0 free = 0, bit 1 tombstone, bits 2..7 slack units) | key | value
+//         bits) | [15] flags (bit 0 free = 0, bit 1 tombstone, bit 2 expiry, bits 3..7 slack
+//         units) | [expiresAtMs u64, only with bit 2] | key | value
+// A record without an expiry (docs/ttl.md) costs nothing for the feature: no bit, no bytes.
 //   free: [0..4) size in 8-byte units | [4..8) next free | [8..12) prev free | [15] flags = 1
 // A live block's size is 16 + key + value rounded up to 8, plus its slack (kept when a smaller
 // value was written in place). Free blocks are never merged: splitting only ever adds block
@@ -21,6 +23,8 @@ namespace {
 constexpr uint32_t kHeader = 16;
 constexpr uint8_t kFlagFree = 1;
 constexpr uint8_t kFlagTombstone = 2;
+constexpr uint8_t kFlagExpiry = 4;
+constexpr uint32_t kSlackShift = 3;
 
 template <typename T>
 T load(const char* p) {
@@ -46,13 +50,20 @@ uint32_t valueLen(const char* b) {
   auto* u = reinterpret_cast<const unsigned char*>(b + 12);
   return uint32_t{u[0]} | uint32_t{u[1]} << 8 | uint32_t{u[2]} << 16;
 }
-uint32_t needUnits(size_t key, size_t value) {
-  return static_cast<uint32_t>((kHeader + key + value + 7) / 8);
+uint32_t needUnits(size_t key, size_t value, bool expiry) {
+  return static_cast<uint32_t>((kHeader + (expiry ? 8 : 0) + key + value + 7) / 8);
+}
+bool hasExpiry(const char* b) {
+  return (flagsOf(b) & kFlagExpiry) != 0;
+}
+// Where the key starts: after the header and, when there is one, the expiry.
+uint32_t keyAt(const char* b) {
+  return kHeader + (hasExpiry(b) ? 8 : 0);
 }
 // Size in 8-byte units of any block, live or free.
 uint32_t blockUnits(const char* b) {
   if (isFree(b)) return load<uint32_t>(b);
-  return needUnits(keyLen(b), valueLen(b)) + (flagsOf(b) >> 2);
+  return needUnits(keyLen(b), valueLen(b), hasExpiry(b)) + (flagsOf(b) >> kSlackShift);
 }
 uint32_t freeNext(const char* b) {
   return load<uint32_t>(b + 4);
@@ -82,15 +93,17 @@ char* MemoryAdapter::at(uint32_t ref) const {
 
 std::string_view MemoryAdapter::keyOf(uint32_t ref) const {
   const char* b = at(ref);
-  return {b + kHeader, keyLen(b)};
+  return {b + keyAt(b), keyLen(b)};
 }
 
 RecordView MemoryAdapter::view(uint32_t ref) const {
   const char* b = at(ref);
   uint32_t k = keyLen(b);
+  uint32_t ko = keyAt(b);
   RecordView v;
-  v.key = {b + kHeader, k};
-  v.value = {b + kHeader + k, valueLen(b)};
+  v.key = {b + ko, k};
+  v.value = {b + ko + k, valueLen(b)};
+  v.expiresAtMs = hasExpiry(b) ? load<uint64_t>(b + kHeader) : 0;
   v.hlc = load<uint64_t>(b);
   v.origin = origins_[load<uint16_t>(b + 8)];
   v.tombstone = (flagsOf(b) & kFlagTombstone) != 0;
@@ -302,10 +315,19 @@ void MemoryAdapter::writeBlock(uint32_t ref, uint32_t units, uint32_t need, cons
   b[12] = static_cast<char>(v & 0xFF);
   b[13] = static_cast<char>((v >> 8) & 0xFF);
   b[14] = static_cast<char>((v >> 16) & 0xFF);
-  b[15] = static_cast<char>(((units - need) << 2) | (rec.tombstone ? kFlagTombstone : 0));
+  bool expiry = rec.expiresAtMs != 0;
+  // In place (copyKey false) only when the expiry's presence is unchanged: the key stays put.
+  assert(copyKey || expiry == hasExpiry(b));
+  b[15] = static_cast<char>(((units - need) << kSlackShift) | (rec.tombstone ? kFlagTombstone : 0) |
+                            (expiry ? kFlagExpiry : 0));
+  uint32_t keyStart = kHeader;
+  if (expiry) {
+    store<uint64_t>(b + kHeader, rec.expiresAtMs);
+    keyStart += 8;
+  }
   // memmove: the caller's views may point into this arena (even into this very block).
-  if (copyKey && !rec.key.empty()) std::memmove(b + kHeader, rec.key.data(), rec.key.size());
-  if (!rec.value.empty()) std::memmove(b + kHeader + rec.key.size(), rec.value.data(), v);
+  if (copyKey && !rec.key.empty()) std::memmove(b + keyStart, rec.key.data(), rec.key.size());
+  if (!rec.value.empty()) std::memmove(b + keyStart + rec.key.size(), rec.value.data(), v);
 }
 
 void MemoryAdapter::freeBlock(uint32_t ref) {
@@ -390,6 +412,21 @@ void MemoryAdapter::reserve(size_t records, size_t bytes) {
   erasedSince_ = 0;
 }
 
+// absl never shrinks a table on erase: a store whose records went (expired, deleted, cleared by
+// collection) would keep an index sized for its peak. When the table is less than 1/8 full and
+// small enough to rebuild without a noticeable stall, it is rebuilt at twice its size.
+void MemoryAdapter::maybeShrinkIndex() {
+  constexpr size_t kShrinkMaxEntries = 65536;  // a rebuild of this many reads ~1-5 ms of keys
+  size_t cap = index_.capacity();
+  size_t n = index_.size();
+  if (!old_.empty() || cap < kIncrementalFrom || n >= cap / 8 || n > kShrinkMaxEntries) return;
+  Index fresh(0, IndexHash{this}, IndexEq{this});
+  fresh.reserve(std::max<size_t>(2 * n, 1024));
+  for (uint32_t ref : index_) fresh.insert(ref);
+  index_ = std::move(fresh);
+  erasedSince_ = 0;
+}
+
 // Removes `key` (or the entry `ref`) from whichever table holds it.
 template <typename K>
 bool MemoryAdapter::eraseFromIndex(const K& key) {
@@ -421,7 +458,7 @@ common::Result<UpsertResult> MemoryAdapter::upsert(const RecordView& rec,
   if (rec.value.size() > kMaxValueBytes) return common::Error{"VALUE_TOO_LARGE", ""};
   auto origin = internOrigin(rec.origin);
   if (!origin.ok()) return origin.error();
-  const uint32_t need = needUnits(rec.key.size(), rec.value.size());
+  const uint32_t need = needUnits(rec.key.size(), rec.value.size(), rec.expiresAtMs != 0);
   if (!ensureRoom(need)) return common::Error{"STORE_FULL", "cannot map another arena chunk"};
 
   maybeGrowIndex();
@@ -457,11 +494,12 @@ common::Result<UpsertResult> MemoryAdapter::upsert(const RecordView& rec,
   RecordView ex = view(ref);
   out.existed = true;
   if (!replace(ex)) return out;
-  out.previous = PreviousRecord{ex.hlc, ex.origin, ex.tombstone, ex.value.size()};
+  out.previous = PreviousRecord{ex.hlc, ex.origin, ex.tombstone, ex.value.size(), ex.expiresAtMs};
   if (ex.tombstone) --tombstones_;
   if (rec.tombstone) ++tombstones_;
   uint32_t have = blockUnits(at(ref));
-  if (have >= need && have - need <= kMaxSlack) {
+  bool sameLayout = (ex.expiresAtMs != 0) == (rec.expiresAtMs != 0);
+  if (sameLayout && have >= need && have - need <= kMaxSlack) {
     writeBlock(ref, have, need, rec, *origin, false);  // in place: the key bytes are already there
     out.written = true;
     return out;
@@ -491,6 +529,7 @@ bool MemoryAdapter::erase(std::string_view key) {
   eraseFromIndex(ref);
   freeBlock(ref);
   if (!old_.empty()) migrate(kMigratePerWrite);
+  maybeShrinkIndex();
   return true;
 }
 
@@ -533,6 +572,7 @@ ScanResult MemoryAdapter::removeIf(uint64_t cursor, size_t maxExamined,
       if (r.examined >= maxExamined) {
         r.done = false;
         r.next = position(ci, chunks_[ci].generation, off);
+        if (r.visited > 0) maybeShrinkIndex();
         return r;
       }
       ++r.examined;
@@ -544,6 +584,7 @@ ScanResult MemoryAdapter::removeIf(uint64_t cursor, size_t maxExamined,
     }
   }
   r.done = true;
+  if (r.visited > 0) maybeShrinkIndex();
   return r;
 }
 

@@ -1,7 +1,8 @@
 // db::MemoryAdapter: the in-memory StorageAdapter, built to hold ~1M small records in as little
 // memory as possible (1M x 64-byte keys + 256-byte values: ~347 MB, ~27 bytes over the data).
 // Each record is ONE contiguous block in a slab arena of 4 MiB mmap'd chunks (16-byte header:
-// hlc, interned origin index, key/value lengths, flags; then key and value bytes; 8-byte
+// hlc, interned origin index, key/value lengths, flags; then the expiry (only for a record that
+// has one: 8 bytes), key and value bytes; 8-byte
 // granularity; per-size free lists with splitting); the index is a flat hash set of 32-bit block
 // references whose hash/equality functors read the key from the arena (~5 bytes a slot), grown
 // incrementally (two tables) past 8k entries so no single write pays for a whole rehash.
@@ -77,7 +78,7 @@ class MemoryAdapter final : public StorageAdapter {
   static constexpr uint32_t kMaxChunks = uint32_t{1} << (32 - kOffsetBits);
   static constexpr uint32_t kNil = 0xFFFFFFFFu;    // never a block (it would be 8 bytes long)
   static constexpr uint32_t kSmallClasses = 1024;  // exact free lists for blocks <= 8 KiB
-  static constexpr uint32_t kMaxSlack = 63;        // unused 8-byte units a live block may carry
+  static constexpr uint32_t kMaxSlack = 31;        // unused 8-byte units a live block may carry
 
   struct Chunk {
     char* base = nullptr;     // null: index free (chunk returned to the OS)
@@ -124,6 +125,7 @@ class MemoryAdapter final : public StorageAdapter {
 
   const uint32_t* findSlot(std::string_view key) const;
   void maybeGrowIndex();
+  void maybeShrinkIndex();
   void migrate(size_t count);
   template <typename K>
   bool eraseFromIndex(const K& key);

@@ -297,3 +297,89 @@ TEST(MemoryAdapter, LargeValuesUpToTheLimit) {
 
 }  // namespace
 }  // namespace db
+
+namespace db {
+namespace {
+
+RecordView expiring(std::string_view k, std::string_view v, uint64_t hlc, uint64_t expiresAtMs) {
+  RecordView r{k, v, hlc, "node", false};
+  r.expiresAtMs = expiresAtMs;
+  return r;
+}
+
+TEST(MemoryAdapterExpiry, OnlyRecordsWithAnExpiryPayForIt) {
+  MemoryAdapter plain, timed;
+  for (int i = 0; i < 10000; ++i) {
+    ASSERT_TRUE(plain.put(RecordView{key64(i), std::string(256, 'v'), 1, "node"}).ok());
+    ASSERT_TRUE(
+        timed.put(expiring(key64(i), std::string(256, 'v'), 1, 1'700'000'000'000 + i)).ok());
+  }
+  // Without an expiry a record takes what it took before TTLs: 16 + 64 + 256 bytes.
+  EXPECT_EQ(plain.liveBytes(), 10000u * 336);
+  // With one: exactly 8 bytes more (the expiry after the header; a flag bit says it is there).
+  EXPECT_EQ(timed.liveBytes(), 10000u * 344);
+  EXPECT_LE(plain.memoryUsed(), timed.memoryUsed());
+  for (int i = 0; i < 10000; i += 997) {
+    auto r = timed.get(key64(i));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->expiresAtMs, 1'700'000'000'000u + i);
+    EXPECT_EQ(r->key, key64(i));
+    EXPECT_EQ(r->value, std::string(256, 'v'));
+    EXPECT_EQ(plain.get(key64(i))->expiresAtMs, 0u);
+  }
+  EXPECT_EQ(plain.checkInvariants(), "");
+  EXPECT_EQ(timed.checkInvariants(), "");
+}
+
+TEST(MemoryAdapterExpiry, AddingOrRemovingAnExpiryMovesTheKeyAndKeepsEverythingConsistent) {
+  MemoryAdapter a;
+  ASSERT_TRUE(a.put(RecordView{"k", "value", 1, "node"}).ok());
+  ASSERT_TRUE(a.put(expiring("k", "value", 2, 5000)).ok());
+  EXPECT_EQ(a.get("k")->expiresAtMs, 5000u);
+  EXPECT_EQ(a.get("k")->value, "value");
+  ASSERT_TRUE(a.put(expiring("k", "v2", 3, 6000)).ok());  // smaller value, in place
+  EXPECT_EQ(a.get("k")->expiresAtMs, 6000u);
+  EXPECT_EQ(a.get("k")->value, "v2");
+  auto prev = a.put(RecordView{"k", "v3", 4, "node"});
+  ASSERT_TRUE(prev.ok());
+  EXPECT_EQ(prev->previous.expiresAtMs, 6000u);
+  EXPECT_EQ(a.get("k")->expiresAtMs, 0u);
+  EXPECT_EQ(a.get("k")->value, "v3");
+  EXPECT_EQ(a.liveBytes(), 24u);  // 16 + 1 + 2 rounded up: the expiry's bytes are gone
+  EXPECT_EQ(a.checkInvariants(), "");
+  size_t seen = 0;
+  a.scan(0, ScanOptions{}, [&](const RecordView& r) {
+    EXPECT_EQ(r.key, "k");
+    ++seen;
+    return true;
+  });
+  EXPECT_EQ(seen, 1u);
+}
+
+TEST(MemoryAdapterExpiry, TheIndexShrinksWhenMostRecordsAreGone) {
+  MemoryAdapter a;
+  for (int i = 0; i < 200000; ++i) {
+    ASSERT_TRUE(a.put(expiring(key64(i), "v", 1, i < 190000 ? 1000 : 9000)).ok());
+  }
+  while (a.indexGrowing()) ASSERT_TRUE(a.put(expiring(key64(0), "v", 2, 1000)).ok());
+  size_t full = a.indexCapacity();
+  size_t usedFull = a.memoryUsed();
+  // Removed in slices, as the expiry sweep does.
+  uint64_t cursor = 0;
+  for (;;) {
+    ScanResult r =
+        a.removeIf(cursor, 4096, [](const RecordView& rec) { return rec.expiresAtMs == 1000; });
+    if (r.done) break;
+    cursor = r.next;
+  }
+  EXPECT_EQ(a.size(), 10000u);
+  // Rebuilt at twice the live count each time it fell below 1/8 full: never 8x what it holds.
+  EXPECT_LT(a.indexCapacity(), full / 2);
+  EXPECT_LE(a.indexCapacity(), 8 * a.size());
+  EXPECT_LT(a.memoryUsed(), usedFull);
+  EXPECT_EQ(a.checkInvariants(), "");
+  for (int i = 190000; i < 200000; i += 999) EXPECT_TRUE(a.get(key64(i)).has_value());
+}
+
+}  // namespace
+}  // namespace db

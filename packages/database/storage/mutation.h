@@ -19,6 +19,9 @@ struct Mutation {
   uint64_t hlc = 0;          // Hlc timestamp (48-bit ms << 16 | 16-bit counter)
   std::string origin;        // node id that made the change
   std::string collection{};  // "" = the default collection; a kClear clears this one only
+  // Wall-clock ms since the epoch at which a kPut expires (docs/ttl.md); 0 = never. Decided once
+  // by the node that stamped the write and carried with the record everywhere.
+  uint64_t expiresAtMs = 0;
 };
 
 }  // namespace db

@@ -52,6 +52,8 @@ std::string_view kindName(EventKind kind) {
       return "clear";
     case EventKind::kReset:
       return "reset";
+    case EventKind::kExpire:
+      return "expire";
   }
   return "set";
 }
@@ -91,14 +93,15 @@ std::string newEpoch() {
   return epoch;
 }
 
-Event::Event(std::string_view epoch, Ticket ticket, const LogEntry& entry)
-    : kind_(kindOf(entry.kind)),
+Event::Event(std::string_view epoch, Ticket ticket, const LogEntry& entry, Source source)
+    : kind_(source == Source::kExpiry ? EventKind::kExpire : kindOf(entry.kind)),
       ticket_(ticket),
       id_(formatEventId(epoch, ticket)),
       collection_(entry.collection),
       key_(entry.key),
       value_(entry.value),
       hlc_(entry.hlc),
+      expiresAtMs_(entry.kind == Mutation::Kind::kPut ? entry.expiresAtMs : 0),
       origin_(entry.origin) {}
 
 Event::Event(std::string_view epoch, Ticket ticket, ResetReason reason)
@@ -127,6 +130,10 @@ std::string Event::json() const {
   if (kind_ == EventKind::kSet) {
     s.append(",\"value\":");
     json::appendString(s, value_);
+    if (expiresAtMs_ != 0) {  // wall-clock ms since the epoch (fits a JavaScript number)
+      s.append(",\"expiresAt\":");
+      json::appendUint(s, expiresAtMs_);
+    }
   }
   // A string: the clock is 64 bits, more than a JavaScript number holds exactly.
   s.append(",\"hlc\":\"");

@@ -1,4 +1,4 @@
-// db::watch::Event: one change as a watcher sees it (set, rm, clear; `expire` comes with TTLs)
+// db::watch::Event: one change as a watcher sees it (set, rm, clear, expire: docs/ttl.md)
 // or a `reset` telling the watcher to re-list, with its id and its two wire forms (a Server-Sent
 // Events frame, an NDJSON line). The hub makes one Event per applied change and shares it among
 // the ring and every watcher that matches (shared_ptr, loop thread only); each wire form is
@@ -20,7 +20,7 @@
 
 namespace db::watch {
 
-enum class EventKind : uint8_t { kSet, kRm, kClear, kReset };
+enum class EventKind : uint8_t { kSet, kRm, kClear, kReset, kExpire };
 std::string_view kindName(EventKind kind);
 
 // How a watcher asked to receive events: SSE by default, NDJSON with Accept:
@@ -46,8 +46,10 @@ std::string newEpoch();
 
 class Event {
  public:
-  // A change the log applied. Copies the entry's views.
-  Event(std::string_view epoch, Ticket ticket, const LogEntry& entry);
+  // A change the log applied. Copies the entry's views. An entry of Source::kExpiry (an expired
+  // record this node dropped) is an `expire` event.
+  Event(std::string_view epoch, Ticket ticket, const LogEntry& entry,
+        Source source = Source::kClient);
   // A reset to `ticket` (the newest ticket the watcher may resume from once it re-listed).
   Event(std::string_view epoch, Ticket ticket, ResetReason reason);
 
@@ -73,6 +75,7 @@ class Event {
   std::string key_;
   std::string value_;
   uint64_t hlc_ = 0;
+  uint64_t expiresAtMs_ = 0;  // a set's expiry (0 = none)
   std::string origin_;
   mutable std::string sse_;
   mutable std::string ndjson_;

@@ -50,5 +50,18 @@ TEST(Event, RmHasNoValueClearNoKeyResetSaysWhy) {
             "\"reason\":\"slow\"}\n\n");
 }
 
+TEST(Event, ASetCarriesItsExpiryAndADroppedExpiredRecordIsAnExpireEvent) {
+  LogEntry set{Mutation::Kind::kPut, "k", "v", 5, "n1", "users", 1700000002000};
+  EXPECT_EQ(Event("abc", 1, set).wire(Format::kNdjson),
+            "{\"id\":\"abc-1\",\"kind\":\"set\",\"collection\":\"users\",\"key\":\"k\","
+            "\"value\":\"v\",\"expiresAt\":1700000002000,\"hlc\":\"5\",\"origin\":\"n1\"}\n");
+  Event expire("abc", 2, LogEntry{Mutation::Kind::kDelete, "k", "", 5, "n1", "users"},
+               Source::kExpiry);
+  EXPECT_EQ(expire.kind(), EventKind::kExpire);
+  EXPECT_EQ(expire.wire(Format::kSse),
+            "id: abc-2\nevent: expire\ndata: {\"id\":\"abc-2\",\"kind\":\"expire\","
+            "\"collection\":\"users\",\"key\":\"k\",\"hlc\":\"5\",\"origin\":\"n1\"}\n\n");
+}
+
 }  // namespace
 }  // namespace db::watch

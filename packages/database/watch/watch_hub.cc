@@ -136,8 +136,8 @@ void WatchHub::collectAll() {
     matched_.insert(matched_.end(), group.begin(), group.end());
 }
 
-void WatchHub::onAppend(Ticket ticket, const LogEntry& entry, Source) {
-  auto e = std::make_shared<const Event>(epoch_, ticket, entry);
+void WatchHub::onAppend(Ticket ticket, const LogEntry& entry, Source source) {
+  auto e = std::make_shared<const Event>(epoch_, ticket, entry, source);
   ring_.push(e);
   if (stats_.open == 0) return;
   // Collected first: delivering may drop a watcher, which edits the index.

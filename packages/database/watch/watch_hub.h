@@ -74,6 +74,7 @@ class WatchHub : public LogSubscriber {
   common::Result<std::unique_ptr<Watcher>> open(WatchRequest req, std::function<void()> wake);
 
   void onAppend(Ticket ticket, const LogEntry& entry, Source source) override;
+  bool wantsExpiry() const override { return true; }  // `expire` events
   void onReset() override;
   void onTurnEnd() override;
 
