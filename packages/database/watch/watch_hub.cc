@@ -64,6 +64,7 @@ common::Result<std::unique_ptr<Watcher>> WatchHub::open(WatchRequest req,
   }
   auto w = std::make_unique<Watcher>(*this, nextId_++, std::move(req.collection),
                                      std::move(req.prefix), req.format, std::move(wake));
+  armBacklog();
   watchers_[w->id()] = w.get();
   ++stats_.opened;
   if (req.lastEventId) {
@@ -86,6 +87,20 @@ common::Result<std::unique_ptr<Watcher>> WatchHub::open(WatchRequest req,
 void WatchHub::leave(Watcher& w) {
   if (w.state() == Watcher::State::kLive) unindex(w);
   watchers_.erase(w.id());
+  if (watchers_.empty()) lastLeftMs_ = nowMs();
+}
+
+void WatchHub::armBacklog() {
+  if (backlog_ == Backlog::kOn) return;
+  backlog_ = Backlog::kOn;
+  ring_.clear(lastTicket_);  // nothing from before can be resumed: it was not kept
+}
+
+void WatchHub::maybeDropBacklog() {
+  if (backlog_ == Backlog::kOff || !watchers_.empty()) return;
+  if (nowMs() - lastLeftMs_ < opts_.backlogTtlMs) return;
+  backlog_ = Backlog::kOff;
+  ring_.clear(lastTicket_);
 }
 
 void WatchHub::index(Watcher& w) {
@@ -137,6 +152,9 @@ void WatchHub::collectAll() {
 }
 
 void WatchHub::onAppend(Ticket ticket, const LogEntry& entry, Source source) {
+  lastTicket_ = ticket;
+  maybeDropBacklog();
+  if (backlog_ == Backlog::kOff) return;  // no watcher this life, or none for backlogTtlMs
   auto e = std::make_shared<const Event>(epoch_, ticket, entry, source);
   ring_.push(e);
   if (stats_.open == 0) return;
@@ -164,7 +182,7 @@ void WatchHub::deliver(Watcher& w, const EventPtr& e) {
 }
 
 void WatchHub::onReset() {
-  ring_.clear(ring_.last());
+  ring_.clear(lastTicket_);
   collectAll();
   for (Watcher* w : matched_) {
     w->enqueue(reset(ResetReason::kWiped));
@@ -174,7 +192,7 @@ void WatchHub::onReset() {
 
 EventPtr WatchHub::reset(ResetReason reason) {
   ++stats_.resets;
-  return std::make_shared<const Event>(epoch_, ring_.last(), reason);
+  return std::make_shared<const Event>(epoch_, lastTicket_, reason);
 }
 
 void WatchHub::schedule(Watcher& w) {

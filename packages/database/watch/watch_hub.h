@@ -3,6 +3,7 @@
 // the ring for resumes and queued on each live watcher whose prefix matches; at the end of the
 // loop turn (after the disk and the peers took the turn) the watchers that got something are
 // woken once, so a burst of writes goes out in one write per watcher.
+// The ring (the backlog) exists only while watchers are open or left less than backlogTtlMs ago.
 // Bounds: at most maxWatchers open (TOO_MANY_WATCHERS), a watcher whose queue passes
 // watcherBytes is dropped (a `reset` event, then the stream ends), the ring holds ringEvents /
 // ringBytes. Owned by the Node, which must keep it alive until the HTTP server (which owns the
@@ -38,6 +39,11 @@ struct WatchOptions {
   size_t ringEvents = 65536;
   size_t ringBytes = 8u << 20;
   uint64_t heartbeatMs = 15000;  // a keep-alive line to quiet watchers (0: none)
+  // The ring is kept only from the first watcher of this life until this long after the last
+  // one left (Redis's repl-backlog-ttl): an id from this node can only be held by a client that
+  // watched it, so without watchers the ring would cost every write an event and up to
+  // ringBytes of memory for nobody. A resume after that gets a reset.
+  uint64_t backlogTtlMs = 3600 * 1000;
 };
 
 struct WatchStats {
@@ -98,11 +104,19 @@ class WatchHub : public LogSubscriber {
   void collect(std::string_view collection, std::string_view key);
   void collectCollection(std::string_view collection);  // matched_ = its live watchers
   void collectAll();                                    // matched_ = every live watcher
+  // Whether the ring is kept (see WatchOptions::backlogTtlMs); kOff frees it.
+  enum class Backlog { kOff, kOn };
+  void armBacklog();
+  void maybeDropBacklog();
+  uint64_t nowMs() const { return loop_ != nullptr ? uv_now(loop_) : 0; }
 
   uv_loop_t* loop_;
   WatchOptions opts_;
   std::string epoch_;
   EventRing ring_;
+  Backlog backlog_ = Backlog::kOff;
+  Ticket lastTicket_ = 0;    // the newest entry the log appended, kept or not
+  uint64_t lastLeftMs_ = 0;  // loop clock when the number of open watchers fell to 0
   WatchStats stats_;
   uint64_t nextId_ = 1;
   bool closed_ = false;

@@ -76,6 +76,7 @@ TEST_F(HubTest, ClearReachesEveryPrefix) {
 
 TEST_F(HubTest, ResumeReplaysWhatWasMissedOrResets) {
   make(WatchOptions{.ringEvents = 4});
+  open("").reset();  // a watcher came and went: the ring is kept from then on
   for (int i = 1; i <= 6; ++i) set("k" + std::to_string(i));  // the ring keeps 3..6
   auto resumed = open("k", EventId{"e1", 4});
   std::string got = pull(*resumed);
@@ -91,6 +92,54 @@ TEST_F(HubTest, ResumeReplaysWhatWasMissedOrResets) {
   // After a reset, live events follow on the same stream.
   set("k7");
   EXPECT_NE(pull(*tooOld).find("\"key\":\"k7\""), std::string::npos);
+}
+
+TEST_F(HubTest, WithoutAWatcherThisLifeNothingIsKeptAndAResumeResets) {
+  make();
+  for (int i = 1; i <= 3; ++i) set("k" + std::to_string(i));
+  EXPECT_EQ(hub_->ring().size(), 0u);
+  EXPECT_EQ(hub_->ring().bytes(), 0u);
+  // An id of this life can only come from a client that watched it; none did, so a reset.
+  auto w = open("k", EventId{"e1", 1});
+  EXPECT_EQ(pull(*w), "{\"id\":\"e1-3\",\"kind\":\"reset\",\"reason\":\"too-old\"}\n");
+  set("k4");  // kept from the first watcher on, and delivered
+  EXPECT_EQ(hub_->ring().size(), 1u);
+  EXPECT_NE(pull(*w).find("{\"id\":\"e1-4\""), std::string::npos);
+}
+
+TEST_F(HubTest, TheRingIsDroppedOnceNoWatcherCameForTheBacklogTtl) {
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  {
+    WatchHub hub(&loop, WatchOptions{.backlogTtlMs = 60000}, "e1");
+    auto put = [&](Ticket t) {
+      hub.onAppend(t, LogEntry{Mutation::Kind::kPut, "k", "v", t, "n1"}, Source::kClient);
+    };
+    auto w = hub.open(WatchRequest{"", Format::kNdjson, {}}, [] {});
+    ASSERT_TRUE(w.ok());
+    w->reset();  // the last watcher left at the loop's time T
+    put(1);
+    put(2);
+    EXPECT_EQ(hub.ring().size(), 2u);  // within the ttl: a reconnecting client can resume
+    auto again = hub.open(WatchRequest{"", Format::kNdjson, EventId{"e1", 1}}, [] {});
+    ASSERT_TRUE(again.ok());
+    std::string out;
+    (*again)->produce(out, 1 << 20);
+    EXPECT_NE(out.find("{\"id\":\"e1-2\""), std::string::npos);
+    again->reset();
+    // The loop's clock moves on past the ttl (uv_now is the cached loop time).
+    loop.time += 60000;
+    put(3);
+    EXPECT_EQ(hub.ring().size(), 0u);
+    EXPECT_EQ(hub.ring().bytes(), 0u);
+    auto late = hub.open(WatchRequest{"", Format::kNdjson, EventId{"e1", 2}}, [] {});
+    ASSERT_TRUE(late.ok());
+    out.clear();
+    (*late)->produce(out, 1 << 20);
+    EXPECT_NE(out.find("\"reason\":\"too-old\""), std::string::npos);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
 TEST_F(HubTest, ASlowWatcherIsResetAndEndedAtItsByteLimit) {
