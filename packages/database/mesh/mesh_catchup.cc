@@ -49,7 +49,7 @@ void MeshCluster::startCatchUp(const std::string& peerId) {
   // allowed between nodes, plus a request timeout for deletes still in flight to us when we
   // stopped (older than our newest record, yet not received).
   uint64_t newestMs = Hlc::millis(recoveredHlc_);
-  uint64_t now = wallMs();
+  uint64_t now = mesh_util::wallMs();
   uint64_t ageMs = now > newestMs ? now - newestMs : 0;
   if (ageMs + opts_.maxClockDriftMs + opts_.requestTimeoutMs >= opts_.tombstoneGraceMs) {
     size_t records = keyspace_.size() + store_->tombstoneCount();
@@ -77,7 +77,7 @@ void MeshCluster::catchUpRound() {
   antiEntropyWith(snapshotPeer_, [this](bool ok) {
     if (phase_ != Phase::kRepairing) return;
     if (!ok) {
-      if (++catchUpFailures_ < kMaxCatchUpFailures && peer(snapshotPeer_) != nullptr) {
+      if (++catchUpFailures_ < kMaxCatchUpFailures && replicator_->peer(snapshotPeer_) != nullptr) {
         catchUpRound();
         return;
       }
@@ -113,7 +113,7 @@ void MeshCluster::startSnapshot(const std::string& peerId) {
 }
 
 void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
-  Peer* p = peer(peerId);
+  Peer* p = replicator_->peer(peerId);
   if (p == nullptr) {
     spdlog::warn("mesh: snapshot source {} went away; joining again", peerId);
     phase_ = Phase::kJoining;
@@ -122,45 +122,46 @@ void MeshCluster::fetchPage(const std::string& peerId, std::string cursor) {
   }
   std::string query = "cursor=";
   common::urlEncode(cursor, query);
-  post(p->url, "/_mesh/snapshot", query, "", opts_.requestTimeoutMs * 2,
-       [this, peerId](common::http::ClientResponse&& r) {
-         if (phase_ != Phase::kSnapshot) return;
-         if (!r.error.empty() || r.status != 200) {
-           spdlog::warn("mesh: snapshot page from {} failed: {}; starting over", peerId,
-                        r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
-           phase_ = Phase::kJoining;
-           uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
-           return;
-         }
-         // A page is admitted whole (the record rules included) or not at all; the copy then
-         // starts over (the pages applied before it passed the same rules).
-         auto f = store_->admit(r.body, wire::FrameType::kSnapshot);
-         if (!f.ok()) {
-           Peer* src = peer(peerId);
-           spdlog::warn("mesh: refused a snapshot page from {} ({}): {} {}; starting over", peerId,
-                        src != nullptr ? src->url : "?", f.error().code, f.error().message);
-           phase_ = Phase::kJoining;
-           uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
-           return;
-         }
-         // The source's tombstone horizon when it cut this page (kept records below it are
-         // dropped after the copy: see applyPreserved).
-         uint64_t gc = 0;
-         auto gcText = r.header("x-mesh-gc");
-         std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
-         snapshotGc_ = std::max(snapshotGc_, gc);
-         catchUpBytes_ += r.body.size();
-         // Ask for the next page first, apply this one on the next loop turn: the peer cuts
-         // page N+1 while we apply page N.
-         std::string next(f->extra);
-         pagesToApply_.push_back(std::move(r.body));
-         if (!next.empty()) {
-           fetchPage(peerId, std::move(next));
-         } else {
-           snapshotFetched_ = true;
-         }
-         uv_timer_start(&applyTimer_, &MeshCluster::onApplyTimer, 0, 0);
-       });
+  transport_->post(
+      p->url, "/_mesh/snapshot", query, "", opts_.requestTimeoutMs * 2,
+      [this, peerId](common::http::ClientResponse&& r) {
+        if (phase_ != Phase::kSnapshot) return;
+        if (!r.error.empty() || r.status != 200) {
+          spdlog::warn("mesh: snapshot page from {} failed: {}; starting over", peerId,
+                       r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+          phase_ = Phase::kJoining;
+          uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+          return;
+        }
+        // A page is admitted whole (the record rules included) or not at all; the copy then
+        // starts over (the pages applied before it passed the same rules).
+        auto f = store_->admit(r.body, wire::FrameType::kSnapshot);
+        if (!f.ok()) {
+          Peer* src = replicator_->peer(peerId);
+          spdlog::warn("mesh: refused a snapshot page from {} ({}): {} {}; starting over", peerId,
+                       src != nullptr ? src->url : "?", f.error().code, f.error().message);
+          phase_ = Phase::kJoining;
+          uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+          return;
+        }
+        // The source's tombstone horizon when it cut this page (kept records below it are
+        // dropped after the copy: see applyPreserved).
+        uint64_t gc = 0;
+        auto gcText = r.header("x-mesh-gc");
+        std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
+        snapshotGc_ = std::max(snapshotGc_, gc);
+        catchUpBytes_ += r.body.size();
+        // Ask for the next page first, apply this one on the next loop turn: the peer cuts
+        // page N+1 while we apply page N.
+        std::string next(f->extra);
+        pagesToApply_.push_back(std::move(r.body));
+        if (!next.empty()) {
+          fetchPage(peerId, std::move(next));
+        } else {
+          snapshotFetched_ = true;
+        }
+        uv_timer_start(&applyTimer_, &MeshCluster::onApplyTimer, 0, 0);
+      });
 }
 
 void MeshCluster::onApplyTimer(uv_timer_t* t) noexcept {
@@ -208,25 +209,25 @@ void MeshCluster::onAeTimer(uv_timer_t* t) noexcept {
 void MeshCluster::aeTick() {
   if (phase_ != Phase::kReady) return;
   collectTombstones();
-  if (aeRound_ == AeRound::kRunning || peers_.empty()) return;
+  if (aeRound_ == AeRound::kRunning || replicator_->peers().empty()) return;
   // Round robin over live peers; a peer whose outbox overflowed goes first.
   std::string target;
-  for (const auto& [id, p] : peers_) {
-    if (p->outbox.needsRepair() && p->ready) target = id;
+  for (const auto& [id, p] : replicator_->peers()) {
+    if (p->outbox.needsRepair() && p->ready()) target = id;
   }
   if (target.empty()) {  // then a peer met while we were serving (a merge)
-    for (auto& [id, p] : peers_) {
-      if (p->ready && p->repairSoon) {
+    for (auto& [id, p] : replicator_->peers()) {
+      if (p->ready() && p->repair == Peer::Repair::kSoon) {
         target = id;
-        p->repairSoon = false;
+        p->repair = Peer::Repair::kNone;
         break;
       }
     }
   }
   if (target.empty()) {
     std::vector<const std::string*> ready;
-    for (const auto& [id, p] : peers_) {
-      if (p->ready) ready.push_back(&id);
+    for (const auto& [id, p] : replicator_->peers()) {
+      if (p->ready()) ready.push_back(&id);
     }
     if (ready.empty()) return;  // peers still catching up compare with us when they are ready
     target = *ready[aeCursor_++ % ready.size()];
@@ -236,7 +237,7 @@ void MeshCluster::aeTick() {
 }
 
 void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done) {
-  Peer* p = peer(peerId);
+  Peer* p = replicator_->peer(peerId);
   if (p == nullptr || aeRound_ == AeRound::kRunning) {
     done(false);
     return;
@@ -248,136 +249,139 @@ void MeshCluster::antiEntropyWith(const std::string& peerId, std::function<void(
   // Step 1: our root hash; an equal peer answers "=" and the round ends there.
   std::string summary = store_->digestSummary();
   size_t sent = summary.size();
-  post(p->url, "/_mesh/digest", "", std::move(summary), opts_.requestTimeoutMs,
-       [this, peerId, startHlc, sent,
-        done = std::move(done)](common::http::ClientResponse&& r) mutable {
-         if (phase_ == Phase::kClosed) return;
-         if (!r.error.empty() || r.status != 200) {
-           aeRound_ = AeRound::kIdle;
-           spdlog::debug("mesh: anti-entropy with {} failed: {} {}", peerId, r.status, r.error);
-           done(false);
-           return;
-         }
-         size_t bytes = sent + r.body.size();
-         if (phase_ == Phase::kRepairing) {
-           // Recovered data catching up: take the peer's tombstone horizon (as a snapshot copy
-           // does) and drop our tombstones it already collected, so we never teach them back.
-           uint64_t gc = 0;
-           auto gcText = r.header("x-mesh-gc");
-           std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
-           store_->adoptCollectedBelow(gc);
-           if (gc > 0) tombstonesDropped_ += store_->collectTombstones(gc, opts_.tombstoneGraceMs);
-         }
-         auto plan = store_->repairPlan(r.body);
-         if (!plan.ok()) {
-           aeRound_ = AeRound::kIdle;
-           spdlog::warn("mesh: bad digest from {}: {}", peerId, plan.error().code);
-           done(false);
-           return;
-         }
-         if (plan->equal) {
-           aeRound_ = AeRound::kComplete;
-           ++aeRounds_;
-           aeBytes_ = bytes;
-           if (!ready_) catchUpBytes_ += bytes;
-           if (Peer* q = peer(peerId)) q->outbox.repaired(startHlc);
-           done(true);
-           return;
-         }
-         // Step 2: the second level (mesh/store_bridge.h): a summary of our records of the
-         // differing segments; the peer answers its records we lack and the hashes of ours it
-         // lacks, which we send in step 3. Only a clear mark differs: step 3 alone.
-         auto s = std::make_shared<AeState>();
-         s->peerId = peerId;
-         s->startHlc = startHlc;
-         s->bytes = bytes;
-         s->differing = plan->differing;
-         s->segments = plan->segments;
-         s->pushMark = plan->ourMarkNewer;
-         s->done = std::move(done);
-         if (s->segments.none()) {
-           auto mark = store_->wantedRecords(s->segments, {});
-           aePush(std::move(s), std::move(mark));
-         } else {
-           aeReconcile(std::move(s));
-         }
-       });
+  transport_->post(
+      p->url, "/_mesh/digest", "", std::move(summary), opts_.requestTimeoutMs,
+      [this, peerId, startHlc, sent,
+       done = std::move(done)](common::http::ClientResponse&& r) mutable {
+        if (phase_ == Phase::kClosed) return;
+        if (!r.error.empty() || r.status != 200) {
+          aeRound_ = AeRound::kIdle;
+          spdlog::debug("mesh: anti-entropy with {} failed: {} {}", peerId, r.status, r.error);
+          done(false);
+          return;
+        }
+        size_t bytes = sent + r.body.size();
+        if (phase_ == Phase::kRepairing) {
+          // Recovered data catching up: take the peer's tombstone horizon (as a snapshot copy
+          // does) and drop our tombstones it already collected, so we never teach them back.
+          uint64_t gc = 0;
+          auto gcText = r.header("x-mesh-gc");
+          std::from_chars(gcText.data(), gcText.data() + gcText.size(), gc);
+          store_->adoptCollectedBelow(gc);
+          if (gc > 0) tombstonesDropped_ += store_->collectTombstones(gc, opts_.tombstoneGraceMs);
+        }
+        auto plan = store_->repairPlan(r.body);
+        if (!plan.ok()) {
+          aeRound_ = AeRound::kIdle;
+          spdlog::warn("mesh: bad digest from {}: {}", peerId, plan.error().code);
+          done(false);
+          return;
+        }
+        if (plan->equal) {
+          aeRound_ = AeRound::kComplete;
+          ++aeRounds_;
+          aeBytes_ = bytes;
+          if (!ready_) catchUpBytes_ += bytes;
+          if (Peer* q = replicator_->peer(peerId)) q->outbox.repaired(startHlc);
+          done(true);
+          return;
+        }
+        // Step 2: the second level (mesh/store_bridge.h): a summary of our records of the
+        // differing segments; the peer answers its records we lack and the hashes of ours it
+        // lacks, which we send in step 3. Only a clear mark differs: step 3 alone.
+        auto s = std::make_shared<AeState>();
+        s->peerId = peerId;
+        s->startHlc = startHlc;
+        s->bytes = bytes;
+        s->differing = plan->differing;
+        s->segments = plan->segments;
+        s->pushMark = plan->ourMarkNewer;
+        s->done = std::move(done);
+        if (s->segments.none()) {
+          auto mark = store_->wantedRecords(s->segments, {});
+          aePush(std::move(s), std::move(mark));
+        } else {
+          aeReconcile(std::move(s));
+        }
+      });
 }
 
 void MeshCluster::aeReconcile(std::shared_ptr<AeState> s) {
-  Peer* p = peer(s->peerId);
+  Peer* p = replicator_->peer(s->peerId);
   if (p == nullptr) {
     aeFinish(std::move(s), false);
     return;
   }
   std::string summary = store_->summary(s->segments);
   s->bytes += summary.size();
-  post(p->url, "/_mesh/reconcile", "", std::move(summary), opts_.requestTimeoutMs * 2,
-       [this, s](common::http::ClientResponse&& r) mutable {
-         if (phase_ == Phase::kClosed) return;
-         if (!r.error.empty() || r.status != 200) {
-           spdlog::debug("mesh: reconcile with {} failed: {} {}", s->peerId, r.status, r.error);
-           aeFinish(std::move(s), false);
-           return;
-         }
-         s->bytes += r.body.size();
-         auto a = reconcile::decodeAnswer(r.body);
-         auto f = a.ok() ? store_->admit(a->frame, wire::FrameType::kRecords)
-                         : common::Result<wire::FrameView>(a.error());
-         if (!f.ok()) {
-           Peer* src = peer(s->peerId);
-           spdlog::warn("mesh: refused the reconcile answer of {} ({}): {} {}", s->peerId,
-                        src != nullptr ? src->url : "?", f.error().code, f.error().message);
-           aeFinish(std::move(s), false);
-           return;
-         }
-         s->received = f->count;
-         wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
-           s->applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
-         });
-         s->cut = a->truncated;
-         // Step 3: what the peer lacks, as we hold it now (its newer copies applied above
-         // replaced ours, which then are not sent).
-         auto ours = store_->wantedRecords(s->segments, a->wanted);
-         s->cut = s->cut || ours.truncated;
-         s->pushed = ours.records;
-         if (ours.records == 0 && !s->pushMark) {
-           aeFinish(std::move(s), true);
-           return;
-         }
-         aePush(std::move(s), std::move(ours));
-       });
+  transport_->post(
+      p->url, "/_mesh/reconcile", "", std::move(summary), opts_.requestTimeoutMs * 2,
+      [this, s](common::http::ClientResponse&& r) mutable {
+        if (phase_ == Phase::kClosed) return;
+        if (!r.error.empty() || r.status != 200) {
+          spdlog::debug("mesh: reconcile with {} failed: {} {}", s->peerId, r.status, r.error);
+          aeFinish(std::move(s), false);
+          return;
+        }
+        s->bytes += r.body.size();
+        auto a = reconcile::decodeAnswer(r.body);
+        auto f = a.ok() ? store_->admit(a->frame, wire::FrameType::kRecords)
+                        : common::Result<wire::FrameView>(a.error());
+        if (!f.ok()) {
+          Peer* src = replicator_->peer(s->peerId);
+          spdlog::warn("mesh: refused the reconcile answer of {} ({}): {} {}", s->peerId,
+                       src != nullptr ? src->url : "?", f.error().code, f.error().message);
+          aeFinish(std::move(s), false);
+          return;
+        }
+        s->received = f->count;
+        wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
+          s->applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
+        });
+        s->cut = a->truncated;
+        // Step 3: what the peer lacks, as we hold it now (its newer copies applied above
+        // replaced ours, which then are not sent).
+        auto ours = store_->wantedRecords(s->segments, a->wanted);
+        s->cut = s->cut || ours.truncated;
+        s->pushed = ours.records;
+        if (ours.records == 0 && !s->pushMark) {
+          aeFinish(std::move(s), true);
+          return;
+        }
+        aePush(std::move(s), std::move(ours));
+      });
 }
 
 void MeshCluster::aePush(std::shared_ptr<AeState> s, StoreBridge::Wanted ours) {
-  Peer* p = peer(s->peerId);
+  Peer* p = replicator_->peer(s->peerId);
   if (p == nullptr) {
     aeFinish(std::move(s), false);
     return;
   }
   s->bytes += ours.frame.size();
   // /_mesh/repair with no segments: the peer applies ours and answers only its clear mark.
-  post(p->url, "/_mesh/repair", "", std::move(ours.frame), opts_.requestTimeoutMs * 2,
-       [this, s](common::http::ClientResponse&& r) mutable {
-         if (phase_ == Phase::kClosed) return;
-         if (!r.error.empty() || r.status != 200) {
-           aeFinish(std::move(s), false);
-           return;
-         }
-         s->bytes += r.body.size();
-         auto f = store_->admit(r.body, wire::FrameType::kRecords);
-         if (!f.ok()) {
-           Peer* src = peer(s->peerId);
-           spdlog::warn("mesh: refused the repair answer of {} ({}): {} {}", s->peerId,
-                        src != nullptr ? src->url : "?", f.error().code, f.error().message);
-           aeFinish(std::move(s), false);
-           return;
-         }
-         wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
-           s->applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
-         });
-         aeFinish(std::move(s), true);
-       });
+  transport_->post(p->url, "/_mesh/repair", "", std::move(ours.frame), opts_.requestTimeoutMs * 2,
+                   [this, s](common::http::ClientResponse&& r) mutable {
+                     if (phase_ == Phase::kClosed) return;
+                     if (!r.error.empty() || r.status != 200) {
+                       aeFinish(std::move(s), false);
+                       return;
+                     }
+                     s->bytes += r.body.size();
+                     auto f = store_->admit(r.body, wire::FrameType::kRecords);
+                     if (!f.ok()) {
+                       Peer* src = replicator_->peer(s->peerId);
+                       spdlog::warn("mesh: refused the repair answer of {} ({}): {} {}", s->peerId,
+                                    src != nullptr ? src->url : "?", f.error().code,
+                                    f.error().message);
+                       aeFinish(std::move(s), false);
+                       return;
+                     }
+                     wire::forEachRecord(*f, [&](const wire::RecordRef& m) {
+                       s->applied += store_->applyRepair(m) == ApplyResult::kApplied ? 1 : 0;
+                     });
+                     aeFinish(std::move(s), true);
+                   });
 }
 
 void MeshCluster::aeFinish(std::shared_ptr<AeState> s, bool ok) {
@@ -400,7 +404,7 @@ void MeshCluster::aeFinish(std::shared_ptr<AeState> s, bool ok) {
       s->peerId, s->differing, repairing, s->received, s->applied, s->pushed,
       s->cut ? " (cut at the byte budget)" : "", aeBytes_);
   if (complete) {
-    if (Peer* q = peer(s->peerId)) q->outbox.repaired(s->startHlc);
+    if (Peer* q = replicator_->peer(s->peerId)) q->outbox.repaired(s->startHlc);
   }
   s->done(true);
 }
@@ -413,7 +417,7 @@ void MeshCluster::collectTombstones() {
   // Dead members hold it at what they had received until they are back or evicted.
   uint64_t stable = stableHlc();
   uint64_t horizon = std::min(stable, holdHorizon());
-  for (const auto& [id, p] : peers_) {
+  for (const auto& [id, p] : replicator_->peers()) {
     horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
     horizon = std::min(horizon, p->deliveredHlc);
   }
@@ -437,36 +441,36 @@ bool MeshCluster::servesData(const common::http::Request& req, common::http::Res
   // left every node waiting for a ready peer forever (found by the chaos test's crash fault).
   bool mergesRecovered = catchUpPath_ == CatchUpPath::kAntiEntropy;
   if (!rejoining_ && (ready_ || !takesData || mergesRecovered)) return true;
-  answer(r, req.header("x-mesh-auth"), 503, json::errorBody("NOT_READY"));
+  transport_->answer(r, req.header("x-mesh-auth"), 503, json::errorBody("NOT_READY"));
   return false;
 }
 
 void MeshCluster::handleSnapshot(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
+  if (!transport_->authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
   std::string cursor = queryParam(req.query, "cursor");
   auto page = store_->snapshotPage(cursor, opts_.snapshotPageBytes);
   if (!page.ok()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody(page.error().code));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody(page.error().code));
     return;
   }
-  answer(r, req.header("x-mesh-auth"), 200, std::move(page.value()), kOctet,
-         {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
+  transport_->answer(r, req.header("x-mesh-auth"), 200, std::move(page.value()), kOctet,
+                     {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
 }
 
 void MeshCluster::handleDigest(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
+  if (!transport_->authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
   auto digest = store_->answerDigest(req.body);
   if (!digest.ok()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody(digest.error().code));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody(digest.error().code));
     return;
   }
   // With our tombstone horizon, which a node catching up from recovered data adopts.
-  answer(r, req.header("x-mesh-auth"), 200, digest.value(), kOctet,
-         {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
+  transport_->answer(r, req.header("x-mesh-auth"), 200, digest.value(), kOctet,
+                     {{"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
 }
 
 void MeshCluster::handleRepair(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/true)) return;
+  if (!transport_->authorized(req, r) || !servesData(req, r, /*takesData=*/true)) return;
   // Pushed records pass the record rules like any peer's, whole frame or nothing. The pusher
   // (an anti-entropy round) just fails that round: nothing is resent in a loop.
   auto f = store_->admit(req.body, wire::FrameType::kRecords);
@@ -474,34 +478,34 @@ void MeshCluster::handleRepair(const common::http::Request& req, common::http::R
     spdlog::warn("mesh: refused a repair from {:.64}: {} {}", req.header("x-mesh-from"),
                  f.error().code, f.error().message);
     bool invalid = f.error().code == "INVALID_RECORD";
-    answer(r, req.header("x-mesh-auth"), 400,
-           json::errorBody(invalid ? "INVALID_RECORD" : "BAD_RECORDS"), "application/json",
-           {{"X-Mesh-Error", f.error().code}});
+    transport_->answer(r, req.header("x-mesh-auth"), 400,
+                       json::errorBody(invalid ? "INVALID_RECORD" : "BAD_RECORDS"),
+                       "application/json", {{"X-Mesh-Error", f.error().code}});
     return;
   }
   // Our records for the same segments first (before applying theirs: we send what we had).
   auto segments = StoreBridge::segmentsFromExtra(f->extra);
   if (!segments.ok()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_SEGMENTS"));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_SEGMENTS"));
     return;
   }
   std::string ours = store_->segmentRecords(*segments);
   wire::forEachRecord(*f, [&](const wire::RecordRef& m) { store_->applyRepair(m); });
-  answer(r, req.header("x-mesh-auth"), 200, std::move(ours), kOctet);
+  transport_->answer(r, req.header("x-mesh-auth"), 200, std::move(ours), kOctet);
 }
 
 void MeshCluster::handleReconcile(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
+  if (!transport_->authorized(req, r) || !servesData(req, r, /*takesData=*/false)) return;
   // Takes nothing: answers our records the summary lacks and the hashes we lack (step 3 of the
   // sender's round pushes those through /_mesh/repair).
   auto ours = store_->answerSummary(req.body);
   if (!ours.ok()) {
     spdlog::warn("mesh: refused a reconcile summary from {:.64}: {} {}", req.header("x-mesh-from"),
                  ours.error().code, ours.error().message);
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody(ours.error().code));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody(ours.error().code));
     return;
   }
-  answer(r, req.header("x-mesh-auth"), 200, std::move(ours.value()), kOctet);
+  transport_->answer(r, req.header("x-mesh-auth"), 200, std::move(ours.value()), kOctet);
 }
 
 }  // namespace db

@@ -8,8 +8,6 @@
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -33,20 +31,21 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, WriteLog& log, Mes
     : loop_(loop),
       keyspace_(keyspace),
       opts_(std::move(opts)),
-      auth_(opts_.secret, opts_.authWindowMs),
       membership_(opts_.nodeId, opts_.advertiseUrl,
                   static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
                                             .count()),
                   opts_, std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
-      client_(std::make_unique<common::http::Client>(loop)),
-      store_(std::make_unique<StoreBridge>(keyspace, log, opts_.limits)) {
+      store_(std::make_unique<StoreBridge>(keyspace, log, opts_.limits)),
+      transport_(std::make_unique<MeshTransport>(loop, opts_, membership_,
+                                                 static_cast<MeshTransport::Owner&>(*this))),
+      replicator_(std::make_unique<Replicator>(loop, opts_, *transport_, membership_, *store_,
+                                               static_cast<Replicator::Owner&>(*this))) {
   // Built after recovery (Node), before anything stamps a write. Not the clock's value: replay
   // pulled the clock up to the wall clock of this start, which would make any data look fresh.
   if (keyspace_.size() + keyspace_.tombstoneCount() > 0) recoveredHlc_ = keyspace_.newestHlc();
   uv_timer_init(loop_, &probeTimer_);
   uv_timer_init(loop_, &aeTimer_);
-  uv_timer_init(loop_, &waiterTimer_);
   uv_timer_init(loop_, &joinTimer_);
   uv_timer_init(loop_, &leaveTimer_);
   uv_timer_init(loop_, &applyTimer_);
@@ -54,10 +53,6 @@ MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, WriteLog& log, Mes
   for (uv_handle_t* h : allHandles()) {
     h->data = this;
     ++handlesOpen_;
-  }
-  // A nonce prefix per process (a counter follows it): every request proof is unique.
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&nonceSeed_), sizeof nonceSeed_) != 1) {
-    nonceSeed_ = uv_hrtime() ^ std::hash<std::string>{}(opts_.nodeId);
   }
   membership_.requireAdmission(true);
   membership_.onChange([this](const Member& m, MemberState before, bool isNew) {
@@ -73,12 +68,11 @@ MeshCluster::~MeshCluster() {
   if (handlesOpen_ > 0) spdlog::error("mesh: destroyed with {} open handles", handlesOpen_);
 }
 
-std::array<uv_handle_t*, 7> MeshCluster::allHandles() {
+std::array<uv_handle_t*, 6> MeshCluster::allHandles() {
   return {
-      reinterpret_cast<uv_handle_t*>(&probeTimer_),  reinterpret_cast<uv_handle_t*>(&aeTimer_),
-      reinterpret_cast<uv_handle_t*>(&waiterTimer_), reinterpret_cast<uv_handle_t*>(&joinTimer_),
-      reinterpret_cast<uv_handle_t*>(&leaveTimer_),  reinterpret_cast<uv_handle_t*>(&applyTimer_),
-      reinterpret_cast<uv_handle_t*>(&wipeTimer_)};
+      reinterpret_cast<uv_handle_t*>(&probeTimer_), reinterpret_cast<uv_handle_t*>(&aeTimer_),
+      reinterpret_cast<uv_handle_t*>(&joinTimer_),  reinterpret_cast<uv_handle_t*>(&leaveTimer_),
+      reinterpret_cast<uv_handle_t*>(&applyTimer_), reinterpret_cast<uv_handle_t*>(&wipeTimer_)};
 }
 
 uint64_t MeshCluster::nowMs() const {
@@ -91,12 +85,6 @@ uint64_t MeshCluster::stableHlc() const {
   // this value are delivered.
   uint64_t wallFloor = Hlc::pack(store_->wallMs(), 0);
   return std::max(store_->lastHlc(), wallFloor > 0 ? wallFloor - 1 : 0);
-}
-
-uint64_t MeshCluster::wallMs() const {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
 }
 
 void MeshCluster::start() {
@@ -115,7 +103,7 @@ void MeshCluster::start() {
     }
   }
   membership_.setSelfUrl(opts_.advertiseUrl);
-  if (!auth_.enabled()) {
+  if (!transport_->secured()) {
     spdlog::warn(
         "mesh: MESH_SECRET is not set: the mesh is OPEN, anyone who reaches this port "
         "can replicate into it");
@@ -151,17 +139,18 @@ void MeshCluster::leave(std::function<void()> done) {
   phase_ = Phase::kLeaving;
   leaveDone_ = std::move(done);
   membership_.leave(nowMs());
-  flushBatch();
-  spdlog::info("mesh: leaving ({} live peers told)", peers_.size());
+  replicator_->flush();
+  spdlog::info("mesh: leaving ({} live peers told)", replicator_->peers().size());
   // Tell every live peer; wait for their answers (or the leave timer), then close.
   std::string body = gossipJson(true);
-  for (const auto& [id, p] : peers_) {
+  for (const auto& [id, p] : replicator_->peers()) {
     ++leavePending_;
-    post(p->url, "/_mesh/leave", "", body, std::min<uint64_t>(opts_.probeTimeoutMs * 2, 1500),
-         [this](common::http::ClientResponse&&) {
-           --leavePending_;
-           if (leaveComplete()) finishClose();
-         });
+    transport_->post(p->url, "/_mesh/leave", "", body,
+                     std::min<uint64_t>(opts_.probeTimeoutMs * 2, 1500),
+                     [this](common::http::ClientResponse&&) {
+                       --leavePending_;
+                       if (leaveComplete()) finishClose();
+                     });
   }
   uv_timer_start(&leaveTimer_, &MeshCluster::onLeaveTimer, 2000, 0);
   if (leaveComplete()) finishClose();
@@ -171,11 +160,7 @@ bool MeshCluster::leaveComplete() const {
   // Every write this node acknowledged must reach the peers that stay: the leave ends once the
   // announcements were answered AND every peer acknowledged every batch (or the timer fires:
   // an unreachable peer catches up later by anti-entropy from the others).
-  if (phase_ != Phase::kLeaving || leavePending_ > 0) return false;
-  for (const auto& [id, p] : peers_) {
-    if (!p->outbox.idle()) return false;
-  }
-  return true;
+  return phase_ == Phase::kLeaving && leavePending_ == 0 && replicator_->drained();
 }
 
 void MeshCluster::onLeaveTimer(uv_timer_t* t) noexcept {
@@ -186,27 +171,16 @@ void MeshCluster::finishClose() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   ready_ = false;
-  // Writers waiting for replication get their answer now.
-  waiters_.failAll();
-  for (auto& [id, p] : peers_) {
-    if (p->link != nullptr) {
-      ++handlesOpen_;
-      p->link->destroy([this] {
-        --handlesOpen_;
-        if (handlesOpen_ == 0 && leaveDone_) std::exchange(leaveDone_, nullptr)();
-      });
-      p->link = nullptr;
-    }
-  }
-  peers_.clear();
+  auto closedOne = [this] {
+    --handlesOpen_;
+    if (handlesOpen_ == 0 && leaveDone_) std::exchange(leaveDone_, nullptr)();
+  };
+  handlesOpen_ += replicator_->close(closedOne);
   for (uv_handle_t* h : allHandles()) {
     uv_close(h, &MeshCluster::onHandleClosed);
   }
   ++handlesOpen_;
-  client_->close([this] {
-    --handlesOpen_;
-    if (handlesOpen_ == 0 && leaveDone_) std::exchange(leaveDone_, nullptr)();
-  });
+  transport_->close(closedOne);
 }
 
 void MeshCluster::onHandleClosed(uv_handle_t* h) noexcept {
@@ -215,92 +189,9 @@ void MeshCluster::onHandleClosed(uv_handle_t* h) noexcept {
   if (self->handlesOpen_ == 0 && self->leaveDone_) std::exchange(self->leaveDone_, nullptr)();
 }
 
-std::string MeshCluster::nextNonce() {
-  return hex64(nonceSeed_) + hex64(++nonceCounter_);
-}
-
-void MeshCluster::post(const std::string& url, std::string path, std::string query,
-                       std::string body, uint64_t timeoutMs,
-                       std::function<void(common::http::ClientResponse&&)> done) {
-  common::http::ClientRequest req;
-  req.method = "POST";
-  std::string base = url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  req.url = base + path + (query.empty() ? "" : "?" + query);
-  req.headers.push_back("Content-Type: application/octet-stream");
-  req.headers.push_back("X-Mesh-From: " + opts_.nodeId);
-  uint64_t epoch = membership_.self().epoch;
-  req.headers.push_back(std::string(kEpochHeader) + ": " + std::to_string(epoch));
-  std::string proof = auth_.sign("POST", path, query, body, wallMs(), nextNonce());
-  if (!proof.empty()) req.headers.push_back(std::string(kMeshAuthHeader) + ": " + proof);
-  req.body = std::move(body);
-  req.connectTimeoutMs = static_cast<long>(std::min<uint64_t>(timeoutMs, 1000));
-  req.timeoutMs = static_cast<long>(timeoutMs);
-  req.maxResponseBytes = 256u << 20;
-  req.freshConnection = url == opts_.meshNetworkUrl;  // the balancer picks anew each time
-  client_->send(std::move(req), [this, url, path, epoch, proof = std::move(proof),
-                                 done = std::move(done)](common::http::ClientResponse&& r) {
-    // Nothing of an answer is believed before its proof is checked: an answer without a valid
-    // one (unsigned, signed for another request, or by another responder) is a failed request.
-    if (r.error.empty() &&
-        !auth_.verifyResponse(r.header("x-mesh-auth"), proof, static_cast<int>(r.status),
-                              r.header("x-mesh-from"), r.body)) {
-      ++forgedAnswers_;
-      spdlog::warn("mesh: answer to {} from {} (HTTP {}) has no valid proof: ignored", path, url,
-                   r.status);
-      r.error = "answer without a valid X-Mesh-Auth proof";
-      r.status = 0;
-      r.body.clear();
-      r.headers.clear();
-    }
-    // An answer can say that this life of ours was evicted (see mesh_eviction.cc); an answer to
-    // a request of a previous life says nothing about this one.
-    if (r.error.empty() && r.status == 409 && r.header("x-mesh-error") == "EVICTED" &&
-        epoch == membership_.self().epoch && phase_ != Phase::kClosed) {
-      uint64_t gc = 0;
-      auto v = r.header("x-mesh-gc");
-      std::from_chars(v.data(), v.data() + v.size(), gc);
-      noteEvictionClaim(url, std::string(r.header("x-mesh-from")), gc);
-    }
-    done(std::move(r));
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Routes
 // ---------------------------------------------------------------------------------------------
-
-bool MeshCluster::authorized(const common::http::Request& req, common::http::Responder& r) {
-  // Mesh routes change state: POST only (a link or a crawler must not reach them). The route's
-  // admit check refuses the others before their body is read; this is the same rule again.
-  if (req.method != "POST") {
-    r.respond(405, json::errorBody("METHOD_NOT_ALLOWED"), "application/json", {{"Allow", "POST"}});
-    return false;
-  }
-  std::string_view proof = req.header("x-mesh-auth");
-  if (!auth_.verify(proof, "POST", req.path, req.query, req.body, wallMs())) {
-    spdlog::warn("mesh: refused {} from {}: bad or missing X-Mesh-Auth", req.path,
-                 req.header("x-mesh-from"));
-    r.respond(401, json::errorBody("MESH_AUTH_FAILED"));
-    return false;
-  }
-  if (phase_ == Phase::kClosed) {
-    answer(r, proof, 503, json::errorBody("LEAVING"));
-    return false;
-  }
-  return !refuseEvicted(req, r);
-}
-
-void MeshCluster::answer(common::http::Responder& r, std::string_view requestProof, int status,
-                         std::string_view body, std::string_view contentType,
-                         std::vector<std::pair<std::string, std::string>> headers) {
-  headers.emplace_back("X-Mesh-From", opts_.nodeId);
-  if (auth_.enabled()) {
-    headers.emplace_back(std::string(kMeshAuthHeader),
-                         auth_.signResponse(requestProof, status, opts_.nodeId, body));
-  }
-  r.respond(status, body, contentType, std::move(headers));
-}
 
 void MeshCluster::registerRoutes(common::http::Server& server) {
   server_ = &server;
@@ -309,17 +200,14 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
   // Mesh routes take bodies up to a frame's size; the public ones keep the server's small default.
   // Before any of that body is read: POST only, and with a secret a present, well-formed proof
   // within the time window (the MAC over the body is checked once it arrived: authorized()).
-  auto admit = [this](const Request& head) -> common::http::Refusal {
-    if (head.method != "POST") return {405, "METHOD_NOT_ALLOWED", "POST"};
-    if (!auth_.plausible(head.header("x-mesh-auth"), wallMs())) return {401, "MESH_AUTH_FAILED"};
-    return {};
-  };
+  auto admit = [this](const Request& head) { return transport_->admit(head); };
   auto addMeshRoute = [&server, admit](std::string path, common::http::Handler h) {
     server.route(std::move(path), std::move(h),
                  {.maxBodyBytes = wire::kMaxFrameBytes, .admit = admit});
   };
-  addMeshRoute("/_mesh/replicate",
-               [this](const Request& q, Responder r) { handleReplicate(q, std::move(r)); });
+  addMeshRoute("/_mesh/replicate", [this](const Request& q, Responder r) {
+    replicator_->handleReplicate(q, std::move(r));
+  });
   addMeshRoute("/_mesh/join",
                [this](const Request& q, Responder r) { handlePing(q, std::move(r), true); });
   addMeshRoute("/_mesh/ping",
@@ -355,7 +243,7 @@ void MeshCluster::appendStatus(std::string& s) const {
                                  "repairing", "ready",   "leaving",     "closed"};
   s.append(kPhase[static_cast<int>(phase_)]);
   s.append("\",\"secured\":");
-  s.append(auth_.enabled() ? "true" : "false");
+  s.append(transport_->secured() ? "true" : "false");
   s.append(",\"digest\":\"");
   s.append(hex64(store_->rootDigest()));
   s.push_back('"');
@@ -376,25 +264,26 @@ void MeshCluster::appendStatus(std::string& s) const {
   s.push_back('"');
   counter("catchUpBytes", catchUpBytes_);
   counter("catchUpRounds", catchUpRounds_);
-  counter("batchesSent", batchesSent_);
-  counter("batchesApplied", batchesApplied_);
-  counter("batchesRefused", batchesRefused_);
+  const Replicator::Counters& rc = replicator_->counters();
+  counter("batchesSent", rc.batchesSent);
+  counter("batchesApplied", rc.batchesApplied);
+  counter("batchesRefused", rc.batchesRefused);
   // Peer frames (batches, snapshot pages, repairs) refused whole, corrupt or breaking the record
   // rules, and the records in them that broke a rule (see StoreBridge::admit).
   counter("framesRefused", store_->framesRefused());
   counter("recordsRefused", store_->recordsRefused());
   counter("antiEntropyRounds", aeRounds_);
   counter("antiEntropyLastBytes", aeBytes_);
-  counter("clockRefusals", clockRefusals_);
+  counter("clockRefusals", rc.clockRefusals);
   counter("tombstonesDropped", tombstonesDropped_);
   counter("tombstones", store_->tombstoneCount());
   counter("epoch", membership_.self().epoch);
   counter("wipes", wipes_);  // this node was evicted and copied the data again
   counter("preservedKept", preservedKept_);
   counter("preservedDropped", preservedDropped_);
-  counter("evictions", evictions_);                   // members this node evicted
-  counter("forgedAnswers", forgedAnswers_);           // answers refused: no valid proof
-  counter("evictionClaims", evictionClaims_.size());  // about this life, not (yet) agreed
+  counter("evictions", evictions_);                       // members this node evicted
+  counter("forgedAnswers", transport_->forgedAnswers());  // answers refused: no valid proof
+  counter("evictionClaims", evictionClaims_.size());      // about this life, not (yet) agreed
   counter("evictionClaimsIgnored", claimsIgnored_);
   // Dead members holding tombstone collection, and the evicted lives this node knows of.
   auto list = [&s](const char* name, const auto& items, const char* field, auto value) {
@@ -436,13 +325,13 @@ void MeshCluster::appendStatus(std::string& s) const {
       s.append(",\"admitted\":");
       s.append(m.admitted ? "true" : "false");
     }
-    auto it = peers_.find(m.id);
-    if (!self && it != peers_.end()) {
+    auto it = replicator_->peers().find(m.id);
+    if (!self && it != replicator_->peers().end()) {
       const Peer& p = *it->second;
       s.append(",\"connected\":");
       s.append(p.link != nullptr && p.link->connected() ? "true" : "false");
       s.append(",\"ready\":");
-      s.append(p.ready ? "true" : "false");
+      s.append(p.ready() ? "true" : "false");
       s.append(",\"pendingBatches\":");
       json::appendUint(s, p.outbox.pending());
       s.append(",\"pendingBytes\":");

@@ -36,24 +36,20 @@
 #include "database/core/cluster.h"
 #include "database/core/replication.h"
 #include "database/core/write_log.h"
-#include "database/mesh/ack_waiters.h"
-#include "database/mesh/auth.h"
 #include "database/mesh/membership.h"
 #include "database/mesh/mesh_options.h"
-#include "database/mesh/outbox.h"
-#include "database/mesh/peer_link.h"
+#include "database/mesh/mesh_transport.h"
+#include "database/mesh/replicator.h"
 #include "database/mesh/store_bridge.h"
 #include "database/mesh/wire.h"
 
 namespace db {
 
-// Every internal request carries the sender's life (Membership epoch) in this header.
-inline constexpr std::string_view kEpochHeader = "X-Mesh-Epoch";
-
 class MeshCluster final : public Cluster,
                           public LogSubscriber,
                           public Replication,
-                          private PeerLink::Delegate {
+                          private MeshTransport::Owner,
+                          private Replicator::Owner {
  public:
   // The caller subscribes it to `log` (and sets it as the log's Replication); every change the
   // mesh makes to the keyspace is appended to `log` (StoreBridge).
@@ -65,11 +61,17 @@ class MeshCluster final : public Cluster,
   void registerRoutes(common::http::Server& server) override;
   void start() override;
   // LogSubscriber: client writes (and records kept across a wipe) go into this turn's batch.
-  void onAppend(Ticket ticket, const LogEntry& entry, Source source) override;
-  void onTurnEnd() override;
+  void onAppend(Ticket ticket, const LogEntry& entry, Source source) override {
+    if (phase_ != Phase::kClosed) replicator_->onAppend(ticket, entry, source);
+  }
+  void onTurnEnd() override {
+    if (phase_ != Phase::kClosed) replicator_->flush();
+  }
   // Replication: the ticket's batch acked by enough live peers.
   void awaitTicket(Ticket ticket, WriteLevel level,
-                   std::function<void(bool ok, int acked)> done) override;
+                   std::function<void(bool ok, int acked)> done) override {
+    replicator_->awaitTicket(ticket, level, std::move(done));
+  }
   bool ready() const override { return ready_; }
   void appendStatus(std::string& json) const override;
   void appendMetrics(common::metrics::MetricsWriter& w) const override;  // mesh_metrics.cc
@@ -78,30 +80,13 @@ class MeshCluster final : public Cluster,
   // For tests (the counters are in /status too): the member table, batches sent, the bytes of
   // the last anti-entropy round (both directions), and how often this node was wiped.
   const Membership& membership() const { return membership_; }
-  uint64_t batchesSent() const { return batchesSent_; }
+  uint64_t batchesSent() const { return replicator_->counters().batchesSent; }
   uint64_t antiEntropyBytes() const { return aeBytes_; }
   uint64_t wipes() const { return wipes_; }  // times this node was evicted
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
   void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
 
  private:
-  struct Peer {
-    std::string id;
-    std::string url;
-    std::string host;
-    uint16_t port = 0;
-    uint64_t epoch = 0;  // the life of the peer we stream to
-    Outbox outbox;
-    PeerLink* link = nullptr;  // owned; destroyed with PeerLink::destroy()
-    uint64_t oldestUnackedSinceMs = 0;
-    uint64_t lastAckMs = 0;
-    // What the peer told us about itself (piggybacked on pings).
-    bool ready = false;
-    uint64_t deliveredHlc = 0;  // every write of the peer's up to this reached all its peers
-    std::string digest;
-    bool repairSoon = false;  // met while we were ready: one anti-entropy round first thing
-    explicit Peer(size_t window) : outbox(window) {}
-  };
   // A dead member holds tombstone collection at what it had received (hlc) until it comes back,
   // leaves, or is evicted once dead for the tombstone grace period.
   struct Hold {
@@ -124,27 +109,23 @@ class MeshCluster final : public Cluster,
   // libuv trampolines.
   static void onProbeTimer(uv_timer_t* t) noexcept;
   static void onAeTimer(uv_timer_t* t) noexcept;
-  static void onWaiterTimer(uv_timer_t* t) noexcept;
   static void onJoinTimer(uv_timer_t* t) noexcept;
   static void onLeaveTimer(uv_timer_t* t) noexcept;
   static void onApplyTimer(uv_timer_t* t) noexcept;
   static void onWipeTimer(uv_timer_t* t) noexcept;
   static void onHandleClosed(uv_handle_t* h) noexcept;
 
-  // PeerLink::Delegate
-  void onLinkConnected(PeerLink& link) override;
-  void onLinkAck(PeerLink& link, uint64_t seq) override;
-  void onLinkWritable(PeerLink& link) override;
-  void onLinkForged(PeerLink& link, const std::string& why) override;
-
-  // Replication.
-  void flushBatch();
-  uint64_t seqOf(Ticket ticket) const;  // the batch that carries (or will carry) the ticket
-  void pump(Peer& p);
-  void peerGone(const std::string& peerId);
-  void armWaiterTimer();
+  // MeshTransport::Owner
+  bool closed() const override { return phase_ == Phase::kClosed; }
+  uint64_t collectedBelow() const override { return store_->collectedBelow(); }
+  void onEvictionClaim(const std::string& url, const std::string& from, uint64_t gc) override {
+    noteEvictionClaim(url, from, gc);
+  }
+  // Replicator::Owner
+  void onPeerAcked() override {
+    if (leaveComplete()) finishClose();
+  }
   void onMemberChange(const Member& m, MemberState before, bool isNew);
-  Peer* peer(const std::string& id);
 
   // Membership traffic.
   void attemptJoin();
@@ -210,26 +191,12 @@ class MeshCluster final : public Cluster,
   void onEvicted(const std::string& byUrl, uint64_t gcHlc);  // agreed: wipe on the next turn
   void wipeAndRejoin();
   void applyPreserved();  // after the snapshot: the kept records, re-replicated
-  bool refuseEvicted(const common::http::Request& req, common::http::Responder& r);
-  void restartLink(Peer& p);  // a new PeerLink to p's current address
-  // Internal HTTP.
-  void post(const std::string& url, std::string path, std::string query, std::string body,
-            uint64_t timeoutMs, std::function<void(common::http::ClientResponse&&)> done);
-  bool authorized(const common::http::Request& req, common::http::Responder& r);
-  // Every answer to a /_mesh request goes through here: it carries our id and, with a secret,
-  // the proof bound to the request's own proof (`requestProof`: its X-Mesh-Auth).
-  void answer(common::http::Responder& r, std::string_view requestProof, int status,
-              std::string_view body, std::string_view contentType = "application/json",
-              std::vector<std::pair<std::string, std::string>> headers = {});
-  std::string nextNonce();
   bool servesData(const common::http::Request& req, common::http::Responder& r,
                   bool takesData);  // else 503 NOT_READY
   uint64_t nowMs() const;           // loop clock (monotonic)
   uint64_t stableHlc() const;       // see collectTombstones
-  uint64_t wallMs() const;          // for signatures
 
   // Route handlers.
-  void handleReplicate(const common::http::Request& req, common::http::Responder r);
   void handlePing(const common::http::Request& req, common::http::Responder r, bool join);
   void handlePingReq(const common::http::Request& req, common::http::Responder r);
   void handleLeave(const common::http::Request& req, common::http::Responder r);
@@ -246,17 +213,16 @@ class MeshCluster final : public Cluster,
   uint64_t knockTick_ = 0;
   bool leaveComplete() const;
   void finishClose();
-  std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
+  std::array<uv_handle_t*, 6> allHandles();  // every uv handle this object owns
 
   uv_loop_t* loop_;
   Keyspace& keyspace_;
   MeshOptions opts_;
-  MeshAuth auth_;
   Membership membership_;
-  std::unique_ptr<common::http::Client> client_;
   std::unique_ptr<StoreBridge> store_;
-  common::http::Server* server_ = nullptr;              // not owned; set by registerRoutes
-  std::map<std::string, std::unique_ptr<Peer>> peers_;  // live members only
+  std::unique_ptr<MeshTransport> transport_;
+  std::unique_ptr<Replicator> replicator_;
+  common::http::Server* server_ = nullptr;  // not owned; set by registerRoutes
   Phase phase_ = Phase::kIdle;
   bool ready_ = false;
   uint64_t lastAeStartMs_ = 0;                         // last periodic or eager repair round
@@ -265,21 +231,11 @@ class MeshCluster final : public Cluster,
 
   uv_timer_t probeTimer_;
   uv_timer_t aeTimer_;
-  uv_timer_t waiterTimer_;
   uv_timer_t joinTimer_;
   uv_timer_t leaveTimer_;
   uv_timer_t applyTimer_;  // applies fetched snapshot pages on the next turn
   uv_timer_t wipeTimer_;   // runs wipeAndRejoin() outside the callback that learnt the eviction
   int handlesOpen_ = 0;
-
-  wire::FrameWriter batch_{wire::FrameType::kBatch};
-  uint64_t batchMaxHlc_ = 0;
-  uint64_t batchSeq_ = 0;
-  Ticket batchLastTicket_ = 0;  // the newest ticket in batch_
-  // (seq, last ticket) of the recent batches, oldest first: which batch a ticket travelled in.
-  std::deque<std::pair<uint64_t, Ticket>> sentBatches_;
-  static constexpr size_t kSentBatchesKept = 256;
-  AckWaiters waiters_;  // w=quorum/all writes waiting for acks
 
   int joinAttempts_ = 0;
   uint64_t joinBackoffMs_ = 0;
@@ -323,16 +279,9 @@ class MeshCluster final : public Cluster,
   std::map<std::string, Claim> evictionClaims_;  // member id -> its claim about this life
   uint64_t lifeStartMs_ = 0;                     // loop clock when this life (epoch) began
   uint64_t claimsIgnored_ = 0;                   // eviction claims that were not agreed
-  uint64_t forgedAnswers_ = 0;
-  uint64_t nonceSeed_ = 0;
-  uint64_t nonceCounter_ = 0;
 
-  uint64_t batchesSent_ = 0;
-  uint64_t batchesRefused_ = 0;
-  uint64_t batchesApplied_ = 0;
   uint64_t aeRounds_ = 0;
   uint64_t aeBytes_ = 0;
-  uint64_t clockRefusals_ = 0;
   uint64_t lastGcHorizon_ = 0;
   uint64_t tombstonesDropped_ = 0;
 

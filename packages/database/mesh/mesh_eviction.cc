@@ -20,6 +20,7 @@
 
 #include "common/http/json.h"
 #include "database/mesh/mesh_cluster.h"
+#include "database/mesh/mesh_util.h"
 
 namespace db {
 
@@ -78,19 +79,6 @@ void MeshCluster::checkEvictions() {
   }
 }
 
-bool MeshCluster::refuseEvicted(const common::http::Request& req, common::http::Responder& r) {
-  std::string_view from = req.header("x-mesh-from");
-  std::string_view epochText = req.header("x-mesh-epoch");
-  uint64_t epoch = 0;
-  std::from_chars(epochText.data(), epochText.data() + epochText.size(), epoch);
-  if (from.empty() || !membership_.isEvicted(from, epoch)) return false;
-  spdlog::info("mesh: refused {} from {}: that life of it (epoch {}) was evicted", req.path, from,
-               epoch);
-  answer(r, req.header("x-mesh-auth"), 409, json::errorBody("EVICTED"), "application/json",
-         {{"X-Mesh-Error", "EVICTED"}, {"X-Mesh-Gc", std::to_string(store_->collectedBelow())}});
-  return true;
-}
-
 void MeshCluster::noteEvictionClaim(const std::string& url, const std::string& from,
                                     uint64_t gcHlc) {
   // Only an admitted member answering at its own URL makes a claim: an address a client handed
@@ -121,7 +109,7 @@ bool MeshCluster::evictionAgreed() const {
   // younger than that cannot have been (this is also the back-off after a wipe).
   if (now - lifeStartMs_ < opts_.tombstoneGraceMs) return false;
   // Our own view: cut off from every member for longer than the grace period.
-  bool isolated = peers_.empty() && !holds_.empty();
+  bool isolated = replicator_->peers().empty() && !holds_.empty();
   for (const auto& [id, hold] : holds_) {
     isolated = isolated && now - hold.sinceMs >= opts_.tombstoneGraceMs;
   }
@@ -182,20 +170,13 @@ void MeshCluster::wipeAndRejoin() {
       "keeping those newer than the cluster's tombstone horizon; copying the data again",
       records);
   // 2. Forget the old life's replication state: batches, waiters, holds, snapshot in progress.
-  batch_.finish();
-  batchMaxHlc_ = 0;
-  waiters_.failAll();
-  for (auto& [id, p] : peers_) {
-    p->outbox.reset();
-    p->ready = false;
-    restartLink(*p);
-  }
+  replicator_->newLife();
   holds_.clear();
   pagesToApply_.clear();
   snapshotFetched_ = false;
   lastGcHorizon_ = 0;
   // 3. A new life, then the path of a new node: join, subscribe, snapshot, verify, ready.
-  membership_.renewEpoch(wallMs());
+  membership_.renewEpoch(mesh_util::wallMs());
   evictionClaims_.clear();  // they were about the previous life
   lifeStartMs_ = nowMs();
   ready_ = false;

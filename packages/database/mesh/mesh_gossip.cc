@@ -50,40 +50,28 @@ constexpr uint64_t kMaxFutureMs = 3600 * 1000;  // gossiped incarnations beyond 
 void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew) {
   if (m.live() && !m.admitted) {
     // A candidate (new, or at a new address): nothing is sent to it before it proves itself.
-    if (Peer* p = peer(m.id); p != nullptr && p->link != nullptr) {
-      p->link->destroy();
-      p->link = nullptr;
-    }
+    replicator_->unlinkPeer(m.id);
     if (phase_ != Phase::kLeaving && phase_ != Phase::kClosed) admitSoon(m.id);
     return;
   }
   if (m.live()) {
     // Back (or new): whatever it lacks was kept for it (held), so plain LWW merging is safe.
     if (holds_.erase(m.id) > 0) spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
-    Peer* p = peer(m.id);
+    Peer* p = replicator_->peer(m.id);
     if (p == nullptr) {
       auto url = common::parseHttpUrl(m.url);
       if (!url.ok()) {
         spdlog::warn("mesh: member {} has an unusable URL '{}'", m.id, m.url);
         return;
       }
-      auto np = std::make_unique<Peer>(opts_.windowBytes);
-      np->id = m.id;
-      np->url = m.url;
-      np->epoch = m.epoch;
-      np->repairSoon = phase_ == Phase::kReady;
-      p = peers_.emplace(m.id, std::move(np)).first->second.get();
-      restartLink(*p);
+      replicator_->addPeer(m, phase_ == Phase::kReady ? Peer::Repair::kSoon : Peer::Repair::kNone);
       spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
                    m.incarnation);
     } else if (p->url != m.url || p->epoch != m.epoch) {
       // Restarted (a new life, maybe at a new address) before anyone declared it dead: the
       // stream follows it; everything un-acked is sent again.
       spdlog::info("mesh: {} restarted or moved: {} -> {}", m.id, p->url, m.url);
-      p->url = m.url;
-      p->epoch = m.epoch;
-      p->ready = false;
-      restartLink(*p);
+      replicator_->followPeer(*p, m);
     } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
       spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
     } else if (m.state == MemberState::kAlive && before == MemberState::kSuspect) {
@@ -91,33 +79,18 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
     }
     return;
   }
-  auto it = peers_.find(m.id);
-  if (it != peers_.end()) {
-    if (m.state == MemberState::kDead) holdFor(*it->second, m);
-    if (it->second->link != nullptr) it->second->link->destroy();
-    peers_.erase(it);
+  if (Peer* p = replicator_->peer(m.id)) {
+    if (m.state == MemberState::kDead) holdFor(*p, m);
+    replicator_->removePeer(m.id);
   }
   if (m.state != MemberState::kDead) holds_.erase(m.id);  // left (nothing to keep) or evicted
   spdlog::warn("mesh: {} is {} (incarnation {})", m.id, memberStateName(m.state), m.incarnation);
-  peerGone(m.id);
-}
-
-void MeshCluster::restartLink(Peer& p) {
-  auto url = common::parseHttpUrl(p.url);
-  if (p.link != nullptr) p.link->destroy();
-  p.link = nullptr;
-  if (!url.ok()) return;
-  p.host = url->host;
-  p.port = url->port;
-  p.outbox.rewind();
-  p.link = new PeerLink(loop_, p.id, p.host, p.port, this, opts_.reconnectMinMs,
-                        opts_.reconnectMaxMs, &auth_);
-  p.link->start();
+  replicator_->peerGone(m.id);
 }
 
 std::string MeshCluster::gossipJson(bool withInfo) const {
   std::string s;
-  s.reserve(256 + 128 * peers_.size());
+  s.reserve(256 + 128 * replicator_->peers().size());
   s.append("{\"from\":");
   json::appendString(s, opts_.nodeId);
   s.append(",\"epoch\":");
@@ -135,10 +108,7 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
     s.append(ready_ ? "true" : "false");
     s.append(",\"delivered\":");
     uint64_t stable = stableHlc();
-    uint64_t delivered = std::min(stable, holdHorizon());
-    for (const auto& [id, p] : peers_) {
-      delivered = std::min(delivered, p->outbox.deliveredHlc(stable));
-    }
+    uint64_t delivered = std::min(replicator_->deliveredHlc(stable), holdHorizon());
     json::appendUint(s, delivered);
     s.append(",\"digest\":\"");
     s.append(hex64(store_->rootDigest()));
@@ -163,12 +133,12 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
   // sender holds the secret. Without one, a sender is believed about others only once admitted
   // (and, for an answer, only at its own URL); anyone may still introduce itself (a candidate).
   const Member* sender = from.empty() ? nullptr : membership_.find(from);
-  bool trusted =
-      auth_.enabled() || (sender != nullptr && sender != &membership_.self() && sender->admitted &&
-                          (src.answeredUrl.empty() || sender->url == src.answeredUrl));
+  bool trusted = transport_->secured() ||
+                 (sender != nullptr && sender != &membership_.self() && sender->admitted &&
+                  (src.answeredUrl.empty() || sender->url == src.answeredUrl));
   // Incarnations and epochs are boot times in ms (+ refutations): one far in the future is a lie
   // that no real node could ever outrank (and 2^64-1 cannot even be refuted).
-  uint64_t latest = wallMs() + kMaxFutureMs;
+  uint64_t latest = mesh_util::wallMs() + kMaxFutureMs;
   uint64_t gc = d.HasMember("gc") && d["gc"].IsUint64() ? d["gc"].GetUint64() : 0;
   if (d.HasMember("members") && d["members"].IsArray()) {
     for (const auto& e : d["members"].GetArray()) {
@@ -221,15 +191,19 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
   if (!from.empty() && from != opts_.nodeId) {
     if (!src.answeredUrl.empty()) admitFromAnswer(src.answeredUrl, from);
     membership_.contact(from, now);
-    if (Peer* p = peer(from)) {
-      if (d.HasMember("ready") && d["ready"].IsBool()) p->ready = d["ready"].GetBool();
+    if (Peer* p = replicator_->peer(from)) {
+      if (d.HasMember("ready") && d["ready"].IsBool()) {
+        p->state = d["ready"].GetBool() ? Peer::State::kReady : Peer::State::kNotReady;
+      }
       if (d.HasMember("delivered") && d["delivered"].IsUint64()) {
         p->deliveredHlc = d["delivered"].GetUint64();
       }
       if (d.HasMember("digest") && d["digest"].IsString()) p->digest = d["digest"].GetString();
       // A peer first met while both were serving (two clusters merging): repair with it now
       // rather than at its turn, since the two may differ by far more than in-flight writes.
-      if (p->ready && p->repairSoon && now - lastAeStartMs_ >= kEagerRepairGapMs) aeTick();
+      if (p->ready() && p->repair == Peer::Repair::kSoon &&
+          now - lastAeStartMs_ >= kEagerRepairGapMs)
+        aeTick();
     }
   }
   return true;
@@ -242,7 +216,7 @@ void MeshCluster::admitFromAnswer(const std::string& url, const std::string& fro
   if (m == nullptr || m == &membership_.self() || m->admitted || !m->live()) return;
   if (m->url != url) return;
   spdlog::info("mesh: {} ({}) admitted{}", from, url,
-               auth_.enabled() ? ": it answered with a valid proof" : "");
+               transport_->secured() ? ": it answered with a valid proof" : "");
   membership_.admit(from, nowMs());
 }
 
@@ -258,11 +232,7 @@ void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admit
     if (!ok && membership_.forgetCandidate(id)) {
       // It did not prove itself: dropped (a member that moved to an unproven address too).
       spdlog::info("mesh: candidate {} did not prove itself; dropped", id);
-      if (auto it = peers_.find(id); it != peers_.end()) {
-        if (it->second->link != nullptr) it->second->link->destroy();
-        peers_.erase(it);
-        peerGone(id);
-      }
+      if (replicator_->removePeer(id)) replicator_->peerGone(id);
     }
     if (!node.empty()) {
       for (auto& cb : node.mapped()) cb(ok);
@@ -275,14 +245,14 @@ void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admit
   std::string url = m->url;
   // A joiner waits for this exchange (its join is answered after it): a slow answer is not a
   // failed probe, so the deadline is the control plane's, well inside the joiner's own.
-  post(url, "/_mesh/ping", "", gossipJson(true),
-       std::max(opts_.probeTimeoutMs * 2, opts_.requestTimeoutMs / 2),
-       [this, url, finish](common::http::ClientResponse&& r) {
-         if (phase_ != Phase::kClosed && r.error.empty() && r.status == 200) {
-           mergeGossip(r.body, nullptr, GossipSource{url});
-         }
-         finish();
-       });
+  transport_->post(url, "/_mesh/ping", "", gossipJson(true),
+                   std::max(opts_.probeTimeoutMs * 2, opts_.requestTimeoutMs / 2),
+                   [this, url, finish](common::http::ClientResponse&& r) {
+                     if (phase_ != Phase::kClosed && r.error.empty() && r.status == 200) {
+                       mergeGossip(r.body, nullptr, GossipSource{url});
+                     }
+                     finish();
+                   });
 }
 
 void MeshCluster::attemptJoin() {
@@ -293,7 +263,7 @@ void MeshCluster::attemptJoin() {
   if (rejoining_ && joinAttempts_ > kJoinAttemptsBeforeAlone / 2) joinUrl_.clear();
   std::string url = joinUrl_.empty() ? opts_.meshNetworkUrl : joinUrl_;
   if (url.empty()) url = anyMemberUrl();  // no MESH_NETWORK_URL: any member it still knows
-  post(
+  transport_->post(
       url, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
       [this, url](common::http::ClientResponse&& r) {
         if (phase_ != Phase::kJoining) return;
@@ -320,7 +290,7 @@ void MeshCluster::joinDone(bool ok, bool reachedSelf) {
   // attempts this node's (empty) store is the truth; joins keep being retried from probes.
   // (Not after a wipe: the peers it still knows may be the other evicted nodes of its side; it
   // must hear the cluster's member list, evictions included, from a node that answered.)
-  bool othersKnown = !peers_.empty() && !rejoining_;
+  bool othersKnown = !replicator_->peers().empty() && !rejoining_;
   if (othersKnown) {
     subscribeAll();
     return;
@@ -356,26 +326,27 @@ void MeshCluster::subscribeAll() {
   }
   *pending = static_cast<int>(targets.size());
   for (const auto& [id, url] : targets) {
-    post(url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
-         // init-captures: clang before 16 cannot capture a structured binding by name
-         [this, pending, best, id = id, url = url](common::http::ClientResponse&& r) {
-           if (phase_ != Phase::kSubscribing) return;
-           std::string from;
-           if (r.error.empty() && r.status == 200 &&
-               mergeGossip(r.body, &from, GossipSource{url}) && from == id) {
-             Peer* q = peer(id);
-             if (q != nullptr && (best->empty() || q->ready)) *best = id;
-           }
-           if (--*pending == 0) {
-             if (best->empty()) {
-               spdlog::warn("mesh: no member answered the subscription; retrying the join");
-               phase_ = Phase::kJoining;
-               uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
-               return;
-             }
-             startCatchUp(*best);
-           }
-         });
+    transport_->post(
+        url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
+        // init-captures: clang before 16 cannot capture a structured binding by name
+        [this, pending, best, id = id, url = url](common::http::ClientResponse&& r) {
+          if (phase_ != Phase::kSubscribing) return;
+          std::string from;
+          if (r.error.empty() && r.status == 200 && mergeGossip(r.body, &from, GossipSource{url}) &&
+              from == id) {
+            Peer* q = replicator_->peer(id);
+            if (q != nullptr && (best->empty() || q->ready())) *best = id;
+          }
+          if (--*pending == 0) {
+            if (best->empty()) {
+              spdlog::warn("mesh: no member answered the subscription; retrying the join");
+              phase_ = Phase::kJoining;
+              uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
+              return;
+            }
+            startCatchUp(*best);
+          }
+        });
   }
 }
 
@@ -392,8 +363,9 @@ void MeshCluster::probeTick() {
   // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
   // Alone: knock every tick. With peers: now and then too, since two groups that each formed
   // on their own (nodes started together, nobody reachable yet) would otherwise never meet.
-  if (phase_ == Phase::kReady && (peers_.empty() || ++knockTick_ % kKnockEveryTicks == 0)) {
-    knock(peers_.empty() ? kKnockTries : 1);
+  if (phase_ == Phase::kReady &&
+      (replicator_->peers().empty() || ++knockTick_ % kKnockEveryTicks == 0)) {
+    knock(replicator_->peers().empty() ? kKnockTries : 1);
   }
   auto target = membership_.nextProbeTarget();
   if (target) probe(*target);
@@ -412,24 +384,24 @@ void MeshCluster::knock(int triesLeft) {
   // Through a round-robin balancer, nodes knocking in step can each be handed to themselves
   // every time (two nodes, two backends): a knock that reached this node is retried at once,
   // which moves it to the next backend.
-  post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
-       [this, triesLeft](common::http::ClientResponse&& r) {
-         if (phase_ != Phase::kReady || !r.error.empty() || r.status != 200) return;
-         std::string from;
-         if (!mergeGossip(r.body, &from, GossipSource{opts_.meshNetworkUrl})) return;
-         if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
-       });
+  transport_->post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
+                   [this, triesLeft](common::http::ClientResponse&& r) {
+                     if (phase_ != Phase::kReady || !r.error.empty() || r.status != 200) return;
+                     std::string from;
+                     if (!mergeGossip(r.body, &from, GossipSource{opts_.meshNetworkUrl})) return;
+                     if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
+                   });
 }
 
 void MeshCluster::sendPing(const std::string& url, uint64_t timeoutMs,
                            std::function<void(bool ok)> done) {
-  post(url, "/_mesh/ping", "", gossipJson(true), timeoutMs,
-       [this, url, done = std::move(done)](common::http::ClientResponse&& r) {
-         if (phase_ == Phase::kClosed) return;
-         bool ok =
-             r.error.empty() && r.status == 200 && mergeGossip(r.body, nullptr, GossipSource{url});
-         done(ok);
-       });
+  transport_->post(url, "/_mesh/ping", "", gossipJson(true), timeoutMs,
+                   [this, url, done = std::move(done)](common::http::ClientResponse&& r) {
+                     if (phase_ == Phase::kClosed) return;
+                     bool ok = r.error.empty() && r.status == 200 &&
+                               mergeGossip(r.body, nullptr, GossipSource{url});
+                     done(ok);
+                   });
 }
 
 void MeshCluster::probe(const std::string& id) {
@@ -459,16 +431,17 @@ void MeshCluster::probe(const std::string& id) {
         --state->first;
         continue;
       }
-      post(hm->url, "/_mesh/ping-req", "", body, opts_.probeTimeoutMs * 2,
-           [this, id, state](common::http::ClientResponse&& r) {
-             if (phase_ == Phase::kClosed) return;
-             if (r.error.empty() && r.status == 200 &&
-                 r.body.find("\"ok\":true") != std::string::npos) {
-               state->second = true;
-               membership_.contact(id, nowMs());
-             }
-             if (--state->first == 0 && !state->second) membership_.probeFailed(id, nowMs());
-           });
+      transport_->post(hm->url, "/_mesh/ping-req", "", body, opts_.probeTimeoutMs * 2,
+                       [this, id, state](common::http::ClientResponse&& r) {
+                         if (phase_ == Phase::kClosed) return;
+                         if (r.error.empty() && r.status == 200 &&
+                             r.body.find("\"ok\":true") != std::string::npos) {
+                           state->second = true;
+                           membership_.contact(id, nowMs());
+                         }
+                         if (--state->first == 0 && !state->second)
+                           membership_.probeFailed(id, nowMs());
+                       });
     }
     if (state->first == 0) membership_.probeFailed(id, nowMs());
   });
@@ -488,20 +461,21 @@ void MeshCluster::contactSeed(const std::string& url) {
   body.append(",\"members\":[");
   appendGossipEntry(body, self);
   body.append("]}");
-  post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
-       [this, url](common::http::ClientResponse&& r) {
-         --seedsInFlight_;
-         if (phase_ == Phase::kClosed) return;
-         if (r.error.empty() && r.status == 200) mergeGossip(r.body, nullptr, GossipSource{url});
-       });
+  transport_->post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
+                   [this, url](common::http::ClientResponse&& r) {
+                     --seedsInFlight_;
+                     if (phase_ == Phase::kClosed) return;
+                     if (r.error.empty() && r.status == 200)
+                       mergeGossip(r.body, nullptr, GossipSource{url});
+                   });
 }
 
 void MeshCluster::handlePing(const common::http::Request& req, common::http::Responder r,
                              bool join) {
-  if (!authorized(req, r)) return;
+  if (!transport_->authorized(req, r)) return;
   std::string from;
   if (!mergeGossip(req.body, &from)) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_GOSSIP"));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_GOSSIP"));
     return;
   }
   if (join && from != opts_.nodeId) spdlog::debug("mesh: join request from {}", from);
@@ -512,39 +486,39 @@ void MeshCluster::handlePing(const common::http::Request& req, common::http::Res
     // after that exchange.
     admitSoon(from, [this, r, proof = std::string(req.header("x-mesh-auth"))](bool ok) mutable {
       if (ok) {
-        answer(r, proof, 200, gossipJson(true));
+        transport_->answer(r, proof, 200, gossipJson(true));
       } else {
-        answer(r, proof, 503, json::errorBody("NOT_ADMITTED"));
+        transport_->answer(r, proof, 503, json::errorBody("NOT_ADMITTED"));
       }
     });
     return;
   }
-  answer(r, req.header("x-mesh-auth"), 200, gossipJson(true));
+  transport_->answer(r, req.header("x-mesh-auth"), 200, gossipJson(true));
 }
 
 void MeshCluster::handlePingReq(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+  if (!transport_->authorized(req, r)) return;
   rapidjson::Document d;
   d.Parse(req.body.data(), req.body.size());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("url") || !d["url"].IsString()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
     return;
   }
   std::string url = d["url"].GetString();
   if (!common::parseHttpUrl(url).ok()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
+    transport_->answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
     return;
   }
   sendPing(url, opts_.probeTimeoutMs,
            [this, r, proof = std::string(req.header("x-mesh-auth"))](bool ok) mutable {
-             answer(r, proof, 200, ok ? "{\"ok\":true}" : "{\"ok\":false}");
+             transport_->answer(r, proof, 200, ok ? "{\"ok\":true}" : "{\"ok\":false}");
            });
 }
 
 void MeshCluster::handleLeave(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+  if (!transport_->authorized(req, r)) return;
   mergeGossip(req.body, nullptr);
-  answer(r, req.header("x-mesh-auth"), 200, "{\"success\":true}");
+  transport_->answer(r, req.header("x-mesh-auth"), 200, "{\"success\":true}");
 }
 
 void MeshCluster::handlePublicPing(const common::http::Request& req, common::http::Responder r) {

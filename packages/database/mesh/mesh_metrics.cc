@@ -21,7 +21,7 @@ void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
   }
   auto perPeer = [&](const char* name, const char* help, auto value) {
     w.family(name, help, Type::kGauge);
-    for (const auto& [id, p] : peers_) w.sample(value(*p), {{"peer", id}});
+    for (const auto& [id, p] : replicator_->peers()) w.sample(value(*p), {{"peer", id}});
   };
   perPeer("meshkv_node_replication_lag_seconds",
           "Age of the oldest write not yet acknowledged by the peer (0 when caught up)",
@@ -37,10 +37,12 @@ void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
   auto counter = [&w](const char* name, const char* help, uint64_t v) {
     w.counter(name, help).sample(static_cast<double>(v));
   };
-  counter("meshkv_node_batches_sent_total", "Replication batches sent to peers", batchesSent_);
+  counter("meshkv_node_batches_sent_total", "Replication batches sent to peers",
+          replicator_->counters().batchesSent);
   counter("meshkv_node_batches_applied_total", "Replication batches applied from peers",
-          batchesApplied_);
-  counter("meshkv_node_batches_refused_total", "Replication batches refused", batchesRefused_);
+          replicator_->counters().batchesApplied);
+  counter("meshkv_node_batches_refused_total", "Replication batches refused",
+          replicator_->counters().batchesRefused);
   counter("meshkv_node_catchup_bytes_total", "Bytes received while catching up", catchUpBytes_);
   counter("meshkv_node_catchup_rounds_total", "Anti-entropy rounds of a recovered-data catch-up",
           catchUpRounds_);
@@ -54,7 +56,7 @@ void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
   w.gauge("meshkv_node_antientropy_last_bytes", "Bytes of the last anti-entropy round")
       .sample(static_cast<double>(aeBytes_));
   counter("meshkv_node_clock_refusals_total", "Peer records refused for clock drift",
-          clockRefusals_);
+          replicator_->counters().clockRefusals);
   w.gauge("meshkv_node_tombstones", "Deleted keys kept until every node has seen the delete")
       .sample(static_cast<double>(store_->tombstoneCount()));
   counter("meshkv_node_tombstones_dropped_total", "Tombstones collected", tombstonesDropped_);

@@ -1,7 +1,9 @@
-// Small helpers shared by the MeshCluster implementation files (mesh_*.cc) and nothing else:
-// hex formatting of digests, one query parameter, the binary content type. Header-only, pure.
+// Small helpers shared by the mesh's parts (MeshCluster and the parts it owns) and nothing else:
+// hex formatting of digests, one query parameter, the binary content type, the wall clock.
+// Header-only, pure.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,6 +29,13 @@ inline std::string queryParam(std::string_view query, std::string_view name) {
     if (p.name == name) return p.value;
   }
   return {};
+}
+
+// The wall clock in ms since the epoch (signatures, incarnations, the age of recovered data).
+inline uint64_t wallMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
 }
 
 }  // namespace db::mesh_util
