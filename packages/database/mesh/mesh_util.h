@@ -3,12 +3,15 @@
 // Header-only, pure.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common/http/url.h"
+#include "database/mesh/store_bridge.h"
+#include "database/storage/hlc.h"
 
 namespace db::mesh_util {
 
@@ -36,6 +39,14 @@ inline uint64_t wallMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
+}
+
+// Every write of ours so far has hlc <= last(); every later one will be stamped above both
+// last() and pack(wall now, 0) - 1. So when nothing is outstanding, all our writes up to this
+// value are delivered (the tombstone horizon and the `delivered` we gossip start from it).
+inline uint64_t stableHlc(StoreBridge& store) {
+  uint64_t wallFloor = Hlc::pack(store.wallMs(), 0);
+  return std::max(store.lastHlc(), wallFloor > 0 ? wallFloor - 1 : 0);
 }
 
 }  // namespace db::mesh_util
