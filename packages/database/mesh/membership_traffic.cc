@@ -19,7 +19,6 @@ namespace db {
 
 namespace json = common::json;
 using mesh_util::hex64;
-using mesh_util::kOctet;
 using mesh_util::queryParam;
 
 namespace {
@@ -317,7 +316,7 @@ void MembershipTraffic::joinDone(bool ok, bool reachedSelf) {
 
 void MembershipTraffic::subscribeAll() {
   // Register with every live member directly, so each of them streams its writes to us from now
-  // on; only then catch up (startCatchUp: nothing written meanwhile can be missed).
+  // on; only then catch up (CatchUp::start: nothing written meanwhile can be missed).
   node_.setPhase(Phase::kSubscribing);
   auto pending = std::make_shared<int>(0);
   auto best = std::make_shared<std::string>();
