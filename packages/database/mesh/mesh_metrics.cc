@@ -61,7 +61,7 @@ void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
       .sample(static_cast<double>(store_->tombstoneCount()));
   counter("meshkv_node_tombstones_dropped_total", "Tombstones collected",
           antiEntropy_->counters().tombstonesDropped);
-  counter("meshkv_node_eviction_->counters().evictionstotal", "Members this node evicted",
+  counter("meshkv_node_evictions_total", "Members this node evicted",
           eviction_->counters().evictions);
   counter("meshkv_node_wipes_total", "Times this node was evicted and copied the data again",
           eviction_->counters().wipes);
