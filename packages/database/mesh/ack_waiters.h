@@ -2,7 +2,7 @@
 // that carries its write (seq), how many copies it needs (this node counts as one), the peers
 // whose ack would count, and a deadline. Pure bookkeeping, no I/O and no clock: the replicator
 // feeds it acks, departed peers and the time, and arms its own timer at earliestDeadline().
-// Owned by MeshCluster; loop thread only.
+// Owned by the Replicator; loop thread only.
 // The one thing to get right: a waiter is answered exactly once, and only after the sweep that
 // found it finished, so an answer that leads to a new write (and a new waiter) cannot
 // invalidate the sweep.

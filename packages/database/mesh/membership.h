@@ -5,7 +5,7 @@
 // alive(j<=i); dead(i)/left(i) beat alive/suspect(j<=i). A node told it is suspect or dead
 // refutes with incarnation+1. Incarnations start at the boot time in ms, so a restarted node
 // (same id, empty store) outranks everything said about its previous life.
-// Evictions: a member away longer than the tombstone grace period is evicted (MeshCluster
+// Evictions: a member away longer than the tombstone grace period is evicted (the Eviction part
 // decides when); the eviction (id, epoch) is gossiped like a state and remembered, and nothing
 // from that life of the member (epoch <= the evicted one) is accepted again. A node that learns it
 // was evicted reports selfEvicted() and starts a new life with renewEpoch().

@@ -1,18 +1,13 @@
-// MeshCluster, part 1 of 4 (see mesh_cluster.h): construction and lifetime (start, the leave,
-// closing every handle), the internal HTTP client call, route registration and authorisation,
-// and /status. The other parts: mesh_replication.cc (the live stream and write concerns),
-// mesh_gossip.cc (join, probes, member lists), mesh_catchup.cc (snapshot, anti-entropy,
-// tombstones), mesh_eviction.cc (members away longer than the tombstone grace period).
+// MeshCluster (see mesh_cluster.h): the coordinator. Construction wires the parts, start() and
+// leave() run the node's life, the MeshPhase moves go from one part to the next, member changes
+// reach the replicator and the eviction part, and /status is assembled from every part
+// (/metrics: mesh_metrics.cc). Loop thread only. The one thing to get right: the parts are
+// closed, and their last close callback has run, before MeshCluster is destroyed.
 #include "database/mesh/mesh_cluster.h"
 
-#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <charconv>
-#include <chrono>
 
 #include "common/http/json.h"
 #include "common/http/url.h"
@@ -22,8 +17,6 @@ namespace db {
 
 namespace json = common::json;
 using mesh_util::hex64;
-using mesh_util::kOctet;
-using mesh_util::queryParam;
 
 // ---------------------------------------------------------------------------------------------
 // Construction and lifetime
@@ -31,77 +24,45 @@ using mesh_util::queryParam;
 
 MeshCluster::MeshCluster(uv_loop_t* loop, Keyspace& keyspace, WriteLog& log, MeshOptions opts)
     : loop_(loop),
-      keyspace_(keyspace),
       opts_(std::move(opts)),
-      auth_(opts_.secret, opts_.authWindowMs),
-      membership_(opts_.nodeId, opts_.advertiseUrl,
-                  static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count()),
-                  opts_, std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
-      client_(std::make_unique<common::http::Client>(loop)),
-      store_(std::make_unique<StoreBridge>(keyspace, log, opts_.limits)) {
-  // Built after recovery (Node), before anything stamps a write. Not the clock's value: replay
-  // pulled the clock up to the wall clock of this start, which would make any data look fresh.
-  if (keyspace_.size() + keyspace_.tombstoneCount() > 0) recoveredHlc_ = keyspace_.newestHlc();
-  uv_timer_init(loop_, &probeTimer_);
-  uv_timer_init(loop_, &aeTimer_);
-  uv_timer_init(loop_, &waiterTimer_);
-  uv_timer_init(loop_, &joinTimer_);
-  uv_timer_init(loop_, &leaveTimer_);
-  uv_timer_init(loop_, &applyTimer_);
-  uv_timer_init(loop_, &wipeTimer_);
-  for (uv_handle_t* h : allHandles()) {
-    h->data = this;
-    ++handlesOpen_;
-  }
-  // A nonce prefix per process (a counter follows it): every request proof is unique.
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&nonceSeed_), sizeof nonceSeed_) != 1) {
-    nonceSeed_ = uv_hrtime() ^ std::hash<std::string>{}(opts_.nodeId);
-  }
+      membership_(opts_.nodeId, opts_.advertiseUrl, mesh_util::wallMs(), opts_,
+                  std::hash<std::string>{}(opts_.nodeId) ^ uv_hrtime()),
+      store_(std::make_unique<StoreBridge>(keyspace, log, opts_.limits)),
+      transport_(std::make_unique<MeshTransport>(loop, opts_, membership_,
+                                                 static_cast<MeshTransport::Owner&>(*this))),
+      replicator_(std::make_unique<Replicator>(loop, opts_, *transport_, membership_, *store_,
+                                               static_cast<Replicator::Owner&>(*this))),
+      eviction_(std::make_unique<Eviction>(loop, opts_, membership_, *store_, keyspace,
+                                           *replicator_, static_cast<MeshPhase&>(*this))),
+      antiEntropy_(std::make_unique<AntiEntropy>(loop, opts_, *transport_, *replicator_, *store_,
+                                                 *eviction_, static_cast<MeshPhase&>(*this))),
+      catchUp_(std::make_unique<CatchUp>(loop, opts_, *transport_, *replicator_, *store_, keyspace,
+                                         *antiEntropy_, *eviction_,
+                                         static_cast<MeshPhase&>(*this))),
+      traffic_(std::make_unique<MembershipTraffic>(loop, opts_, *transport_, membership_,
+                                                   *replicator_, *store_, *eviction_, *antiEntropy_,
+                                                   static_cast<MeshPhase&>(*this))),
+      probeTimer_(loop, [this] { probeTick(); }),
+      leaveTimer_(loop, [this] { finishClose(); }) {
   membership_.requireAdmission(true);
   membership_.onChange([this](const Member& m, MemberState before, bool isNew) {
     onMemberChange(m, before, isNew);
   });
   // A dead member that holds tombstone collection stays in the table (and is probed) until it
   // comes back or is evicted.
-  membership_.setRetainDead([this](const Member& m) { return holds_.count(m.id) > 0; });
+  membership_.setRetainDead([this](const Member& m) { return eviction_->holds(m.id); });
 }
 
 MeshCluster::~MeshCluster() {
   // leave() must have run (it closes every handle); a destructor cannot wait for libuv.
-  if (handlesOpen_ > 0) spdlog::error("mesh: destroyed with {} open handles", handlesOpen_);
-}
-
-std::array<uv_handle_t*, 7> MeshCluster::allHandles() {
-  return {
-      reinterpret_cast<uv_handle_t*>(&probeTimer_),  reinterpret_cast<uv_handle_t*>(&aeTimer_),
-      reinterpret_cast<uv_handle_t*>(&waiterTimer_), reinterpret_cast<uv_handle_t*>(&joinTimer_),
-      reinterpret_cast<uv_handle_t*>(&leaveTimer_),  reinterpret_cast<uv_handle_t*>(&applyTimer_),
-      reinterpret_cast<uv_handle_t*>(&wipeTimer_)};
-}
-
-uint64_t MeshCluster::nowMs() const {
-  return uv_now(loop_);
-}
-
-uint64_t MeshCluster::stableHlc() const {
-  // Every write of ours so far has hlc <= last(); every later one will be stamped above both
-  // last() and pack(wall now, 0) - 1. So when nothing is outstanding, all our writes up to
-  // this value are delivered.
-  uint64_t wallFloor = Hlc::pack(store_->wallMs(), 0);
-  return std::max(store_->lastHlc(), wallFloor > 0 ? wallFloor - 1 : 0);
-}
-
-uint64_t MeshCluster::wallMs() const {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+  if (phase_ != Phase::kClosed || leave_.handlesOpen > 0) {
+    spdlog::error("mesh: destroyed with open handles (phase {}, {} closing)", phaseName(phase_),
+                  leave_.handlesOpen);
+  }
 }
 
 void MeshCluster::start() {
-  if (started_) return;
-  started_ = true;
+  if (phase_ != Phase::kIdle) return;
   // ADVERTISE_URL unset -> http://<node id>:<port>; port 0 in it -> the port the server bound.
   int bound = server_ != nullptr ? server_->port() : 0;
   if (opts_.advertiseUrl.empty()) {
@@ -115,17 +76,15 @@ void MeshCluster::start() {
     }
   }
   membership_.setSelfUrl(opts_.advertiseUrl);
-  if (!auth_.enabled()) {
+  if (!transport_->secured()) {
     spdlog::warn(
         "mesh: MESH_SECRET is not set: the mesh is OPEN, anyone who reaches this port "
         "can replicate into it");
   }
-  catchUpStartedMs_ = uv_hrtime() / 1000000;
-  lifeStartMs_ = nowMs();
-  uv_timer_start(&probeTimer_, &MeshCluster::onProbeTimer, opts_.probeIntervalMs,
-                 opts_.probeIntervalMs);
-  uv_timer_start(&aeTimer_, &MeshCluster::onAeTimer, opts_.antiEntropyIntervalMs,
-                 opts_.antiEntropyIntervalMs);
+  catchUp_->begin();
+  eviction_->startLife(nowMs());
+  probeTimer_.start(opts_.probeIntervalMs, opts_.probeIntervalMs);
+  antiEntropy_->start();
   if (opts_.meshNetworkUrl.empty()) {
     // The first node of a cluster: nobody to join or copy from, so it serves at once and the
     // others join through it (its /_mesh routes answer from now on).
@@ -137,33 +96,34 @@ void MeshCluster::start() {
     return;
   }
   phase_ = Phase::kJoining;
-  joinBackoffMs_ = opts_.joinRetryMs;
   spdlog::info("mesh: node {} (incarnation {}) joining through {}, advertising {}", opts_.nodeId,
                membership_.self().incarnation, opts_.meshNetworkUrl, opts_.advertiseUrl);
-  attemptJoin();
+  traffic_->startJoin();
 }
 
 void MeshCluster::leave(std::function<void()> done) {
-  if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) {
+  if (going()) {
     if (done) done();
     return;
   }
+  leave_.from = phase_;
   phase_ = Phase::kLeaving;
-  leaveDone_ = std::move(done);
+  leave_.done = std::move(done);
   membership_.leave(nowMs());
-  flushBatch();
-  spdlog::info("mesh: leaving ({} live peers told)", peers_.size());
+  replicator_->flush();
+  spdlog::info("mesh: leaving ({} live peers told)", replicator_->peers().size());
   // Tell every live peer; wait for their answers (or the leave timer), then close.
-  std::string body = gossipJson(true);
-  for (const auto& [id, p] : peers_) {
-    ++leavePending_;
-    post(p->url, "/_mesh/leave", "", body, std::min<uint64_t>(opts_.probeTimeoutMs * 2, 1500),
-         [this](common::http::ClientResponse&&) {
-           --leavePending_;
-           if (leaveComplete()) finishClose();
-         });
+  std::string body = traffic_->gossipJson(true);
+  for (const auto& [id, p] : replicator_->peers()) {
+    ++leave_.pending;
+    transport_->post(p->url, "/_mesh/leave", "", body,
+                     std::min<uint64_t>(opts_.probeTimeoutMs * 2, 1500),
+                     [this](common::http::ClientResponse&&) {
+                       --leave_.pending;
+                       if (leaveComplete()) finishClose();
+                     });
   }
-  uv_timer_start(&leaveTimer_, &MeshCluster::onLeaveTimer, 2000, 0);
+  leaveTimer_.start(2000);
   if (leaveComplete()) finishClose();
 }
 
@@ -171,136 +131,131 @@ bool MeshCluster::leaveComplete() const {
   // Every write this node acknowledged must reach the peers that stay: the leave ends once the
   // announcements were answered AND every peer acknowledged every batch (or the timer fires:
   // an unreachable peer catches up later by anti-entropy from the others).
-  if (phase_ != Phase::kLeaving || leavePending_ > 0) return false;
-  for (const auto& [id, p] : peers_) {
-    if (!p->outbox.idle()) return false;
-  }
-  return true;
-}
-
-void MeshCluster::onLeaveTimer(uv_timer_t* t) noexcept {
-  static_cast<MeshCluster*>(t->data)->finishClose();
+  return phase_ == Phase::kLeaving && leave_.pending == 0 && replicator_->drained();
 }
 
 void MeshCluster::finishClose() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
-  ready_ = false;
-  // Writers waiting for replication get their answer now.
-  waiters_.failAll();
-  for (auto& [id, p] : peers_) {
-    if (p->link != nullptr) {
-      ++handlesOpen_;
-      p->link->destroy([this] {
-        --handlesOpen_;
-        if (handlesOpen_ == 0 && leaveDone_) std::exchange(leaveDone_, nullptr)();
-      });
-      p->link = nullptr;
-    }
-  }
-  peers_.clear();
-  for (uv_handle_t* h : allHandles()) {
-    uv_close(h, &MeshCluster::onHandleClosed);
-  }
-  ++handlesOpen_;
-  client_->close([this] {
-    --handlesOpen_;
-    if (handlesOpen_ == 0 && leaveDone_) std::exchange(leaveDone_, nullptr)();
-  });
+  auto one = [this] { closedOne(); };
+  // A guard of one while the parts start closing, so no early callback finishes the count.
+  leave_.handlesOpen = 1;
+  leave_.handlesOpen += replicator_->close(one);  // writers waiting for acks get answers now
+  constexpr int kTimersAndClient = 7;  // 2 timers here, one per part below, the HTTP client
+  leave_.handlesOpen += kTimersAndClient;
+  probeTimer_.close(one);
+  leaveTimer_.close(one);
+  traffic_->close(one);
+  antiEntropy_->close(one);
+  catchUp_->close(one);
+  eviction_->close(one);
+  transport_->close(one);
+  closedOne();  // the guard
 }
 
-void MeshCluster::onHandleClosed(uv_handle_t* h) noexcept {
-  auto* self = static_cast<MeshCluster*>(h->data);
-  --self->handlesOpen_;
-  if (self->handlesOpen_ == 0 && self->leaveDone_) std::exchange(self->leaveDone_, nullptr)();
-}
-
-std::string MeshCluster::nextNonce() {
-  return hex64(nonceSeed_) + hex64(++nonceCounter_);
-}
-
-void MeshCluster::post(const std::string& url, std::string path, std::string query,
-                       std::string body, uint64_t timeoutMs,
-                       std::function<void(common::http::ClientResponse&&)> done) {
-  common::http::ClientRequest req;
-  req.method = "POST";
-  std::string base = url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  req.url = base + path + (query.empty() ? "" : "?" + query);
-  req.headers.push_back("Content-Type: application/octet-stream");
-  req.headers.push_back("X-Mesh-From: " + opts_.nodeId);
-  uint64_t epoch = membership_.self().epoch;
-  req.headers.push_back(std::string(kEpochHeader) + ": " + std::to_string(epoch));
-  std::string proof = auth_.sign("POST", path, query, body, wallMs(), nextNonce());
-  if (!proof.empty()) req.headers.push_back(std::string(kMeshAuthHeader) + ": " + proof);
-  req.body = std::move(body);
-  req.connectTimeoutMs = static_cast<long>(std::min<uint64_t>(timeoutMs, 1000));
-  req.timeoutMs = static_cast<long>(timeoutMs);
-  req.maxResponseBytes = 256u << 20;
-  req.freshConnection = url == opts_.meshNetworkUrl;  // the balancer picks anew each time
-  client_->send(std::move(req), [this, url, path, epoch, proof = std::move(proof),
-                                 done = std::move(done)](common::http::ClientResponse&& r) {
-    // Nothing of an answer is believed before its proof is checked: an answer without a valid
-    // one (unsigned, signed for another request, or by another responder) is a failed request.
-    if (r.error.empty() &&
-        !auth_.verifyResponse(r.header("x-mesh-auth"), proof, static_cast<int>(r.status),
-                              r.header("x-mesh-from"), r.body)) {
-      ++forgedAnswers_;
-      spdlog::warn("mesh: answer to {} from {} (HTTP {}) has no valid proof: ignored", path, url,
-                   r.status);
-      r.error = "answer without a valid X-Mesh-Auth proof";
-      r.status = 0;
-      r.body.clear();
-      r.headers.clear();
-    }
-    // An answer can say that this life of ours was evicted (see mesh_eviction.cc); an answer to
-    // a request of a previous life says nothing about this one.
-    if (r.error.empty() && r.status == 409 && r.header("x-mesh-error") == "EVICTED" &&
-        epoch == membership_.self().epoch && phase_ != Phase::kClosed) {
-      uint64_t gc = 0;
-      auto v = r.header("x-mesh-gc");
-      std::from_chars(v.data(), v.data() + v.size(), gc);
-      noteEvictionClaim(url, std::string(r.header("x-mesh-from")), gc);
-    }
-    done(std::move(r));
-  });
+void MeshCluster::closedOne() {
+  if (--leave_.handlesOpen == 0 && leave_.done) std::exchange(leave_.done, nullptr)();
 }
 
 // ---------------------------------------------------------------------------------------------
-// Routes
+// The moves between phases (MeshPhase)
 // ---------------------------------------------------------------------------------------------
 
-bool MeshCluster::authorized(const common::http::Request& req, common::http::Responder& r) {
-  // Mesh routes change state: POST only (a link or a crawler must not reach them). The route's
-  // admit check refuses the others before their body is read; this is the same rule again.
-  if (req.method != "POST") {
-    r.respond(405, json::errorBody("METHOD_NOT_ALLOWED"), "application/json", {{"Allow", "POST"}});
-    return false;
-  }
-  std::string_view proof = req.header("x-mesh-auth");
-  if (!auth_.verify(proof, "POST", req.path, req.query, req.body, wallMs())) {
-    spdlog::warn("mesh: refused {} from {}: bad or missing X-Mesh-Auth", req.path,
-                 req.header("x-mesh-from"));
-    r.respond(401, json::errorBody("MESH_AUTH_FAILED"));
-    return false;
-  }
-  if (phase_ == Phase::kClosed) {
-    answer(r, proof, 503, json::errorBody("LEAVING"));
-    return false;
-  }
-  return !refuseEvicted(req, r);
+void MeshCluster::joinAgain(JoinRetry when) {
+  phase_ = Phase::kJoining;
+  traffic_->joinAgain(when);
 }
 
-void MeshCluster::answer(common::http::Responder& r, std::string_view requestProof, int status,
-                         std::string_view body, std::string_view contentType,
-                         std::vector<std::pair<std::string, std::string>> headers) {
-  headers.emplace_back("X-Mesh-From", opts_.nodeId);
-  if (auth_.enabled()) {
-    headers.emplace_back(std::string(kMeshAuthHeader),
-                         auth_.signResponse(requestProof, status, opts_.nodeId, body));
-  }
-  r.respond(status, body, contentType, std::move(headers));
+void MeshCluster::becomeReady(const char* why) {
+  if (going()) return;
+  phase_ = Phase::kReady;
+  uint64_t took = catchUp_->finish();
+  eviction_->lifeServed();
+  traffic_->joined();
+  spdlog::info("mesh: ready after {} ms ({})", took, why);
 }
+
+void MeshCluster::startNewLife(const std::string& url) {
+  // The store was wiped (Eviction): forget the old life's replication state (batch, waiters,
+  // outboxes), the copy in progress and the collection horizon, then take the path of a new
+  // node: join, subscribe, snapshot, verify, ready.
+  replicator_->newLife();
+  catchUp_->newLife();
+  antiEntropy_->newLife();
+  phase_ = Phase::kJoining;
+  traffic_->rejoinThrough(url);
+}
+
+bool MeshCluster::servesData(const common::http::Request& req, common::http::Responder& r,
+                             bool takesData) {
+  // A node wiped after an eviction holds a partial store until it is ready again: it must not
+  // be copied from or compared with. And a node that is not ready takes no repairs: the sender
+  // may be an evicted life it has not heard about yet (it thinks we are ready from before our
+  // wipe); we get our data from the live stream and from the snapshot we ask for ourselves.
+  // (Nodes started together are all not ready and copy each other's empty stores: allowed.)
+  // Nodes restarted together on their data (a whole-cluster restart) are all not ready too, and
+  // catch up from each other: a node on the recovered-data path merges its source's records by
+  // LWW anyway (its rounds' repair answers), so it takes pushed records as well; refusing them
+  // left every node waiting for a ready peer forever (found by the chaos test's crash fault).
+  bool mergesRecovered = catchUp_->path() == CatchUp::Path::kAntiEntropy;
+  bool rejoining = eviction_->life() == Eviction::Life::kRejoining;
+  if (!rejoining && (ready() || !takesData || mergesRecovered)) return true;
+  transport_->answer(r, req.header("x-mesh-auth"), 503, json::errorBody("NOT_READY"));
+  return false;
+}
+
+void MeshCluster::probeTick() {
+  if (going()) return;
+  membership_.tick(nowMs());
+  if (phase_ == Phase::kReady) eviction_->checkEvictions();
+  if (eviction_->claimed()) eviction_->maybeWipe();  // our own view of the time away grows
+  traffic_->tick();
+}
+
+void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew) {
+  if (m.live() && !m.admitted) {
+    // A candidate (new, or at a new address): nothing is sent to it before it proves itself.
+    replicator_->unlinkPeer(m.id);
+    if (!going()) traffic_->admitSoon(m.id);
+    return;
+  }
+  if (m.live()) {
+    // Back (or new): whatever it lacks was kept for it (held), so plain LWW merging is safe.
+    if (eviction_->release(m.id)) spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
+    Peer* p = replicator_->peer(m.id);
+    if (p == nullptr) {
+      auto url = common::parseHttpUrl(m.url);
+      if (!url.ok()) {
+        spdlog::warn("mesh: member {} has an unusable URL '{}'", m.id, m.url);
+        return;
+      }
+      replicator_->addPeer(m, phase_ == Phase::kReady ? Peer::Repair::kSoon : Peer::Repair::kNone);
+      spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
+                   m.incarnation);
+    } else if (p->url != m.url || p->epoch != m.epoch) {
+      // Restarted (a new life, maybe at a new address) before anyone declared it dead: the
+      // stream follows it; everything un-acked is sent again.
+      spdlog::info("mesh: {} restarted or moved: {} -> {}", m.id, p->url, m.url);
+      replicator_->followPeer(*p, m);
+    } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
+      spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
+    } else if (m.state == MemberState::kAlive && before == MemberState::kSuspect) {
+      spdlog::info("mesh: {} refuted suspicion (incarnation {})", m.id, m.incarnation);
+    }
+    return;
+  }
+  if (Peer* p = replicator_->peer(m.id)) {
+    if (m.state == MemberState::kDead) eviction_->holdFor(*p, m);
+    replicator_->removePeer(m.id);
+  }
+  if (m.state != MemberState::kDead) eviction_->release(m.id);  // left (nothing to keep) or evicted
+  spdlog::warn("mesh: {} is {} (incarnation {})", m.id, memberStateName(m.state), m.incarnation);
+  replicator_->peerGone(m.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes and /status
+// ---------------------------------------------------------------------------------------------
 
 void MeshCluster::registerRoutes(common::http::Server& server) {
   server_ = &server;
@@ -309,41 +264,45 @@ void MeshCluster::registerRoutes(common::http::Server& server) {
   // Mesh routes take bodies up to a frame's size; the public ones keep the server's small default.
   // Before any of that body is read: POST only, and with a secret a present, well-formed proof
   // within the time window (the MAC over the body is checked once it arrived: authorized()).
-  auto admit = [this](const Request& head) -> common::http::Refusal {
-    if (head.method != "POST") return {405, "METHOD_NOT_ALLOWED", "POST"};
-    if (!auth_.plausible(head.header("x-mesh-auth"), wallMs())) return {401, "MESH_AUTH_FAILED"};
-    return {};
-  };
+  auto admit = [this](const Request& head) { return transport_->admit(head); };
   auto addMeshRoute = [&server, admit](std::string path, common::http::Handler h) {
     server.route(std::move(path), std::move(h),
                  {.maxBodyBytes = wire::kMaxFrameBytes, .admit = admit});
   };
-  addMeshRoute("/_mesh/replicate",
-               [this](const Request& q, Responder r) { handleReplicate(q, std::move(r)); });
-  addMeshRoute("/_mesh/join",
-               [this](const Request& q, Responder r) { handlePing(q, std::move(r), true); });
-  addMeshRoute("/_mesh/ping",
-               [this](const Request& q, Responder r) { handlePing(q, std::move(r), false); });
+  addMeshRoute("/_mesh/replicate", [this](const Request& q, Responder r) {
+    replicator_->handleReplicate(q, std::move(r));
+  });
+  addMeshRoute("/_mesh/join", [this](const Request& q, Responder r) {
+    traffic_->handlePing(q, std::move(r), true);
+  });
+  addMeshRoute("/_mesh/ping", [this](const Request& q, Responder r) {
+    traffic_->handlePing(q, std::move(r), false);
+  });
   addMeshRoute("/_mesh/ping-req",
-               [this](const Request& q, Responder r) { handlePingReq(q, std::move(r)); });
+               [this](const Request& q, Responder r) { traffic_->handlePingReq(q, std::move(r)); });
   addMeshRoute("/_mesh/leave",
-               [this](const Request& q, Responder r) { handleLeave(q, std::move(r)); });
-  addMeshRoute("/_mesh/snapshot",
-               [this](const Request& q, Responder r) { handleSnapshot(q, std::move(r)); });
-  addMeshRoute("/_mesh/digest",
-               [this](const Request& q, Responder r) { handleDigest(q, std::move(r)); });
-  addMeshRoute("/_mesh/repair",
-               [this](const Request& q, Responder r) { handleRepair(q, std::move(r)); });
-  addMeshRoute("/_mesh/reconcile",
-               [this](const Request& q, Responder r) { handleReconcile(q, std::move(r)); });
-  server.route("/ping",
-               [this](const Request& q, Responder r) { handlePublicPing(q, std::move(r)); });
+               [this](const Request& q, Responder r) { traffic_->handleLeave(q, std::move(r)); });
+  addMeshRoute("/_mesh/snapshot", [this](const Request& q, Responder r) {
+    catchUp_->handleSnapshot(q, std::move(r));
+  });
+  addMeshRoute("/_mesh/digest", [this](const Request& q, Responder r) {
+    antiEntropy_->handleDigest(q, std::move(r));
+  });
+  addMeshRoute("/_mesh/repair", [this](const Request& q, Responder r) {
+    antiEntropy_->handleRepair(q, std::move(r));
+  });
+  addMeshRoute("/_mesh/reconcile", [this](const Request& q, Responder r) {
+    antiEntropy_->handleReconcile(q, std::move(r));
+  });
+  server.route("/ping", [this](const Request& q, Responder r) {
+    traffic_->handlePublicPing(q, std::move(r));
+  });
 }
 
 void MeshCluster::appendStatus(std::string& s) const {
   uint64_t now = nowMs();
   s.append(",\"ready\":");
-  s.append(ready_ ? "true" : "false");
+  s.append(ready() ? "true" : "false");
   s.append(",\"mesh\":{\"nodeId\":");
   json::appendString(s, opts_.nodeId);
   s.append(",\"advertiseUrl\":");
@@ -351,11 +310,9 @@ void MeshCluster::appendStatus(std::string& s) const {
   s.append(",\"incarnation\":");
   json::appendUint(s, membership_.self().incarnation);
   s.append(",\"phase\":\"");
-  static const char* kPhase[] = {"idle",      "joining", "subscribing", "snapshot", "verifying",
-                                 "repairing", "ready",   "leaving",     "closed"};
-  s.append(kPhase[static_cast<int>(phase_)]);
+  s.append(phaseName(phase_));
   s.append("\",\"secured\":");
-  s.append(auth_.enabled() ? "true" : "false");
+  s.append(transport_->secured() ? "true" : "false");
   s.append(",\"digest\":\"");
   s.append(hex64(store_->rootDigest()));
   s.push_back('"');
@@ -365,37 +322,40 @@ void MeshCluster::appendStatus(std::string& s) const {
     s.append("\":");
     json::appendUint(s, v);
   };
-  counter("catchUpMs",
-          readyAtMs_ >= catchUpStartedMs_ && ready_ ? readyAtMs_ - catchUpStartedMs_ : 0);
-  counter("snapshotRecords", snapshotRecords_);
+  const CatchUp::Progress& cu = catchUp_->progress();
+  counter("catchUpMs", catchUp_->tookMs(ready()));
+  counter("snapshotRecords", cu.records);
   // How this life caught up: "snapshot" (empty store), "antiEntropy" (data recovered from
   // DATA_DIR), "tooOld" (recovered data older than the grace period: reset, then a snapshot).
   static const char* kPath[] = {"none", "snapshot", "antiEntropy", "tooOld"};
   s.append(",\"catchUpPath\":\"");
-  s.append(kPath[static_cast<int>(catchUpPath_)]);
+  s.append(kPath[static_cast<int>(catchUp_->path())]);
   s.push_back('"');
-  counter("catchUpBytes", catchUpBytes_);
-  counter("catchUpRounds", catchUpRounds_);
-  counter("batchesSent", batchesSent_);
-  counter("batchesApplied", batchesApplied_);
-  counter("batchesRefused", batchesRefused_);
+  counter("catchUpBytes", cu.bytes);
+  counter("catchUpRounds", cu.rounds);
+  const Replicator::Counters& rc = replicator_->counters();
+  counter("batchesSent", rc.batchesSent);
+  counter("batchesApplied", rc.batchesApplied);
+  counter("batchesRefused", rc.batchesRefused);
   // Peer frames (batches, snapshot pages, repairs) refused whole, corrupt or breaking the record
   // rules, and the records in them that broke a rule (see StoreBridge::admit).
   counter("framesRefused", store_->framesRefused());
   counter("recordsRefused", store_->recordsRefused());
-  counter("antiEntropyRounds", aeRounds_);
-  counter("antiEntropyLastBytes", aeBytes_);
-  counter("clockRefusals", clockRefusals_);
-  counter("tombstonesDropped", tombstonesDropped_);
+  const AntiEntropy::Counters& ae = antiEntropy_->counters();
+  counter("antiEntropyRounds", ae.rounds);
+  counter("antiEntropyLastBytes", ae.lastBytes);
+  counter("clockRefusals", rc.clockRefusals);
+  counter("tombstonesDropped", ae.tombstonesDropped);
   counter("tombstones", store_->tombstoneCount());
   counter("epoch", membership_.self().epoch);
-  counter("wipes", wipes_);  // this node was evicted and copied the data again
-  counter("preservedKept", preservedKept_);
-  counter("preservedDropped", preservedDropped_);
-  counter("evictions", evictions_);                   // members this node evicted
-  counter("forgedAnswers", forgedAnswers_);           // answers refused: no valid proof
-  counter("evictionClaims", evictionClaims_.size());  // about this life, not (yet) agreed
-  counter("evictionClaimsIgnored", claimsIgnored_);
+  const Eviction::Counters& ev = eviction_->counters();
+  counter("wipes", ev.wipes);  // this node was evicted and copied the data again
+  counter("preservedKept", ev.preservedKept);
+  counter("preservedDropped", ev.preservedDropped);
+  counter("evictions", ev.evictions);                     // members this node evicted
+  counter("forgedAnswers", transport_->forgedAnswers());  // answers refused: no valid proof
+  counter("evictionClaims", eviction_->claims());         // about this life, not (yet) agreed
+  counter("evictionClaimsIgnored", ev.claimsIgnored);
   // Dead members holding tombstone collection, and the evicted lives this node knows of.
   auto list = [&s](const char* name, const auto& items, const char* field, auto value) {
     s.append(",\"");
@@ -415,7 +375,8 @@ void MeshCluster::appendStatus(std::string& s) const {
     }
     s.push_back(']');
   };
-  list("held", holds_, "heldMs", [now](const Hold& h) { return now - h.sinceMs; });
+  list("held", eviction_->holdsById(), "heldMs",
+       [now](const Eviction::Hold& h) { return now - h.sinceMs; });
   list("evicted", membership_.evictions(), "epoch", [](uint64_t epoch) { return epoch; });
   s.append("},\"members\":[");
   bool first = true;
@@ -436,13 +397,13 @@ void MeshCluster::appendStatus(std::string& s) const {
       s.append(",\"admitted\":");
       s.append(m.admitted ? "true" : "false");
     }
-    auto it = peers_.find(m.id);
-    if (!self && it != peers_.end()) {
+    auto it = replicator_->peers().find(m.id);
+    if (!self && it != replicator_->peers().end()) {
       const Peer& p = *it->second;
       s.append(",\"connected\":");
       s.append(p.link != nullptr && p.link->connected() ? "true" : "false");
       s.append(",\"ready\":");
-      s.append(p.ready ? "true" : "false");
+      s.append(p.ready() ? "true" : "false");
       s.append(",\"pendingBatches\":");
       json::appendUint(s, p.outbox.pending());
       s.append(",\"pendingBytes\":");

@@ -1,20 +1,23 @@
-// MeshCluster: the db::Cluster of every node. It joins through MESH_NETWORK_URL (without one it
-// starts a cluster of one, ready at once, that others join through it), keeps the
-// SWIM member table (Membership) fresh with probes, streams every local write to every live peer
-// (it subscribes to the node's WriteLog: one PeerLink + Outbox per peer; a loop turn's writes
-// flushed as one batch at the log's end of turn; w=quorum/all wait on a ticket's batch),
-// applies the batches peers stream to it, catches up a new node (live stream first, then snapshot
-// pages and one anti-entropy round; or, with data recovered from DATA_DIR, anti-entropy rounds
-// only; then ready), runs periodic anti-entropy, collects
-// tombstones, and serves /_mesh/... and the original's /ping.
+// MeshCluster: the db::Cluster of every node, and the coordinator of the mesh's parts. It joins
+// through MESH_NETWORK_URL (without one it starts a cluster of one, ready at once, that others
+// join through it), keeps the SWIM member table fresh, streams every local write to every live
+// peer, catches up a new node, runs periodic anti-entropy, collects tombstones, evicts members
+// away too long and serves /_mesh/... and the original's /ping. Each job is a part it owns
+// (docs/architecture.md, "The mesh's parts"):
+//   MeshTransport      internal HTTP: signed requests out, authorised and signed answers in;
+//   Replicator         the live stream: the turn's batch, one Outbox + PeerLink per peer, acks,
+//                      the waiters of w=quorum/all, and the batches peers stream to us;
+//   MembershipTraffic  join, subscription, probes, gossip, admission of candidates;
+//   CatchUp            snapshot copy or recovered-data rounds before a node is ready;
+//   AntiEntropy        digest/reconcile/repair rounds, tombstone collection;
+//   Eviction           holds for dead members, evictions, this node's own wipe and rejoin.
+// MeshCluster itself holds the Phase, Membership and StoreBridge they share, wires one part's
+// outcome to the next (MeshPhase), registers the routes and assembles /status and /metrics.
 // main.cc (Node) owns it; it lives on the node's loop thread. leave() is its shutdown: it
-// announces the leave, flushes, closes every handle it owns, then calls done (the loop may close).
-// Members dead longer than the tombstone grace period are evicted (mesh_eviction.cc); an evicted
-// node wipes its store and copies the cluster's data again, so deleted keys never come back.
+// announces the leave, flushes, closes every handle the parts own, then calls done.
 // Trust (docs/mesh.md, "Threat model"): with MESH_SECRET every request AND every answer is signed
-// (auth.h) and nothing unsigned is acted on; a member learnt from gossip is a candidate until its
-// signed answer at its own URL admits it, and only admitted members are streamed to and count for
-// write concerns; a node wipes itself only when an eviction is agreed (never on one answer).
+// and nothing unsigned is acted on; only admitted members are streamed to and count for write
+// concerns; a node wipes itself only when an eviction is agreed (never on one answer).
 // The one thing to get right: every write reaches peers through the Outbox only, so a reconnect,
 // a slow peer or a dead one never loses or blocks a write; anything missed (overflow, a peer that
 // was away) is healed by anti-entropy, which is safe because merging is LWW (order-free).
@@ -22,38 +25,35 @@
 
 #include <uv.h>
 
-#include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "common/http/client.h"
 #include "common/http/server.h"
 #include "database/core/cluster.h"
 #include "database/core/replication.h"
 #include "database/core/write_log.h"
-#include "database/mesh/ack_waiters.h"
-#include "database/mesh/auth.h"
+#include "database/mesh/anti_entropy.h"
+#include "database/mesh/catch_up.h"
+#include "database/mesh/eviction.h"
 #include "database/mesh/membership.h"
+#include "database/mesh/membership_traffic.h"
 #include "database/mesh/mesh_options.h"
-#include "database/mesh/outbox.h"
-#include "database/mesh/peer_link.h"
+#include "database/mesh/mesh_phase.h"
+#include "database/mesh/mesh_timer.h"
+#include "database/mesh/mesh_transport.h"
+#include "database/mesh/replicator.h"
 #include "database/mesh/store_bridge.h"
-#include "database/mesh/wire.h"
 
 namespace db {
-
-// Every internal request carries the sender's life (Membership epoch) in this header.
-inline constexpr std::string_view kEpochHeader = "X-Mesh-Epoch";
 
 class MeshCluster final : public Cluster,
                           public LogSubscriber,
                           public Replication,
-                          private PeerLink::Delegate {
+                          private MeshPhase,
+                          private MeshTransport::Owner,
+                          private Replicator::Owner {
  public:
   // The caller subscribes it to `log` (and sets it as the log's Replication); every change the
   // mesh makes to the keyspace is appended to `log` (StoreBridge).
@@ -65,12 +65,20 @@ class MeshCluster final : public Cluster,
   void registerRoutes(common::http::Server& server) override;
   void start() override;
   // LogSubscriber: client writes (and records kept across a wipe) go into this turn's batch.
-  void onAppend(Ticket ticket, const LogEntry& entry, Source source) override;
-  void onTurnEnd() override;
+  void onAppend(Ticket ticket, const LogEntry& entry, Source source) override {
+    if (phase_ != Phase::kClosed) replicator_->onAppend(ticket, entry, source);
+  }
+  void onTurnEnd() override {
+    if (phase_ != Phase::kClosed) replicator_->flush();
+  }
   // Replication: the ticket's batch acked by enough live peers.
   void awaitTicket(Ticket ticket, WriteLevel level,
-                   std::function<void(bool ok, int acked)> done) override;
-  bool ready() const override { return ready_; }
+                   std::function<void(bool ok, int acked)> done) override {
+    replicator_->awaitTicket(ticket, level, std::move(done));
+  }
+  bool ready() const override {
+    return phase_ == Phase::kReady || (phase_ == Phase::kLeaving && leave_.from == Phase::kReady);
+  }
   void appendStatus(std::string& json) const override;
   void appendMetrics(common::metrics::MetricsWriter& w) const override;  // mesh_metrics.cc
   void leave(std::function<void()> done) override;
@@ -78,266 +86,70 @@ class MeshCluster final : public Cluster,
   // For tests (the counters are in /status too): the member table, batches sent, the bytes of
   // the last anti-entropy round (both directions), and how often this node was wiped.
   const Membership& membership() const { return membership_; }
-  uint64_t batchesSent() const { return batchesSent_; }
-  uint64_t antiEntropyBytes() const { return aeBytes_; }
-  uint64_t wipes() const { return wipes_; }  // times this node was evicted
+  uint64_t batchesSent() const { return replicator_->counters().batchesSent; }
+  uint64_t antiEntropyBytes() const { return antiEntropy_->counters().lastBytes; }
+  uint64_t wipes() const { return eviction_->counters().wipes; }  // times this node was evicted
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
-  void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done);
+  void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done) {
+    antiEntropy_->roundWith(peerId, std::move(done));
+  }
 
  private:
-  struct Peer {
-    std::string id;
-    std::string url;
-    std::string host;
-    uint16_t port = 0;
-    uint64_t epoch = 0;  // the life of the peer we stream to
-    Outbox outbox;
-    PeerLink* link = nullptr;  // owned; destroyed with PeerLink::destroy()
-    uint64_t oldestUnackedSinceMs = 0;
-    uint64_t lastAckMs = 0;
-    // What the peer told us about itself (piggybacked on pings).
-    bool ready = false;
-    uint64_t deliveredHlc = 0;  // every write of the peer's up to this reached all its peers
-    std::string digest;
-    bool repairSoon = false;  // met while we were ready: one anti-entropy round first thing
-    explicit Peer(size_t window) : outbox(window) {}
-  };
-  // A dead member holds tombstone collection at what it had received (hlc) until it comes back,
-  // leaves, or is evicted once dead for the tombstone grace period.
-  struct Hold {
-    uint64_t epoch = 0;
-    uint64_t hlc = 0;
-    uint64_t sinceMs = 0;
-  };
-  enum class Phase {
-    kIdle,
-    kJoining,
-    kSubscribing,
-    kSnapshot,
-    kVerifying,
-    kRepairing,  // recovered data: anti-entropy rounds instead of a snapshot (startCatchUp)
-    kReady,
-    kLeaving,
-    kClosed
+  // The leave: announcements in flight, the timer that ends the wait, the handles still
+  // closing, and the caller's done.
+  struct Leave {
+    Phase from = Phase::kIdle;  // the phase the node left from (ready() while leaving)
+    int pending = 0;            // /_mesh/leave announcements not answered yet
+    int handlesOpen = 0;        // handles and links still closing
+    std::function<void()> done;
   };
 
-  // libuv trampolines.
-  static void onProbeTimer(uv_timer_t* t) noexcept;
-  static void onAeTimer(uv_timer_t* t) noexcept;
-  static void onWaiterTimer(uv_timer_t* t) noexcept;
-  static void onJoinTimer(uv_timer_t* t) noexcept;
-  static void onLeaveTimer(uv_timer_t* t) noexcept;
-  static void onApplyTimer(uv_timer_t* t) noexcept;
-  static void onWipeTimer(uv_timer_t* t) noexcept;
-  static void onHandleClosed(uv_handle_t* h) noexcept;
-
-  // PeerLink::Delegate
-  void onLinkConnected(PeerLink& link) override;
-  void onLinkAck(PeerLink& link, uint64_t seq) override;
-  void onLinkWritable(PeerLink& link) override;
-  void onLinkForged(PeerLink& link, const std::string& why) override;
-
-  // Replication.
-  void flushBatch();
-  uint64_t seqOf(Ticket ticket) const;  // the batch that carries (or will carry) the ticket
-  void pump(Peer& p);
-  void peerGone(const std::string& peerId);
-  void armWaiterTimer();
-  void onMemberChange(const Member& m, MemberState before, bool isNew);
-  Peer* peer(const std::string& id);
-
-  // Membership traffic.
-  void attemptJoin();
-  void joinDone(bool ok, bool reachedSelf);
-  void subscribeAll();
-  void probeTick();
-  void probe(const std::string& id);
-  void sendPing(const std::string& url, uint64_t timeoutMs, std::function<void(bool ok)> done);
-  void contactSeed(const std::string& url);
-  std::string gossipJson(bool withInfo) const;
-  // Where a member list comes from: a request to us (`answeredUrl` empty) or the answer to our
-  // request to `answeredUrl`. Decides what of it is believed (see mergeGossip).
-  struct GossipSource {
-    std::string answeredUrl;
-  };
-  bool mergeGossip(std::string_view body, std::string* fromId, const GossipSource& src = {});
-  // Admission: a candidate becomes a member once it answered a signed request at its own URL.
-  void admitFromAnswer(const std::string& url, const std::string& from);
-  void admitSoon(const std::string& id, std::function<void(bool admitted)> done = {});
-  std::map<std::string, std::vector<std::function<void(bool)>>> admitting_;  // id -> waiting
-  int seedsInFlight_ = 0;  // /ping?nodes= contacts under way (bounded)
-  static constexpr int kMaxSeedsInFlight = 16;
-
-  // Catch-up and anti-entropy. startCatchUp picks the path: a snapshot copy for an empty
-  // store, anti-entropy rounds (catchUpRound) for data recovered from DATA_DIR, and a reset
-  // plus a snapshot copy for recovered data older than the tombstone grace period.
-  enum class CatchUpPath { kNone, kSnapshot, kAntiEntropy, kTooOld };
-  void startCatchUp(const std::string& peerId);
-  void catchUpRound();
-  void startSnapshot(const std::string& peerId);
-  void fetchPage(const std::string& peerId, std::string cursor);
-  void applyPages();
-  void becomeReady(const char* why);
-  void aeTick();
-  // One anti-entropy round past its digest exchange (mesh_catchup.cc): summary and answer
-  // (aeReconcile), our records the peer lacks (aePush), the counters (aeFinish).
-  struct AeState {
-    std::string peerId;
-    uint64_t startHlc = 0;
-    size_t bytes = 0;               // both directions, this round
-    size_t differing = 0;           // segments that differed
-    Keyspace::SegmentSet segments;  // those compared this round
-    bool pushMark = false;          // our clear mark is newer than the peer's
-    bool cut = false;               // a side stopped at kRepairBytesBudget
-    size_t received = 0, applied = 0, pushed = 0;
-    std::function<void(bool ok)> done;
-  };
-  void aeReconcile(std::shared_ptr<AeState> s);
-  void aePush(std::shared_ptr<AeState> s, StoreBridge::Wanted ours);
-  void aeFinish(std::shared_ptr<AeState> s, bool ok);
-  void collectTombstones();
-
-  // Eviction (mesh_eviction.cc).
-  void holdFor(const Peer& p, const Member& m);  // m just died
-  void checkEvictions();                         // from the probe tick: hold past grace -> evict
-  bool mayEvict() const;                         // this node is on the majority side
-  uint64_t holdHorizon() const;                  // min hold hlc (UINT64_MAX: none)
-  // A member (answering at its URL) said this life of ours was evicted: remembered; the node
-  // wipes only once the claim is agreed (evictionAgreed), and rejoins through a claimant.
-  void noteEvictionClaim(const std::string& url, const std::string& from, uint64_t gcHlc);
-  bool evictionAgreed() const;
-  void maybeWipe();
-  void onEvicted(const std::string& byUrl, uint64_t gcHlc);  // agreed: wipe on the next turn
-  void wipeAndRejoin();
-  void applyPreserved();  // after the snapshot: the kept records, re-replicated
-  bool refuseEvicted(const common::http::Request& req, common::http::Responder& r);
-  void restartLink(Peer& p);  // a new PeerLink to p's current address
-  // Internal HTTP.
-  void post(const std::string& url, std::string path, std::string query, std::string body,
-            uint64_t timeoutMs, std::function<void(common::http::ClientResponse&&)> done);
-  bool authorized(const common::http::Request& req, common::http::Responder& r);
-  // Every answer to a /_mesh request goes through here: it carries our id and, with a secret,
-  // the proof bound to the request's own proof (`requestProof`: its X-Mesh-Auth).
-  void answer(common::http::Responder& r, std::string_view requestProof, int status,
-              std::string_view body, std::string_view contentType = "application/json",
-              std::vector<std::pair<std::string, std::string>> headers = {});
-  std::string nextNonce();
+  // MeshPhase
+  Phase phase() const override { return phase_; }
+  void setPhase(Phase p) override { phase_ = p; }
+  void catchUpFrom(const std::string& peerId) override { catchUp_->start(peerId); }
+  void joinAgain(JoinRetry when) override;
+  void becomeReady(const char* why) override;
+  void startNewLife(const std::string& url) override;
+  void onRoundBytes(size_t bytes) override {
+    if (!ready()) catchUp_->countBytes(bytes);
+  }
   bool servesData(const common::http::Request& req, common::http::Responder& r,
-                  bool takesData);  // else 503 NOT_READY
-  uint64_t nowMs() const;           // loop clock (monotonic)
-  uint64_t stableHlc() const;       // see collectTombstones
-  uint64_t wallMs() const;          // for signatures
+                  bool takesData) override;
+  // MeshTransport::Owner
+  bool closed() const override { return phase_ == Phase::kClosed; }
+  uint64_t collectedBelow() const override { return store_->collectedBelow(); }
+  void onEvictionClaim(const std::string& url, const std::string& from, uint64_t gc) override {
+    eviction_->noteClaim(url, from, gc);
+  }
+  // Replicator::Owner
+  void onPeerAcked() override {
+    if (leaveComplete()) finishClose();
+  }
 
-  // Route handlers.
-  void handleReplicate(const common::http::Request& req, common::http::Responder r);
-  void handlePing(const common::http::Request& req, common::http::Responder r, bool join);
-  void handlePingReq(const common::http::Request& req, common::http::Responder r);
-  void handleLeave(const common::http::Request& req, common::http::Responder r);
-  void handleSnapshot(const common::http::Request& req, common::http::Responder r);
-  void handleDigest(const common::http::Request& req, common::http::Responder r);
-  void handleRepair(const common::http::Request& req, common::http::Responder r);
-  void handleReconcile(const common::http::Request& req, common::http::Responder r);
-  void handlePublicPing(const common::http::Request& req, common::http::Responder r);
-
-  void knock(int triesLeft);  // alone: join again through MESH_NETWORK_URL (when there is one)
-  std::string anyMemberUrl() const;  // a known member's URL, rotating with each join attempt
-  static constexpr int kKnockTries = 4;
-  static constexpr uint64_t kKnockEveryTicks = 5;  // with peers: one knock every 5 probes
-  uint64_t knockTick_ = 0;
+  // A member changed state: peers, holds and admission follow.
+  void onMemberChange(const Member& m, MemberState before, bool isNew);
+  void probeTick();
   bool leaveComplete() const;
   void finishClose();
-  std::array<uv_handle_t*, 7> allHandles();  // every uv handle this object owns
+  void closedOne();  // one handle or link of a part finished closing
+  uint64_t nowMs() const { return uv_now(loop_); }
 
   uv_loop_t* loop_;
-  Keyspace& keyspace_;
   MeshOptions opts_;
-  MeshAuth auth_;
   Membership membership_;
-  std::unique_ptr<common::http::Client> client_;
   std::unique_ptr<StoreBridge> store_;
-  common::http::Server* server_ = nullptr;              // not owned; set by registerRoutes
-  std::map<std::string, std::unique_ptr<Peer>> peers_;  // live members only
+  std::unique_ptr<MeshTransport> transport_;
+  std::unique_ptr<Replicator> replicator_;
+  std::unique_ptr<Eviction> eviction_;
+  std::unique_ptr<AntiEntropy> antiEntropy_;
+  std::unique_ptr<CatchUp> catchUp_;
+  std::unique_ptr<MembershipTraffic> traffic_;
+  common::http::Server* server_ = nullptr;  // not owned; set by registerRoutes
   Phase phase_ = Phase::kIdle;
-  bool ready_ = false;
-  uint64_t lastAeStartMs_ = 0;                         // last periodic or eager repair round
-  static constexpr uint64_t kEagerRepairGapMs = 1000;  // eager rounds at most this often
-  bool started_ = false;
-
-  uv_timer_t probeTimer_;
-  uv_timer_t aeTimer_;
-  uv_timer_t waiterTimer_;
-  uv_timer_t joinTimer_;
-  uv_timer_t leaveTimer_;
-  uv_timer_t applyTimer_;  // applies fetched snapshot pages on the next turn
-  uv_timer_t wipeTimer_;   // runs wipeAndRejoin() outside the callback that learnt the eviction
-  int handlesOpen_ = 0;
-
-  wire::FrameWriter batch_{wire::FrameType::kBatch};
-  uint64_t batchMaxHlc_ = 0;
-  uint64_t batchSeq_ = 0;
-  Ticket batchLastTicket_ = 0;  // the newest ticket in batch_
-  // (seq, last ticket) of the recent batches, oldest first: which batch a ticket travelled in.
-  std::deque<std::pair<uint64_t, Ticket>> sentBatches_;
-  static constexpr size_t kSentBatchesKept = 256;
-  AckWaiters waiters_;  // w=quorum/all writes waiting for acks
-
-  int joinAttempts_ = 0;
-  uint64_t joinBackoffMs_ = 0;
-  std::string snapshotPeer_;
-  std::deque<std::string> pagesToApply_;
-  bool snapshotFetched_ = false;
-  uint64_t snapshotRecords_ = 0;
-  uint64_t catchUpStartedMs_ = 0;
-  uint64_t readyAtMs_ = 0;
-  size_t aeCursor_ = 0;
-  // One anti-entropy round at a time; kComplete: the last round left no differing segment
-  // unrepaired (what the recovered-data catch-up waits for).
-  enum class AeRound { kIdle, kRunning, kComplete };
-  AeRound aeRound_ = AeRound::kIdle;
-  uint64_t snapshotGc_ = 0;  // the snapshot source's tombstone horizon (X-Mesh-Gc), max seen
-  // Newest hlc of the data recovered from DATA_DIR (the clock after replay; 0: nothing was
-  // recovered, or it was reset). The node was up at least until then.
-  uint64_t recoveredHlc_ = 0;
-  CatchUpPath catchUpPath_ = CatchUpPath::kNone;
-  uint64_t catchUpBytes_ = 0;   // bytes received while catching up (pages, digests, repairs)
-  uint64_t catchUpRounds_ = 0;  // anti-entropy rounds of the recovered-data catch-up
-  int catchUpFailures_ = 0;     // failed rounds in a row (then the join starts over)
-  static constexpr uint64_t kMaxCatchUpRounds = 64;  // a round is bounded: see StoreBridge
-  static constexpr int kMaxCatchUpFailures = 3;
-
-  std::map<std::string, Hold> holds_;  // dead members, by id
-  std::string joinUrl_;                // "" = MESH_NETWORK_URL; the evictor while rejoining
-  bool rejoining_ = false;             // wiped after an eviction, copying the data again
-  // A wipe is pending while wipeTimer_ is active (onEvicted to wipeAndRejoin).
-  std::string wipeUrl_;
-  uint64_t wipeGc_ = 0;
-  std::string preserved_;  // kRecords frame: records kept across the wipe (hlc >= wipeGc_)
-  uint64_t evictions_ = 0;
-  uint64_t wipes_ = 0;
-  uint64_t preservedKept_ = 0;
-  uint64_t preservedDropped_ = 0;
-  struct Claim {
-    std::string url;
-    uint64_t gc = 0;
-  };
-  std::map<std::string, Claim> evictionClaims_;  // member id -> its claim about this life
-  uint64_t lifeStartMs_ = 0;                     // loop clock when this life (epoch) began
-  uint64_t claimsIgnored_ = 0;                   // eviction claims that were not agreed
-  uint64_t forgedAnswers_ = 0;
-  uint64_t nonceSeed_ = 0;
-  uint64_t nonceCounter_ = 0;
-
-  uint64_t batchesSent_ = 0;
-  uint64_t batchesRefused_ = 0;
-  uint64_t batchesApplied_ = 0;
-  uint64_t aeRounds_ = 0;
-  uint64_t aeBytes_ = 0;
-  uint64_t clockRefusals_ = 0;
-  uint64_t lastGcHorizon_ = 0;
-  uint64_t tombstonesDropped_ = 0;
-
-  std::function<void()> leaveDone_;
-  int leavePending_ = 0;
+  MeshTimer probeTimer_;
+  MeshTimer leaveTimer_;
+  Leave leave_;
 };
 
 }  // namespace db

@@ -11,7 +11,7 @@ namespace db {
 void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
   using Type = common::metrics::MetricsWriter::Type;
   const uint64_t now = nowMs();
-  w.gauge("meshkv_node_ready", "1 once the node serves reads (caught up)").sample(ready_ ? 1 : 0);
+  w.gauge("meshkv_node_ready", "1 once the node serves reads (caught up)").sample(ready() ? 1 : 0);
   w.gauge("meshkv_node_members", "Members this node knows, by state");
   for (MemberState st : {MemberState::kAlive, MemberState::kSuspect, MemberState::kDead,
                          MemberState::kLeft, MemberState::kEvicted}) {
@@ -21,7 +21,7 @@ void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
   }
   auto perPeer = [&](const char* name, const char* help, auto value) {
     w.family(name, help, Type::kGauge);
-    for (const auto& [id, p] : peers_) w.sample(value(*p), {{"peer", id}});
+    for (const auto& [id, p] : replicator_->peers()) w.sample(value(*p), {{"peer", id}});
   };
   perPeer("meshkv_node_replication_lag_seconds",
           "Age of the oldest write not yet acknowledged by the peer (0 when caught up)",
@@ -37,30 +37,34 @@ void MeshCluster::appendMetrics(common::metrics::MetricsWriter& w) const {
   auto counter = [&w](const char* name, const char* help, uint64_t v) {
     w.counter(name, help).sample(static_cast<double>(v));
   };
-  counter("meshkv_node_batches_sent_total", "Replication batches sent to peers", batchesSent_);
+  counter("meshkv_node_batches_sent_total", "Replication batches sent to peers",
+          replicator_->counters().batchesSent);
   counter("meshkv_node_batches_applied_total", "Replication batches applied from peers",
-          batchesApplied_);
-  counter("meshkv_node_batches_refused_total", "Replication batches refused", batchesRefused_);
-  counter("meshkv_node_catchup_bytes_total", "Bytes received while catching up", catchUpBytes_);
+          replicator_->counters().batchesApplied);
+  counter("meshkv_node_batches_refused_total", "Replication batches refused",
+          replicator_->counters().batchesRefused);
+  counter("meshkv_node_catchup_bytes_total", "Bytes received while catching up",
+          catchUp_->progress().bytes);
   counter("meshkv_node_catchup_rounds_total", "Anti-entropy rounds of a recovered-data catch-up",
-          catchUpRounds_);
+          catchUp_->progress().rounds);
   counter("meshkv_node_catchup_records_total", "Records copied by the snapshot catch-up",
-          snapshotRecords_);
+          catchUp_->progress().records);
   w.gauge("meshkv_node_catchup_seconds", "How long this life's catch-up took (0 until ready)")
-      .sample(ready_ && readyAtMs_ >= catchUpStartedMs_
-                  ? static_cast<double>(readyAtMs_ - catchUpStartedMs_) / 1e3
-                  : 0.0);
-  counter("meshkv_node_antientropy_rounds_total", "Anti-entropy rounds run", aeRounds_);
+      .sample(static_cast<double>(catchUp_->tookMs(ready())) / 1e3);
+  counter("meshkv_node_antientropy_rounds_total", "Anti-entropy rounds run",
+          antiEntropy_->counters().rounds);
   w.gauge("meshkv_node_antientropy_last_bytes", "Bytes of the last anti-entropy round")
-      .sample(static_cast<double>(aeBytes_));
+      .sample(static_cast<double>(antiEntropy_->counters().lastBytes));
   counter("meshkv_node_clock_refusals_total", "Peer records refused for clock drift",
-          clockRefusals_);
+          replicator_->counters().clockRefusals);
   w.gauge("meshkv_node_tombstones", "Deleted keys kept until every node has seen the delete")
       .sample(static_cast<double>(store_->tombstoneCount()));
-  counter("meshkv_node_tombstones_dropped_total", "Tombstones collected", tombstonesDropped_);
-  counter("meshkv_node_evictions_total", "Members this node evicted", evictions_);
+  counter("meshkv_node_tombstones_dropped_total", "Tombstones collected",
+          antiEntropy_->counters().tombstonesDropped);
+  counter("meshkv_node_evictions_total", "Members this node evicted",
+          eviction_->counters().evictions);
   counter("meshkv_node_wipes_total", "Times this node was evicted and copied the data again",
-          wipes_);
+          eviction_->counters().wipes);
 }
 
 }  // namespace db

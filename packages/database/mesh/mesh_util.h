@@ -1,12 +1,17 @@
-// Small helpers shared by the MeshCluster implementation files (mesh_*.cc) and nothing else:
-// hex formatting of digests, one query parameter, the binary content type. Header-only, pure.
+// Small helpers shared by the mesh's parts (MeshCluster and the parts it owns) and nothing else:
+// hex formatting of digests, one query parameter, the binary content type, the wall clock.
+// Header-only, pure.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "common/http/url.h"
+#include "database/mesh/store_bridge.h"
+#include "database/storage/hlc.h"
 
 namespace db::mesh_util {
 
@@ -27,6 +32,21 @@ inline std::string queryParam(std::string_view query, std::string_view name) {
     if (p.name == name) return p.value;
   }
   return {};
+}
+
+// The wall clock in ms since the epoch (signatures, incarnations, the age of recovered data).
+inline uint64_t wallMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// Every write of ours so far has hlc <= last(); every later one will be stamped above both
+// last() and pack(wall now, 0) - 1. So when nothing is outstanding, all our writes up to this
+// value are delivered (the tombstone horizon and the `delivered` we gossip start from it).
+inline uint64_t stableHlc(StoreBridge& store) {
+  uint64_t wallFloor = Hlc::pack(store.wallMs(), 0);
+  return std::max(store.lastHlc(), wallFloor > 0 ? wallFloor - 1 : 0);
 }
 
 }  // namespace db::mesh_util

@@ -4,13 +4,12 @@
 namespace db {
 
 bool Outbox::push(uint64_t seq, std::shared_ptr<const std::string> frame, uint64_t maxHlc) {
-  if (overflowed_) return false;
+  if (state_ == State::kOverflowed) return false;
   size_t n = frame->size();
   if (bytes_ + n > windowBytes_ && !queue_.empty()) {
-    if (!needsRepair_) stuckHlc_ = deliveredHlc(0);
+    if (state_ == State::kStreaming) stuckHlc_ = deliveredHlc(0);
     reset();
-    overflowed_ = true;
-    needsRepair_ = true;
+    state_ = State::kOverflowed;
     return false;
   }
   bytes_ += n;
@@ -36,8 +35,7 @@ size_t Outbox::ack(uint64_t seq) {
 }
 
 void Outbox::repaired(uint64_t hlc) {
-  overflowed_ = false;
-  needsRepair_ = false;
+  state_ = State::kStreaming;
   if (hlc > ackedHlc_) ackedHlc_ = hlc;
 }
 
@@ -48,7 +46,7 @@ void Outbox::reset() {
 }
 
 uint64_t Outbox::deliveredHlc(uint64_t nowHlc) const {
-  if (needsRepair_) return stuckHlc_;
+  if (state_ != State::kStreaming) return stuckHlc_;
   if (queue_.empty()) return nowHlc;
   return queue_.front().maxHlc > 0 ? std::min(ackedHlc_, queue_.front().maxHlc - 1) : ackedHlc_;
 }

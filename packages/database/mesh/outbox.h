@@ -1,7 +1,7 @@
 // Outbox: one peer's window of replication batches that were sent (or are waiting to be) and are
 // not acknowledged yet. Pure bookkeeping, no I/O: PeerLink writes what nextToSend() returns,
 // feeds acks back, and calls rewind() after a reconnect so every un-acked batch is sent again.
-// Owned by MeshCluster (one per live peer); loop thread only.
+// Owned by the Replicator (one per live peer); loop thread only.
 // The one thing to get right: when the window is full the outbox does NOT block writers: it drops
 // its batches and reports overflow; the peer is then repaired by anti-entropy, and until that
 // repair succeeds deliveredHlc() stops advancing (so tombstones it may lack are kept).
@@ -36,14 +36,17 @@ class Outbox {
   void rewind() { sent_ = 0; }
   // An anti-entropy round with the peer starts: batches queue again from now on (the round
   // covers what was dropped), but deliveredHlc() stays put until repaired().
-  void reopen() { overflowed_ = false; }
+  void reopen() {
+    if (state_ == State::kOverflowed) state_ = State::kRepairing;
+  }
   // The peer is repaired (anti-entropy/snapshot covered everything up to `hlc`).
   void repaired(uint64_t hlc);
   // Forget everything (the peer is dead or left).
   void reset();
 
-  bool overflowed() const { return overflowed_; }
-  bool needsRepair() const { return needsRepair_; }
+  bool overflowed() const { return state_ == State::kOverflowed; }
+  // Dropped batches not yet covered by a successful repair (overflowed, or reopened since).
+  bool needsRepair() const { return state_ != State::kStreaming; }
   bool idle() const { return queue_.empty(); }
   size_t pending() const { return queue_.size(); }
   size_t inFlight() const { return sent_; }
@@ -54,15 +57,19 @@ class Outbox {
   uint64_t deliveredHlc(uint64_t nowHlc) const;
 
  private:
+  // kStreaming: every batch since the last repair is queued or acked. kOverflowed: the window
+  // overflowed, batches are dropped. kRepairing: batches queue again (reopen), but those dropped
+  // are covered only once a repair succeeds (repaired).
+  enum class State { kStreaming, kOverflowed, kRepairing };
+
   size_t windowBytes_;
   std::deque<Entry> queue_;
   size_t sent_ = 0;  // queue_[0, sent_) were written on the current connection
   size_t bytes_ = 0;
   uint64_t ackedSeq_ = 0;
   uint64_t ackedHlc_ = 0;
-  bool overflowed_ = false;
-  bool needsRepair_ = false;  // dropped batches not yet covered by a successful repair
-  uint64_t stuckHlc_ = 0;     // deliveredHlc() while needsRepair_
+  State state_ = State::kStreaming;
+  uint64_t stuckHlc_ = 0;  // deliveredHlc() while needsRepair()
 };
 
 }  // namespace db

@@ -2,10 +2,10 @@
 // the live replication stream as pipelined `POST /_mesh/replicate` requests (binary batch bodies)
 // and reads back, in order, one `{"ack":seq}` answer per batch (http-parser, response mode).
 // It resolves the peer's host (uv_getaddrinfo: Docker names), connects, reconnects with backoff
-// after any error, and tells its owner (MeshCluster) through the Delegate. It never decides what
+// after any error, and tells its owner (the Replicator) through the Delegate. It never decides what
 // to send: the owner's Outbox does; the link asks for more through Delegate::onWritable().
-// Lifetime: created with new by MeshCluster, destroyed only by destroy(), which closes the handles
-// and deletes the link in the last close callback (never inside one of its own callbacks).
+// Lifetime: created with new by the Replicator, destroyed only by destroy(), which closes the
+// handles and deletes the link in the last close callback (never inside one of its own callbacks).
 // With a secret every answer must carry a proof bound to the request it answers (MeshAuth); an
 // ack without one is never counted. Loop thread only. The one thing to get right: a non-200,
 // unproven or garbled answer means the stream is out of step: the link closes and reconnects,

@@ -1,14 +1,15 @@
-// MeshCluster, part 3 (see mesh_cluster.h): membership traffic. Joining through
-// MESH_NETWORK_URL, subscribing to every member, SWIM probes (direct, then indirect), the
-// member lists merged on every contact, and the routes /_mesh/join|ping|ping-req|leave and the
-// original's public /ping. Membership (membership.h) holds the rules; this file does the I/O.
-// The one thing to get right: a join can reach this node itself through the balancer.
-#include "database/mesh/mesh_cluster.h"
+// MembershipTraffic (see membership_traffic.h): join, subscription, probes, gossip and
+// admission, and the membership routes. Membership (membership.h) holds the rules; this file
+// does the I/O. Loop thread only. The one thing to get right: a join can reach this node itself
+// through the balancer.
+#include "database/mesh/membership_traffic.h"
 
 #include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 
 #include "common/http/json.h"
 #include "common/http/url.h"
@@ -18,7 +19,6 @@ namespace db {
 
 namespace json = common::json;
 using mesh_util::hex64;
-using mesh_util::kOctet;
 using mesh_util::queryParam;
 
 namespace {
@@ -43,81 +43,65 @@ constexpr int kJoinAttemptsBeforeAlone = 6;     // then a node starts a cluster 
 constexpr uint64_t kMaxFutureMs = 3600 * 1000;  // gossiped incarnations beyond now + this: lies
 }  // namespace
 
+MembershipTraffic::MembershipTraffic(uv_loop_t* loop, const MeshOptions& opts,
+                                     MeshTransport& transport, Membership& membership,
+                                     Replicator& replicator, StoreBridge& store, Eviction& eviction,
+                                     AntiEntropy& antiEntropy, MeshPhase& node)
+    : loop_(loop),
+      opts_(opts),
+      transport_(transport),
+      membership_(membership),
+      replicator_(replicator),
+      store_(store),
+      eviction_(eviction),
+      antiEntropy_(antiEntropy),
+      node_(node),
+      joinTimer_(loop, [this] { attemptJoin(); }) {}
+
 // ---------------------------------------------------------------------------------------------
-// Membership: join, probes, gossip
+// Join
 // ---------------------------------------------------------------------------------------------
 
-void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew) {
-  if (m.live() && !m.admitted) {
-    // A candidate (new, or at a new address): nothing is sent to it before it proves itself.
-    if (Peer* p = peer(m.id); p != nullptr && p->link != nullptr) {
-      p->link->destroy();
-      p->link = nullptr;
-    }
-    if (phase_ != Phase::kLeaving && phase_ != Phase::kClosed) admitSoon(m.id);
-    return;
-  }
-  if (m.live()) {
-    // Back (or new): whatever it lacks was kept for it (held), so plain LWW merging is safe.
-    if (holds_.erase(m.id) > 0) spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
-    Peer* p = peer(m.id);
-    if (p == nullptr) {
-      auto url = common::parseHttpUrl(m.url);
-      if (!url.ok()) {
-        spdlog::warn("mesh: member {} has an unusable URL '{}'", m.id, m.url);
-        return;
-      }
-      auto np = std::make_unique<Peer>(opts_.windowBytes);
-      np->id = m.id;
-      np->url = m.url;
-      np->epoch = m.epoch;
-      np->repairSoon = phase_ == Phase::kReady;
-      p = peers_.emplace(m.id, std::move(np)).first->second.get();
-      restartLink(*p);
-      spdlog::info("mesh: {} {} ({}), incarnation {}", m.id, isNew ? "joined" : "is back", m.url,
-                   m.incarnation);
-    } else if (p->url != m.url || p->epoch != m.epoch) {
-      // Restarted (a new life, maybe at a new address) before anyone declared it dead: the
-      // stream follows it; everything un-acked is sent again.
-      spdlog::info("mesh: {} restarted or moved: {} -> {}", m.id, p->url, m.url);
-      p->url = m.url;
-      p->epoch = m.epoch;
-      p->ready = false;
-      restartLink(*p);
-    } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
-      spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
-    } else if (m.state == MemberState::kAlive && before == MemberState::kSuspect) {
-      spdlog::info("mesh: {} refuted suspicion (incarnation {})", m.id, m.incarnation);
-    }
-    return;
-  }
-  auto it = peers_.find(m.id);
-  if (it != peers_.end()) {
-    if (m.state == MemberState::kDead) holdFor(*it->second, m);
-    if (it->second->link != nullptr) it->second->link->destroy();
-    peers_.erase(it);
-  }
-  if (m.state != MemberState::kDead) holds_.erase(m.id);  // left (nothing to keep) or evicted
-  spdlog::warn("mesh: {} is {} (incarnation {})", m.id, memberStateName(m.state), m.incarnation);
-  peerGone(m.id);
+void MembershipTraffic::startJoin() {
+  join_.backoffMs = opts_.joinRetryMs;
+  attemptJoin();
 }
 
-void MeshCluster::restartLink(Peer& p) {
-  auto url = common::parseHttpUrl(p.url);
-  if (p.link != nullptr) p.link->destroy();
-  p.link = nullptr;
-  if (!url.ok()) return;
-  p.host = url->host;
-  p.port = url->port;
-  p.outbox.rewind();
-  p.link = new PeerLink(loop_, p.id, p.host, p.port, this, opts_.reconnectMinMs,
-                        opts_.reconnectMaxMs, &auth_);
-  p.link->start();
+void MembershipTraffic::joinAgain(JoinRetry when) {
+  if (when == JoinRetry::kNow) {
+    attemptJoin();
+  } else {
+    joinTimer_.start(join_.backoffMs);
+  }
 }
 
-std::string MeshCluster::gossipJson(bool withInfo) const {
+void MembershipTraffic::rejoinThrough(const std::string& url) {
+  join_.attempts = 0;
+  join_.backoffMs = opts_.joinRetryMs;
+  join_.url = url;
+  joinTimer_.stop();
+  attemptJoin();
+}
+
+void MembershipTraffic::tick() {
+  // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
+  // Alone: knock every tick. With peers: now and then too, since two groups that each formed
+  // on their own (nodes started together, nobody reachable yet) would otherwise never meet.
+  if (node_.phase() == Phase::kReady &&
+      (replicator_.peers().empty() || ++knockTick_ % kKnockEveryTicks == 0)) {
+    knock(replicator_.peers().empty() ? kKnockTries : 1);
+  }
+  auto target = membership_.nextProbeTarget();
+  if (target) probe(*target);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gossip, admission, probes
+// ---------------------------------------------------------------------------------------------
+
+std::string MembershipTraffic::gossipJson(bool withInfo) const {
   std::string s;
-  s.reserve(256 + 128 * peers_.size());
+  s.reserve(256 + 128 * replicator_.peers().size());
   s.append("{\"from\":");
   json::appendString(s, opts_.nodeId);
   s.append(",\"epoch\":");
@@ -132,24 +116,22 @@ std::string MeshCluster::gossipJson(bool withInfo) const {
   s.push_back(']');
   if (withInfo) {
     s.append(",\"ready\":");
-    s.append(ready_ ? "true" : "false");
+    s.append(node_.ready() ? "true" : "false");
     s.append(",\"delivered\":");
-    uint64_t stable = stableHlc();
-    uint64_t delivered = std::min(stable, holdHorizon());
-    for (const auto& [id, p] : peers_) {
-      delivered = std::min(delivered, p->outbox.deliveredHlc(stable));
-    }
+    uint64_t stable = mesh_util::stableHlc(store_);
+    uint64_t delivered = std::min(replicator_.deliveredHlc(stable), eviction_.holdHorizon());
     json::appendUint(s, delivered);
     s.append(",\"digest\":\"");
-    s.append(hex64(store_->rootDigest()));
+    s.append(hex64(store_.rootDigest()));
     s.append("\",\"gc\":");  // tombstones below this hlc may be gone here
-    json::appendUint(s, store_->collectedBelow());
+    json::appendUint(s, store_.collectedBelow());
   }
   s.push_back('}');
   return s;
 }
 
-bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const GossipSource& src) {
+bool MembershipTraffic::mergeGossip(std::string_view body, std::string* fromId,
+                                    const GossipSource& src) {
   rapidjson::Document d;
   d.Parse(body.data(), body.size());
   if (d.HasParseError() || !d.IsObject()) return false;
@@ -163,12 +145,12 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
   // sender holds the secret. Without one, a sender is believed about others only once admitted
   // (and, for an answer, only at its own URL); anyone may still introduce itself (a candidate).
   const Member* sender = from.empty() ? nullptr : membership_.find(from);
-  bool trusted =
-      auth_.enabled() || (sender != nullptr && sender != &membership_.self() && sender->admitted &&
-                          (src.answeredUrl.empty() || sender->url == src.answeredUrl));
+  bool trusted = transport_.secured() ||
+                 (sender != nullptr && sender != &membership_.self() && sender->admitted &&
+                  (src.answeredUrl.empty() || sender->url == src.answeredUrl));
   // Incarnations and epochs are boot times in ms (+ refutations): one far in the future is a lie
   // that no real node could ever outrank (and 2^64-1 cannot even be refuted).
-  uint64_t latest = wallMs() + kMaxFutureMs;
+  uint64_t latest = mesh_util::wallMs() + kMaxFutureMs;
   uint64_t gc = d.HasMember("gc") && d["gc"].IsUint64() ? d["gc"].GetUint64() : 0;
   if (d.HasMember("members") && d["members"].IsArray()) {
     for (const auto& e : d["members"].GetArray()) {
@@ -189,10 +171,10 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
       }
       if (u.id == opts_.nodeId) {
         // "This life of yours was evicted": a claim, counted only from a member answering at
-        // its own URL, and acted on only once agreed (mesh_eviction.cc).
+        // its own URL, and acted on only once agreed (eviction.h).
         if (u.state == MemberState::kEvicted) {
           if (u.epoch >= membership_.self().epoch && !src.answeredUrl.empty()) {
-            noteEvictionClaim(src.answeredUrl, from, gc);
+            eviction_.noteClaim(src.answeredUrl, from, gc);
           }
           continue;
         }
@@ -206,7 +188,7 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
         } else if (u.state == MemberState::kLeft) {
           continue;  // a leave is announced by the member itself (/_mesh/leave), never relayed
         } else if (u.state == MemberState::kEvicted && known != nullptr && known->live() &&
-                   ready_) {
+                   node_.ready()) {
           // Evicted members were dead to the evictor's side for the grace period; one we still
           // exchange with was not evicted by agreement. (A node still copying the cluster's data
           // takes the cluster's view: it may have met the evicted life before the news.)
@@ -221,32 +203,34 @@ bool MeshCluster::mergeGossip(std::string_view body, std::string* fromId, const 
   if (!from.empty() && from != opts_.nodeId) {
     if (!src.answeredUrl.empty()) admitFromAnswer(src.answeredUrl, from);
     membership_.contact(from, now);
-    if (Peer* p = peer(from)) {
-      if (d.HasMember("ready") && d["ready"].IsBool()) p->ready = d["ready"].GetBool();
+    if (Peer* p = replicator_.peer(from)) {
+      if (d.HasMember("ready") && d["ready"].IsBool()) {
+        p->state = d["ready"].GetBool() ? Peer::State::kReady : Peer::State::kNotReady;
+      }
       if (d.HasMember("delivered") && d["delivered"].IsUint64()) {
         p->deliveredHlc = d["delivered"].GetUint64();
       }
       if (d.HasMember("digest") && d["digest"].IsString()) p->digest = d["digest"].GetString();
       // A peer first met while both were serving (two clusters merging): repair with it now
       // rather than at its turn, since the two may differ by far more than in-flight writes.
-      if (p->ready && p->repairSoon && now - lastAeStartMs_ >= kEagerRepairGapMs) aeTick();
+      if (p->ready() && p->repair == Peer::Repair::kSoon) antiEntropy_.repairSoon();
     }
   }
   return true;
 }
 
-void MeshCluster::admitFromAnswer(const std::string& url, const std::string& from) {
+void MembershipTraffic::admitFromAnswer(const std::string& url, const std::string& from) {
   // The answer to OUR request sent to the member's own URL, proven (with a secret) to come from
   // a holder of the secret for that very request: the member is who it says, where it says.
   const Member* m = membership_.find(from);
   if (m == nullptr || m == &membership_.self() || m->admitted || !m->live()) return;
   if (m->url != url) return;
   spdlog::info("mesh: {} ({}) admitted{}", from, url,
-               auth_.enabled() ? ": it answered with a valid proof" : "");
+               transport_.secured() ? ": it answered with a valid proof" : "");
   membership_.admit(from, nowMs());
 }
 
-void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admitted)> done) {
+void MembershipTraffic::admitSoon(const std::string& id, std::function<void(bool admitted)> done) {
   auto [it, first] = admitting_.try_emplace(id);
   if (done) it->second.push_back(std::move(done));
   if (!first) return;  // a ping to it is under way already
@@ -258,49 +242,45 @@ void MeshCluster::admitSoon(const std::string& id, std::function<void(bool admit
     if (!ok && membership_.forgetCandidate(id)) {
       // It did not prove itself: dropped (a member that moved to an unproven address too).
       spdlog::info("mesh: candidate {} did not prove itself; dropped", id);
-      if (auto it = peers_.find(id); it != peers_.end()) {
-        if (it->second->link != nullptr) it->second->link->destroy();
-        peers_.erase(it);
-        peerGone(id);
-      }
+      if (replicator_.removePeer(id)) replicator_.peerGone(id);
     }
     if (!node.empty()) {
       for (auto& cb : node.mapped()) cb(ok);
     }
   };
-  if (m == nullptr || phase_ == Phase::kLeaving || phase_ == Phase::kClosed) {
+  if (m == nullptr || node_.going()) {
     finish();
     return;
   }
   std::string url = m->url;
   // A joiner waits for this exchange (its join is answered after it): a slow answer is not a
   // failed probe, so the deadline is the control plane's, well inside the joiner's own.
-  post(url, "/_mesh/ping", "", gossipJson(true),
-       std::max(opts_.probeTimeoutMs * 2, opts_.requestTimeoutMs / 2),
-       [this, url, finish](common::http::ClientResponse&& r) {
-         if (phase_ != Phase::kClosed && r.error.empty() && r.status == 200) {
-           mergeGossip(r.body, nullptr, GossipSource{url});
-         }
-         finish();
-       });
+  transport_.post(url, "/_mesh/ping", "", gossipJson(true),
+                  std::max(opts_.probeTimeoutMs * 2, opts_.requestTimeoutMs / 2),
+                  [this, url, finish](common::http::ClientResponse&& r) {
+                    if (node_.phase() != Phase::kClosed && r.error.empty() && r.status == 200) {
+                      mergeGossip(r.body, nullptr, GossipSource{url});
+                    }
+                    finish();
+                  });
 }
 
-void MeshCluster::attemptJoin() {
-  if (phase_ != Phase::kJoining) return;
-  ++joinAttempts_;
+void MembershipTraffic::attemptJoin() {
+  if (node_.phase() != Phase::kJoining) return;
+  ++join_.attempts;
   // After an eviction the node rejoins through the node that evicted it (it is known to be up),
   // falling back to MESH_NETWORK_URL after a few failures.
-  if (rejoining_ && joinAttempts_ > kJoinAttemptsBeforeAlone / 2) joinUrl_.clear();
-  std::string url = joinUrl_.empty() ? opts_.meshNetworkUrl : joinUrl_;
+  if (rejoining() && join_.attempts > kJoinAttemptsBeforeAlone / 2) join_.url.clear();
+  std::string url = join_.url.empty() ? opts_.meshNetworkUrl : join_.url;
   if (url.empty()) url = anyMemberUrl();  // no MESH_NETWORK_URL: any member it still knows
-  post(
+  transport_.post(
       url, "/_mesh/join", "", gossipJson(true), opts_.requestTimeoutMs,
       [this, url](common::http::ClientResponse&& r) {
-        if (phase_ != Phase::kJoining) return;
+        if (node_.phase() != Phase::kJoining) return;
         std::string from;
         if (!r.error.empty() || r.status != 200 || !mergeGossip(r.body, &from, GossipSource{url})) {
           spdlog::info(
-              "mesh: join through {} failed (attempt {}): {}", url, joinAttempts_,
+              "mesh: join through {} failed (attempt {}): {}", url, join_.attempts,
               r.error.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.error);
           joinDone(false, false);
           return;
@@ -309,7 +289,7 @@ void MeshCluster::attemptJoin() {
       });
 }
 
-void MeshCluster::joinDone(bool ok, bool reachedSelf) {
+void MembershipTraffic::joinDone(bool ok, bool reachedSelf) {
   if (ok && !reachedSelf) {
     spdlog::info("mesh: joined; {} members known", membership_.members().size() + 1);
     subscribeAll();
@@ -320,28 +300,24 @@ void MeshCluster::joinDone(bool ok, bool reachedSelf) {
   // attempts this node's (empty) store is the truth; joins keep being retried from probes.
   // (Not after a wipe: the peers it still knows may be the other evicted nodes of its side; it
   // must hear the cluster's member list, evictions included, from a node that answered.)
-  bool othersKnown = !peers_.empty() && !rejoining_;
+  bool othersKnown = !replicator_.peers().empty() && !rejoining();
   if (othersKnown) {
     subscribeAll();
     return;
   }
   // A wiped node never starts a cluster of its own: its empty store is not the truth.
-  if (joinAttempts_ >= kJoinAttemptsBeforeAlone && !rejoining_) {
-    becomeReady("no other node answered: starting a new cluster");
+  if (join_.attempts >= kJoinAttemptsBeforeAlone && !rejoining()) {
+    node_.becomeReady("no other node answered: starting a new cluster");
     return;
   }
-  uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, reachedSelf ? 10 : joinBackoffMs_, 0);
-  joinBackoffMs_ = std::min(joinBackoffMs_ * 2, opts_.joinRetryMs * 8);
+  joinTimer_.start(reachedSelf ? 10 : join_.backoffMs);
+  join_.backoffMs = std::min(join_.backoffMs * 2, opts_.joinRetryMs * 8);
 }
 
-void MeshCluster::onJoinTimer(uv_timer_t* t) noexcept {
-  static_cast<MeshCluster*>(t->data)->attemptJoin();
-}
-
-void MeshCluster::subscribeAll() {
+void MembershipTraffic::subscribeAll() {
   // Register with every live member directly, so each of them streams its writes to us from now
-  // on; only then catch up (startCatchUp: nothing written meanwhile can be missed).
-  phase_ = Phase::kSubscribing;
+  // on; only then catch up (CatchUp::start: nothing written meanwhile can be missed).
+  node_.setPhase(Phase::kSubscribing);
   auto pending = std::make_shared<int>(0);
   auto best = std::make_shared<std::string>();
   std::string body = gossipJson(true);
@@ -351,88 +327,70 @@ void MeshCluster::subscribeAll() {
     if (m.live()) targets.emplace_back(id, m.url);
   }
   if (targets.empty()) {
-    becomeReady("no live peer to copy from");
+    node_.becomeReady("no live peer to copy from");
     return;
   }
   *pending = static_cast<int>(targets.size());
   for (const auto& [id, url] : targets) {
-    post(url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
-         // init-captures: clang before 16 cannot capture a structured binding by name
-         [this, pending, best, id = id, url = url](common::http::ClientResponse&& r) {
-           if (phase_ != Phase::kSubscribing) return;
-           std::string from;
-           if (r.error.empty() && r.status == 200 &&
-               mergeGossip(r.body, &from, GossipSource{url}) && from == id) {
-             Peer* q = peer(id);
-             if (q != nullptr && (best->empty() || q->ready)) *best = id;
-           }
-           if (--*pending == 0) {
-             if (best->empty()) {
-               spdlog::warn("mesh: no member answered the subscription; retrying the join");
-               phase_ = Phase::kJoining;
-               uv_timer_start(&joinTimer_, &MeshCluster::onJoinTimer, joinBackoffMs_, 0);
-               return;
-             }
-             startCatchUp(*best);
-           }
-         });
+    transport_.post(
+        url, "/_mesh/join", "", body, opts_.requestTimeoutMs,
+        // init-captures: clang before 16 cannot capture a structured binding by name
+        [this, pending, best, id = id, url = url](common::http::ClientResponse&& r) {
+          if (node_.phase() != Phase::kSubscribing) return;
+          std::string from;
+          if (r.error.empty() && r.status == 200 && mergeGossip(r.body, &from, GossipSource{url}) &&
+              from == id) {
+            Peer* q = replicator_.peer(id);
+            if (q != nullptr && (best->empty() || q->ready())) *best = id;
+          }
+          if (--*pending == 0) {
+            if (best->empty()) {
+              spdlog::warn("mesh: no member answered the subscription; retrying the join");
+              node_.setPhase(Phase::kJoining);
+              joinTimer_.start(join_.backoffMs);
+              return;
+            }
+            node_.catchUpFrom(*best);
+          }
+        });
   }
 }
 
-void MeshCluster::onProbeTimer(uv_timer_t* t) noexcept {
-  static_cast<MeshCluster*>(t->data)->probeTick();
-}
-
-void MeshCluster::probeTick() {
-  if (phase_ == Phase::kLeaving || phase_ == Phase::kClosed) return;
-  uint64_t now = nowMs();
-  membership_.tick(now);
-  if (phase_ == Phase::kReady) checkEvictions();
-  if (!evictionClaims_.empty()) maybeWipe();  // our own view of the time away grows
-  // Alone (or everybody else dead): keep knocking at the join URL, so split clusters merge.
-  // Alone: knock every tick. With peers: now and then too, since two groups that each formed
-  // on their own (nodes started together, nobody reachable yet) would otherwise never meet.
-  if (phase_ == Phase::kReady && (peers_.empty() || ++knockTick_ % kKnockEveryTicks == 0)) {
-    knock(peers_.empty() ? kKnockTries : 1);
-  }
-  auto target = membership_.nextProbeTarget();
-  if (target) probe(*target);
-}
-
-std::string MeshCluster::anyMemberUrl() const {
+std::string MembershipTraffic::anyMemberUrl() const {
   const auto& members = membership_.members();
   if (members.empty()) return {};
   auto it = members.begin();
-  std::advance(it, joinAttempts_ % static_cast<int>(members.size()));
+  std::advance(it, join_.attempts % static_cast<int>(members.size()));
   return it->second.url;
 }
 
-void MeshCluster::knock(int triesLeft) {
+void MembershipTraffic::knock(int triesLeft) {
   if (opts_.meshNetworkUrl.empty()) return;  // the first node of a cluster is knocked at
   // Through a round-robin balancer, nodes knocking in step can each be handed to themselves
   // every time (two nodes, two backends): a knock that reached this node is retried at once,
   // which moves it to the next backend.
-  post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
-       [this, triesLeft](common::http::ClientResponse&& r) {
-         if (phase_ != Phase::kReady || !r.error.empty() || r.status != 200) return;
-         std::string from;
-         if (!mergeGossip(r.body, &from, GossipSource{opts_.meshNetworkUrl})) return;
-         if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
-       });
+  transport_.post(opts_.meshNetworkUrl, "/_mesh/join", "", gossipJson(true), opts_.probeTimeoutMs,
+                  [this, triesLeft](common::http::ClientResponse&& r) {
+                    if (node_.phase() != Phase::kReady || !r.error.empty() || r.status != 200)
+                      return;
+                    std::string from;
+                    if (!mergeGossip(r.body, &from, GossipSource{opts_.meshNetworkUrl})) return;
+                    if (from == opts_.nodeId && triesLeft > 1) knock(triesLeft - 1);
+                  });
 }
 
-void MeshCluster::sendPing(const std::string& url, uint64_t timeoutMs,
-                           std::function<void(bool ok)> done) {
-  post(url, "/_mesh/ping", "", gossipJson(true), timeoutMs,
-       [this, url, done = std::move(done)](common::http::ClientResponse&& r) {
-         if (phase_ == Phase::kClosed) return;
-         bool ok =
-             r.error.empty() && r.status == 200 && mergeGossip(r.body, nullptr, GossipSource{url});
-         done(ok);
-       });
+void MembershipTraffic::sendPing(const std::string& url, uint64_t timeoutMs,
+                                 std::function<void(bool ok)> done) {
+  transport_.post(url, "/_mesh/ping", "", gossipJson(true), timeoutMs,
+                  [this, url, done = std::move(done)](common::http::ClientResponse&& r) {
+                    if (node_.phase() == Phase::kClosed) return;
+                    bool ok = r.error.empty() && r.status == 200 &&
+                              mergeGossip(r.body, nullptr, GossipSource{url});
+                    done(ok);
+                  });
 }
 
-void MeshCluster::probe(const std::string& id) {
+void MembershipTraffic::probe(const std::string& id) {
   const Member* m = membership_.find(id);
   if (m == nullptr) return;
   std::string url = m->url;
@@ -459,22 +417,23 @@ void MeshCluster::probe(const std::string& id) {
         --state->first;
         continue;
       }
-      post(hm->url, "/_mesh/ping-req", "", body, opts_.probeTimeoutMs * 2,
-           [this, id, state](common::http::ClientResponse&& r) {
-             if (phase_ == Phase::kClosed) return;
-             if (r.error.empty() && r.status == 200 &&
-                 r.body.find("\"ok\":true") != std::string::npos) {
-               state->second = true;
-               membership_.contact(id, nowMs());
-             }
-             if (--state->first == 0 && !state->second) membership_.probeFailed(id, nowMs());
-           });
+      transport_.post(hm->url, "/_mesh/ping-req", "", body, opts_.probeTimeoutMs * 2,
+                      [this, id, state](common::http::ClientResponse&& r) {
+                        if (node_.phase() == Phase::kClosed) return;
+                        if (r.error.empty() && r.status == 200 &&
+                            r.body.find("\"ok\":true") != std::string::npos) {
+                          state->second = true;
+                          membership_.contact(id, nowMs());
+                        }
+                        if (--state->first == 0 && !state->second)
+                          membership_.probeFailed(id, nowMs());
+                      });
     }
     if (state->first == 0) membership_.probeFailed(id, nowMs());
   });
 }
 
-void MeshCluster::contactSeed(const std::string& url) {
+void MembershipTraffic::contactSeed(const std::string& url) {
   // An address a client handed in (/ping?nodes=) is only a candidate: it is used once its
   // answer proves it (mergeGossip admits it then), and a few are contacted at a time.
   // It is told who we are, not who else is in the mesh.
@@ -488,20 +447,21 @@ void MeshCluster::contactSeed(const std::string& url) {
   body.append(",\"members\":[");
   appendGossipEntry(body, self);
   body.append("]}");
-  post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
-       [this, url](common::http::ClientResponse&& r) {
-         --seedsInFlight_;
-         if (phase_ == Phase::kClosed) return;
-         if (r.error.empty() && r.status == 200) mergeGossip(r.body, nullptr, GossipSource{url});
-       });
+  transport_.post(url, "/_mesh/ping", "", std::move(body), opts_.probeTimeoutMs * 2,
+                  [this, url](common::http::ClientResponse&& r) {
+                    --seedsInFlight_;
+                    if (node_.phase() == Phase::kClosed) return;
+                    if (r.error.empty() && r.status == 200)
+                      mergeGossip(r.body, nullptr, GossipSource{url});
+                  });
 }
 
-void MeshCluster::handlePing(const common::http::Request& req, common::http::Responder r,
-                             bool join) {
-  if (!authorized(req, r)) return;
+void MembershipTraffic::handlePing(const common::http::Request& req, common::http::Responder r,
+                                   bool join) {
+  if (!transport_.authorized(req, r)) return;
   std::string from;
   if (!mergeGossip(req.body, &from)) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_GOSSIP"));
+    transport_.answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_GOSSIP"));
     return;
   }
   if (join && from != opts_.nodeId) spdlog::debug("mesh: join request from {}", from);
@@ -512,42 +472,43 @@ void MeshCluster::handlePing(const common::http::Request& req, common::http::Res
     // after that exchange.
     admitSoon(from, [this, r, proof = std::string(req.header("x-mesh-auth"))](bool ok) mutable {
       if (ok) {
-        answer(r, proof, 200, gossipJson(true));
+        transport_.answer(r, proof, 200, gossipJson(true));
       } else {
-        answer(r, proof, 503, json::errorBody("NOT_ADMITTED"));
+        transport_.answer(r, proof, 503, json::errorBody("NOT_ADMITTED"));
       }
     });
     return;
   }
-  answer(r, req.header("x-mesh-auth"), 200, gossipJson(true));
+  transport_.answer(r, req.header("x-mesh-auth"), 200, gossipJson(true));
 }
 
-void MeshCluster::handlePingReq(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+void MembershipTraffic::handlePingReq(const common::http::Request& req, common::http::Responder r) {
+  if (!transport_.authorized(req, r)) return;
   rapidjson::Document d;
   d.Parse(req.body.data(), req.body.size());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("url") || !d["url"].IsString()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
+    transport_.answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
     return;
   }
   std::string url = d["url"].GetString();
   if (!common::parseHttpUrl(url).ok()) {
-    answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
+    transport_.answer(r, req.header("x-mesh-auth"), 400, json::errorBody("BAD_PING_REQ"));
     return;
   }
   sendPing(url, opts_.probeTimeoutMs,
            [this, r, proof = std::string(req.header("x-mesh-auth"))](bool ok) mutable {
-             answer(r, proof, 200, ok ? "{\"ok\":true}" : "{\"ok\":false}");
+             transport_.answer(r, proof, 200, ok ? "{\"ok\":true}" : "{\"ok\":false}");
            });
 }
 
-void MeshCluster::handleLeave(const common::http::Request& req, common::http::Responder r) {
-  if (!authorized(req, r)) return;
+void MembershipTraffic::handleLeave(const common::http::Request& req, common::http::Responder r) {
+  if (!transport_.authorized(req, r)) return;
   mergeGossip(req.body, nullptr);
-  answer(r, req.header("x-mesh-auth"), 200, "{\"success\":true}");
+  transport_.answer(r, req.header("x-mesh-auth"), 200, "{\"success\":true}");
 }
 
-void MeshCluster::handlePublicPing(const common::http::Request& req, common::http::Responder r) {
+void MembershipTraffic::handlePublicPing(const common::http::Request& req,
+                                         common::http::Responder r) {
   // The original's public route: merge the `nodes` list received (h:p|h:p), answer ours.
   std::string nodes = queryParam(req.query, "nodes");
   size_t start = 0;
