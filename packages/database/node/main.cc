@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT shutdown completes. --healthcheck instead probes a running node (Docker's
 // HEALTHCHECK, which has no curl in the image) and exits 0 when it answers 200.
 #include <curl/curl.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
@@ -35,6 +36,12 @@ int main(int argc, char** argv) {
   if (parsed.exitCode) return *parsed.exitCode;
   if (parsed.config.healthcheck) return probe(parsed.config.port);
   common::initLogging(parsed.config.logLevel, "node");
+  // Fixed malloc thresholds: glibc otherwise raises its mmap threshold to the size of the first
+  // large block freed (up to 32 MiB), so the index's big tables come from the heap from then on
+  // and a store that shrank (keys expired, a clear) keeps their pages. Blocks of 256 KiB and
+  // more are mmap'd and go back to the OS when freed; free heap top beyond 1 MiB is trimmed.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
   // Lock and recover DATA_DIR before anything else exists: a refusal is one line and exit 2.
   auto storage = db::openStorage(parsed.config);
   if (!storage.ok()) {

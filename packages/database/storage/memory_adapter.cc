@@ -242,14 +242,19 @@ void MemoryAdapter::chunkEmptied(uint32_t ci) {
     unlinkFree((ci << kOffsetBits) | (off >> 3));
     off += units * 8;
   }
+  uint32_t used = c.end;
   c.end = 0;
   c.generation = nextGeneration_++;
-  if (ci == current_) return;  // keep bumping from its start
-  if (spare_ == kNil) {
-    spare_ = ci;
+  if (ci != current_ && spare_ != kNil) {
+    releaseChunk(ci);
     return;
   }
-  releaseChunk(ci);
+  // Kept mapped (the current chunk keeps being bumped from its start; one spare saves an mmap):
+  // its pages still go back to the OS, so a store that emptied (expired keys, a clear) shrinks
+  // to what it holds. Only for a chunk that was really used: one record written and removed
+  // over and over must not cost a madvise and a page fault each time.
+  if (used >= kChunkBytes / 16) madvise(c.base, kChunkBytes, MADV_DONTNEED);
+  if (ci != current_) spare_ = ci;
 }
 
 void MemoryAdapter::releaseChunk(uint32_t ci) {
