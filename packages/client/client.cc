@@ -4,6 +4,8 @@
 // Between calls nothing runs: a membership refresh that is due happens during the next call.
 // Not thread-safe (one Client per thread). The destructor closes the AsyncClient and runs the
 // loop until every handle is closed.
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -12,12 +14,38 @@
 
 namespace meshkv {
 
+namespace {
+// libuv writes with write(2): a node that resets a connection while a request is being written
+// raises SIGPIPE, which kills a program that kept the default action. The blocking client owns
+// its loop runs, so it ignores SIGPIPE during them and puts the caller's action back after (as
+// libcurl does, lib/sigpipe.h); an AsyncClient's program must ignore it itself (client.h).
+class SigpipeIgnored {
+ public:
+  SigpipeIgnored() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    changed_ = sigaction(SIGPIPE, &ignore, &old_) == 0;
+  }
+  ~SigpipeIgnored() {
+    if (changed_) sigaction(SIGPIPE, &old_, nullptr);
+  }
+  SigpipeIgnored(const SigpipeIgnored&) = delete;
+  SigpipeIgnored& operator=(const SigpipeIgnored&) = delete;
+
+ private:
+  struct sigaction old_ {};
+  bool changed_ = false;
+};
+}  // namespace
+
 Client::Client(Options options) {
   uv_loop_init(&loop_);
   async_ = std::make_unique<AsyncClient>(&loop_, std::move(options));
 }
 
 Client::~Client() {
+  SigpipeIgnored guard;
   bool closed = false;
   async_->close([&closed] { closed = true; });
   while (!closed) uv_run(&loop_, UV_RUN_ONCE);
@@ -28,6 +56,7 @@ Client::~Client() {
 
 template <typename T>
 Result<T> Client::wait(const std::function<void(Callback<T>)>& start) {
+  SigpipeIgnored guard;
   std::optional<Result<T>> out;
   start([&out](Result<T> r) { out.emplace(std::move(r)); });
   while (!out) uv_run(&loop_, UV_RUN_ONCE);

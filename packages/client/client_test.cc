@@ -28,6 +28,13 @@
 namespace meshkv {
 namespace {
 
+// The AsyncClient's contract (client.h): its program ignores SIGPIPE. These tests drive it on
+// their own loops and kill nodes under it, so a write can meet a reset connection.
+const bool kSigpipeIgnored = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 using meshtest::Cluster;
 using meshtest::waitFor;
 
@@ -124,7 +131,7 @@ TEST_F(OneNode, BlockingApiRoundTripsAwkwardKeysAndValues) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, kMissingRecord);
   EXPECT_EQ(c.remove(key).error().code, kMissingRecord);
-  ASSERT_TRUE(c.set("w", "quorum", WriteOptions{"quorum"}).ok());
+  ASSERT_TRUE(c.set("w", "quorum", WriteOptions{.w = "quorum"}).ok());
   ASSERT_TRUE(c.clear().ok());
   EXPECT_FALSE(*c.exists("w"));
 }
@@ -168,11 +175,39 @@ TEST_F(OneNode, EveryKeyAndListOperationTakesACollection) {
   EXPECT_EQ(c.set("k", "v", bad).error().code, "MAXIMUM_COLLECTION_LENGTH_REACHED");
 }
 
+TEST_F(OneNode, ExpiringKeysTheirTtlAndPersistAgainstANode) {
+  Client c(fast(cluster.node(0).url()));
+  WriteOptions expiring;
+  expiring.collection = "sessions";
+  expiring.ttlSeconds = 600;
+  ASSERT_TRUE(c.set("s1", "v", expiring).ok());
+  auto left = c.ttl("s1", "sessions");
+  ASSERT_TRUE(left.ok()) << left.error().code;
+  EXPECT_GT(*left, 590);
+  EXPECT_LE(*left, 600);
+  EXPECT_EQ(c.ttl("s1").error().code, kMissingRecord);  // not in the default collection
+  WriteOptions sessions;
+  sessions.collection = "sessions";
+  ASSERT_TRUE(c.persist("s1", sessions).ok());
+  EXPECT_EQ(*c.ttl("s1", "sessions"), -1);
+  EXPECT_EQ(*c.get("s1", "sessions"), "v");
+  EXPECT_EQ(c.persist("nope", sessions).error().code, kMissingRecord);
+  WriteOptions soon;
+  soon.ttlSeconds = 1;
+  ASSERT_TRUE(c.set("gone", "v", soon).ok());
+  // Expired from the moment its second is up: polled, never slept on.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (c.get("gone").ok() && std::chrono::steady_clock::now() < deadline) {
+  }
+  EXPECT_EQ(c.get("gone").error().code, kMissingRecord);
+  EXPECT_EQ(c.ttl("gone").error().code, kMissingRecord);
+}
+
 TEST_F(OneNode, ErrorsCarryTheServerCode) {
   Client c(fast(cluster.node(0).url()));
   EXPECT_EQ(c.set("", "v").error().code, "EMPTY_KEY");
   EXPECT_EQ(c.set(std::string(65, 'k'), "v").error().code, "MAXIMUM_KEY_LENGTH_REACHED");
-  EXPECT_EQ(c.set("k", "v", WriteOptions{"most"}).error().code, "INVALID_WRITE_CONCERN");
+  EXPECT_EQ(c.set("k", "v", WriteOptions{.w = "most"}).error().code, "INVALID_WRITE_CONCERN");
 }
 
 TEST_F(OneNode, ListingWalksEveryPageByPrefix) {
@@ -443,7 +478,7 @@ TEST_F(ThreeNodes, FailsOverWhenANodeDiesAndFollowsOneThatJoins) {
 TEST_F(ThreeNodes, AsyncReadsInFlightSurviveANodeKilledUnderThem) {
   {
     Client writer(fast(cluster.node(0).url()));
-    ASSERT_TRUE(writer.set("x", "1", WriteOptions{"all"}).ok());
+    ASSERT_TRUE(writer.set("x", "1", WriteOptions{.w = "all"}).ok());
   }
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -512,7 +547,7 @@ TEST_F(ThreeNodes, ReadsGoAroundAHungNode) {
   o.downMs = 60000;  // once it failed an attempt, the hung node is left alone
   Client c(o);
   ASSERT_TRUE(seesAll(c));
-  ASSERT_TRUE(c.set("x", "1", WriteOptions{"all"}).ok());
+  ASSERT_TRUE(c.set("x", "1", WriteOptions{.w = "all"}).ok());
   pid_t hung = pidOf(cluster.dir() + "/" + cluster.node(1).id() + ".port");
   ASSERT_GT(hung, 0);
   ASSERT_EQ(::kill(hung, SIGSTOP), 0);  // alive for TCP, answers nothing

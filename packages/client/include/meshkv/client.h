@@ -5,7 +5,9 @@
 // or a node stops answering (attemptTimeoutMs; Options::resend says what may be sent twice), and
 // follows members that join and leave. Errors are values: Result<T> / Status carry the server's
 // code ("MISSING_RECORD", ...) or a client-side one (kTimeout, kUnavailable, ...). AsyncClient
-// lives on the caller's libuv loop (loop thread only; close(done) before destroying it). Client is
+// lives on the caller's libuv loop (loop thread only; close(done) before destroying it; like any
+// libuv program, one using it must ignore SIGPIPE, or a node that resets a connection during a
+// write kills it; Client does that itself around its calls). Client is
 // the blocking face: it runs a private loop inside each call, so it is not thread-safe (one Client
 // per thread). The one thing a newcomer gets wrong: a list cursor belongs to the node that produced
 // it, so every page of a listing goes to the same node (Pager does it).
@@ -82,9 +84,9 @@ struct Options {
 
 // Per-write options.
 struct WriteOptions {
-  std::string w;            // write concern: "" (the node's default: local), "1", "quorum", "all"
-  std::string collection;   // "" = the default collection; clear() clears only this one when set
-  uint64_t ttlSeconds = 0;  // set() only: the key expires this long after the write (0: never)
+  std::string w{};           // write concern: "" (the node's default: local), "1", "quorum", "all"
+  std::string collection{};  // "" = the default collection; clear() clears only this one when set
+  uint64_t ttlSeconds = 0;   // set() only: the key expires this long after the write (0: never)
 };
 
 enum class ListKind { kKeys, kAll };  // /getKeys (Entry::value empty) or /getAll
