@@ -4,6 +4,7 @@
 // `async`: one AsyncClient on this thread's loop keeping IN_FLIGHT gets outstanding (pipelined
 // over 4 connections), to compare with wrk -c IN_FLIGHT. Used by bench/client.sh; a benchmark
 // measures, it asserts nothing.
+#include <signal.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -83,6 +84,7 @@ int async(meshkv::Options opts, double duration, int inFlight) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);  // AsyncClient's contract: a node reset mid-write must not kill us
   if (argc < 2) {
     std::fprintf(stderr, "usage: meshkv-client-bench URL [blocking|async] [SECONDS] [IN_FLIGHT]\n");
     return 2;

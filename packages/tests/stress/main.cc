@@ -5,6 +5,7 @@
 // stdout and writes --plot/--ack-log files. Exit status: 0, or 1 when errors exceed --max-errors or
 // the run was cut short, 2 on an invalid setting. It only ever targets the one address it is given,
 // and stops by itself (count and --max-time).
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -104,6 +105,7 @@ void runToEnd(stress::Runner& runner, uv_loop_t& loop, const std::string& mode,
 
 int main(int argc, char** argv) {
   Settings s;
+  ::signal(SIGPIPE, SIG_IGN);  // AsyncClient's contract: a node reset mid-write must not kill us
   CLI::App app{"meshkv-stress: HTTP load generator for meshkv (and any server with the same API)",
                "meshkv-stress"};
   app.set_version_flag("--version", std::string("meshkv-stress ") + MESHKV_VERSION);
