@@ -223,6 +223,8 @@ void Api::appendCollections(std::string& s) const {
     json::appendUint(s, c.tombstones);
     s.append(",\"bytes\":");
     json::appendUint(s, c.bytes);
+    s.append(",\"expiring\":");
+    json::appendUint(s, c.expiring);
     s.push_back('}');
   }
   s.push_back(']');

@@ -4,6 +4,8 @@
 // integration.sh): the fixture's one connection stays on one node, and every wait polls.
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <utility>
 
 #include "tests/suite/testing.h"
 
@@ -23,7 +25,9 @@ TEST_F(Ttl, ASetWithATtlAnswersItsSecondsLeftThenExpiresFromEveryRead) {
   put(c_, plain, "p");
   Response t = c_.get("/ttl?k=" + enc(k));
   // Rounded up: a live key never answers 0.
-  if (t.status == 200) EXPECT_EQ(t.body, ttlBody(k, 1)) << describe(t);
+  if (t.status == 200) {
+    EXPECT_EQ(t.body, ttlBody(k, 1)) << describe(t);
+  }
   EXPECT_EQ(c_.get("/ttl?k=" + enc(plain)).body, ttlBody(plain, -1));
   Response gone = eventuallyGet(c_, "/get?k=" + enc(k), 404);
   expectError(gone, 404, "MISSING_RECORD");
@@ -35,6 +39,34 @@ TEST_F(Ttl, ASetWithATtlAnswersItsSecondsLeftThenExpiresFromEveryRead) {
   ASSERT_TRUE(list) << describe(keys);
   EXPECT_EQ(std::count(list->begin(), list->end(), k), 0) << describe(keys);
   EXPECT_EQ(std::count(list->begin(), list->end(), plain), 1) << describe(keys);
+}
+
+// /collections' counts of one collection: {records, expiring}, or nullopt while it is not listed.
+std::optional<std::pair<uint64_t, uint64_t>> counts(Client& c, const std::string& name) {
+  Response r = c.get("/collections");
+  auto d = parseJson(r.body);
+  if (r.status != 200 || !d || !d->IsObject() || !d->HasMember("collections")) return std::nullopt;
+  for (const auto& e : (*d)["collections"].GetArray()) {
+    if (e["name"].GetString() != name || !e.HasMember("expiring")) continue;
+    return std::make_pair(e["records"].GetUint64(), e["expiring"].GetUint64());
+  }
+  return std::nullopt;
+}
+
+TEST_F(Ttl, CollectionsCountTheExpiringRecordsAndNeverTheExpiredOnes) {
+  std::string coll = key("ttlcount"), k = key("ttl:count");
+  std::string in = "c=" + enc(coll) + "&";
+  expectSuccess(c_.get("/set?" + in + "k=" + enc(k + "long") + "&v=1&ttl=600"));
+  expectSuccess(c_.get("/set?" + in + "k=" + enc(k + "short") + "&v=1&ttl=1"));
+  expectSuccess(c_.get("/set?" + in + "k=" + enc(k + "plain") + "&v=1"));
+  using Counts = std::optional<std::pair<uint64_t, uint64_t>>;
+  Counts three{{3, 2}}, two{{2, 1}};
+  // Seen with all three (unless the short one already expired), then without the short one.
+  EXPECT_TRUE(eventually([&] {
+    Counts now = counts(c_, coll);
+    return now == three || now == two;
+  }));
+  EXPECT_TRUE(eventually([&] { return counts(c_, coll) == two; })) << c_.get("/collections").body;
 }
 
 TEST_F(Ttl, ASetWithoutATtlClearsTheExpiry) {
