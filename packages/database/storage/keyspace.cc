@@ -175,18 +175,24 @@ common::Result<std::optional<Mutation>> Keyspace::persist(std::string_view key,
 }
 
 common::Result<int64_t> Keyspace::ttlMs(std::string_view key, std::string_view collection) const {
-  auto cur = live(key, collection);
+  uint64_t now = wallMs();  // one reading: the check and the difference must agree
+  auto cur = live(key, collection, now);
   if (!cur) return common::Error{"MISSING_RECORD", ""};
   if (cur->expiresAtMs == 0) return int64_t{-1};
-  return static_cast<int64_t>(cur->expiresAtMs - wallMs());  // > 0: live() checked it
+  return static_cast<int64_t>(cur->expiresAtMs - now);  // > 0: live() checked it at `now`
 }
 
 std::optional<RecordView> Keyspace::live(std::string_view key, std::string_view collection) const {
+  return live(key, collection, wallMs());
+}
+
+std::optional<RecordView> Keyspace::live(std::string_view key, std::string_view collection,
+                                         uint64_t nowMs) const {
   const Collection* c = find(collection);
   if (c == nullptr) return std::nullopt;
   auto r = engine_->get(engineKey(*c, key));
   if (!r || r->tombstone) return std::nullopt;
-  if (r->expiresAtMs != 0 && expired(r->expiresAtMs, wallMs())) return std::nullopt;
+  if (r->expiresAtMs != 0 && expired(r->expiresAtMs, nowMs)) return std::nullopt;
   return r;
 }
 

@@ -324,6 +324,8 @@ class Keyspace {
                     common::Error* refusal = nullptr);
   // The live record of `key` in `collection` (not a tombstone, not expired), if any.
   std::optional<RecordView> live(std::string_view key, std::string_view collection) const;
+  std::optional<RecordView> live(std::string_view key, std::string_view collection,
+                                 uint64_t nowMs) const;  // expired as of nowMs
   void applyClearMark(Collection& c, uint64_t hlc, std::string_view origin);
   void xorRecord(uint64_t keyHash, uint64_t hlc, std::string_view origin, bool tombstone);
   void noteTombstone(uint64_t hlc);
