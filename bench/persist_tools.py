@@ -6,7 +6,8 @@
       the seconds from exec to ready and the CPU seconds (user + system, every thread) CMD used
       until then ("<wall> <cpu>": the second does not grow with the machine's load), then stops
       CMD (SIGTERM) and waits for it. CMD must exec the server in its own process (env, taskset).
-  resp-fill --prefix P --count N [--value-bytes 256]   writes RESP SET commands for exactly the
+  resp-fill --prefix P --count N [--value-bytes 256] [--ttl S]   writes RESP SET commands (with
+      EX S when --ttl is given) for exactly the
       records bench/load.py sends to meshkv (key P<i>, value "value:<i>" padded with 'x'), for
       `redis-cli --pipe`.
   compact --port P --prefix P --count N --value-bytes V   brings a meshkv-node's files to just
@@ -95,12 +96,17 @@ def opts(argv):
 def cmd_resp_fill(argv):
     o = opts(argv)
     prefix, n, size = o["prefix"], int(o["count"]), int(o.get("value-bytes", 256))
+    ttl = o.get("ttl", "").encode()  # SET .. EX ttl when given (bench/ttl.sh)
     out = sys.stdout.buffer
     buf = []
     for i in range(n):
         k = f"{prefix}{i}".encode()
         v = value_for(i, size).encode()
-        buf.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
+        if ttl:
+            buf.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$%d\r\n%s\r\n"
+                       % (len(k), k, len(v), v, len(ttl), ttl))
+        else:
+            buf.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
         if len(buf) == 10000:
             out.write(b"".join(buf))
             buf = []

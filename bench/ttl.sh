@@ -26,6 +26,12 @@ TTL=${TTL:-10}
 VALUE_BYTES=${VALUE_BYTES:-64}
 ROUNDS=${ROUNDS:-2}
 GRACE_MS=${GRACE_MS:-10000}
+# What the readers get: the KEEP keys when there are some, else the expiring ones.
+if [ "$KEEP" = 0 ]; then
+  GET_KEYS=$COUNT GET_PREFIX=ttl: GET_WHAT="the $COUNT expiring keys"
+else
+  GET_KEYS=$KEEP GET_PREFIX=keep: GET_WHAT="the $KEEP keys without expiry"
+fi
 WORK=$(mktemp -d /tmp/meshkv-ttl-bench-XXXXXX)
 TOOLS=bench/ttl_tools.py
 # shellcheck source=bench/lib.sh
@@ -60,10 +66,8 @@ measure() {
   # The readers start first, so the "empty" reading already has their 10 connections; their
   # latencies are cut to the window from the end of the load on (persist_tools.py window).
   # taskset, not the pin function: $! must be kvload itself, which SIGINT ends early.
-  local gkeys=$KEEP gprefix=keep:
-  [ "$KEEP" != 0 ] || gkeys=$COUNT gprefix=ttl:
   taskset -c "$CLIENT_CPU" "$WORK/kvload" --port "$port" --proto "$proto" --op get -c 10 \
-    -d $((TTL + 600)) --keys "$gkeys" --prefix "$gprefix" --lat-out "$lat" >"$WORK/get.txt" &
+    -d $((TTL + 600)) --keys "$GET_KEYS" --prefix "$GET_PREFIX" --lat-out "$lat" >"$WORK/get.txt" &
   local getpid=$!
   sleep 1  # let the allocator settle before the "empty" reading
   R_BASE=$(vmrss_kb "$pid")
@@ -72,8 +76,8 @@ measure() {
     python3 bench/load.py "127.0.0.1:$port" --prefix ttl: --count "$COUNT" \
       --value-bytes "$VALUE_BYTES" --ttl "$TTL" --conns 2 || return 1
   else
-    python3 "$TOOLS" redis-fill --count "$COUNT" --prefix ttl: --value-bytes "$VALUE_BYTES" \
-      --ttl "$TTL" | redis-cli -p "$port" --pipe >"$WORK/pipe.log" || return 1
+    python3 bench/persist_tools.py resp-fill --prefix ttl: --count "$COUNT" \
+      --value-bytes "$VALUE_BYTES" --ttl "$TTL" | redis-cli -p "$port" --pipe >"$WORK/pipe.log" || return 1
   fi
   t1=$(now_us)
   R_LOAD=$(secs "$t1" "$t0")
@@ -127,8 +131,6 @@ mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 }
 ok() { awk -v v="$1" -v t="$2" 'BEGIN {if (v == "never" || v == "nan") print "**no**"; else print (v + 0 <= t) ? "yes" : "**no**"}'; }
 
-GET_WHAT="the $COUNT expiring keys"
-[ "$KEEP" = 0 ] || GET_WHAT="the $KEEP keys without expiry"
 section() {
   cat <<EOF
 ## Expiring keys: reclaiming 1M expired keys (issue 13)

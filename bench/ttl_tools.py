@@ -1,9 +1,6 @@
 #!/usr/bin/env python3
 """Helpers of bench/ttl.sh (issue 13, expiring keys). Standard library only; 127.0.0.1 only.
 
-  redis-fill --count N --prefix P --value-bytes V --ttl S
-      writes N `SET P<i> <value> EX S` commands in RESP to stdout, for `redis-cli --pipe`
-      (values as bench/load.py makes them: "value:<i>" padded with 'x').
   watch --pid PID --base-rss KB --keep N --deadline UNIX_S (--http PORT | --redis PORT)
       polls every 0.2 s until the server counts only the N keys without expiry and its VmRSS is
       within 10 % of BASE_RSS (the "empty" figure), or until the deadline. Prints one line:
@@ -18,28 +15,6 @@ import socket
 import sys
 import time
 import urllib.request
-
-
-def value_for(i, size):
-    head = f"value:{i}"
-    return head + "x" * (size - len(head))
-
-
-def resp(*parts):
-    out = [f"*{len(parts)}\r\n".encode()]
-    for p in parts:
-        b = p.encode() if isinstance(p, str) else p
-        out.append(f"${len(b)}\r\n".encode() + b + b"\r\n")
-    return b"".join(out)
-
-
-def cmd_redis_fill(a):
-    w = sys.stdout.buffer
-    ttl = str(a.ttl)
-    for i in range(a.count):
-        w.write(resp("SET", f"{a.prefix}{i}", value_for(i, a.value_bytes), "EX", ttl))
-    w.flush()
-    return 0
 
 
 def rss_kb(pid):
@@ -58,7 +33,7 @@ def meshkv_state(port):
 
 def redis_info(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(resp("INFO"))
+    s.sendall(b"*1\r\n$4\r\nINFO\r\n")
     data = b""
     while True:
         chunk = s.recv(1 << 16)
@@ -101,11 +76,6 @@ def cmd_watch(a):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("redis-fill")
-    f.add_argument("--count", type=int, required=True)
-    f.add_argument("--prefix", required=True)
-    f.add_argument("--value-bytes", type=int, default=64)
-    f.add_argument("--ttl", type=int, required=True)
     w = sub.add_parser("watch")
     w.add_argument("--pid", type=int, required=True)
     w.add_argument("--base-rss", type=int, required=True)
@@ -115,7 +85,7 @@ def main():
     g.add_argument("--http", type=int)
     g.add_argument("--redis", type=int)
     a = p.parse_args()
-    return cmd_redis_fill(a) if a.cmd == "redis-fill" else cmd_watch(a)
+    return cmd_watch(a)
 
 
 if __name__ == "__main__":

@@ -155,15 +155,18 @@ TEST(Record, CarriesTheCollectionAndLeavesDefaultRecordsAsTheyWere) {
   EXPECT_EQ(one.substr(kRecordHeaderBytes), body);
 }
 
+// A record with a valid header (length, checksum) around `body`: for bodies encodeRecord would
+// never write.
+std::string seal(const std::string& body) {
+  std::string out;
+  auto len = static_cast<uint32_t>(body.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  uint64_t sum = XXH3_64bits_withSeed(body.data(), body.size(), len);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
+  return out + body;
+}
+
 TEST(Record, AFlaggedResetOrAFlagWithoutACollectionIsBad) {
-  auto seal = [](std::string body) {  // a record with a valid checksum around `body`
-    std::string out;
-    auto len = static_cast<uint32_t>(body.size());
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-    uint64_t sum = XXH3_64bits_withSeed(body.data(), body.size(), len);
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
-    return out + body;
-  };
   std::string plain;
   encodeRecord(plain, RecordKind::kPut, "k", "v", 1, "o");
   std::string body = plain.substr(kRecordHeaderBytes);
@@ -218,14 +221,6 @@ TEST(Record, CarriesTheExpiryOfAPutAndLeavesRecordsWithoutOneAsTheyWere) {
 }
 
 TEST(Record, AZeroExpiryOrAnExpiryOnANonPutIsBad) {
-  auto seal = [](std::string body) {
-    std::string out;
-    auto len = static_cast<uint32_t>(body.size());
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
-    uint64_t sum = XXH3_64bits_withSeed(body.data(), body.size(), len);
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
-    return out + body;
-  };
   std::string plain;
   encodeRecord(plain, RecordKind::kPut, "k", "v", 1, "o");
   std::string timed;

@@ -381,23 +381,17 @@ bool Keyspace::contains(std::string_view key, std::string_view collection) const
 size_t Keyspace::size() const {
   size_t n = engine_->size() - engine_->tombstoneCount();
   uint64_t now = wallMs();
-  auto expiredIn = [now](const Collection& c) {
-    return c.expiries.empty() ? 0 : c.expiredAt(now).records;
-  };
-  n -= expiredIn(default_);
-  for (const auto& c : slots_) {
-    if (c) n -= expiredIn(*c);
-  }
+  forEachCollection([&](const Collection& c) {
+    if (!c.expiries.empty()) n -= c.expiredAt(now).records;
+  });
   return n;
 }
 
 size_t Keyspace::memoryUsed() const {
   size_t table = slots_.capacity() * sizeof(slots_[0]) + named_ * (sizeof(Collection) + 64);
   // The expiry maps: about 40 bytes an entry (key, value, b-tree node overhead).
-  size_t expiries = default_.expiries.size();
-  for (const auto& c : slots_) {
-    if (c) expiries += c->expiries.size();
-  }
+  size_t expiries = 0;
+  forEachCollection([&](const Collection& c) { expiries += c.expiries.size(); });
   return engine_->memoryUsed() + sizeof(segments_) + table + expiries * 40;
 }
 
@@ -743,19 +737,19 @@ size_t Keyspace::collectTombstones(uint64_t olderThanHlc, size_t maxExamined) {
 
 bool Keyspace::expiryDue() const {
   uint64_t now = wallMs();
-  auto due = [now](const Collection& c) {
-    return !c.expiries.empty() && c.expiries.begin()->first <= now;
-  };
-  if (due(default_)) return true;
-  for (const auto& c : slots_) {
-    if (c && due(*c)) return true;
-  }
-  return false;
+  bool due = false;
+  forEachCollection([&](const Collection& c) {
+    due = due || (!c.expiries.empty() && c.expiries.begin()->first <= now);
+  });
+  return due;
 }
 
 size_t Keyspace::expiring() const {
   size_t n = 0;
-  for (const CollectionInfo& c : collections()) n += c.expiring;
+  uint64_t now = wallMs();
+  forEachCollection([&](const Collection& c) {
+    if (!c.expiries.empty()) n += c.expiring - c.expiredAt(now).records;
+  });
   return n;
 }
 

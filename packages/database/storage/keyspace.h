@@ -296,6 +296,14 @@ class Keyspace {
   };
   // nullptr when the collection is unknown here.
   const Collection* find(std::string_view name) const;
+  // f(collection) for the default collection, then every named one held here.
+  template <typename F>
+  void forEachCollection(F&& f) const {
+    f(default_);
+    for (const auto& c : slots_) {
+      if (c) f(*c);
+    }
+  }
   Collection* find(std::string_view name);
   // Finds or creates; nullptr when there is no room (at most `cap` collections besides default).
   Collection* intern(std::string_view name, size_t cap);
