@@ -10,8 +10,8 @@
 # meshkv ROUNDS times; the figures are medians.
 # Usage: bench/ttl.sh [build-dir] [--doc]   (--doc: also write docs/benchmarks/ttl.md)
 # Environment: COUNT (1000000), KEEP (0), TTL (10), VALUE_BYTES (64), ROUNDS (2), GRACE_MS
-#   (10000: the node's TOMBSTONE_GRACE_MS; an expired record's memory comes back only once it is
-#   older than that, like a tombstone (docs/ttl.md), so the default 10 minutes would hold it).
+#   (unset: the node's default TOMBSTONE_GRACE_MS; it matters only after a member left, which a
+#   single node never sees: docs/ttl.md).
 # Every process it starts is stopped on exit (lib.sh's bench_cleanup); only 127.0.0.1 is used.
 set -euo pipefail
 
@@ -25,7 +25,7 @@ KEEP=${KEEP:-0}
 TTL=${TTL:-10}
 VALUE_BYTES=${VALUE_BYTES:-64}
 ROUNDS=${ROUNDS:-2}
-GRACE_MS=${GRACE_MS:-10000}
+GRACE_MS=${GRACE_MS:-}
 # What the readers get: the KEEP keys when there are some, else the expiring ones.
 if [ "$KEEP" = 0 ]; then
   GET_KEYS=$COUNT GET_PREFIX=ttl: GET_WHAT="the $COUNT expiring keys"
@@ -54,7 +54,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN {if (a < 0 || b < 0) print "never"; else
 measure() {
   local side=$1 port pid t0 t1 expired_us deadline lat="$WORK/lat-$1-$RANDOM.txt" proto
   if [ "$side" = meshkv ]; then
-    start_node "$SERVER_CPU" TOMBSTONE_GRACE_MS="$GRACE_MS" || return 1
+    start_node "$SERVER_CPU" ${GRACE_MS:+TOMBSTONE_GRACE_MS="$GRACE_MS"} || return 1
     port=$NODE_PORT pid=$NODE_PID proto=http
     [ "$KEEP" = 0 ] || python3 bench/load.py "127.0.0.1:$port" --prefix keep: --count "$KEEP" --value-bytes 16 || return 1
   else
@@ -138,8 +138,7 @@ section() {
 Measured by \`bench/ttl.sh${DOC:+ $BUILD $DOC}\` (build \`$BUILD\`, $(git rev-parse --short HEAD 2>/dev/null || echo '?'))
 on $started; machine: $(uname -srm), $(nproc) CPUs, $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM; load average at start $load_at_start.
 
-One server at a time on CPU $SERVER_CPU (meshkv-node in memory mode, defaults but
-\`TOMBSTONE_GRACE_MS=$GRACE_MS\`; Redis
+One server at a time on CPU $SERVER_CPU (meshkv-node in memory mode, ${GRACE_MS:+defaults but \`TOMBSTONE_GRACE_MS=$GRACE_MS\`}${GRACE_MS:-default settings}; Redis
 \`--save ''\`), clients on CPU $CLIENT_CPU. Each round: $KEEP keys without expiry (the "empty"
 store; 16-byte values), VmRSS read, then $COUNT keys of $VALUE_BYTES-byte values with a ${TTL} s
 TTL (meshkv: \`bench/load.py --ttl $TTL\`, pipelined \`/set?..&ttl=$TTL\`; Redis: \`SET .. EX $TTL\`
@@ -149,11 +148,11 @@ nil is timed like a hit) while \`bench/ttl_tools.py watch\` polls every 0.2 s: t
 server counts only the $KEEP keys (meshkv \`/status\` availableRecords, Redis \`INFO\` keys=) and
 the time its VmRSS is back within 10 % of the empty reading, both counted from the moment the
 last key expired (end of the load + ${TTL} s).
-**The grace period decides when meshkv gives the memory back:** an expired record is dropped
-only once it is older than \`TOMBSTONE_GRACE_MS\` (the rule tombstones follow; dropping it
-sooner lets a node that was away bring an older value back, docs/ttl.md). With the default
-(10 minutes) the same run gives the memory back about 10 minutes after the writes, so the
-issue's 30 s holds only for a grace period of at most TTL + 30 s (here $GRACE_MS ms).
+meshkv drops an expired record once every live member has it (the delivery horizon); for the
+grace period after a member left or was evicted, only below what that member had, so that its
+older values cannot come back (docs/ttl.md, "Dropping expired records safely"). This run has no
+member leaving: it is the steady state; after a leave, memory of records expiring within
+\`TOMBSTONE_GRACE_MS\` comes back when that hold goes.
 $ROUNDS rounds, meshkv first in odd rounds; medians.
 
 | Figure | meshkv | Redis | target | met |

@@ -251,6 +251,9 @@ void AntiEntropy::collectTombstones() {
     horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
     horizon = std::min(horizon, p->deliveredHlc);
   }
+  // Expired records go below the horizon at once (docs/ttl.md), unless a member that left or was
+  // evicted lately may lack them (Eviction::holdExpiryFor).
+  store_.setExpiryHorizon(std::min(horizon, eviction_.expiryHoldHorizon()));
   if (horizon <= lastGcHorizon_) return;  // nothing new to collect (each pass is an O(n) walk)
   lastGcHorizon_ = horizon;
   size_t n = store_.collectTombstones(horizon, opts_.tombstoneGraceMs);

@@ -39,6 +39,44 @@ uint64_t Eviction::holdHorizon() const {
   return h;
 }
 
+void Eviction::holdExpiryFor(const std::string& id, const Peer* p) {
+  uint64_t epoch = 0, hlc = 0;
+  if (auto it = holds_.find(id); it != holds_.end()) {  // dead first: what it had then
+    epoch = it->second.epoch;
+    hlc = it->second.hlc;
+  } else if (p != nullptr) {
+    epoch = p->epoch;
+    hlc = std::min(p->outbox.deliveredHlc(mesh_util::stableHlc(store_)), p->deliveredHlc);
+  } else {
+    return;  // never live here: it had nothing from us to come back with
+  }
+  // Again within the grace period (a rolling restart): the older point holds.
+  if (auto it = expiryHolds_.find(id); it != expiryHolds_.end())
+    hlc = std::min(hlc, it->second.hlc);
+  expiryHolds_[id] = Hold{epoch, hlc, nowMs()};
+  spdlog::info("mesh: {} went: expired records it may lack are kept for {} ms", id,
+               opts_.tombstoneGraceMs);
+}
+
+uint64_t Eviction::expiryHoldHorizon() const {
+  uint64_t h = UINT64_MAX;
+  for (const auto& [id, hold] : expiryHolds_) h = std::min(h, hold.hlc);
+  return h;
+}
+
+void Eviction::pruneExpiryHolds() {
+  uint64_t now = nowMs();
+  for (auto it = expiryHolds_.begin(); it != expiryHolds_.end();) {
+    if (now - it->second.sinceMs < opts_.tombstoneGraceMs) {
+      ++it;
+      continue;
+    }
+    spdlog::info("mesh: {} went more than {} ms ago: expired records no longer held for it",
+                 it->first, opts_.tombstoneGraceMs);
+    it = expiryHolds_.erase(it);
+  }
+}
+
 bool Eviction::mayEvict() const {
   // Our side: this node and the live members it exchanged with lately. The other side: the held
   // (dead) members, and live members we only HEAR of (gossip can revive a member on the other
@@ -67,6 +105,7 @@ void Eviction::checkEvictions() {
     if (now - hold.sinceMs >= opts_.tombstoneGraceMs) due.push_back(id);
   }
   for (const auto& id : due) {
+    holdExpiryFor(id, nullptr);  // from its hold, for the grace period after the eviction
     holds_.erase(id);
     ++counters_.evictions;
     spdlog::warn(

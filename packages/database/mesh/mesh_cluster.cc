@@ -208,6 +208,7 @@ void MeshCluster::probeTick() {
   if (going()) return;
   membership_.tick(nowMs());
   if (phase_ == Phase::kReady) eviction_->checkEvictions();
+  eviction_->pruneExpiryHolds();
   if (eviction_->claimed()) eviction_->maybeWipe();  // our own view of the time away grows
   traffic_->tick();
 }
@@ -244,11 +245,16 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
     }
     return;
   }
-  if (Peer* p = replicator_->peer(m.id)) {
-    if (m.state == MemberState::kDead) eviction_->holdFor(*p, m);
-    replicator_->removePeer(m.id);
+  Peer* p = replicator_->peer(m.id);
+  if (m.state == MemberState::kDead) {
+    if (p != nullptr) eviction_->holdFor(*p, m);
+  } else {
+    // Left or evicted: no tombstone is kept for it any more, but expired records it may lack
+    // are, for the grace period (Eviction::holdExpiryFor).
+    eviction_->holdExpiryFor(m.id, p);
+    eviction_->release(m.id);
   }
-  if (m.state != MemberState::kDead) eviction_->release(m.id);  // left (nothing to keep) or evicted
+  if (p != nullptr) replicator_->removePeer(m.id);
   spdlog::warn("mesh: {} is {} (incarnation {})", m.id, memberStateName(m.state), m.incarnation);
   replicator_->peerGone(m.id);
 }
@@ -376,6 +382,9 @@ void MeshCluster::appendStatus(std::string& s) const {
     s.push_back(']');
   };
   list("held", eviction_->holdsById(), "heldMs",
+       [now](const Eviction::Hold& h) { return now - h.sinceMs; });
+  // Members that left or were evicted lately, for which expired records are still kept.
+  list("expiryHeld", eviction_->expiryHoldsById(), "heldMs",
        [now](const Eviction::Hold& h) { return now - h.sinceMs; });
   list("evicted", membership_.evictions(), "epoch", [](uint64_t epoch) { return epoch; });
   s.append("},\"members\":[");

@@ -84,10 +84,12 @@ class MeshCluster final : public Cluster,
   void leave(std::function<void()> done) override;
 
   // For tests (the counters are in /status too): the member table, batches sent, the bytes of
-  // the last anti-entropy round (both directions), and how often this node was wiped.
+  // the last anti-entropy round (both directions), the rounds, and how often this node was
+  // wiped.
   const Membership& membership() const { return membership_; }
   uint64_t batchesSent() const { return replicator_->counters().batchesSent; }
   uint64_t antiEntropyBytes() const { return antiEntropy_->counters().lastBytes; }
+  uint64_t antiEntropyRounds() const { return antiEntropy_->counters().rounds; }
   uint64_t wipes() const { return eviction_->counters().wipes; }  // times this node was evicted
   // Runs one anti-entropy round with `peerId` now (tests, benchmarks); done(ok) on the loop.
   void antiEntropyWith(const std::string& peerId, std::function<void(bool ok)> done) {

@@ -294,6 +294,70 @@ TEST_F(MeshClusterTest, TombstonesAreDroppedOnlyOnceEveryLivePeerHasThem) {
   EXPECT_FALSE(n2.keyspace->contains("gone"));
 }
 
+TEST_F(MeshClusterTest, ExpiredRecordsGoAtTheHorizonExceptWhatAMemberThatLeftLatelyMayLack) {
+  // docs/ttl.md: an expired record may be dropped once every live member has it (the delivery
+  // horizon), not a grace period later like a tombstone; but for the grace period after a
+  // member left, only below what that member had (it may come back and merge by LWW).
+  constexpr uint64_t kGraceMs = 8000;
+  auto opts = [&](const char* id, const std::string& join) {
+    MeshOptions o = options(id, join);
+    o.tombstoneGraceMs = kGraceMs;
+    return o;
+  };
+  MeshOptions o1 = opts("n1", "http://127.0.0.1:1");
+  auto& n1 = addNode("", &o1);
+  ASSERT_TRUE(runUntil([&] { return n1.mesh->ready(); }, 5000));
+  MeshOptions o2 = opts("n2", n1.url());
+  auto& n2 = addNode("", &o2);
+  MeshOptions o3 = opts("n3", n1.url());
+  auto& n3 = addNode("", &o3);
+  ASSERT_TRUE(runUntil([&] { return allAlive(3); }, 5000));
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t)
+        .count();
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  Mutation first = *n1.keyspace->set("first", "1");
+  n1.write(first);
+  ASSERT_TRUE(runUntil(
+      [&] {
+        return n1.keyspace->expiryHorizon() > first.hlc && n2.keyspace->expiryHorizon() > first.hlc;
+      },
+      5000));
+  EXPECT_LT(since(t0), static_cast<long long>(kGraceMs)) << "not on the tombstones' schedule";
+
+  auto left = std::chrono::steady_clock::now();  // the holds start after this
+  closeNode(n3);                                 // it leaves, holding what it had
+  ASSERT_TRUE(runUntil([&] { return n3.closed && n1.mesh->membership().liveCount() == 2; }, 5000));
+  Mutation second = *n1.keyspace->set("second", "2");
+  n1.write(second);
+  ASSERT_TRUE(runUntil([&] { return n2.keyspace->contains("second"); }, 5000));
+  std::string status;
+  n1.mesh->appendStatus(status);
+  EXPECT_NE(status.find("\"expiryHeld\":[{\"id\":\"n3\""), std::string::npos) << status;
+  // Collection passes run (one before each round) and the horizon stays below what n3 lacks.
+  uint64_t rounds = n1.mesh->antiEntropyRounds() + n2.mesh->antiEntropyRounds();
+  ASSERT_TRUE(runUntil(
+      [&] { return n1.mesh->antiEntropyRounds() + n2.mesh->antiEntropyRounds() >= rounds + 6; },
+      5000));
+  if (since(left) < static_cast<long long>(kGraceMs)) {
+    EXPECT_LT(n1.keyspace->expiryHorizon(), second.hlc);
+    EXPECT_LT(n2.keyspace->expiryHorizon(), second.hlc);
+  }
+  // The grace period over, the hold goes.
+  ASSERT_TRUE(runUntil(
+      [&] {
+        return n1.keyspace->expiryHorizon() > second.hlc &&
+               n2.keyspace->expiryHorizon() > second.hlc;
+      },
+      static_cast<int>(kGraceMs) + 5000));
+  EXPECT_GE(since(left), static_cast<long long>(kGraceMs));
+  status.clear();
+  n1.mesh->appendStatus(status);
+  EXPECT_NE(status.find("\"expiryHeld\":[]"), std::string::npos) << status;
+}
+
 TEST_F(MeshClusterTest, OverflowedPeerIsRepairedByAntiEntropyAndResumes) {
   MeshOptions o1 = options("n1", "http://127.0.0.1:1");
   o1.maxBatchBytes = 8 * 1024;  // one turn of writes below becomes ~35 batches...

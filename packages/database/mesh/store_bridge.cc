@@ -265,12 +265,6 @@ size_t StoreBridge::collectTombstones(uint64_t horizonHlc, uint64_t graceMs) {
   uint64_t now = keyspace_.clock().wallMs();
   if (now <= graceMs) return 0;
   uint64_t below = std::min(horizonHlc, Hlc::pack(now - graceMs, 0));
-  // An expired record is a version like a tombstone and goes on the same schedule: below the
-  // delivery horizon AND older than the grace period. The horizon alone is not enough: a member
-  // that left (it holds nothing) and comes back within the grace period merges its recovered
-  // data by LWW (docs/mesh.md, Catch-up), and an older version of a key whose expired version
-  // was already dropped everywhere would come back (docs/ttl.md).
-  keyspace_.setExpiryHorizon(below);
   collectedBelow_ = std::max(collectedBelow_, below);
   return keyspace_.collectTombstones(below);
 }

@@ -104,6 +104,8 @@ class StoreBridge {
   size_t tombstoneCount() const { return keyspace_.tombstoneCount(); }
   // Tombstones with an hlc below this may have been collected here (0: none ever was).
   uint64_t collectedBelow() const { return collectedBelow_; }
+  // Expired records below this hlc may be dropped (Keyspace::setExpiryHorizon; only raised).
+  void setExpiryHorizon(uint64_t hlc) { keyspace_.setExpiryHorizon(hlc); }
   // A snapshot copied from a peer lacks the tombstones that peer collected: its horizon is ours.
   // It is below that peer's collection horizon, so it is an expiry horizon too (docs/ttl.md).
   void adoptCollectedBelow(uint64_t hlc) {
