@@ -10,7 +10,7 @@
 # meshkv ROUNDS times; the figures are medians.
 # Usage: bench/ttl.sh [build-dir] [--doc]   (--doc: also write docs/benchmarks/ttl.md)
 # Environment: COUNT (1000000), KEEP (0), TTL (10), VALUE_BYTES (64), ROUNDS (2), GRACE_MS
-#   (unset: the node's default TOMBSTONE_GRACE_MS; it matters only after a member left, which a
+#   (unset: the node's default TOMBSTONE_GRACE_MS; it matters only after a member event, which a
 #   single node never sees: docs/ttl.md).
 # Every process it starts is stopped on exit (lib.sh's bench_cleanup); only 127.0.0.1 is used.
 set -euo pipefail
@@ -148,11 +148,11 @@ nil is timed like a hit) while \`bench/ttl_tools.py watch\` polls every 0.2 s: t
 server counts only the $KEEP keys (meshkv \`/status\` availableRecords, Redis \`INFO\` keys=) and
 the time its VmRSS is back within 10 % of the empty reading, both counted from the moment the
 last key expired (end of the load + ${TTL} s).
-meshkv drops an expired record once every live member has it (the delivery horizon); for the
-grace period after a member left or was evicted, only below what that member had, so that its
-older values cannot come back (docs/ttl.md, "Dropping expired records safely"). This run has no
-member leaving: it is the steady state; after a leave, memory of records expiring within
-\`TOMBSTONE_GRACE_MS\` comes back when that hold goes.
+meshkv drops an expired record once every live member has had it for the expiry lag (here
+8 s after the write, less than the TTL); for the grace period after a member event (a node died,
+restarted, came back, left or was evicted) only once it is older than \`TOMBSTONE_GRACE_MS\`,
+as tombstones are (docs/ttl.md, "Dropping expired records safely"). This run is the quiet
+steady state: one node, no member event.
 $ROUNDS rounds, meshkv first in odd rounds; medians.
 
 | Figure | meshkv | Redis | target | met |

@@ -251,14 +251,35 @@ void AntiEntropy::collectTombstones() {
     horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
     horizon = std::min(horizon, p->deliveredHlc);
   }
-  // Expired records go below the horizon at once (docs/ttl.md), unless a member that left or was
-  // evicted lately may lack them (Eviction::holdExpiryFor).
-  store_.setExpiryHorizon(std::min(horizon, eviction_.expiryHoldHorizon()));
+  store_.setExpiryHorizon(expiryHorizon(horizon));
   if (horizon <= lastGcHorizon_) return;  // nothing new to collect (each pass is an O(n) walk)
   lastGcHorizon_ = horizon;
   size_t n = store_.collectTombstones(horizon, opts_.tombstoneGraceMs);
   counters_.tombstonesDropped += n;
   if (n > 0) spdlog::debug("mesh: dropped {} tombstones", n);
+}
+
+uint64_t AntiEntropy::expiryLagMs() const {
+  // How long a live member may hold a version before its loss would be noticed: its unsynced
+  // tail (a crash loses what it acknowledged from memory), then the failure detector (a probe
+  // round over the members, the probe's timeout, the suspicion), the clocks' drift, a second of
+  // slack. A member event seen within it starts an expiry hold first.
+  uint64_t probeRound = opts_.probeIntervalMs * (replicator_.peers().size() + 1);
+  return opts_.unsyncedMs + probeRound + opts_.probeTimeoutMs + opts_.suspicionTimeoutMs +
+         opts_.maxClockDriftMs + 1000;
+}
+
+uint64_t AntiEntropy::expiryHorizon(uint64_t horizon) const {
+  // docs/ttl.md, "Dropping expired records safely": below the delivery horizon and the expiry
+  // lag; for the grace period after a member event, on the tombstones' schedule as well.
+  uint64_t now = mesh_util::wallMs();
+  uint64_t lag = expiryLagMs();
+  uint64_t h = std::min(horizon, Hlc::pack(now > lag ? now - lag : 0, 0));
+  if (eviction_.expiryHeld()) {
+    uint64_t grace = opts_.tombstoneGraceMs;
+    h = std::min(h, Hlc::pack(now > grace ? now - grace : 0, 0));
+  }
+  return h;
 }
 
 void AntiEntropy::handleDigest(const common::http::Request& req, common::http::Responder r) {

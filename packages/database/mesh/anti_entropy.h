@@ -84,6 +84,10 @@ class AntiEntropy {
   void push(std::shared_ptr<State> s, StoreBridge::Wanted ours);
   void finish(std::shared_ptr<State> s, bool ok);
   void collectTombstones();
+  // Expired records below the returned hlc may be dropped (docs/ttl.md): `horizon` (the delivery
+  // horizon), lowered by the expiry lag, and by the grace period while an expiry hold lasts.
+  uint64_t expiryHorizon(uint64_t horizon) const;
+  uint64_t expiryLagMs() const;
   uint64_t nowMs() const { return uv_now(loop_); }
 
   uv_loop_t* loop_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "database/mesh/mesh_util.h"
+#include "database/storage/record_rules.h"
 
 namespace db {
 
@@ -29,6 +30,7 @@ void Eviction::holdFor(const Peer& p, const Member& m) {
   // every write of its own delivered to everyone up to deliveredHlc.
   uint64_t hlc = std::min(p.outbox.deliveredHlc(mesh_util::stableHlc(store_)), p.deliveredHlc);
   holds_[m.id] = Hold{m.epoch, hlc, nowMs()};
+  holdExpiry(m.id, "died");  // it may have lost what it acknowledged (an unsynced tail)
   spdlog::info("mesh: {} is dead: tombstones it may lack are kept for {} ms", m.id,
                opts_.tombstoneGraceMs);
 }
@@ -39,40 +41,44 @@ uint64_t Eviction::holdHorizon() const {
   return h;
 }
 
-void Eviction::holdExpiryFor(const std::string& id, const Peer* p) {
-  uint64_t epoch = 0, hlc = 0;
-  if (auto it = holds_.find(id); it != holds_.end()) {  // dead first: what it had then
-    epoch = it->second.epoch;
-    hlc = it->second.hlc;
-  } else if (p != nullptr) {
-    epoch = p->epoch;
-    hlc = std::min(p->outbox.deliveredHlc(mesh_util::stableHlc(store_)), p->deliveredHlc);
-  } else {
-    return;  // never live here: it had nothing from us to come back with
+void Eviction::holdExpiry(const std::string& id, const char* why) {
+  uint64_t until = mesh_util::wallMs() + opts_.tombstoneGraceMs;
+  uint64_t& held = expiryHolds_[id];
+  if (held == 0) {
+    spdlog::info("mesh: {} {}: expired records go on the tombstones' schedule for {} ms", id, why,
+                 opts_.tombstoneGraceMs);
   }
-  // Again within the grace period (a rolling restart): the older point holds.
-  if (auto it = expiryHolds_.find(id); it != expiryHolds_.end())
-    hlc = std::min(hlc, it->second.hlc);
-  expiryHolds_[id] = Hold{epoch, hlc, nowMs()};
-  spdlog::info("mesh: {} went: expired records it may lack are kept for {} ms", id,
-               opts_.tombstoneGraceMs);
+  held = std::max(held, until);
 }
 
-uint64_t Eviction::expiryHoldHorizon() const {
-  uint64_t h = UINT64_MAX;
-  for (const auto& [id, hold] : expiryHolds_) h = std::min(h, hold.hlc);
-  return h;
+bool Eviction::mergeExpiryHold(std::string_view id, uint64_t untilWallMs) {
+  if (!checkOrigin(id).ok()) return false;
+  uint64_t now = mesh_util::wallMs();
+  if (untilWallMs <= now) return true;  // over already
+  // A peer says how long: at most what it could know (a grace period from its now).
+  untilWallMs = std::min(untilWallMs, now + opts_.tombstoneGraceMs + opts_.maxClockDriftMs);
+  uint64_t& held = expiryHolds_[std::string(id)];
+  held = std::max(held, untilWallMs);
+  return true;
+}
+
+bool Eviction::expiryHeld() const {
+  uint64_t now = mesh_util::wallMs();
+  for (const auto& [id, until] : expiryHolds_) {
+    if (until > now) return true;
+  }
+  return false;
 }
 
 void Eviction::pruneExpiryHolds() {
-  uint64_t now = nowMs();
+  uint64_t now = mesh_util::wallMs();
   for (auto it = expiryHolds_.begin(); it != expiryHolds_.end();) {
-    if (now - it->second.sinceMs < opts_.tombstoneGraceMs) {
+    if (it->second > now) {
       ++it;
       continue;
     }
-    spdlog::info("mesh: {} went more than {} ms ago: expired records no longer held for it",
-                 it->first, opts_.tombstoneGraceMs);
+    spdlog::info("mesh: the expiry hold for {} ended: expired records go at the horizon again",
+                 it->first);
     it = expiryHolds_.erase(it);
   }
 }
@@ -105,7 +111,7 @@ void Eviction::checkEvictions() {
     if (now - hold.sinceMs >= opts_.tombstoneGraceMs) due.push_back(id);
   }
   for (const auto& id : due) {
-    holdExpiryFor(id, nullptr);  // from its hold, for the grace period after the eviction
+    holdExpiry(id, "was evicted");
     holds_.erase(id);
     ++counters_.evictions;
     spdlog::warn(

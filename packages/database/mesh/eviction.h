@@ -10,8 +10,8 @@
 // Being told is not enough: a node wipes itself only when the eviction is AGREED (claims of
 // members answering at their own URLs; evictionAgreed): never on one answer, never while this
 // life is younger than the grace period, and the claims die with the life they were about.
-// A member that left or was evicted gets an EXPIRY hold for the grace period (holdExpiryFor):
-// expired records are dropped only below what it had, since it may come back and merge.
+// Any member event starts an EXPIRY hold for the grace period (holdExpiry): expired records are
+// then dropped on the tombstones' schedule, since a member may come back and merge old values.
 // Owned by MeshCluster; loop thread only; close(closedOne) before destruction.
 // The one thing to get right: two sides of a partition must never evict each other, so only a
 // majority (or, on an even split, the side holding the smallest id) evicts.
@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "database/mesh/membership.h"
 #include "database/mesh/mesh_options.h"
@@ -65,16 +66,20 @@ class Eviction {
   uint64_t holdHorizon() const;  // min hold hlc (UINT64_MAX: none)
   void checkEvictions();         // from the probe tick: hold past grace -> evict
 
-  // Expiry holds (docs/ttl.md, "When expired records go"): a member that left, or was evicted,
-  // may come back within the grace period and merge its recovered data by LWW; an expired
-  // version it lacks must still be held then, or its older value of that key would come back.
-  // So for the grace period after it went, expired records are dropped only below what it had
-  // (its hold, or its peer's delivered point). Tombstones need nothing of the kind: they are
-  // kept for the grace period anyway. `p`: its peer, if it was live until now.
-  void holdExpiryFor(const std::string& id, const Peer* p);
-  const std::map<std::string, Hold>& expiryHoldsById() const { return expiryHolds_; }
-  uint64_t expiryHoldHorizon() const;  // min expiry hold hlc (UINT64_MAX: none)
-  void pruneExpiryHolds();             // from the probe tick: past grace -> gone
+  // Expiry holds (docs/ttl.md, "Dropping expired records safely"). In a quiet cluster an
+  // expired record goes once every live member has had it for a while (the delivery horizon,
+  // less AntiEntropy's expiry lag); after a member event (died, restarted, came back, left, was
+  // evicted, or this node restarted on its data) a member may come back with an older value of
+  // a key and merge it by LWW, so for the grace period after the event expired records go on
+  // the tombstones' schedule (older than the grace period). The holds are gossiped (by member
+  // id, with their end on the wall clock), so a node that joins or hears late holds too.
+  void holdExpiry(const std::string& id, const char* why);
+  // A peer's hold (gossip): kept until `untilWallMs`, at most a grace period (and the allowed
+  // clock drift) from now. False when refused (an id that is not a valid origin).
+  bool mergeExpiryHold(std::string_view id, uint64_t untilWallMs);
+  const std::map<std::string, uint64_t>& expiryHoldsById() const { return expiryHolds_; }
+  bool expiryHeld() const;  // some hold has not ended (wall clock)
+  void pruneExpiryHolds();  // from the probe tick: past grace -> gone
 
   // This node's own eviction.
   // A member (answering at its URL) said this life of ours was evicted: remembered; the node
@@ -115,9 +120,9 @@ class Eviction {
   Keyspace& keyspace_;
   const Replicator& replicator_;
   MeshPhase& node_;
-  std::map<std::string, Hold> holds_;        // dead members, by id
-  std::map<std::string, Hold> expiryHolds_;  // left or evicted within the grace period, by id
-  std::map<std::string, Claim> claims_;      // member id -> its claim about this life
+  std::map<std::string, Hold> holds_;            // dead members, by id
+  std::map<std::string, uint64_t> expiryHolds_;  // member id -> the hold's end (wall ms)
+  std::map<std::string, Claim> claims_;          // member id -> its claim about this life
   Wipe wipe_;
   MeshTimer wipeTimer_;       // runs wipe() outside the callback that learnt the eviction
   uint64_t lifeStartMs_ = 0;  // loop clock when this life (epoch) began

@@ -125,6 +125,18 @@ std::string MembershipTraffic::gossipJson(bool withInfo) const {
     s.append(hex64(store_.rootDigest()));
     s.append("\",\"gc\":");  // tombstones below this hlc may be gone here
     json::appendUint(s, store_.collectedBelow());
+    // Expiry holds (Eviction::holdExpiry): member id -> end (wall ms), so that a node that
+    // joins or heard of the event late holds as well.
+    s.append(",\"expiryHolds\":{");
+    bool firstHold = true;
+    for (const auto& [id, until] : eviction_.expiryHoldsById()) {
+      if (!firstHold) s.push_back(',');
+      firstHold = false;
+      json::appendString(s, id);
+      s.push_back(':');
+      json::appendUint(s, until);
+    }
+    s.push_back('}');
   }
   s.push_back('}');
   return s;
@@ -209,6 +221,14 @@ bool MembershipTraffic::mergeGossip(std::string_view body, std::string* fromId,
       }
       if (d.HasMember("delivered") && d["delivered"].IsUint64()) {
         p->deliveredHlc = d["delivered"].GetUint64();
+      }
+      if (d.HasMember("expiryHolds") && d["expiryHolds"].IsObject()) {
+        size_t n = 0;
+        for (const auto& h : d["expiryHolds"].GetObject()) {
+          if (++n > kMaxGossipExpiryHolds || !h.value.IsUint64()) break;
+          eviction_.mergeExpiryHold({h.name.GetString(), h.name.GetStringLength()},
+                                    h.value.GetUint64());
+        }
       }
       if (d.HasMember("digest") && d["digest"].IsString()) p->digest = d["digest"].GetString();
       // A peer first met while both were serving (two clusters merging): repair with it now

@@ -222,7 +222,10 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
   }
   if (m.live()) {
     // Back (or new): whatever it lacks was kept for it (held), so plain LWW merging is safe.
-    if (eviction_->release(m.id)) spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
+    if (eviction_->release(m.id)) {
+      spdlog::info("mesh: {} is back: tombstones no longer held", m.id);
+      eviction_->holdExpiry(m.id, "is back");  // it merges what it holds by LWW
+    }
     Peer* p = replicator_->peer(m.id);
     if (p == nullptr) {
       auto url = common::parseHttpUrl(m.url);
@@ -237,6 +240,7 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
       // Restarted (a new life, maybe at a new address) before anyone declared it dead: the
       // stream follows it; everything un-acked is sent again.
       spdlog::info("mesh: {} restarted or moved: {} -> {}", m.id, p->url, m.url);
+      eviction_->holdExpiry(m.id, "restarted");  // on its data, maybe without an unsynced tail
       replicator_->followPeer(*p, m);
     } else if (m.state == MemberState::kSuspect && before != MemberState::kSuspect) {
       spdlog::warn("mesh: {} is suspect (incarnation {})", m.id, m.incarnation);
@@ -249,9 +253,9 @@ void MeshCluster::onMemberChange(const Member& m, MemberState before, bool isNew
   if (m.state == MemberState::kDead) {
     if (p != nullptr) eviction_->holdFor(*p, m);
   } else {
-    // Left or evicted: no tombstone is kept for it any more, but expired records it may lack
-    // are, for the grace period (Eviction::holdExpiryFor).
-    eviction_->holdExpiryFor(m.id, p);
+    // Left or evicted: no tombstone is kept for it any more (the grace period covers its return),
+    // and expired records go on the tombstones' schedule for that long (Eviction::holdExpiry).
+    eviction_->holdExpiry(m.id, m.state == MemberState::kLeft ? "left" : "was evicted");
     eviction_->release(m.id);
   }
   if (p != nullptr) replicator_->removePeer(m.id);
@@ -383,9 +387,10 @@ void MeshCluster::appendStatus(std::string& s) const {
   };
   list("held", eviction_->holdsById(), "heldMs",
        [now](const Eviction::Hold& h) { return now - h.sinceMs; });
-  // Members that left or were evicted lately, for which expired records are still kept.
-  list("expiryHeld", eviction_->expiryHoldsById(), "heldMs",
-       [now](const Eviction::Hold& h) { return now - h.sinceMs; });
+  // Expiry holds (member events of the last grace period), with the time each has left.
+  uint64_t wall = mesh_util::wallMs();
+  list("expiryHeld", eviction_->expiryHoldsById(), "leftMs",
+       [wall](uint64_t until) { return until > wall ? until - wall : 0; });
   list("evicted", membership_.evictions(), "epoch", [](uint64_t epoch) { return epoch; });
   s.append("},\"members\":[");
   bool first = true;

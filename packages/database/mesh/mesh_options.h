@@ -41,6 +41,9 @@ struct MeshOptions {
   uint64_t antiEntropyIntervalMs = 5000;       // one digest comparison with one peer per interval
   size_t snapshotPageBytes = 4u << 20;         // a snapshot page (one slice of the peer's loop)
   uint64_t tombstoneGraceMs = 10 * 60 * 1000;  // deletes are kept at least this long
+  // How much acknowledged data a crash may lose here (the log's unsynced tail: FSYNC everysec 2 s,
+  // no 35 s, always or --memory 0); part of the expiry lag (AntiEntropy::expiryLagMs).
+  uint64_t unsyncedMs = 0;
 
   uint64_t requestTimeoutMs = 5000;  // control-plane requests (join, snapshot pages, digests)
   uint64_t authWindowMs = 60000;     // a signed request older/newer than this is refused

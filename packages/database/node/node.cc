@@ -34,6 +34,22 @@ KeyspaceOptions keyspaceOptions(const NodeConfig& c) {
   return ks;
 }
 
+// What a crash may lose of what this node acknowledged to its peers (the mesh's expiry lag).
+uint64_t unsyncedMs(const NodeConfig& c) {
+  if (c.memory) return 0;  // a restart starts empty and copies a snapshot: it merges nothing
+  persistence::FsyncPolicy p = persistence::FsyncPolicy::kEverySec;
+  persistence::parseFsyncPolicy(c.fsync, p);
+  switch (p) {
+    case persistence::FsyncPolicy::kAlways:
+      return 0;
+    case persistence::FsyncPolicy::kEverySec:
+      return 2000;  // a second, and a second of the writer falling behind
+    case persistence::FsyncPolicy::kNo:
+      return 35000;  // the kernel's writeback: dirty pages expire after 30 s, flushed every 5 s
+  }
+  return 35000;
+}
+
 }  // namespace
 
 common::Result<Storage> openStorage(const NodeConfig& config) {
@@ -82,6 +98,7 @@ Node::Node(uv_loop_t* loop, NodeConfig config, Storage storage)
   // Every node runs the mesh: without MESH_NETWORK_URL it is a cluster of one that others join.
   MeshOptions mesh = config_.mesh;
   mesh.limits = limits;  // a peer's records pass the same rules as a client's
+  mesh.unsyncedMs = unsyncedMs(config_);
   mesh_ = std::make_unique<MeshCluster>(loop_, *keyspace_, log_, std::move(mesh));
   log_.subscribe(*mesh_);
   log_.setReplication(*mesh_);
