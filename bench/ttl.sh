@@ -149,7 +149,7 @@ server counts only the $KEEP keys (meshkv \`/status\` availableRecords, Redis \`
 the time its VmRSS is back within 10 % of the empty reading, both counted from the moment the
 last key expired (end of the load + ${TTL} s).
 meshkv drops an expired record once every live member has had it for the expiry lag (here
-8 s after the write, less than the TTL); for the grace period after a member event (a node died,
+11 s after the write on one node, a second past the TTL); for the grace period after a member event (a node died,
 restarted, came back, left or was evicted) only once it is older than \`TOMBSTONE_GRACE_MS\`,
 as tombstones are (docs/ttl.md, "Dropping expired records safely"). This run is the quiet
 steady state: one node, no member event.

@@ -260,13 +260,18 @@ void AntiEntropy::collectTombstones() {
 }
 
 uint64_t AntiEntropy::expiryLagMs() const {
-  // How long a live member may hold a version before its loss would be noticed: its unsynced
-  // tail (a crash loses what it acknowledged from memory), then the failure detector (a probe
-  // round over the members, the probe's timeout, the suspicion), the clocks' drift, a second of
-  // slack. A member event seen within it starts an expiry hold first.
-  uint64_t probeRound = opts_.probeIntervalMs * (replicator_.peers().size() + 1);
-  return opts_.unsyncedMs + probeRound + opts_.probeTimeoutMs + opts_.suspicionTimeoutMs +
-         opts_.maxClockDriftMs + 1000;
+  // How long a live member may hold a version before its loss would be noticed here: the
+  // largest unsynced tail among us (a crash loses what a member acknowledged from memory), then
+  // the failure detector at its slowest (probe orders are shuffled each pass, so two probes of a
+  // member may be 2N+1 intervals apart, with the direct and indirect probes' timeouts, the
+  // suspicion timeout, and a tick to act on it), the clocks' drift, a second of slack. A member
+  // event seen within it starts an expiry hold first (docs/ttl.md).
+  uint64_t unsynced = opts_.unsyncedMs;
+  for (const auto& [id, p] : replicator_.peers()) unsynced = std::max(unsynced, p->unsyncedMs);
+  uint64_t members = replicator_.peers().size() + 1;
+  uint64_t detect = opts_.probeIntervalMs * (2 * members + 1) + 3 * opts_.probeTimeoutMs +
+                    opts_.suspicionTimeoutMs;
+  return unsynced + detect + opts_.maxClockDriftMs + 1000;
 }
 
 uint64_t AntiEntropy::expiryHorizon(uint64_t horizon) const {

@@ -59,9 +59,6 @@ void CatchUp::start(const std::string& peerId) {
     startSnapshot(peerId);
     return;
   }
-  // Members may have come and gone while we were down, unseen by us: the tombstones' schedule
-  // for expired records, here and (gossiped) everywhere, for the grace period (docs/ttl.md).
-  eviction_.holdExpiry(opts_.nodeId, "restarted on its data");
   // The recovered data is as old as its newest record at most (the node was up at least until
   // then; an idle node is judged older than it is, which only costs a copy). Peers collect a
   // tombstone only once it is older than the grace period, and hold collection at what a dead

@@ -42,13 +42,10 @@ uint64_t Eviction::holdHorizon() const {
 }
 
 void Eviction::holdExpiry(const std::string& id, const char* why) {
-  uint64_t until = mesh_util::wallMs() + opts_.tombstoneGraceMs;
-  uint64_t& held = expiryHolds_[id];
-  if (held == 0) {
+  if (keepExpiryHold(id, mesh_util::wallMs() + opts_.tombstoneGraceMs)) {
     spdlog::info("mesh: {} {}: expired records go on the tombstones' schedule for {} ms", id, why,
                  opts_.tombstoneGraceMs);
   }
-  held = std::max(held, until);
 }
 
 bool Eviction::mergeExpiryHold(std::string_view id, uint64_t untilWallMs) {
@@ -57,8 +54,24 @@ bool Eviction::mergeExpiryHold(std::string_view id, uint64_t untilWallMs) {
   if (untilWallMs <= now) return true;  // over already
   // A peer says how long: at most what it could know (a grace period from its now).
   untilWallMs = std::min(untilWallMs, now + opts_.tombstoneGraceMs + opts_.maxClockDriftMs);
-  uint64_t& held = expiryHolds_[std::string(id)];
-  held = std::max(held, untilWallMs);
+  keepExpiryHold(std::string(id), untilWallMs);
+  return true;
+}
+
+bool Eviction::keepExpiryHold(const std::string& id, uint64_t until) {
+  auto it = expiryHolds_.find(id);
+  if (it != expiryHolds_.end()) {
+    it->second = std::max(it->second, until);
+    return false;
+  }
+  if (expiryHolds_.size() >= kMaxExpiryHolds) {
+    auto soonest =
+        std::min_element(expiryHolds_.begin(), expiryHolds_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (soonest->second >= until) return false;  // every kept hold lasts longer anyway
+    expiryHolds_.erase(soonest);
+  }
+  expiryHolds_.emplace(id, until);
   return true;
 }
 

@@ -79,6 +79,8 @@ class Eviction {
   bool mergeExpiryHold(std::string_view id, uint64_t untilWallMs);
   const std::map<std::string, uint64_t>& expiryHoldsById() const { return expiryHolds_; }
   bool expiryHeld() const;  // some hold has not ended (wall clock)
+  // At most this many holds are kept (only whether one lasts matters: the latest ends stay).
+  static constexpr size_t kMaxExpiryHolds = 256;
   void pruneExpiryHolds();  // from the probe tick: past grace -> gone
 
   // This node's own eviction.
@@ -109,6 +111,9 @@ class Eviction {
   };
   bool mayEvict() const;  // this node is on the majority side
   bool evictionAgreed() const;
+  // Keeps id's hold until at least `until`; at kMaxExpiryHolds the soonest-ending one makes room.
+  // True when it was new.
+  bool keepExpiryHold(const std::string& id, uint64_t until);
   void onEvicted(const std::string& byUrl, uint64_t gcHlc);  // agreed: wipe on the next turn
   void wipe();
   uint64_t nowMs() const { return uv_now(loop_); }

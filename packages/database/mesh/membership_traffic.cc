@@ -125,6 +125,8 @@ std::string MembershipTraffic::gossipJson(bool withInfo) const {
     s.append(hex64(store_.rootDigest()));
     s.append("\",\"gc\":");  // tombstones below this hlc may be gone here
     json::appendUint(s, store_.collectedBelow());
+    s.append(",\"unsyncedMs\":");  // part of everybody's expiry lag (AntiEntropy)
+    json::appendUint(s, opts_.unsyncedMs);
     // Expiry holds (Eviction::holdExpiry): member id -> end (wall ms), so that a node that
     // joins or heard of the event late holds as well.
     s.append(",\"expiryHolds\":{");
@@ -221,6 +223,10 @@ bool MembershipTraffic::mergeGossip(std::string_view body, std::string* fromId,
       }
       if (d.HasMember("delivered") && d["delivered"].IsUint64()) {
         p->deliveredHlc = d["delivered"].GetUint64();
+      }
+      if (d.HasMember("unsyncedMs") && d["unsyncedMs"].IsUint64()) {
+        // Believed up to an hour (FSYNC=no is 35 s): a bigger number would stop expiry.
+        p->unsyncedMs = std::min<uint64_t>(d["unsyncedMs"].GetUint64(), kMaxUnsyncedMs);
       }
       if (d.HasMember("expiryHolds") && d["expiryHolds"].IsObject()) {
         size_t n = 0;

@@ -71,7 +71,8 @@ class MembershipTraffic {
     std::string url;  // "" = MESH_NETWORK_URL; the evictor while rejoining
   };
   static constexpr int kMaxSeedsInFlight = 16;
-  static constexpr size_t kMaxGossipExpiryHolds = 1024;  // taken from one gossip message
+  static constexpr size_t kMaxGossipExpiryHolds = 1024;    // taken from one gossip message
+  static constexpr uint64_t kMaxUnsyncedMs = 3600 * 1000;  // a peer's unsyncedMs, believed
   static constexpr int kKnockTries = 4;
   static constexpr uint64_t kKnockEveryTicks = 5;  // with peers: one knock every 5 probes
 

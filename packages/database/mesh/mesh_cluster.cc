@@ -83,6 +83,10 @@ void MeshCluster::start() {
   }
   catchUp_->begin();
   eviction_->startLife(nowMs());
+  // Members may have come and gone while we were down, unseen by us: expired records go on the
+  // tombstones' schedule, here and (gossiped) everywhere, for the grace period (docs/ttl.md),
+  // whichever way this node comes to serve (alone, or after catching up).
+  if (catchUp_->recovered()) eviction_->holdExpiry(opts_.nodeId, "restarted on its data");
   probeTimer_.start(opts_.probeIntervalMs, opts_.probeIntervalMs);
   antiEntropy_->start();
   if (opts_.meshNetworkUrl.empty()) {

@@ -306,6 +306,43 @@ TEST_F(MeshHostileTest, AnInsiderCannotDeclareAnotherNodeLeftOrOutrankIt) {
   expectUnharmed(fake, /*fakeMayBeMember=*/true);
 }
 
+TEST_F(MeshHostileTest, AnInsiderFloodingExpiryHoldsIsCappedInCountAndTime) {
+  // Expiry holds are gossiped (docs/ttl.md): a member that sends thousands of them, ending in
+  // the far future, with a bad id among them and an absurd unsynced tail, leaves each node with
+  // at most Eviction::kMaxExpiryHolds holds, none longer than a grace period (and the drift).
+  startCluster();
+  auto& fake = addFake("fake");
+  fake.signWith(secret_);
+  std::string extra = "\"unsyncedMs\":18446744073709551615,\"expiryHolds\":{\"\":1,";
+  for (int i = 0; i < 2000; ++i) extra += "\"h" + std::to_string(i) + "\":18446744073709551615,";
+  extra += "\"last\":\"not a number\"}";
+  fake.answerWith([&](const common::http::Request&) {
+    return HostilePeer::gossip(fake.id(), 1, memberJson(fake.id(), fake.url(), "alive", 1, 1),
+                               extra);
+  });
+  for (int i = 0; i < 3; ++i) publicPing(*nodes_[i], fake);
+  MeshOptions defaults;
+  uint64_t longest = defaults.tombstoneGraceMs + defaults.maxClockDriftMs;
+  for (int i = 0; i < 3; ++i) {
+    TestNode& n = *nodes_[i];
+    ASSERT_TRUE(runUntil([&] { return status(n).find("\"id\":\"h") != std::string::npos; }, 5000))
+        << status(n);
+    std::string s = status(n);
+    size_t holds = 0, at = 0;
+    const std::string key = "\"leftMs\":";
+    while ((at = s.find(key, at)) != std::string::npos) {
+      at += key.size();
+      uint64_t left = 0;
+      std::from_chars(s.data() + at, s.data() + s.size(), left);
+      EXPECT_LE(left, longest);
+      ++holds;
+    }
+    EXPECT_GE(holds, 1u);
+    EXPECT_LE(holds, Eviction::kMaxExpiryHolds) << n.id;
+    EXPECT_EQ(s.find("\"id\":\"\""), std::string::npos) << "an empty id was taken";
+  }
+}
+
 TEST_F(MeshHostileOpenTest, ForgedGossipInAnOpenMeshCannotDeclareAnotherNodeLeft) {
   startCluster();
   auto& fake = addFake("fake");

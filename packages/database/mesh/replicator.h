@@ -49,6 +49,7 @@ struct Peer {
   uint64_t lastAckMs = 0;
   State state = State::kNotReady;
   uint64_t deliveredHlc = 0;  // every write of the peer's up to this reached all its peers
+  uint64_t unsyncedMs = 0;    // what a crash may lose of what it acknowledged (its gossip)
   std::string digest;
   Repair repair = Repair::kNone;
   explicit Peer(size_t window) : outbox(window) {}

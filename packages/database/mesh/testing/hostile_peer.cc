@@ -46,10 +46,11 @@ HostilePeer::Answer HostilePeer::evicted(std::string_view from) {
 }
 
 HostilePeer::Answer HostilePeer::gossip(std::string_view from, uint64_t epoch,
-                                        std::string_view members) {
+                                        std::string_view members, std::string_view extra) {
   std::string body = "{\"from\":\"" + std::string(from) + "\",\"epoch\":" + std::to_string(epoch) +
                      ",\"members\":[" + std::string(members) +
-                     "],\"ready\":true,\"delivered\":0,\"digest\":\"0\",\"gc\":0}";
+                     "],\"ready\":true,\"delivered\":0,\"digest\":\"0\",\"gc\":0" +
+                     (extra.empty() ? "" : "," + std::string(extra)) + "}";
   return Answer{200, std::move(body), {{"X-Mesh-From", std::string(from)}}};
 }
 

@@ -52,7 +52,9 @@ class HostilePeer {
   // Scripts.
   static Answer evicted(std::string_view from);  // 409 EVICTED, as a node answers an evicted life
   // A member list as a node sends it: `members` is the JSON array's content.
-  static Answer gossip(std::string_view from, uint64_t epoch, std::string_view members);
+  // `extra`: more top-level fields, spelled `"name":value,...` (none when empty).
+  static Answer gossip(std::string_view from, uint64_t epoch, std::string_view members,
+                       std::string_view extra = {});
 
  private:
   std::string id_;
