@@ -239,18 +239,29 @@ void AntiEntropy::finish(std::shared_ptr<State> s, bool ok) {
   s->done(true);
 }
 
-void AntiEntropy::collectTombstones() {
-  if (node_.phase() != Phase::kReady) return;
-  // A tombstone may go once every live node has it: each node reports `delivered`, the HLC up
-  // to which all of its own writes were acknowledged by all of its live peers; the minimum over
-  // the live nodes (us included) bounds what everybody has. Never before the grace period.
-  // Dead members hold it at what they had received until they are back or evicted.
+uint64_t AntiEntropy::deliveryHorizon() const {
+  // Each node reports `delivered`, the HLC up to which all of its own writes were acknowledged
+  // by all of its live peers; the minimum over the live nodes (us included) bounds what
+  // everybody has. Dead members hold it at what they had received until they are back or
+  // evicted.
   uint64_t stable = mesh_util::stableHlc(store_);
   uint64_t horizon = std::min(stable, eviction_.holdHorizon());
   for (const auto& [id, p] : replicator_.peers()) {
     horizon = std::min(horizon, p->outbox.deliveredHlc(stable));
     horizon = std::min(horizon, p->deliveredHlc);
   }
+  return horizon;
+}
+
+void AntiEntropy::refreshExpiryHorizon() {
+  if (node_.phase() == Phase::kReady) store_.setExpiryHorizon(expiryHorizon(deliveryHorizon()));
+}
+
+void AntiEntropy::collectTombstones() {
+  if (node_.phase() != Phase::kReady) return;
+  // A tombstone may go once every live node has it (the delivery horizon), never before the
+  // grace period.
+  uint64_t horizon = deliveryHorizon();
   store_.setExpiryHorizon(expiryHorizon(horizon));
   if (horizon <= lastGcHorizon_) return;  // nothing new to collect (each pass is an O(n) walk)
   lastGcHorizon_ = horizon;

@@ -52,6 +52,9 @@ class AntiEntropy {
   // at the next tick, at most once per kEagerRepairGapMs.
   void repairSoon();
   Round round() const { return round_; }
+  // The expiry horizon again (O(peers)), between the ticks' collection passes: the probe tick
+  // calls it, so expired records go within a probe interval of becoming droppable.
+  void refreshExpiryHorizon();
   void newLife() { lastGcHorizon_ = 0; }  // after a wipe: collection starts over
   // A node catching up from recovered data adopts the peer's horizon (see roundWith).
   void countDropped(size_t n) { counters_.tombstonesDropped += n; }
@@ -84,6 +87,7 @@ class AntiEntropy {
   void push(std::shared_ptr<State> s, StoreBridge::Wanted ours);
   void finish(std::shared_ptr<State> s, bool ok);
   void collectTombstones();
+  uint64_t deliveryHorizon() const;  // what every live member has (see collectTombstones)
   // Expired records below the returned hlc may be dropped (docs/ttl.md): `horizon` (the delivery
   // horizon), lowered by the expiry lag, and by the grace period while an expiry hold lasts.
   uint64_t expiryHorizon(uint64_t horizon) const;

@@ -213,6 +213,7 @@ void MeshCluster::probeTick() {
   membership_.tick(nowMs());
   if (phase_ == Phase::kReady) eviction_->checkEvictions();
   eviction_->pruneExpiryHolds();
+  antiEntropy_->refreshExpiryHorizon();
   if (eviction_->claimed()) eviction_->maybeWipe();  // our own view of the time away grows
   traffic_->tick();
 }
