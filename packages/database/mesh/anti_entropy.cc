@@ -262,7 +262,6 @@ void AntiEntropy::collectTombstones() {
   // A tombstone may go once every live node has it (the delivery horizon), never before the
   // grace period.
   uint64_t horizon = deliveryHorizon();
-  store_.setExpiryHorizon(expiryHorizon(horizon));
   if (horizon <= lastGcHorizon_) return;  // nothing new to collect (each pass is an O(n) walk)
   lastGcHorizon_ = horizon;
   size_t n = store_.collectTombstones(horizon, opts_.tombstoneGraceMs);

@@ -52,8 +52,8 @@ class AntiEntropy {
   // at the next tick, at most once per kEagerRepairGapMs.
   void repairSoon();
   Round round() const { return round_; }
-  // The expiry horizon again (O(peers)), between the ticks' collection passes: the probe tick
-  // calls it, so expired records go within a probe interval of becoming droppable.
+  // Hands the keyspace its expiry horizon (O(peers)); the probe tick calls it, so expired records
+  // go within a probe interval of becoming droppable (the tombstone walk keeps its own tick).
   void refreshExpiryHorizon();
   void newLife() { lastGcHorizon_ = 0; }  // after a wipe: collection starts over
   // A node catching up from recovered data adopts the peer's horizon (see roundWith).

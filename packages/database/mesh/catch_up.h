@@ -31,10 +31,10 @@ namespace db {
 
 class CatchUp {
  public:
-  // How this life caught up: a snapshot copy for an empty store, anti-entropy rounds for data
-  // recovered from DATA_DIR, a reset plus a snapshot copy for recovered data that is too old.
   // Whether this node started on recovered data it has not caught up yet.
   bool recovered() const { return recoveredHlc_ != 0; }
+  // How this life caught up: a snapshot copy for an empty store, anti-entropy rounds for data
+  // recovered from DATA_DIR, a reset plus a snapshot copy for recovered data that is too old.
   enum class Path { kNone, kSnapshot, kAntiEntropy, kTooOld };
   struct Progress {
     uint64_t bytes = 0;      // received while catching up (pages, digests, repairs)

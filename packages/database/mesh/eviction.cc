@@ -48,14 +48,12 @@ void Eviction::holdExpiry(const std::string& id, const char* why) {
   }
 }
 
-bool Eviction::mergeExpiryHold(std::string_view id, uint64_t untilWallMs) {
-  if (!checkOrigin(id).ok()) return false;
+void Eviction::mergeExpiryHold(std::string_view id, uint64_t untilWallMs) {
   uint64_t now = mesh_util::wallMs();
-  if (untilWallMs <= now) return true;  // over already
+  if (!checkOrigin(id).ok() || untilWallMs <= now) return;  // not a member id, or over already
   // A peer says how long: at most what it could know (a grace period from its now).
   untilWallMs = std::min(untilWallMs, now + opts_.tombstoneGraceMs + opts_.maxClockDriftMs);
   keepExpiryHold(std::string(id), untilWallMs);
-  return true;
 }
 
 bool Eviction::keepExpiryHold(const std::string& id, uint64_t until) {

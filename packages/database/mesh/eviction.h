@@ -75,8 +75,8 @@ class Eviction {
   // id, with their end on the wall clock), so a node that joins or hears late holds too.
   void holdExpiry(const std::string& id, const char* why);
   // A peer's hold (gossip): kept until `untilWallMs`, at most a grace period (and the allowed
-  // clock drift) from now. False when refused (an id that is not a valid origin).
-  bool mergeExpiryHold(std::string_view id, uint64_t untilWallMs);
+  // clock drift) from now; ignored for an id that is not a valid origin.
+  void mergeExpiryHold(std::string_view id, uint64_t untilWallMs);
   const std::map<std::string, uint64_t>& expiryHoldsById() const { return expiryHolds_; }
   bool expiryHeld() const;  // some hold has not ended (wall clock)
   // At most this many holds are kept (only whether one lasts matters: the latest ends stay).

@@ -11,6 +11,7 @@
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -362,6 +363,12 @@ Cluster::Cluster(std::string name)
 Cluster::~Cluster() {
   for (auto& n : nodes_) n->kill9();
   proxies_.clear();
+}
+
+std::string Cluster::dataDir(int i) const {
+  std::string data = dir_ + "/data" + std::to_string(i);
+  ::mkdir(data.c_str(), 0755);
+  return data;
 }
 
 std::string Cluster::meshUrl(int i) const {

@@ -129,6 +129,8 @@ class Cluster {
   void heal();
   std::string meshUrl(int i) const;  // what peers dial (the proxy when there is one)
   std::string dir() const { return dir_; }
+  // A DATA_DIR for node i under dir() (created; the same path on every call).
+  std::string dataDir(int i) const;
   std::map<std::string, std::string> commonEnv;
 
  private:

@@ -6,7 +6,6 @@
 // deleted meanwhile comes back. Every node killed at once (a power cut) comes back ready with
 // its data (found by the chaos test). Every wait polls a condition with a deadline.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <set>
@@ -67,9 +66,7 @@ int writeRange(Cluster& c, std::vector<int> nodes, int from, int to, const std::
 // Three nodes with their own DATA_DIR; node 0 starts the cluster, the others join through it.
 void startDurable(Cluster& c) {
   for (int i = 0; i < 3; ++i) {
-    std::string data = c.dir() + "/data" + std::to_string(i);
-    ::mkdir(data.c_str(), 0755);
-    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", data}}), i);
+    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", c.dataDir(i)}}), i);
   }
   ASSERT_TRUE(waitFor([&] { return sameDigests(c); }, deadline(20000)));
 }
@@ -180,9 +177,8 @@ TEST(MeshRejoin, EveryNodeKilledAtOnceComesBackReadyWithItsData) {
   Cluster c("rejoin-all");
   c.commonEnv["JOIN_RETRY_MS"] = "1000";
   for (int i = 0; i < 3; ++i) {
-    std::string data = c.dir() + "/data" + std::to_string(i);
-    ::mkdir(data.c_str(), 0755);
-    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", data}, {"FSYNC", "always"}}, true), i);
+    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", c.dataDir(i)}, {"FSYNC", "always"}}, true),
+              i);
   }
   ASSERT_TRUE(waitFor([&] { return sameDigests(c); }, deadline(20000)));
   const int n = 300;

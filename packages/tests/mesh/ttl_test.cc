@@ -6,7 +6,6 @@
 // a "not yet expired" check waits for a control key set just after it to expire instead.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <sys/stat.h>
 
 #include <string>
 
@@ -83,9 +82,7 @@ TEST(MeshTtl, AKeyExpiresOnEveryNodeAtTheSameMomentWithoutADelete) {
 TEST(MeshTtl, ANodeRestartedAfterTheExpiryNeverServesTheKey) {
   Cluster c("ttl-restart");
   for (int i = 0; i < 2; ++i) {
-    std::string data = c.dir() + "/data" + std::to_string(i);
-    ::mkdir(data.c_str(), 0755);
-    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", data}}), i);
+    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", c.dataDir(i)}}), i);
   }
   ASSERT_EQ(c.node(0).get("/set?k=plain&v=p").status, 200);
   ASSERT_EQ(c.node(0).get("/set?k=t&v=1&ttl=1&w=all").status, 200);
@@ -104,15 +101,13 @@ TEST(MeshTtl, ANodeRestartedAfterTheExpiryNeverServesTheKey) {
 
 // A member that left (it holds nothing for the others) and comes back within the grace period
 // with an older value of a key whose newer, expiring version it never saw: the others must still
-// hold that expired version (for the grace period after a member left, expired records are
-// dropped only below what it had), so the returning node's old value loses by LWW instead of
-// coming back.
+// hold that expired version (for the grace period after a member event such as a leave, expired
+// records go on the tombstones' schedule), so the returning node's old value loses by LWW
+// instead of coming back.
 TEST(MeshTtl, AnOlderValueOnANodeThatWasAwayDoesNotComeBackAfterTheExpiry) {
   Cluster c("ttl-away");
   for (int i = 0; i < 3; ++i) {
-    std::string data = c.dir() + "/data" + std::to_string(i);
-    ::mkdir(data.c_str(), 0755);
-    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", data}}), i);
+    ASSERT_EQ(c.addNode(i == 0 ? -1 : 0, {{"DATA_DIR", c.dataDir(i)}}), i);
   }
   ASSERT_EQ(c.node(0).get("/set?k=k&v=old&w=all").status, 200);
   ASSERT_EQ(c.node(2).terminate(), 0);  // it leaves with k=old on its disk
