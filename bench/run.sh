@@ -11,7 +11,7 @@
 # Environment: BUILD (build dir, default build), DURATION (seconds per wrk run, default 8),
 #   ROUNDS (default 3), MESHKV_NODE_BIN, MESHKV_LB_BIN, SERVER_CPU (0), CLIENT_CPU (1).
 #   lb only: LB_ROUNDS (5), LB_DURATION (5), LB_REDIS_N, LB_REDIS_PN (redis-benchmark -n without
-#   and with -P 16), LB_PIN (split | none), LB_SCHED (rr | other); see bench_lb.
+#   and with -P 16), LB_PIN (host, split and/or none, in order), LB_SCHED (rr | other); see bench_lb.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -241,7 +241,12 @@ bench_memory() {
 # ==================================================================================================
 LB_REDIS_N=${LB_REDIS_N:-150000}    # requests per redis-benchmark run, no pipelining
 LB_REDIS_PN=${LB_REDIS_PN:-2000000} # requests per redis-benchmark run, 16-deep pipelines
-LB_PIN=${LB_PIN:-split}             # split: proxy on SERVER_CPU, clients+backends on CLIENT_CPU
+# Placements measured, in order, each its own table in one run. host: the proxy and the backends
+# share SERVER_CPU and the client has CLIENT_CPU, as the compose stack runs (the balancer on the
+# nodes' host, its clients elsewhere); split: the proxy alone on SERVER_CPU, clients and backends
+# on CLIENT_CPU, a proxy with a core of its own; none: nothing pinned (the scheduler's placement
+# changes from run to run, and with it the rate, by up to 1.6x: see lb-findings.md).
+LB_PIN=${LB_PIN:-host split}
 LB_SCHED=${LB_SCHED:-rr}            # rr: every process of the section runs SCHED_RR 10 (chrt)
 LB_ROUNDS=${LB_ROUNDS:-5}
 LB_DURATION=${LB_DURATION:-5}       # seconds per wrk run
@@ -251,7 +256,7 @@ LB_METRICS=(get set get16 set16 keepalive close bulk)
 lb_cpu() {
   if [ "$LB_PIN" = none ]; then
     echo "0-$(($(nproc) - 1))"
-  elif [ "$1" = proxy ]; then
+  elif [ "$1" = proxy ] || { [ "$LB_PIN" = host ] && [ "$1" = backend ]; }; then
     echo "$SERVER_CPU"
   else
     echo "$CLIENT_CPU"
@@ -333,6 +338,20 @@ bench_lb() {
     log "lb: SCHED_RR is not permitted here: measuring under the normal scheduler"
     LB_SCHED=other
   fi
+  local pin first=1
+  for pin in $LB_PIN; do
+    case $pin in host | split | none) ;; *) log "lb: LB_PIN: unknown placement $pin"; return 1 ;; esac
+    LB_PIN=$pin bench_lb_placement "$first" || return 1
+    first=0
+  done
+  for pin in $LB_PIN; do cat "$WORK/lb-$pin.md"; done >"$WORK/lb.md"
+  mv "$WORK/lb.md" "$OUT/lb.md"
+}
+
+# bench_lb_placement FIRST: every row through both proxies with the processes placed as LB_PIN
+# says; writes $WORK/lb-$LB_PIN.md (with the section's heading and method when FIRST is 1).
+bench_lb_placement() {
+  local first=$1
   local np rp lhp lrp hhp hrp
   np=$(free_port)
   rp=$(free_port)
@@ -434,8 +453,9 @@ bench_lb() {
     med[$metric-haproxy]=$(median ${raw[$metric-haproxy]})
     rat[$metric]=$(ratio "${med[$metric-lb]}" "${med[$metric-haproxy]}")
   done
-  local placement="the proxy alone on CPU $SERVER_CPU; Redis, nginx and the client (redis-benchmark or wrk) on CPU $CLIENT_CPU"
-  [ "$LB_PIN" = none ] && placement="nothing pinned (LB_PIN=none): all processes free on both CPUs"
+  local placement="the proxy alone on CPU $SERVER_CPU; Redis, nginx and the client (redis-benchmark or wrk) on CPU $CLIENT_CPU (\`LB_PIN=split\`): a proxy with a core of its own"
+  [ "$LB_PIN" = host ] && placement="the proxy, Redis and nginx on CPU $SERVER_CPU, the client (redis-benchmark or wrk) on CPU $CLIENT_CPU (\`LB_PIN=host\`): the balancer on its backends' host, as the compose stack runs it, and its clients elsewhere"
+  [ "$LB_PIN" = none ] && placement="nothing pinned (\`LB_PIN=none\`): every process free on every CPU"
   row() {  # row LABEL METRIC UNIT
     local lv=${med[$2-lb]} hv=${med[$2-haproxy]}
     [ "$3" = MB/s ] || { lv=$(fmt_int "$lv"); hv=$(fmt_int "$hv"); }
@@ -449,17 +469,23 @@ bench_lb() {
     echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"
   }
   {
-    section_header "Balancer: meshkv-lb vs HAProxy (issues 4 and 11)"
-    echo "Both proxies in front of the same backends: Redis (\`redis-server --save ''\`, a TCP service"
-    echo "that is not HTTP) and nginx (one worker, \`return 200 '{\"ok\":true}'\`, and a 4 MiB file"
-    echo "served with sendfile). HAProxy $(haproxy -v 2>/dev/null | awk 'NR == 1 {print $3}'): \`nbthread 1\`, \`mode tcp\`, no logs, defaults otherwise."
-    echo "meshkv-lb: \`BACKENDS=127.0.0.1:<port> SERVICE_PORT=<port>\` (static mode, defaults). Each"
-    echo "proxy runs one process per backend. Placement: $placement."
-    echo "Redis rows: \`redis-benchmark -c 50 -n $LB_REDIS_N\` (\`-P 16 -n $LB_REDIS_PN\` for pipelines), its"
-    echo "overall requests/s; HTTP rows: \`wrk -t1\`, ${LB_DURATION} s, completed responses/s (MB/s for bulk)."
-    [ "$LB_SCHED" = rr ] && echo "Every process of this section (proxies, backends, clients) runs SCHED_RR at priority 10 (\`chrt -r 10\`)."
-    echo "$LB_ROUNDS rounds, each running every row through both proxies back to back (meshkv-lb first in"
-    echo "odd rounds, HAProxy first in even ones); the figures are medians."
+    if [ "$first" = 1 ]; then
+      section_header "Balancer: meshkv-lb vs HAProxy (issues 4 and 11)"
+      echo "Both proxies in front of the same backends: Redis (\`redis-server --save ''\`, a TCP service"
+      echo "that is not HTTP) and nginx (one worker, \`return 200 '{\"ok\":true}'\`, and a 4 MiB file"
+      echo "served with sendfile). HAProxy $(haproxy -v 2>/dev/null | awk 'NR == 1 {print $3}'): \`nbthread 1\`, \`mode tcp\`, no logs, defaults otherwise."
+      echo "meshkv-lb: \`BACKENDS=127.0.0.1:<port> SERVICE_PORT=<port>\` (static mode, defaults). Each"
+      echo "proxy runs one process per backend. Each placement below is measured in this run, in turn."
+      echo "Redis rows: \`redis-benchmark -c 50 -n $LB_REDIS_N\` (\`-P 16 -n $LB_REDIS_PN\` for pipelines), its"
+      echo "overall requests/s; HTTP rows: \`wrk -t1\`, ${LB_DURATION} s, completed responses/s (MB/s for bulk)."
+      [ "$LB_SCHED" = rr ] && echo "Every process of this section (proxies, backends, clients) runs SCHED_RR at priority 10 (\`chrt -r 10\`)."
+      echo "$LB_ROUNDS rounds, each running every row through both proxies back to back (meshkv-lb first in"
+      echo "odd rounds, HAProxy first in even ones); the figures are medians."
+      echo
+    fi
+    echo "### Placement: $LB_PIN"
+    echo
+    echo "Placement: $placement."
     echo
     echo "| Figure | meshkv-lb | HAProxy | ratio | target | met |"
     echo "|---|---:|---:|---:|---:|:-:|"
@@ -476,7 +502,7 @@ bench_lb() {
       echo "$metric ${raw[$metric-lb]% } | ${raw[$metric-haproxy]% };"
     done
     echo "meshkv-lb VmRSS after: $((lb_kb / 1024)) MiB. Context, the backend alone without a proxy"
-    echo "(moved to the proxy's CPU, one run each): Redis GET $(fmt_int "${direct[get]:-0}") req/s, GET -P 16"
+    echo "($(case $LB_PIN in split) echo "moved to the proxy's CPU, " ;; host) echo "on the proxy's CPU, " ;; esac)one run each): Redis GET $(fmt_int "${direct[get]:-0}") req/s, GET -P 16"
     echo "$(fmt_int "${direct[get16]:-0}") req/s, nginx keep-alive $(fmt_int "${direct[keepalive]:-0}") req/s, $(fmt_int "${direct[close]:-0}") connections/s, ${direct[bulk]:-0} MB/s."
     [ ${#errs[@]} -eq 0 ] || { echo; echo "**Errors seen by the clients**: ${errs[*]}."; }
     echo
@@ -492,8 +518,7 @@ bench_lb() {
     costrow "meshkv-lb, HTTP keep-alive" keepalive-lb
     costrow "HAProxy, HTTP keep-alive" keepalive-haproxy
     echo
-  } >"$WORK/lb.md"
-  mv "$WORK/lb.md" "$OUT/lb.md"
+  } >"$WORK/lb-$LB_PIN.md"
 }
 
 # ==================================================================================================
