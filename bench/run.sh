@@ -594,9 +594,10 @@ $(machine).
   wrk each; the figures are medians and the ratios are meshkv / reference.
 - Single-threaded servers are pinned with \`taskset\`: the server (meshkv-node, nginx with one
   worker, Redis) on CPU ${SERVER_CPU}, wrk on CPU ${CLIENT_CPU}; the same placement for meshkv and for
-  the reference. For the balancer, the proxy (meshkv-lb or HAProxy) has CPU ${SERVER_CPU} to itself and
-  the backends (nginx, Redis) share CPU ${CLIENT_CPU} with the client (wrk, redis-benchmark); there every
-  process runs SCHED_RR at one priority, so that the builds sharing the machine do not preempt
+  the reference. The balancer is measured in two placements in one run: with its backends
+  (nginx, Redis) on CPU ${SERVER_CPU} and the client (wrk, redis-benchmark) alone on CPU ${CLIENT_CPU}, as the compose
+  stack runs it; then with CPU ${SERVER_CPU} to itself and the backends sharing CPU ${CLIENT_CPU} with the client. Every
+  process there runs SCHED_RR at one priority, so that the builds sharing the machine do not preempt
   them (see "Why the balancer figures disagreed" below).
 - The machine is shared (other builds may run during a run: see the load average printed in
   each section); alternating the two sides spreads that noise over both.
