@@ -199,6 +199,14 @@ wrk_p99_ms() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+# ratio_range "A1 A2 .." "B1 B2 ..": the smallest and largest of the paired ratios Ai / Bi, as "min-max"
+# (rounds are paired: both sides of round i ran back to back), or "n/a".
+ratio_range() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) if (y[i] > 0) { r = x[i] / y[i]; if (!k++ || r < lo) lo = r; if (k == 1 || r > hi) hi = r }
+    if (k) printf "%.2f-%.2f", lo, hi; else print "n/a" }'
+}
 # verdict VALUE OP TARGET: "yes" or "**no**".
 verdict() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {if (v !~ /^[0-9.]+$/) {print "**n/a**"; exit}
   ok = (op == ">=") ? v + 0 >= t + 0 : v + 0 <= t + 0; print ok ? "yes" : "**no**"}'; }

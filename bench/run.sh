@@ -459,7 +459,7 @@ bench_lb_placement() {
   row() {  # row LABEL METRIC UNIT
     local lv=${med[$2-lb]} hv=${med[$2-haproxy]}
     [ "$3" = MB/s ] || { lv=$(fmt_int "$lv"); hv=$(fmt_int "$hv"); }
-    echo "| $1 | $lv | $hv | ${rat[$2]}x | >= 1.0x | $(verdict "${rat[$2]}" '>=' 1.0) |"
+    echo "| $1 | $lv | $hv | ${rat[$2]}x | $(ratio_range "${raw[$2-lb]}" "${raw[$2-haproxy]}") | >= 1.0x | $(verdict "${rat[$2]}" '>=' 1.0) |"
   }
   costrow() {  # costrow LABEL KEY
     local c=${cost[$2]}
@@ -480,15 +480,16 @@ bench_lb_placement() {
       echo "overall requests/s; HTTP rows: \`wrk -t1\`, ${LB_DURATION} s, completed responses/s (MB/s for bulk)."
       [ "$LB_SCHED" = rr ] && echo "Every process of this section (proxies, backends, clients) runs SCHED_RR at priority 10 (\`chrt -r 10\`)."
       echo "$LB_ROUNDS rounds, each running every row through both proxies back to back (meshkv-lb first in"
-      echo "odd rounds, HAProxy first in even ones); the figures are medians."
+      echo "odd rounds, HAProxy first in even ones); the figures are medians, and \"round by round\" is the"
+      echo "lowest and highest ratio of one round's two runs, the spread a single round can show."
       echo
     fi
     echo "### Placement: $LB_PIN"
     echo
     echo "Placement: $placement."
     echo
-    echo "| Figure | meshkv-lb | HAProxy | ratio | target | met |"
-    echo "|---|---:|---:|---:|---:|:-:|"
+    echo "| Figure | meshkv-lb | HAProxy | ratio | round by round | target | met |"
+    echo "|---|---:|---:|---:|---:|---:|:-:|"
     row "Redis GET req/s (\`-c 50\`)" get req/s
     row "Redis SET req/s (\`-c 50\`)" set req/s
     row "Redis GET req/s (\`-c 50 -P 16\`)" get16 req/s
