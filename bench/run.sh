@@ -339,8 +339,12 @@ bench_lb() {
     LB_SCHED=other
   fi
   local pin first=1
-  for pin in $LB_PIN; do
+  for pin in $LB_PIN; do  # all checked before any is measured
     case $pin in host | split | none) ;; *) log "lb: LB_PIN: unknown placement $pin"; return 1 ;; esac
+  done
+  mkdir -p "$WORK/www/big"
+  head -c $((4 * 1024 * 1024)) /dev/urandom >"$WORK/www/big/4m.bin"
+  for pin in $LB_PIN; do
     LB_PIN=$pin bench_lb_placement "$first" || return 1
     first=0
   done
@@ -355,8 +359,6 @@ bench_lb_placement() {
   local np rp lhp lrp hhp hrp
   np=$(free_port)
   rp=$(free_port)
-  mkdir -p "$WORK/www/big"
-  head -c $((4 * 1024 * 1024)) /dev/urandom >"$WORK/www/big/4m.bin"
   start_nginx "$np" "$(lb_cpu backend)" || return 1
   local nginx_pid=$NGINX_PID
   start_redis "$rp" "$(lb_cpu backend)" || return 1
@@ -453,9 +455,18 @@ bench_lb_placement() {
     med[$metric-haproxy]=$(median ${raw[$metric-haproxy]})
     rat[$metric]=$(ratio "${med[$metric-lb]}" "${med[$metric-haproxy]}")
   done
-  local placement="the proxy alone on CPU $SERVER_CPU; Redis, nginx and the client (redis-benchmark or wrk) on CPU $CLIENT_CPU (\`LB_PIN=split\`): a proxy with a core of its own"
-  [ "$LB_PIN" = host ] && placement="the proxy, Redis and nginx on CPU $SERVER_CPU, the client (redis-benchmark or wrk) on CPU $CLIENT_CPU (\`LB_PIN=host\`): the balancer on its backends' host, as the compose stack runs it, and its clients elsewhere"
-  [ "$LB_PIN" = none ] && placement="nothing pinned (\`LB_PIN=none\`): every process free on every CPU"
+  local placement alone_at=""  # alone_at: where the backends ran in the no-proxy context runs
+  case $LB_PIN in
+    host)
+      placement="the proxy, Redis and nginx on CPU $SERVER_CPU, the client (redis-benchmark or wrk) on CPU $CLIENT_CPU (\`LB_PIN=host\`): the balancer on its backends' host, as the compose stack runs it, and its clients elsewhere"
+      alone_at="on the proxy's CPU, "
+      ;;
+    split)
+      placement="the proxy alone on CPU $SERVER_CPU; Redis, nginx and the client (redis-benchmark or wrk) on CPU $CLIENT_CPU (\`LB_PIN=split\`): a proxy with a core of its own"
+      alone_at="moved to the proxy's CPU, "
+      ;;
+    none) placement="nothing pinned (\`LB_PIN=none\`): every process free on every CPU" ;;
+  esac
   row() {  # row LABEL METRIC UNIT
     local lv=${med[$2-lb]} hv=${med[$2-haproxy]}
     [ "$3" = MB/s ] || { lv=$(fmt_int "$lv"); hv=$(fmt_int "$hv"); }
@@ -503,7 +514,7 @@ bench_lb_placement() {
       echo "$metric ${raw[$metric-lb]% } | ${raw[$metric-haproxy]% };"
     done
     echo "meshkv-lb VmRSS after: $((lb_kb / 1024)) MiB. Context, the backend alone without a proxy"
-    echo "($(case $LB_PIN in split) echo "moved to the proxy's CPU, " ;; host) echo "on the proxy's CPU, " ;; esac)one run each): Redis GET $(fmt_int "${direct[get]:-0}") req/s, GET -P 16"
+    echo "(${alone_at}one run each): Redis GET $(fmt_int "${direct[get]:-0}") req/s, GET -P 16"
     echo "$(fmt_int "${direct[get16]:-0}") req/s, nginx keep-alive $(fmt_int "${direct[keepalive]:-0}") req/s, $(fmt_int "${direct[close]:-0}") connections/s, ${direct[bulk]:-0} MB/s."
     [ ${#errs[@]} -eq 0 ] || { echo; echo "**Errors seen by the clients**: ${errs[*]}."; }
     echo
