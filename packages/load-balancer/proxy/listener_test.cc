@@ -1,10 +1,13 @@
 // Proxy tests: a Listener with real backends (TestBackend) and clients (TestClient) on
 // loopback port 0, all on the test's own loop. They check what a user of the balancer sees:
 // distribution, retry past dead backends, a client never left hanging, drain, half-close,
-// idle timeout, bounded memory with a slow reader, MAX_CONNECTIONS and graceful drain.
+// idle timeout, bounded memory with a slow reader, MAX_CONNECTIONS and graceful drain, and a
+// server's last answer and FIN passed on together.
 #include "load-balancer/proxy/listener.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,9 +63,7 @@ class ProxyTest : public ::testing::Test {
   // A port with nothing listening: bind one, read it back, close it.
   int deadPort() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = loopback(0);
     ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
@@ -79,6 +80,33 @@ class ProxyTest : public ::testing::Test {
     clients_.push_back(std::make_unique<TestClient>(&loop_));
     clients_.back()->connect(listener_->port(), read);
     return *clients_.back();
+  }
+
+  // A backend and a client on plain sockets, driven by the test between loop turns, for what
+  // TestBackend/TestClient cannot time: what is in a socket at the moment the proxy reads it.
+  // rawBackend listens on loopback and is the pool's only backend; returns the listening fd.
+  int rawBackend() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd, 4) != 0) return -1;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    addStatic("raw", ntohs(a.sin_port));
+    return fd;
+  }
+  // A blocking client connected to the proxy (rcvbuf > 0: SO_RCVBUF set first).
+  int rawClient(int rcvbuf = 0) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in a = loopback(listener_->port());
+    return ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? fd : -1;
+  }
+  static sockaddr_in loopback(int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    return a;
   }
 
   // The greeting line a client received: which backend it reached.
@@ -248,6 +276,100 @@ TEST_F(ProxyTest, HalfCloseReachesTheBackendAndItsAnswerStillArrives) {
   EXPECT_EQ("a\nlast wordsbye\n", c.received);
   EXPECT_FALSE(c.reset);
   ASSERT_TRUE(runUntil(&loop_, [&] { return listener_->stats().open == 0; }));
+}
+
+// A raw socket readable now (the test's own end of a connection, outside the loop).
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+TEST_F(ProxyTest, AServersLastAnswerAndItsCloseReachTheClientTogether) {
+  // A server that answers and closes (HTTP/1.0, Connection: close): its answer and its FIN are
+  // both in the proxy's socket when the proxy reads. The client must get them in one segment,
+  // as from HAProxy: the moment the answer is readable, so is the end of the stream. Sent
+  // apart, every short connection costs two segments more (the FIN and the client's ACK).
+  int server = rawBackend();
+  ASSERT_GE(server, 0);
+  startProxy();
+  int client = rawClient();
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(5, ::send(client, "hello", 5, 0));
+  ASSERT_TRUE(runUntil(&loop_, [&] { return readable(server); }));
+  int conn = ::accept(server, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return readable(conn); }));
+  char buf[64];
+  ASSERT_EQ(5, ::recv(conn, buf, sizeof buf, 0));  // read all: the close sends FIN, not RST
+  ASSERT_EQ(6, ::send(conn, "answer", 6, 0));
+  ASSERT_EQ(0, ::shutdown(conn, SHUT_WR));
+
+  // Both reads right after the loop turn that made the answer readable (runUntil gives the
+  // loop one more turn after its predicate holds, in which a FIN sent apart would also arrive).
+  ssize_t answer = -1;
+  ssize_t after = -1;
+  ASSERT_TRUE(runUntil(&loop_, [&] {
+    if (!readable(client)) return false;
+    answer = ::recv(client, buf, sizeof buf, MSG_DONTWAIT);
+    after = ::recv(client, buf + 8, sizeof buf - 8, MSG_DONTWAIT);
+    return true;
+  }));
+  ASSERT_EQ(6, answer);
+  EXPECT_EQ("answer", std::string(buf, 6));
+  EXPECT_EQ(0, after) << "the FIN came later, alone";
+  ::close(client);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return listener_->stats().open == 0; }));
+  ::close(conn);
+  ::close(server);
+}
+
+TEST_F(ProxyTest, AnAnswerThatEndsWithACloseArrivesWholeAtASlowReader) {
+  // The same answer-and-close, but long and read slowly: the last bytes and the FIN reach the
+  // proxy while the client's socket is full, so they wait in the proxy, and the FIN must still
+  // come after every byte, not before and not never.
+  int server = rawBackend();
+  ASSERT_GE(server, 0);
+  ListenerOptions opts;
+  opts.bufferSize = 1 << 20;  // reads as large as what waits in the socket, FIN included
+  startProxy(opts);
+  int client = rawClient(/*rcvbuf=*/4096);
+  ASSERT_GE(client, 0);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return readable(server); }));
+  int conn = ::accept(server, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+
+  const std::string answer = [] {
+    std::string s(48 * 65536 + 40000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>('a' + i % 23);
+    return s;
+  }();
+  size_t sent = 0;
+  bool full = false;  // the server could send no more: every buffer on the way is full
+  std::string got;
+  bool eof = false;
+  ASSERT_TRUE(runUntil(
+      &loop_,
+      [&] {
+        if (sent < answer.size()) {
+          ssize_t n = ::send(conn, answer.data() + sent, answer.size() - sent, MSG_DONTWAIT);
+          if (n > 0) sent += static_cast<size_t>(n);
+          full = full || n < 0;
+          if (sent == answer.size()) ::shutdown(conn, SHUT_WR);
+        }
+        if (!full && sent < answer.size()) return false;  // the client reads nothing yet
+        char buf[32768];
+        ssize_t n = ::recv(client, buf, sizeof buf, MSG_DONTWAIT);  // a little each turn
+        if (n > 0) got.append(buf, static_cast<size_t>(n));
+        eof = eof || n == 0;
+        return eof;
+      },
+      20000));
+  EXPECT_EQ(answer.size(), got.size());
+  EXPECT_TRUE(got == answer) << "bytes lost or out of order";
+  ::close(client);
+  ASSERT_TRUE(runUntil(&loop_, [&] { return listener_->stats().open == 0; }));
+  ::close(conn);
+  ::close(server);
 }
 
 TEST_F(ProxyTest, IdleConnectionsTimeOut) {

@@ -33,6 +33,10 @@ Session::Session(Listener* listener) : listener_(listener) {
   down_.src = asStream(&backend_);
   down_.dst = asStream(&client_);
   down_.bytes = &listener_->stats_.bytesOut;
+  // Servers close after an answer (HTTP/1.0, Connection: close, one-shot protocols); clients
+  // rarely send a FIN with a request, so that direction would pay a look per connection for
+  // nothing.
+  up_.probeFin = false;
   connect_.data = this;
 }
 
@@ -184,12 +188,19 @@ void Session::forward(Direction& d, ssize_t n, const uv_buf_t* buf) {
     lastActivity_ = uv_now(listener_->loop_);
     *d.bytes += static_cast<uint64_t>(n);
     *d.backendBytes += static_cast<uint64_t>(n);
-    uv_buf_t b = uv_buf_init(buf->base, static_cast<unsigned>(n));
-    int r = uv_try_write(d.dst, &b, 1);
-    if (r == n) return;
+    const bool last = finFollows(d, n, buf);
+    int r = writeNow(d, buf->base, static_cast<size_t>(n), last);
     if (r < 0 && r != UV_EAGAIN) {
       spdlog::debug("write failed: {}", uv_strerror(r));
       abort();
+      return;
+    }
+    if (last) {  // src's FIN, as libuv would report it a turn later; left unread (no data)
+      d.eof = true;
+      uv_read_stop(d.src);
+    }
+    if (r == n) {
+      if (last) sendShutdown(d);
       return;
     }
     size_t sent = r > 0 ? static_cast<size_t>(r) : 0;
@@ -218,6 +229,41 @@ void Session::forward(Direction& d, ssize_t n, const uv_buf_t* buf) {
   }
   spdlog::debug("read failed: {}", uv_strerror(static_cast<int>(n)));
   abort();
+}
+
+bool Session::finFollows(Direction& d, ssize_t n, const uv_buf_t* buf) {
+  // libuv stops reading after a short read and reports the FIN behind it a loop turn later, so
+  // the bytes would go out alone and the FIN in a segment of its own: two segments more per
+  // connection (with the peer's ACKs) when a server answers and closes. A full read means more
+  // is coming; a look that finds the socket empty means the peer keeps the connection open, and
+  // the direction stops looking (at most one wasted syscall per connection).
+  if (!d.probeFin || static_cast<size_t>(n) == buf->len) return false;
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(d.src), &fd) != 0) return false;
+  char byte;
+  ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (r < 0) d.probeFin = false;  // empty (EAGAIN), or an error the next read reports
+  return r == 0;
+}
+
+int Session::writeNow(Direction& d, const char* data, size_t n, bool last) {
+  // Precondition: nothing queued on d.dst (its source is not read while a write is queued), so
+  // writing to the descriptor directly keeps the byte order, as uv_try_write does.
+#ifdef MSG_MORE
+  if (last) {
+    // MSG_MORE holds the bytes until sendShutdown's FIN (or the rest's write) pushes them.
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(d.dst), &fd) != 0) return UV_EBADF;
+    ssize_t r;
+    do {
+      r = ::send(fd, data, n, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r >= 0) return static_cast<int>(r);
+    return errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN : -errno;
+  }
+#endif
+  uv_buf_t b = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
+  return uv_try_write(d.dst, &b, 1);
 }
 
 void Session::onWrite(uv_write_t* req, int status) noexcept {

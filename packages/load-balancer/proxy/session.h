@@ -5,7 +5,8 @@
 // take is copied into a fixed per-direction buffer, and the source stops reading until that is
 // flushed (high watermark: one buffer; low watermark: empty), so memory per connection is
 // bounded whatever the speeds. A FIN from one side is passed on as a shutdown to the other
-// while the other direction keeps flowing (half-close).
+// while the other direction keeps flowing (half-close); when the FIN already came with the last
+// bytes read, those bytes and the FIN leave in one segment, as HAProxy sends them.
 // Owned by the Listener; it frees itself (through Listener::sessionClosed) in the close
 // callback of its last handle, never inside another callback. Loop thread only.
 #pragma once
@@ -56,6 +57,9 @@ class Session {
     bool eof = false;  // src sent FIN
     bool shutdownSent = false;
     bool shutdownDone = false;
+    // Whether a short read from src is followed by a look for src's FIN (finFollows). On until
+    // a look finds the socket empty, so a connection that stays open pays for one look.
+    bool probeFin = true;
     uint64_t* bytes = nullptr;
     uint64_t* backendBytes = nullptr;  // the target's own counter, once connected
   };
@@ -73,6 +77,8 @@ class Session {
   void connectFailed(int status);
   void connected();
   void forward(Direction& d, ssize_t n, const uv_buf_t* buf);
+  bool finFollows(Direction& d, ssize_t n, const uv_buf_t* buf);
+  int writeNow(Direction& d, const char* data, size_t n, bool last);
   void writeDone(Direction& d, int status);
   void sendShutdown(Direction& d);
   void releaseBackend();
