@@ -53,6 +53,11 @@ machine() {
   echo "$(uname -srm), $(nproc) CPUs ($cpu), $mem RAM"
 }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# cpu_ticks: "steal total" jiffies of all CPUs so far (/proc/stat), for steal_pct.
+cpu_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t}' /proc/stat; }
+# steal_pct BEFORE AFTER: the share of CPU time the hypervisor gave to other guests in between.
+steal_pct() { awk -v b="$1" -v a="$2" 'BEGIN {split(b, x, " "); split(a, y, " ");
+  d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0)}'; }
 
 # section_header TITLE: the heading and provenance lines every generated section starts with.
 section_header() {
@@ -302,8 +307,10 @@ lb_errors() {
 
 # lb_costs PID METRIC PORT: what the proxy PID spends per forwarded request, counted by the
 # kernel (perf stat: syscall tracepoints, context switches, task-clock) over one run of METRIC;
-# deterministic counts, unlike rates. Prints "reads eagain writes epoll_wait epoll_ctl cs cpu_us"
-# or nothing when perf or its tracepoints are unavailable.
+# deterministic counts, unlike rates, and the TCP segments every process sent meanwhile (nstat
+# TcpOutSegs, machine-wide: the client's, the proxy's and the backend's). Prints "reads eagain
+# writes epoll_wait epoll_ctl cs cpu_us segments" or nothing when perf or its tracepoints are
+# unavailable.
 LB_PERF_EVENTS=syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_readv
 LB_PERF_EVENTS+=,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_writev
 LB_PERF_EVENTS+=,syscalls:sys_enter_sendmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl
@@ -311,25 +318,29 @@ LB_PERF_EVENTS+=,context-switches,task-clock
 lb_costs() {
   local pid=$1 metric=$2 port=$3 f="$WORK/costs-$1-$2" n
   command -v perf >/dev/null || return 0
+  nstat -n 2>/dev/null || true
   perf stat -x, -o "$f.perf" -e "$LB_PERF_EVENTS" \
     -e syscalls:sys_exit_read --filter 'ret == -11' -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
     -p "$pid" -- bash -c "$(declare -f lb_run lb_client lb_cpu redis_rps wrk_rps wrk_mbps); \
       LB_PIN=$LB_PIN LB_SCHED=$LB_SCHED SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU LB_DURATION=3 \
       LB_REDIS_N=100000 lb_run $metric $port $f.out >/dev/null" 2>/dev/null || return 0
+  local segs
+  segs=$(nstat 2>/dev/null | awk '$1 == "TcpOutSegs" {print $2}')
   case $metric in
     get* | set*) n=100000 ;;
     *) n=$(awk '/requests in/ {print $1}' "$f.out") ;;
   esac
   [ -n "$n" ] && [ "$n" -gt 0 ] || return 0
-  awk -F, -v n="$n" '$1 ~ /^[0-9.]+$/ {
+  awk -F, -v n="$n" -v segs="${segs:-}" '$1 ~ /^[0-9.]+$/ {
       e = $3; sub(/^syscalls:sys_(enter|exit)_/, "", e); v[$3] = $1 }
     END {
       r = v["syscalls:sys_enter_read"] + v["syscalls:sys_enter_recvfrom"] + v["syscalls:sys_enter_readv"]
       w = v["syscalls:sys_enter_write"] + v["syscalls:sys_enter_sendto"] + v["syscalls:sys_enter_writev"] + v["syscalls:sys_enter_sendmsg"]
       a = v["syscalls:sys_exit_read"] + v["syscalls:sys_exit_recvfrom"]
       if (r == 0) exit
-      printf "%.2f %.3f %.2f %.3f %.4f %.3f %.1f\n", r / n, a / n, w / n, v["syscalls:sys_enter_epoll_wait"] / n,
-        v["syscalls:sys_enter_epoll_ctl"] / n, v["context-switches"] / n, v["task-clock"] * 1000 / n }' "$f.perf"
+      printf "%.2f %.3f %.2f %.3f %.4f %.3f %.1f %s\n", r / n, a / n, w / n, v["syscalls:sys_enter_epoll_wait"] / n,
+        v["syscalls:sys_enter_epoll_ctl"] / n, v["context-switches"] / n, v["task-clock"] * 1000 / n,
+        segs == "" ? "n/a" : sprintf("%.2f", segs / n) }' "$f.perf"
 }
 
 bench_lb() {
@@ -396,7 +407,8 @@ bench_lb_placement() {
   # even ones) so that neither side always runs right after the other's load.
   declare -A raw=()
   local -a errs=()
-  local r metric target f port v order
+  local r metric target f port v order ticks0
+  ticks0=$(cpu_ticks)
   for r in $(seq 1 "$LB_ROUNDS"); do
     order="lb haproxy"
     [ $((r % 2)) -eq 0 ] && order="haproxy lb"
@@ -419,17 +431,20 @@ bench_lb_placement() {
     done
   done
 
-  # Per-request costs, counted by the kernel: one Redis GET run and one keep-alive run per proxy.
+  # Per-request costs, counted by the kernel: one Redis GET, one keep-alive and one
+  # Connection: close run per proxy.
   declare -A cost=()
   local m
-  for m in get keepalive; do
+  for m in get keepalive close; do
     cost[$m-lb]=$(lb_costs "$([ $m = get ] && echo "$lb_redis" || echo "$lb_http")" $m \
       "$([ $m = get ] && echo "$lrp" || echo "$lhp")")
     cost[$m-haproxy]=$(lb_costs "$([ $m = get ] && echo "$ha_redis" || echo "$ha_http")" $m \
       "$([ $m = get ] && echo "$hrp" || echo "$hhp")")
     log "lb: costs $m: lb ${cost[$m-lb]:-n/a}; haproxy ${cost[$m-haproxy]:-n/a}"
   done
-  local lb_kb
+  local lb_kb steal
+  steal=$(steal_pct "$ticks0" "$(cpu_ticks)")
+  [ "$steal" -lt 5 ] || log "lb: $steal% of the CPU time was stolen by the hypervisor: rates are not comparable"
   lb_kb=$(vmrss_kb "$lb_http")
   for p in "$lb_http" "$lb_redis" "$ha_http" "$ha_redis"; do stop_pid "$p"; done
 
@@ -474,10 +489,10 @@ bench_lb_placement() {
   }
   costrow() {  # costrow LABEL KEY
     local c=${cost[$2]}
-    [ -n "$c" ] || { echo "| $1 | n/a | | | | | | |"; return; }
+    [ -n "$c" ] || { echo "| $1 | n/a | | | | | | | |"; return; }
     # shellcheck disable=SC2086
     set -- "$1" $c
-    echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"
+    echo "| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 | $9 |"
   }
   {
     if [ "$first" = 1 ]; then
@@ -497,7 +512,8 @@ bench_lb_placement() {
     fi
     echo "### Placement: $LB_PIN"
     echo
-    echo "Placement: $placement."
+    echo "Placement: $placement. CPU steal during the rounds (time the hypervisor gave to other"
+    echo "guests, \`/proc/stat\`): $steal%$([ "$steal" -lt 5 ] || echo "; above 5% the rounds are not comparable")."
     echo
     echo "| Figure | meshkv-lb | HAProxy | ratio | round by round | target | met |"
     echo "|---|---:|---:|---:|---:|---:|:-:|"
@@ -519,16 +535,20 @@ bench_lb_placement() {
     [ ${#errs[@]} -eq 0 ] || { echo; echo "**Errors seen by the clients**: ${errs[*]}."; }
     echo
     echo "What the proxy spends per forwarded request (one request and its response), counted by the"
-    echo "kernel with \`perf stat -p\` on the proxy over one Redis GET run (\`-c 50 -n 100000\`) and one"
-    echo "3 s keep-alive run: syscalls, reads that returned EAGAIN, context switches, and CPU time"
-    echo "(task-clock; user and kernel, including the loopback TCP work done in the proxy's syscalls)."
+    echo "kernel with \`perf stat -p\` on the proxy over one Redis GET run (\`-c 50 -n 100000\`), one"
+    echo "3 s keep-alive run and one 3 s \`Connection: close\` run (there a request is a connection):"
+    echo "syscalls, reads that returned EAGAIN, context switches, CPU time (task-clock; user and kernel,"
+    echo "including the loopback TCP work done in the proxy's syscalls), and the TCP segments all"
+    echo "processes sent (\`nstat\` TcpOutSegs: client, proxy and backend, both connections)."
     echo
-    echo "| Proxy, traffic | reads | EAGAIN reads | writes | epoll_wait | epoll_ctl | context switches | CPU µs |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| Proxy, traffic | reads | EAGAIN reads | writes | epoll_wait | epoll_ctl | context switches | CPU µs | TCP segments |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     costrow "meshkv-lb, Redis GET" get-lb
     costrow "HAProxy, Redis GET" get-haproxy
     costrow "meshkv-lb, HTTP keep-alive" keepalive-lb
     costrow "HAProxy, HTTP keep-alive" keepalive-haproxy
+    costrow "meshkv-lb, \`Connection: close\`" close-lb
+    costrow "HAProxy, \`Connection: close\`" close-haproxy
     echo
   } >"$WORK/lb-$LB_PIN.md"
 }
