@@ -24,6 +24,11 @@ uv_stream_t* asStream(uv_tcp_t* t) {
 uv_handle_t* asHandle(uv_tcp_t* t) {
   return reinterpret_cast<uv_handle_t*>(t);
 }
+// The socket under a stream, or -1 (closed), for the calls libuv does not make for us.
+int fdOf(uv_stream_t* s) {
+  uv_os_fd_t fd;
+  return uv_fileno(reinterpret_cast<uv_handle_t*>(s), &fd) == 0 ? fd : -1;
+}
 }  // namespace
 
 Session::Session(Listener* listener) : listener_(listener) {
@@ -238,8 +243,8 @@ bool Session::finFollows(Direction& d, ssize_t n, const uv_buf_t* buf) {
   // is coming; a look that finds the socket empty means the peer keeps the connection open, and
   // the direction stops looking (at most one wasted syscall per connection).
   if (!d.probeFin || static_cast<size_t>(n) == buf->len) return false;
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(d.src), &fd) != 0) return false;
+  int fd = fdOf(d.src);
+  if (fd < 0) return false;
   char byte;
   ssize_t r = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (r < 0) d.probeFin = false;  // empty (EAGAIN), or an error the next read reports
@@ -252,8 +257,8 @@ int Session::writeNow(Direction& d, const char* data, size_t n, bool last) {
 #ifdef MSG_MORE
   if (last) {
     // MSG_MORE holds the bytes until sendShutdown's FIN (or the rest's write) pushes them.
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(d.dst), &fd) != 0) return UV_EBADF;
+    int fd = fdOf(d.dst);
+    if (fd < 0) return UV_EBADF;
     ssize_t r;
     do {
       r = ::send(fd, data, n, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -302,9 +307,8 @@ void Session::sendShutdown(Direction& d) {
   }
   // The write queue is empty, so shut down directly instead of through uv_shutdown (which would
   // arm POLLOUT and wait a loop turn): one syscall, no epoll changes.
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(d.dst), &fd) != 0 ||
-      (::shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN)) {
+  int fd = fdOf(d.dst);
+  if (fd < 0 || (::shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN)) {
     abort();
     return;
   }
