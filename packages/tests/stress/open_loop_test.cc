@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -98,22 +99,41 @@ StressRun runWithPause(const std::string& dir, const std::vector<std::string>& e
   return run;
 }
 
+// Requests per second the node serves to a closed loop of 4 connections over 2 s, no pause.
+// The runs below are sized from it: a sanitizer build on a busy 2-core VM served 262/s in CI
+// where a quiet one serves 6,000/s, and a fixed rate would measure a saturated server instead
+// of the pause.
+double closedLoopCapacity(const std::string& dir, meshtest::NodeProcess& node) {
+  StressRun run =
+      runWithPause(dir, {"-n", "100000000", "-c", "1", "-w", "4", "--max-time", "2"}, node, false);
+  rapidjson::Document doc;
+  doc.Parse(run.json.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("requestsPerSecond")) return 0;
+  return doc["requestsPerSecond"].GetDouble();
+}
+
 TEST(StressOpenLoop, ServerPausedOneSecondShowsInTheTail) {
   char tmpl[] = "/tmp/meshkv-stress-openloop-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
   meshtest::NodeProcess node("127.0.0.1", dir);
   ASSERT_TRUE(node.start({{"MEMORY", "1"}, {"LOG_LEVEL", "warn"}})) << readAll(node.logPath());
+  double capacity = closedLoopCapacity(dir, node);
+  ASSERT_GE(capacity, 200.0) << "the node is too slow here to load it at 100 requests/s";
 
-  // 1000 requests/s for 8 s over 4 connections: the 1 s pause delays ~1000 scheduled requests
-  // (12.5 %), while only 4 requests are in flight (0.05 %, below the p99.9 rank).
-  StressRun run = runWithPause(dir, {"--rate", "1000", "-n", "8000", "-c", "1", "-w", "4"}, node);
+  // A quarter of that rate (100 to 1000 requests/s) for 8 s over 4 connections: the 1 s pause
+  // delays one rate's worth of scheduled requests (12.5 %), caught up within a second
+  // after it, while only 4 requests are in flight (0.05 % to 0.5 %, below the p99 rank).
+  const int rate = std::clamp(static_cast<int>(capacity / 4), 100, 1000);
+  StressRun run = runWithPause(
+      dir, {"--rate", std::to_string(rate), "-n", std::to_string(rate * 8), "-c", "1", "-w", "4"},
+      node);
   ASSERT_EQ(run.exitCode, 0) << run.err << run.json;
   rapidjson::Document doc;
   doc.Parse(run.json.c_str());
   ASSERT_FALSE(doc.HasParseError()) << run.json;
   EXPECT_STREQ(doc["mode"].GetString(), "open");
-  EXPECT_EQ(doc["succeeded"].GetUint64(), 8000u);
+  EXPECT_EQ(doc["succeeded"].GetUint64(), static_cast<uint64_t>(rate) * 8);
   const auto& lat = doc["latencyMs"];
   EXPECT_GE(lat["p99.9"].GetDouble(), 800.0) << run.json;
   EXPECT_GE(lat["p99"].GetDouble(), 500.0) << run.json;
@@ -121,21 +141,29 @@ TEST(StressOpenLoop, ServerPausedOneSecondShowsInTheTail) {
   // Most requests never met the pause: the tail comes from it, not from a saturated server.
   EXPECT_LT(lat["p50"].GetDouble(), 500.0) << run.json;
 
-  // The same pause under today's closed loop (4 connections as fast as they go, cut after 5 s):
-  // only the 4 requests in flight wait out the pause, so the max shows it and p99.9 does not.
-  StressRun closed =
-      runWithPause(dir, {"-n", "100000000", "-c", "1", "-w", "4", "--max-time", "5"}, node);
+  // The same pause under today's closed loop (4 connections as fast as they go, cut after 5 s,
+  // longer on a slow machine so that some 2,000 requests are answered): only the 4 requests in
+  // flight wait out the pause, so the max shows it and the tail percentiles do not.
+  const int seconds = std::clamp(static_cast<int>(2000 / capacity) + 5, 5, 20);
+  StressRun closed = runWithPause(
+      dir, {"-n", "100000000", "-c", "1", "-w", "4", "--max-time", std::to_string(seconds)}, node);
   EXPECT_EQ(closed.exitCode, 1) << "a run cut by --max-time exits 1" << closed.err;
   rapidjson::Document cdoc;
   cdoc.Parse(closed.json.c_str());
   ASSERT_FALSE(cdoc.HasParseError()) << closed.json;
   EXPECT_STREQ(cdoc["mode"].GetString(), "closed");
-  ASSERT_GT(cdoc["succeeded"].GetUint64(), 8000u) << "too few requests to rank a p99.9";
-  // Most of the pause, not all: a starved CPU can delay the tool's next send into the pause.
-  EXPECT_GE(cdoc["latencyMs"]["max"].GetDouble(), 500.0) << closed.json;
-  EXPECT_LT(cdoc["latencyMs"]["p99.9"].GetDouble(), 500.0) << closed.json;
+  // A percentile hides the 4 paused requests when its tail holds at least twice as many: p99.9
+  // from 8,000 requests, p99 from 800.
+  const uint64_t answered = cdoc["succeeded"].GetUint64();
+  ASSERT_GE(answered, 800u) << "too few requests to rank a p99" << closed.json;
+  const char* hiding = answered >= 8000 ? "p99.9" : "p99";
+  // Part of the pause, not all: a starved CPU delays the tool's next send into the pause (a
+  // test held to a tenth of one core saw 400 ms, with a p99 of 40 ms).
+  EXPECT_GE(cdoc["latencyMs"]["max"].GetDouble(), 300.0) << closed.json;
+  EXPECT_LT(cdoc["latencyMs"][hiding].GetDouble(), 300.0) << hiding << " " << closed.json;
 
-  std::printf("open loop: %s\nclosed loop: %s\n", run.json.c_str(), closed.json.c_str());
+  std::printf("capacity %.0f/s, open loop at %d/s: %s\nclosed loop for %d s: %s\n", capacity, rate,
+              run.json.c_str(), seconds, closed.json.c_str());
   EXPECT_EQ(node.terminate(), 0);
   std::filesystem::remove_all(dir);
 }
