@@ -207,6 +207,21 @@ ratio_range() {
     for (i = 1; i <= n; i++) if (y[i] > 0) { r = x[i] / y[i]; if (!k++ || r < lo) lo = r; if (k == 1 || r > hi) hi = r }
     if (k) printf "%.2f-%.2f", lo, hi; else print "n/a" }'
 }
+# paired_ratio "A1 A2 .." "B1 B2 ..": the median of the paired ratios Ai / Bi, or "n/a". Each round's
+# two runs ran back to back, so a slow stretch of the machine moves both; medians taken of each
+# side apart can pick a slow round for one and a fast one for the other.
+paired_ratio() {
+  local r
+  r=$(awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) if (y[i] > 0) printf "%s ", x[i] / y[i] }')
+  # shellcheck disable=SC2086
+  if [ -n "$r" ]; then printf '%.2f' "$(median $r)"; else echo n/a; fi
+}
+# rounds_ahead "A1 A2 .." "B1 B2 ..": in how many rounds Ai >= Bi, as "k/n".
+rounds_ahead() {
+  awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) k += (x[i] + 0 >= y[i] + 0); printf "%d/%d", k, n }'
+}
 # verdict VALUE OP TARGET: "yes" or "**no**".
 verdict() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {if (v !~ /^[0-9.]+$/) {print "**n/a**"; exit}
   ok = (op == ">=") ? v + 0 >= t + 0 : v + 0 <= t + 0; print ok ? "yes" : "**no**"}'; }
